@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm test`: installs what is missing (node_modules, the Temporal CLI), then runs the whole jest suite in band —
+ * integration tests share one real Temporal dev server, sshd and nginx, and the machine has two cores.
+ * Extra arguments go to jest (`npm test -- test/unit`).
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+
+function run(cmd, args) {
+  const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
+  if (res.error) throw res.error;
+  return res.status ?? 1;
+}
+
+if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
+  process.stderr.write('node_modules is missing: running npm ci …\n');
+  if (run('npm', ['ci']) !== 0) process.exit(1);
+}
+
+const { ensureTemporalCli } = require('./ensure-temporal-cli.js');
+try {
+  process.env.TEMPORAL_CLI_PATH = ensureTemporalCli();
+} catch (err) {
+  process.stderr.write(`npm test: ${err.message}\n`);
+  process.exit(1);
+}
+
+const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
+process.exit(run(process.execPath, [jest, '--runInBand', ...process.argv.slice(2)]));
