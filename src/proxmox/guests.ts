@@ -1,0 +1,87 @@
+import type { ProxmoxHttp } from './client';
+import { ProxmoxError } from './errors';
+
+const agentPath = (node: string, vmid: number, leaf: string) => `/nodes/${encodeURIComponent(node)}/qemu/${vmid}/agent/${leaf}`;
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when the guest agent answers (POST agent/ping → null); throws the API's error otherwise. */
+export async function agentPing(http: ProxmoxHttp, node: string, vmid: number): Promise<void> {
+  await http.post<null>(agentPath(node, vmid, 'ping'));
+}
+
+/** A read-only "does the agent answer" (GET agent/info), so re-checks of a ready VM make no POSTs. */
+export async function agentInfo(http: ProxmoxHttp, node: string, vmid: number): Promise<{ version?: string }> {
+  const data = await http.get<{ result?: { version?: string } }>(agentPath(node, vmid, 'info'));
+  return data?.result ?? {};
+}
+
+export interface GuestInterface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: { 'ip-address': string; 'ip-address-type': 'ipv4' | 'ipv6'; prefix: number }[];
+}
+
+export async function guestNetworkInterfaces(http: ProxmoxHttp, node: string, vmid: number): Promise<GuestInterface[]> {
+  const data = await http.get<{ result?: GuestInterface[] }>(agentPath(node, vmid, 'network-get-interfaces'));
+  return data?.result ?? [];
+}
+
+/** IPv4 addresses the guest reports, loopback excluded. */
+export async function guestIpv4Addresses(http: ProxmoxHttp, node: string, vmid: number): Promise<string[]> {
+  const ifaces = await guestNetworkInterfaces(http, node, vmid);
+  return ifaces
+    .filter((i) => i.name !== 'lo')
+    .flatMap((i) => i['ip-addresses'] ?? [])
+    .filter((a) => a['ip-address-type'] === 'ipv4')
+    .map((a) => a['ip-address']);
+}
+
+export interface GuestExecResult {
+  exitcode: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface ExecStatus {
+  exited: number | boolean;
+  exitcode?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+  signal?: number;
+}
+
+/**
+ * Run argv in the VM through the guest agent and wait for it to exit. Not idempotent by itself: use it for reads
+ * (`docker info`) or commands that are safe to repeat.
+ */
+export async function guestExec(
+  http: ProxmoxHttp,
+  node: string,
+  vmid: number,
+  argv: string[],
+  opts: { timeoutMs: number; inputData?: string; sleep?: (ms: number) => Promise<void> },
+): Promise<GuestExecResult> {
+  if (argv.length === 0) throw new ProxmoxError('guestExec needs a command (argv is empty).', { kind: 'invalid' });
+  const sleep = opts.sleep ?? defaultSleep;
+  const started = await http.post<{ pid: number }>(agentPath(node, vmid, 'exec'), { command: argv, 'input-data': opts.inputData });
+  const deadline = Date.now() + opts.timeoutMs;
+  let interval = 100;
+  for (;;) {
+    const status = await http.get<ExecStatus>(agentPath(node, vmid, 'exec-status'), { pid: started.pid });
+    if (status.exited === 1 || status.exited === true) {
+      return {
+        exitcode: status.exitcode ?? (status.signal !== undefined ? 128 + status.signal : -1),
+        stdout: status['out-data'] ?? '',
+        stderr: status['err-data'] ?? '',
+      };
+    }
+    if (Date.now() >= deadline) {
+      throw new ProxmoxError(
+        `Command ${JSON.stringify(argv[0])} in VM ${vmid} did not finish within ${opts.timeoutMs} ms (guest agent pid ${started.pid}).`,
+        { kind: 'transient' },
+      );
+    }
+    await sleep(interval);
+    interval = Math.min(1_000, interval * 2);
+  }
+}
