@@ -1,1 +1,2 @@
-export {};
+// The workflows this worker runs (the bundle's entry point).
+export { migration } from './migration';

@@ -1,0 +1,51 @@
+/**
+ * Every message the migration workflow understands, defined once and shared by the workflow and the CLI, so a
+ * misspelt signal can never be "accepted silently".
+ *
+ * Updates are for callers that need an answer (the CLI: accepted, or rejected with the reason); the signals with the
+ * same meaning are for `temporal workflow signal` and Web UI users (the result shows in the run's details).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { MigrationStatus } from './status';
+
+export interface OperatorAction {
+  /** Who acts (a name or login), recorded in the history and the report. */
+  by: string;
+  note?: string;
+}
+
+/** Phase 4: the person has deployed the Qdrant stack in Portainer. Answers "accepted" or rejects with the reason. */
+export const confirmPortainerDeployUpdate = defineUpdate<string, [OperatorAction]>('confirmPortainerDeploy');
+export const portainerDeployedSignal = defineSignal<[OperatorAction]>('portainerDeployed');
+
+/** Phase 5: the person approves deleting the listed legacy containers. */
+export const approveDecommissionUpdate = defineUpdate<string, [OperatorAction]>('approveDecommission');
+export const decommissionApprovedSignal = defineSignal<[OperatorAction]>('decommissionApproved');
+
+/** After a failed verification (gateway already rolled back): redo the cutover and the verification … */
+export const retryVerificationUpdate = defineUpdate<string, [OperatorAction]>('retryVerification');
+/** … or stop here, keeping what was created and deleting nothing. Works whenever the run waits for a person. */
+export const abortUpdate = defineUpdate<string, [OperatorAction]>('abort');
+export const abortSignal = defineSignal<[OperatorAction]>('abortMigration');
+
+/** `reindex` data mode: the producers have re-indexed into the new Qdrant. */
+export const reindexDoneUpdate = defineUpdate<string, [OperatorAction]>('reindexDone');
+
+export const statusQuery = defineQuery<MigrationStatus>('status');
+
+/** What the run is waiting for a person to do, with the CLI command that continues it. */
+export type WaitingFor =
+  | 'readiness'
+  | 'portainer-deploy'
+  | 'operator-choice-after-failed-verification'
+  | 'reindex'
+  | 'decommission-approval';
+
+/** The update a CLI command sends, for the messages in the checklist and in `watch`. */
+export const continueCommands: Record<WaitingFor, string> = {
+  readiness: '(fix the listed items; the run re-checks by itself)',
+  'portainer-deploy': 'phoenix-migrate confirm-portainer',
+  'operator-choice-after-failed-verification': 'phoenix-migrate retry-verification   or   phoenix-migrate abort',
+  reindex: 'phoenix-migrate reindex-done',
+  'decommission-approval': 'phoenix-migrate approve-decommission',
+};

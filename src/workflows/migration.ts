@@ -1,0 +1,689 @@
+/**
+ * The runbook: the seed's five phases as one durable run that waits for a person where the seed says so.
+ * Deterministic workflow code only: every read and change of the world happens in an activity.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { MigrationActivities } from '../activities';
+import type { MigrationInput, ResolvedPlan } from '../config/resolved-plan';
+import { hostOfUrl, scanDependencies, type Refusal } from './gates';
+import {
+  abortSignal,
+  abortUpdate,
+  approveDecommissionUpdate,
+  confirmPortainerDeployUpdate,
+  decommissionApprovedSignal,
+  portainerDeployedSignal,
+  reindexDoneUpdate,
+  retryVerificationUpdate,
+  statusQuery,
+  type OperatorAction,
+  type WaitingFor,
+} from './messages';
+import type { MigrationReport, OperatorRecord } from './report';
+import { MigrationPhaseKey, PlanNameKey } from './search-attributes';
+import { renderChecklist, StatusBoard, type Outcome, type PhaseName } from './status';
+
+type Acts = MigrationActivities;
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 };
+const quick: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry };
+const long: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry };
+
+const acts = proxyActivities<Acts>(quick);
+const longActs = proxyActivities<Acts>(long);
+/** Checks run inside a person's confirmation: bounded, so the caller gets an answer quickly. */
+const boundedActs = proxyActivities<Acts>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 2, initialInterval: '1s' } });
+/** Notifications must never block or fail the run. */
+const notifyActs = proxyActivities<Acts>({ scheduleToCloseTimeout: '5m', startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
+
+/** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
+class AbortRequested extends Error {}
+
+export async function migration(input: MigrationInput): Promise<MigrationReport> {
+  const { plan, digest } = input;
+  const dryRun = input.dryRun ?? false;
+  const workflowId = workflowInfo().workflowId;
+  const board = new StatusBoard({ planName: plan.name, planDigest: digest, workflowId, dryRun }, () => new Date());
+  const report = newReport(plan, digest, dryRun);
+  const person = new PersonChannel();
+  const pendingNotifications: Promise<unknown>[] = [];
+
+  const publish = () => setCurrentDetails(renderChecklist(board.status));
+  const notify = (event: string, message: string) => {
+    if (!plan.notify || dryRun) return;
+    pendingNotifications.push(
+      notifyActs
+        .notify({ webhookUrlEnv: plan.notify.webhookUrlEnv, event: { event, message, workflowId, planName: plan.name, phase: board.status.phase } })
+        .catch((err) => log.warn('notification not delivered', { event, error: String(err) })),
+    );
+  };
+  const enterPhase = (phase: PhaseName) => {
+    board.startPhase(phase);
+    upsertSearchAttributes([{ key: MigrationPhaseKey, value: phase }]);
+    publish();
+  };
+  /** Runs one step: status, checklist and summary stay in line with what actually happens. */
+  const step = async <T>(name: string, run: () => Promise<T>, describe?: (r: T) => string): Promise<T> => {
+    board.startStep(name);
+    publish();
+    try {
+      const result = await run();
+      board.endStep(name, 'done', describe?.(result));
+      return result;
+    } catch (err) {
+      if (!isCancellation(err)) board.endStep(name, 'failed', undefined, messageOf(err));
+      throw err;
+    } finally {
+      publish();
+    }
+  };
+  const waitFor = (what: WaitingFor, message: string, items: string[] = []) => {
+    board.wait(what, message, items);
+    publish();
+  };
+  const stopWaiting = () => {
+    board.stopWaiting();
+    publish();
+  };
+
+  // Handlers first: a message that arrives before they exist would be lost (signals) or rejected (updates).
+  setHandler(statusQuery, () => board.status);
+  installOperatorHandlers(person, board, plan, report, publish, notify);
+  upsertSearchAttributes([{ key: PlanNameKey, value: plan.name }]);
+
+  let gatewayChanged = false;
+  let verified = false;
+  let previousServers: string[] = [];
+
+  const restoreGateway = async (why: string) => {
+    if (!gatewayChanged || verified || dryRun) return;
+    await CancellationScope.nonCancellable(async () => {
+      const res = await acts.rollbackGateway.executeWithOptions(
+        { ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${previousServers.join(', ')} (rollback)` },
+        [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, previousServers, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz` }],
+      );
+      gatewayChanged = false;
+      report.gateway.rolledBack = true;
+      report.gateway.currentServers = previousServers;
+      report.changes.push(`gateway rolled back to ${previousServers.join(', ')} (${why})${res.changed ? '' : ' — it already was'}`);
+    });
+  };
+
+  try {
+    // ── Phase 1 ────────────────────────────────────────────────────────────────────────────────────────────────
+    enterPhase('Declarative Configuration');
+    const preflight = await step(
+      'preflight on live state',
+      () => acts.preflight.executeWithOptions({ ...quick, summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' }, [{ plan }]),
+      (r) => `${r.checks.length} checks passed`,
+    );
+    if (preflight.problems.length) {
+      const list = preflight.problems.map((p) => `${p.item} — fix: ${p.fix}`);
+      board.endStep('preflight on live state', 'failed', undefined, `${list.length} problem(s)`);
+      throw ApplicationFailure.nonRetryable(`Preflight found ${list.length} problem(s); nothing was changed:\n- ${list.join('\n- ')}`, 'PreflightFailed', preflight);
+    }
+
+    // ── Phase 2 ────────────────────────────────────────────────────────────────────────────────────────────────
+    enterPhase('Orchestrator and File Preparation');
+    const files = await step(
+      'compose files onto the NFS export',
+      () =>
+        acts.provisionComposeFiles.executeWithOptions(
+          { ...quick, summary: `push ${plan.composeFiles.map((f) => f.destination).join(', ')} → ${plan.proxmoxHost.host}` },
+          [{ host: plan.proxmoxHost, files: plan.composeFiles, dryRun }],
+        ),
+      (r) => r.files.map((f) => `${f.hostPath}: ${f.outcome}`).join('; '),
+    );
+    report.composeFiles = files.files;
+    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}`);
+
+    // ── Phase 3 ────────────────────────────────────────────────────────────────────────────────────────────────
+    enterPhase('Infrastructure Provisioning');
+    report.vms = await Promise.all(
+      plan.vms.map((vm) =>
+        step(
+          `VM ${vm.vmid} ${vm.name}`,
+          () => longActs.ensureVm.executeWithOptions({ ...long, summary: `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})` }, [{ proxmox: plan.proxmox, vm, dryRun }]),
+          (r) => (r.changes.length ? r.changes.join('; ') : 'already as planned') + (r.rebootRequired ? ' — REBOOT REQUIRED for pending changes' : ''),
+        ),
+      ),
+    );
+    for (const vm of report.vms) report.changes.push(...vm.changes.map((c) => `VM ${vm.vmid}: ${c}`));
+
+    // ── Phase 4 ────────────────────────────────────────────────────────────────────────────────────────────────
+    enterPhase('Application Deployment and Cutover');
+    if (dryRun) {
+      board.endStep('readiness of VMs, Docker, Portainer and NFS', 'skipped', 'checked once the VMs exist');
+      board.endStep('Portainer deploy', 'skipped', 'needs a person here: deploy the stack in Portainer, then confirm');
+      report.needsPerson.push('Phase 4: deploy the Qdrant stack in Portainer (environment Dr-Phoenix), then `phoenix-migrate confirm-portainer`');
+    } else {
+      await waitUntilReady();
+      await deployStack();
+      if (plan.qdrant.data.mode === 'snapshot') {
+        const copied = await step(
+          'copy Qdrant collections by snapshot',
+          () => longActs.copyQdrantCollections.executeWithOptions({ ...long, summary: `snapshot ${plan.qdrant.legacyUrl} → ${plan.qdrant.newUrl}` }, [
+            { legacyUrl: plan.qdrant.legacyUrl, newUrl: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey },
+          ]),
+          (r) => r.map((c) => `${c.name}: ${c.newCount}/${c.legacyCount}`).join('; ') || 'no collections on the legacy instance',
+        );
+        report.changes.push(...copied.map((c) => `Qdrant collection ${c.name} copied (${c.newCount} points)`));
+      }
+    }
+
+    // Cutover and verification loop (Phase 4c → Phase 5): a failed verification rolls the gateway back and asks.
+    for (;;) {
+      if (board.status.phase !== 'Application Deployment and Cutover') enterPhase('Application Deployment and Cutover');
+      const cut = await step(
+        'gateway cutover',
+        () =>
+          acts.cutoverGateway.executeWithOptions({ ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}` }, [
+            { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, dryRun },
+          ]),
+        (r) => (r.changed ? `${r.previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')}` : `already on ${plan.gateway.newServers.join(', ')}`),
+      );
+      if (!dryRun) {
+        // previousServers from a retry after a lost response come back from the activity's state file.
+        if (cut.previousServers.length) previousServers = cut.previousServers;
+        gatewayChanged = true;
+        report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath, currentServers: plan.gateway.newServers, rolledBack: false };
+        if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')}`);
+      } else if (cut.changed) {
+        report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')} (would change)`);
+      }
+
+      enterPhase('Verification and Decommissioning');
+      if (dryRun) {
+        board.endStep('verification through the gateway', 'skipped', 'runs after the real cutover');
+        break;
+      }
+      const failure = await verifyAndSoak();
+      if (!failure) {
+        verified = true;
+        break;
+      }
+      await step('gateway rollback', () => restoreGateway(failure), () => `back on ${previousServers.join(', ')}`);
+      notify('rejected', `Verification failed and the gateway was rolled back: ${failure}`);
+      const choice = await person.waitForChoice(
+        () => waitFor('operator-choice-after-failed-verification', `Verification failed (${failure}); the gateway is back on ${previousServers.join(', ')}. Retry or abort.`),
+      );
+      stopWaiting();
+      if (choice === 'abort') throw new AbortRequested(`aborted by ${person.lastActor}`);
+      report.changes.push(`verification retried (asked by ${person.lastActor})`);
+    }
+
+    if (plan.qdrant.data.mode === 'reindex' && !dryRun) await waitForReindex();
+
+    // ── Phase 5: decommissioning behind its gates ─────────────────────────────────────────────────────────────
+    const gatewayNow = await step(
+      'dependency scan',
+      () => acts.readGateway.executeWithOptions({ ...quick, summary: `read gateway ${plan.gateway.siteFile}` }, [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway }]),
+    );
+    const scan = scanDependencies({ legacy: plan.legacyGuests, movedUpstream: plan.gateway.upstream, upstreams: gatewayNow.upstreams, guestDependencies: plan.guestDependencies });
+    report.decommission.refused.push(...scan.refused);
+    board.endStep('dependency scan', 'done', `${scan.deletable.length} deletable, ${scan.refused.length} refused${scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : ''}`);
+
+    let toDelete = scan.deletable;
+    if (plan.approvals.decommission && toDelete.length) {
+      if (dryRun) {
+        board.endStep('decommission approval', 'skipped', 'needs a person here: approve the deletion');
+        report.needsPerson.push('Phase 5: approve deleting the legacy containers (`phoenix-migrate approve-decommission`)');
+      } else {
+        const items = [
+          ...toDelete.map((g) => `delete CT ${g.ctid} ${g.name}${plan.backups.enabled ? ` (after a vzdump backup to ${plan.backups.storage})` : ''}`),
+          ...scan.refused.map((r) => `kept: ${r.reason}`),
+          ...report.legacyTraffic.map((t) => `⚠ ${t}`),
+        ];
+        board.setStepWaiting('decommission approval', 'waiting for approval');
+        notify('waiting', `Approve deleting ${toDelete.map((g) => g.ctid).join(', ')}`);
+        await person.waitForApproval(() => waitFor('decommission-approval', 'Approve deleting these legacy containers.', items));
+        stopWaiting();
+        board.endStep('decommission approval', 'done', `approved by ${person.lastActor}`);
+        report.operator.push(person.lastRecord('approveDecommission'));
+        toDelete = toDelete.filter((g) => !person.deniedCtids.has(g.ctid));
+      }
+    }
+
+    const protectedVmids = { template: plan.templateVmid, gateway: plan.gateway.ctid, targets: plan.vms.map((v) => v.vmid) };
+    const results = await Promise.all(
+      toDelete.map((guest) =>
+        step(
+          `decommission CT ${guest.ctid} ${guest.name}`,
+          () =>
+            longActs.decommissionGuest.executeWithOptions({ ...long, summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})` }, [
+              {
+                proxmox: plan.proxmox,
+                guest,
+                legacyCtids: plan.legacyGuests.map((g) => g.ctid),
+                protectedVmids,
+                backups: plan.backups,
+                shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,
+                dryRun,
+              },
+            ]),
+          (r) => `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}` : ''}`,
+        ),
+      ),
+    );
+    report.decommission.results = results;
+    for (const r of results) {
+      if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
+      if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
+      if (r.outcome !== 'already-absent') report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
+    }
+
+    return await finish(dryRun ? 'dry-run' : 'completed');
+  } catch (err) {
+    if (err instanceof AbortRequested) {
+      await restoreGateway('aborted');
+      return await finish('aborted', err.message);
+    }
+    if (isCancellation(err)) {
+      await restoreGateway('cancelled');
+      board.finishPhases('cancelled', 'the run was cancelled; nothing is deleted after a cancel');
+      publish();
+      throw err;
+    }
+    await CancellationScope.nonCancellable(() => restoreGateway('failed')).catch((e) => {
+      report.changes.push(`gateway rollback FAILED: ${messageOf(e)} — check the gateway by hand`);
+    });
+    const reason = messageOf(err);
+    board.finishPhases('failed', reason);
+    publish();
+    notify('failed', reason);
+    await settle(pendingNotifications);
+    throw ApplicationFailure.nonRetryable(`Migration ${plan.name} failed: ${reason}`, 'MigrationFailed', { ...report, outcome: 'failed', endReason: reason });
+  }
+
+  // ── helpers that read like runbook steps ───────────────────────────────────────────────────────────────────
+
+  async function finish(outcome: Outcome, endReason?: string): Promise<MigrationReport> {
+    board.finishPhases(outcome, endReason);
+    publish();
+    notify(outcome === 'completed' || outcome === 'dry-run' ? 'completed' : outcome, endReason ?? `Migration ${plan.name}: ${outcome}`);
+    await settle(pendingNotifications);
+    await condition(allHandlersFinished);
+    return { ...report, outcome, endReason, phases: board.status.phases, steps: board.status.steps };
+  }
+
+  /** Phase 4a: the person should only be asked once the machines are able to take the stack. */
+  async function waitUntilReady(): Promise<void> {
+    const name = 'readiness of VMs, Docker, Portainer and NFS';
+    board.startStep(name);
+    for (;;) {
+      const r = await acts.checkReadiness.executeWithOptions({ ...quick, summary: 'readiness: Docker, Portainer, agent, NFS mount' }, [{ plan }]);
+      if (!r.missing.length) break;
+      const items = r.missing.map((m) => `${m.item} — fix: ${m.fix}`);
+      board.setStepWaiting(name, `${r.missing.length} item(s) missing`);
+      waitFor('readiness', 'Phase 4 cannot start yet: fix these (re-checked every minute).', items);
+      const aborted = await condition(() => person.abortRequested, plan.timings.readinessRecheckMs);
+      if (aborted) throw new AbortRequested(`aborted by ${person.lastActor}`);
+    }
+    stopWaiting();
+    board.endStep(name, 'done', 'Docker, Portainer, agent and NFS ready');
+    publish();
+  }
+
+  /** Phase 4b: a person deploys the stack in Portainer (or, in `api` mode, the run does it). */
+  async function deployStack(): Promise<void> {
+    const name = 'Portainer deploy';
+    if (plan.portainer.mode === 'api') {
+      const composeFile = plan.composeFiles[plan.portainer.composeFileIndex];
+      await step(
+        name,
+        () =>
+          longActs.ensurePortainerDeployment.executeWithOptions({ ...long, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName}` }, [
+            { portainer: plan.portainer, composeContent: composeFile.content, qdrantUrl: plan.qdrant.newUrl, qdrantApiKey: plan.qdrant.apiKey },
+          ]),
+        (r) => r.changes.join('; ') || 'already deployed',
+      );
+      return;
+    }
+    board.setStepWaiting(name, 'waiting for the manual deploy');
+    const composeFile = plan.composeFiles[plan.portainer.composeFileIndex];
+    const message =
+      `In Portainer (${plan.portainer.url}), environment "${plan.portainer.environmentName}": add a stack "${plan.portainer.stackName}" ` +
+      `from the compose file ${composeFile?.guestPath ?? ''} on the server's filesystem and deploy it. Then confirm.`;
+    notify('waiting', message);
+    person.expectDeploy = true;
+    const deadline = Date.now() + plan.timings.deployTimeoutMs;
+    waitFor('portainer-deploy', message);
+    while (!person.deployConfirmed) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw ApplicationFailure.nonRetryable(
+          `Nobody confirmed the Portainer deploy within ${formatMs(plan.timings.deployTimeoutMs)}; nothing downstream was changed. Start the run again when ready.`,
+          'DeployTimeout',
+        );
+      }
+      const woke = await condition(() => person.deployConfirmed || person.abortRequested, Math.min(left, plan.timings.remindEveryMs));
+      if (person.abortRequested) throw new AbortRequested(`aborted by ${person.lastActor}`);
+      if (!woke && Date.now() < deadline) {
+        log.info('still waiting for the Portainer deploy', { waitingSince: board.status.waitingFor?.since });
+        notify('reminder', `Still waiting: ${message}`);
+      }
+    }
+    person.expectDeploy = false;
+    stopWaiting();
+    board.endStep(name, 'done', `confirmed by ${person.lastActor}`);
+    report.operator.push(person.lastRecord('confirmPortainerDeploy'));
+  }
+
+  /** Phase 5 verification through the gateway, then the optional soak. Returns the reason it failed, if it did. */
+  async function verifyAndSoak(): Promise<string | undefined> {
+    const verification = await step(
+      'verification through the gateway',
+      () =>
+        longActs.verifyQdrant.executeWithOptions({ ...long, summary: `verify ${plan.qdrant.gatewayUrl}/readyz and collections` }, [
+          { url: plan.qdrant.gatewayUrl, apiKey: plan.qdrant.apiKey, expectedCollections: plan.qdrant.data.mode === 'reindex' ? [] : plan.qdrant.expectedCollections, budgetMs: plan.timings.verifyBudgetMs },
+        ]),
+      (r) => r.detail,
+    );
+    report.verification = verification;
+    if (!verification.ok) {
+      board.endStep('verification through the gateway', 'failed', undefined, verification.detail);
+      return verification.detail;
+    }
+    if (plan.timings.soakMs <= 0) return undefined;
+
+    const legacyHost = hostOfUrl(plan.qdrant.legacyUrl);
+    const legacyGuest = plan.legacyGuests.find((g) => g.ip === legacyHost);
+    const trafficBefore = await acts.readLegacyTraffic({ url: plan.qdrant.legacyUrl }).catch(() => undefined);
+    const soakName = `soak ${formatMs(plan.timings.soakMs)}`;
+    board.startStep(soakName);
+    publish();
+    const soakEnd = Date.now() + plan.timings.soakMs;
+    let probes = 0;
+    while (Date.now() < soakEnd) {
+      await sleep(Math.min(plan.timings.soakProbeEveryMs, Math.max(1, soakEnd - Date.now())));
+      const probe = await acts.probeQdrant({ url: `${plan.qdrant.gatewayUrl}`, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 });
+      probes++;
+      if (!probe.ready) {
+        board.endStep(soakName, 'failed', undefined, `probe ${probes} failed: ${probe.detail}`);
+        return `soak probe ${probes} through the gateway failed: ${probe.detail}`;
+      }
+    }
+    const trafficAfter = await acts.readLegacyTraffic({ url: plan.qdrant.legacyUrl }).catch(() => undefined);
+    if (trafficBefore && trafficAfter && trafficAfter.requestsTotal > trafficBefore.requestsTotal) {
+      const who = legacyGuest ? `CT ${legacyGuest.ctid} (${legacyGuest.name})` : plan.qdrant.legacyUrl;
+      report.legacyTraffic.push(
+        `${who} still received ${trafficAfter.requestsTotal - trafficBefore.requestsTotal} request(s) directly during the soak: some client bypasses the gateway`,
+      );
+    }
+    board.endStep(soakName, 'done', `${probes} probe(s) passed${report.legacyTraffic.length ? `; ${report.legacyTraffic.join('; ')}` : ''}`);
+    return undefined;
+  }
+
+  async function waitForReindex(): Promise<void> {
+    const name = 'wait for re-indexing';
+    board.setStepWaiting(name, 'waiting for the producers to re-index');
+    notify('waiting', 'Re-index Qdrant data into the new instance, then run `phoenix-migrate reindex-done`.');
+    person.expectReindex = true;
+    await person.waitForReindex(() =>
+      waitFor('reindex', 'Let the producers re-index into the new Qdrant, then report it.', plan.qdrant.expectedCollections.map((c) => `${c.name}${c.minCount ? ` ≥ ${c.minCount} points` : ''}`)),
+    );
+    person.expectReindex = false;
+    stopWaiting();
+    board.endStep(name, 'done', `reported by ${person.lastActor}`);
+    const check = await step(
+      'check re-indexed collections',
+      () =>
+        longActs.verifyQdrant.executeWithOptions({ ...long, summary: 'check collections and minimum counts' }, [
+          { url: plan.qdrant.gatewayUrl, apiKey: plan.qdrant.apiKey, expectedCollections: plan.qdrant.expectedCollections, budgetMs: plan.timings.verifyBudgetMs },
+        ]),
+      (r) => r.detail,
+    );
+    if (!check.ok) {
+      const bad = check.collections.filter((c) => !c.ok).map((c) => `${c.name}: ${c.reason ?? 'mismatch'}`);
+      throw ApplicationFailure.nonRetryable(
+        `Re-indexed data does not match the plan (${bad.join('; ') || check.detail}); decommissioning is blocked. The gateway stays on the new Qdrant.`,
+        'ReindexMismatch',
+      );
+    }
+  }
+}
+
+/** What people said to the run, and the waits they can end. */
+class PersonChannel {
+  expectDeploy = false;
+  expectReindex = false;
+  deployConfirmed = false;
+  reindexReported = false;
+  approved = false;
+  choice: 'retry' | 'abort' | undefined;
+  abortRequested = false;
+  confirmInProgress = false;
+  waitingForChoice = false;
+  waitingForApproval = false;
+  deniedCtids = new Set<number>();
+  lastActor = 'unknown';
+  private records: Record<string, OperatorRecord> = {};
+
+  record(what: string, action: OperatorAction): void {
+    this.lastActor = action.by;
+    this.records[what] = { what, by: action.by, note: action.note, at: new Date().toISOString() };
+  }
+
+  lastRecord(what: string): OperatorRecord {
+    return this.records[what] ?? { what, by: this.lastActor, at: new Date().toISOString() };
+  }
+
+  async waitForChoice(announce: () => void): Promise<'retry' | 'abort'> {
+    this.choice = undefined;
+    this.waitingForChoice = true;
+    announce();
+    await condition(() => this.choice !== undefined || this.abortRequested);
+    this.waitingForChoice = false;
+    return this.abortRequested ? 'abort' : (this.choice ?? 'abort');
+  }
+
+  async waitForApproval(announce: () => void): Promise<void> {
+    this.waitingForApproval = true;
+    announce();
+    await condition(() => this.approved || this.abortRequested);
+    this.waitingForApproval = false;
+    if (this.abortRequested) throw new AbortRequested(`aborted by ${this.lastActor}`);
+  }
+
+  async waitForReindex(announce: () => void): Promise<void> {
+    announce();
+    await condition(() => this.reindexReported || this.abortRequested);
+    if (this.abortRequested) throw new AbortRequested(`aborted by ${this.lastActor}`);
+  }
+}
+
+function installOperatorHandlers(
+  person: PersonChannel,
+  board: StatusBoard,
+  plan: ResolvedPlan,
+  report: MigrationReport,
+  publish: () => void,
+  notify: (event: string, message: string) => void,
+): void {
+  const requireActor = (a: OperatorAction) => {
+    if (!a || typeof a.by !== 'string' || !a.by.trim()) throw new Error('say who you are: { "by": "<name>" }');
+  };
+  const notWaiting = (expected: string) => {
+    const w = board.status.waitingFor;
+    return new Error(
+      w ? `the run is not waiting for ${expected}; it waits for ${w.what}: ${w.message}${w.items.length ? ` (${w.items.join('; ')})` : ''}` : `the run is not waiting for ${expected} (phase: ${board.status.phase})`,
+    );
+  };
+
+  /** The deploy check: runs while the caller waits, so the answer says exactly what is still wrong. */
+  const checkDeploy = async (action: OperatorAction): Promise<string> => {
+    person.confirmInProgress = true;
+    try {
+      const reasons: string[] = [];
+      const probe = await boundedActs.probeQdrant.executeWithOptions(
+        { startToCloseTimeout: '30s', retry: { maximumAttempts: 2 }, summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz` },
+        [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
+      );
+      if (!probe.ready) reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
+      if (plan.portainer.credentials) {
+        const stack = await boundedActs.checkPortainerStack.executeWithOptions(
+          { startToCloseTimeout: '30s', retry: { maximumAttempts: 2 }, summary: `check stack ${plan.portainer.stackName} in Portainer` },
+          [{ portainer: plan.portainer }],
+        );
+        if (!stack.stackExists) reasons.push(`Portainer has no stack "${plan.portainer.stackName}" on environment "${plan.portainer.environmentName}": ${stack.detail}`);
+        else if (!stack.containerRunning) reasons.push(`the stack "${plan.portainer.stackName}" exists but its container is not running: ${stack.detail}`);
+      }
+      if (reasons.length) {
+        const msg = `Confirmation by ${action.by} rejected: ${reasons.join('; ')}. Fix it and confirm again; the run keeps waiting.`;
+        report.operator.push({ what: 'confirmPortainerDeploy (rejected)', by: action.by, note: msg, at: new Date().toISOString() });
+        board.setStepWaiting('Portainer deploy', msg);
+        notify('rejected', msg);
+        publish();
+        throw ApplicationFailure.create({ message: msg, type: 'ConfirmationRejected', nonRetryable: true });
+      }
+      person.record('confirmPortainerDeploy', action);
+      person.deployConfirmed = true;
+      return 'accepted';
+    } finally {
+      person.confirmInProgress = false;
+    }
+  };
+  const validateConfirm = (a: OperatorAction) => {
+    requireActor(a);
+    if (person.confirmInProgress) throw new Error('another confirmation is being checked right now; wait for its answer');
+    if (person.deployConfirmed) throw new Error('the Portainer deploy was already confirmed');
+    if (!person.expectDeploy) throw notWaiting('the Portainer deploy confirmation');
+  };
+  setHandler(confirmPortainerDeployUpdate, checkDeploy, { validator: validateConfirm, description: 'The Qdrant stack is deployed in Portainer: check it and continue.' });
+  setHandler(portainerDeployedSignal, async (a) => {
+    try {
+      validateConfirm(a);
+      await checkDeploy(a);
+    } catch (err) {
+      // Signals cannot answer: the rejection shows in the run's details and history instead.
+      log.warn('portainerDeployed signal rejected', { reason: messageOf(err) });
+      if (!(err instanceof ApplicationFailure)) board.setStepWaiting('Portainer deploy', `signal rejected: ${messageOf(err)}`);
+      publish();
+    }
+  });
+
+  const validateApprove = (a: OperatorAction) => {
+    requireActor(a);
+    if (!person.waitingForApproval) throw notWaiting('decommission approval');
+  };
+  const approve = (a: OperatorAction) => {
+    person.record('approveDecommission', a);
+    person.approved = true;
+    return `approved: ${board.status.waitingFor?.items.filter((i) => i.startsWith('delete')).join('; ') ?? ''}`;
+  };
+  setHandler(approveDecommissionUpdate, approve, { validator: validateApprove, description: 'Approve deleting the listed legacy containers.' });
+  setHandler(decommissionApprovedSignal, (a) => {
+    try {
+      validateApprove(a);
+      approve(a);
+    } catch (err) {
+      log.warn('decommissionApproved signal rejected', { reason: messageOf(err) });
+    }
+  });
+
+  setHandler(
+    retryVerificationUpdate,
+    (a) => {
+      person.record('retryVerification', a);
+      person.choice = 'retry';
+      return 'retrying: cutover and verification run again';
+    },
+    {
+      validator: (a) => {
+        requireActor(a);
+        if (!person.waitingForChoice) throw notWaiting('a retry of the verification');
+      },
+      description: 'After a failed verification: redo the cutover and the verification.',
+    },
+  );
+
+  const doAbort = (a: OperatorAction) => {
+    person.record('abort', a);
+    person.abortRequested = true;
+    return 'aborting: the gateway is restored if it was changed, VMs are kept, nothing is deleted';
+  };
+  const validateAbort = (a: OperatorAction) => {
+    requireActor(a);
+    if (!board.status.waitingFor) throw notWaiting('a person (abort is possible while it waits for one; use cancel otherwise)');
+  };
+  setHandler(abortUpdate, doAbort, { validator: validateAbort, description: 'Stop the migration: restore the gateway if changed, keep VMs, delete nothing.' });
+  setHandler(abortSignal, (a) => {
+    try {
+      validateAbort(a);
+      doAbort(a);
+    } catch (err) {
+      log.warn('abort signal rejected', { reason: messageOf(err) });
+    }
+  });
+
+  setHandler(
+    reindexDoneUpdate,
+    (a) => {
+      person.record('reindexDone', a);
+      person.reindexReported = true;
+      return 'checking the re-indexed collections';
+    },
+    {
+      validator: (a) => {
+        requireActor(a);
+        if (!person.expectReindex) throw notWaiting('a re-index report');
+      },
+      description: 'The producers have re-indexed into the new Qdrant.',
+    },
+  );
+}
+
+function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): MigrationReport {
+  return {
+    outcome: 'failed',
+    planName: plan.name,
+    planDigest: digest,
+    dryRun,
+    phases: [],
+    steps: [],
+    changes: [],
+    needsPerson: [],
+    composeFiles: [],
+    vms: [],
+    gateway: { upstream: plan.gateway.upstream, newServers: plan.gateway.newServers, previousServers: [], currentServers: [], changed: false, rolledBack: false },
+    decommission: { deleted: [], refused: [] as Refusal[], results: [] },
+    backups: [],
+    legacyTraffic: [],
+    operator: [],
+  };
+}
+
+async function settle(promises: Promise<unknown>[]): Promise<void> {
+  await Promise.allSettled(promises);
+}
+
+function messageOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    // Activity failures wrap the real reason in `cause`.
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object' && 'message' in cause) return String((cause as { message: unknown }).message);
+    if ('message' in err) return String((err as { message: unknown }).message);
+  }
+  return String(err);
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

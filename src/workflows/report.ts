@@ -1,0 +1,48 @@
+/**
+ * The result of a run: what was done, in the operator's words and as data. Returned on success and abort, and attached
+ * to the failure's details when the run fails, so every end state says what changed.
+ */
+import type { Refusal } from './gates';
+import type { Outcome, PhaseStatus, StepStatus } from './status';
+
+export interface OperatorRecord {
+  what: string;
+  by: string;
+  note?: string;
+  at: string;
+}
+
+export interface MigrationReport {
+  outcome: Outcome;
+  endReason?: string;
+  planName: string;
+  planDigest: string;
+  dryRun: boolean;
+  phases: PhaseStatus[];
+  steps: StepStatus[];
+  /** Every change made (or, in a dry run, that would be made), in order. */
+  changes: string[];
+  /** Dry run: where a real run would wait for a person. */
+  needsPerson: string[];
+  composeFiles: { hostPath: string; outcome: string }[];
+  vms: { vmid: number; created: boolean; changes: string[]; rebootRequired: boolean; ready: boolean }[];
+  gateway: {
+    upstream: string;
+    newServers: string[];
+    previousServers: string[];
+    currentServers: string[];
+    changed: boolean;
+    rolledBack: boolean;
+    backupPath?: string;
+  };
+  verification?: { ok: boolean; detail: string };
+  decommission: {
+    deleted: number[];
+    refused: Refusal[];
+    results: { ctid: number; outcome: string; backupVolid?: string; steps: string[] }[];
+  };
+  backups: { ctid: number; volid: string }[];
+  /** Legacy instances that still received traffic directly (not through the gateway) during the soak. */
+  legacyTraffic: string[];
+  operator: OperatorRecord[];
+}
