@@ -1,0 +1,156 @@
+/**
+ * A small nginx config tokenizer that keeps byte positions, so a rewrite can touch only what it means to.
+ * Mirrors nginx's own rules closely enough for upstream blocks: `#` starts a comment only where a token
+ * could start, quotes and backslashes protect `;{}#` and spaces, `${var}` braces belong to the word.
+ */
+
+export interface Word {
+  /** The word as nginx sees it (quotes removed, escapes resolved). */
+  value: string;
+  /** Offsets of the raw text in the config (end exclusive). */
+  start: number;
+  end: number;
+  quoted: boolean;
+}
+
+export interface Statement {
+  words: Word[];
+  /** From the first word to just after the `;` (or the `{` for a block). */
+  start: number;
+  end: number;
+}
+
+export interface UpstreamBlock {
+  name: string;
+  /** 1-based line of the `upstream` keyword. */
+  line: number;
+  start: number;
+  /** Offsets of the `{` and the `}`. */
+  open: number;
+  close: number;
+  statements: Statement[];
+  /** Reasons a rewrite would not be safe (nested blocks); empty when fine. */
+  nestedBlocks: string[];
+}
+
+export type ParseResult = { ok: true; upstreams: UpstreamBlock[] } | { ok: false; error: string };
+
+export function lineOf(text: string, pos: number): number {
+  let line = 1;
+  for (let i = 0; i < pos; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+interface Frame {
+  upstream?: UpstreamBlock;
+  /** The upstream this frame sits inside (a nested block in an upstream). */
+  inside?: UpstreamBlock;
+}
+
+export function parseUpstreamBlocks(text: string): ParseResult {
+  const upstreams: UpstreamBlock[] = [];
+  const stack: Frame[] = [{}];
+  let words: Word[] = [];
+  let i = 0;
+  const n = text.length;
+
+  const top = () => stack[stack.length - 1];
+
+  while (i < n) {
+    const ch = text[i];
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') {
+      i++;
+      continue;
+    }
+    if (ch === '#') {
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    if (ch === ';') {
+      const frame = top();
+      if (words.length > 0 && frame.upstream) frame.upstream.statements.push({ words, start: words[0].start, end: i + 1 });
+      words = [];
+      i++;
+      continue;
+    }
+    if (ch === '{') {
+      const frame = top();
+      const owner = frame.upstream ?? frame.inside;
+      if (owner) {
+        owner.nestedBlocks.push(`a nested block \`${words.map((w) => w.value).join(' ')} {\` at line ${lineOf(text, i)}`);
+        stack.push({ inside: owner });
+      } else if (words.length >= 1 && words[0].value === 'upstream' && !words[0].quoted) {
+        if (words.length !== 2) return { ok: false, error: `the upstream at line ${lineOf(text, words[0].start)} has ${words.length - 1} names; expected exactly one` };
+        const block: UpstreamBlock = {
+          name: words[1].value,
+          line: lineOf(text, words[0].start),
+          start: words[0].start,
+          open: i,
+          close: -1,
+          statements: [],
+          nestedBlocks: [],
+        };
+        upstreams.push(block);
+        stack.push({ upstream: block });
+      } else {
+        stack.push({});
+      }
+      words = [];
+      i++;
+      continue;
+    }
+    if (ch === '}') {
+      if (words.length > 0) return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: the statement before it has no ";"` };
+      if (stack.length === 1) return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: no block is open` };
+      const frame = stack.pop() as Frame;
+      if (frame.upstream) frame.upstream.close = i;
+      i++;
+      continue;
+    }
+    // a word: quoted or bare
+    const start = i;
+    let value = '';
+    let quoted = false;
+    if (ch === '"' || ch === "'") {
+      quoted = true;
+      i++;
+      while (i < n && text[i] !== ch) {
+        if (text[i] === '\\' && i + 1 < n) {
+          value += text[i + 1] === ch || text[i + 1] === '\\' ? text[i + 1] : text[i] + text[i + 1];
+          i += 2;
+          continue;
+        }
+        value += text[i++];
+      }
+      if (i >= n) return { ok: false, error: `unterminated quote starting at line ${lineOf(text, start)}` };
+      i++;
+    } else {
+      while (i < n) {
+        const c = text[i];
+        if (c === ' ' || c === '\t' || c === '\r' || c === '\n' || c === ';' || c === '}') break;
+        if (c === '{') {
+          if (value.endsWith('$')) {
+            // `${name}`: the braces are part of the variable, not a block
+            const close = text.indexOf('}', i);
+            if (close < 0) return { ok: false, error: `unterminated "\${" at line ${lineOf(text, i)}` };
+            value += text.slice(i, close + 1);
+            i = close + 1;
+            continue;
+          }
+          break;
+        }
+        if (c === '\\' && i + 1 < n) {
+          value += text[i + 1];
+          i += 2;
+          continue;
+        }
+        value += c;
+        i++;
+      }
+    }
+    words.push({ value, start, end: i, quoted });
+  }
+  if (words.length > 0) return { ok: false, error: `the last statement (line ${lineOf(text, words[0].start)}) has no ";"` };
+  if (stack.length > 1) return { ok: false, error: `a block is not closed: ${stack.length - 1} "{" without "}"` };
+  return { ok: true, upstreams };
+}
