@@ -1,0 +1,271 @@
+/**
+ * Run-level commands: start, status, watch, the operator's answers, cancel and history. They talk to Temporal
+ * only through the client and the shared message definitions, never to activities.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { loadAndResolvePlan } from '../config/resolve';
+import type { MigrationInput } from '../config/resolved-plan';
+import { loadTemporalTarget, TASK_QUEUE, webUiUrl, type TemporalTarget } from '../temporal/connection';
+import {
+  abortUpdate,
+  approveDecommissionUpdate,
+  confirmPortainerDeployUpdate,
+  reindexDoneUpdate,
+  retryVerificationUpdate,
+  statusQuery,
+  type OperatorAction,
+} from '../workflows/messages';
+import type { MigrationReport } from '../workflows/report';
+import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
+import type { MigrationStatus } from '../workflows/status';
+import { ExitCode, type CliIo } from './io';
+import { printProblems } from './problems';
+
+export interface ConnectionFlags {
+  profile?: string;
+  address?: string;
+  namespace?: string;
+}
+
+export interface RunRef extends ConnectionFlags {
+  plan?: string;
+  id?: string;
+}
+
+/** A failure the user can act on: one line, a hint, an exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export function workflowIdFor(planName: string): string {
+  return `migration-${planName}`;
+}
+
+export async function connect(flags: ConnectionFlags): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {
+  const target = loadTemporalTarget(flags);
+  let connection: Connection;
+  try {
+    const { address, tls, apiKey, metadata } = target.connectionOptions;
+    connection = await Connection.connect({ address, tls, apiKey, metadata, connectTimeout: '5s' });
+  } catch (err) {
+    throw new CliError(
+      `cannot reach the Temporal server at ${target.address}: ${(err as Error).message}`,
+      'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address',
+      ExitCode.unavailable,
+    );
+  }
+  return { client: new Client({ connection, namespace: target.namespace }), target, close: () => connection.close() };
+}
+
+/** `--id` wins; otherwise the id derives from the plan's name, so the plan file is only read for its name. */
+export function resolveRunId(ref: RunRef): string {
+  if (ref.id) return ref.id;
+  if (!ref.plan) throw new CliError('which run? no --id or --plan given', 'pass --id migration-<plan name> or --plan FILE', ExitCode.badInput);
+  const resolved = loadAndResolvePlan(ref.plan);
+  if (!resolved.ok) throw new CliError(`the plan ${ref.plan} is not valid`, `run: phoenix-migrate validate --plan ${ref.plan}`, ExitCode.badInput);
+  return workflowIdFor(resolved.plan.name);
+}
+
+export function operator(by?: string, note?: string): OperatorAction {
+  return { by: by ?? process.env.USER ?? os.userInfo().username, ...(note ? { note } : {}) };
+}
+
+export async function runStart(opts: ConnectionFlags & { plan: string; dryRun?: boolean; id?: string }, io: CliIo): Promise<number> {
+  const resolved = loadAndResolvePlan(opts.plan);
+  if (!resolved.ok) {
+    printProblems(resolved.problems, io);
+    return ExitCode.badInput;
+  }
+  for (const w of resolved.warnings) io.err(`warning  ${w.file} ${w.path}: ${w.message}`);
+  const { plan, digest } = resolved;
+  const input: MigrationInput = { plan, digest, ...(opts.dryRun ? { dryRun: true } : {}) };
+  const workflowId = opts.id ?? (opts.dryRun ? `${workflowIdFor(plan.name)}-plan-${Date.now()}` : workflowIdFor(plan.name));
+  const { client, target, close } = await connect(opts);
+  try {
+    await client.workflow.start('migration', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: PlanNameKey, value: plan.name },
+        { key: MigrationPhaseKey, value: 'Not started' },
+      ],
+      staticSummary: `${opts.dryRun ? 'Dry run' : 'Migration'} ${plan.name}: Qdrant → ${plan.vms.map((v) => `${v.vmid} ${v.name}`).join(', ')}`,
+      staticDetails: [
+        `**Plan** \`${plan.name}\` — digest \`${digest}\``,
+        `**Targets**: ${plan.vms.map((v) => `VM ${v.vmid} ${v.name} (${v.ip})`).join(', ')}`,
+        `**Gateway**: CT ${plan.gateway.ctid} upstream \`${plan.gateway.upstream}\` → ${plan.gateway.newServers.join(', ')}`,
+        `**Legacy to decommission**: ${plan.legacyGuests.map((g) => `CT ${g.ctid} ${g.name}`).join(', ')}`,
+      ].join('\n\n'),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new CliError(`a run of plan ${plan.name} is already open: ${workflowId}`, `follow it with: phoenix-migrate watch --id ${workflowId}`, ExitCode.conflict);
+    }
+    throw err;
+  } finally {
+    await close();
+  }
+  io.out(`started ${workflowId}`);
+  io.out(`Temporal UI: ${webUiUrl(target, workflowId)}`);
+  io.out(`follow it:   phoenix-migrate watch --id ${workflowId}`);
+  return ExitCode.ok;
+}
+
+async function withRun<T>(ref: RunRef, fn: (handle: WorkflowHandle, ctx: { target: TemporalTarget; workflowId: string }) => Promise<T>): Promise<T> {
+  const workflowId = resolveRunId(ref);
+  const { client, target, close } = await connect(ref);
+  try {
+    return await fn(client.workflow.getHandle(workflowId), { target, workflowId });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliError(`no run ${workflowId} on ${target.address} (namespace ${target.namespace})`, 'start one with: phoenix-migrate start --plan FILE', ExitCode.notFound);
+    }
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+export interface RunSnapshot {
+  workflowId: string;
+  state: string;
+  status?: MigrationStatus;
+  report?: MigrationReport;
+  failure?: string;
+}
+
+/** The run's live status (query) plus, once closed, its result or failure. */
+export async function snapshot(handle: WorkflowHandle, workflowId: string): Promise<RunSnapshot> {
+  const desc = await handle.describe();
+  const state = desc.status.name;
+  const snap: RunSnapshot = { workflowId, state };
+  try {
+    snap.status = await handle.query(statusQuery);
+  } catch {
+    // A closed run whose worker is gone cannot answer queries; its result still tells the story.
+  }
+  if (state === 'COMPLETED') snap.report = (await handle.result()) as MigrationReport;
+  if (state === 'FAILED') {
+    try {
+      await handle.result();
+    } catch (err) {
+      snap.failure = causeMessage(err);
+    }
+  }
+  return snap;
+}
+
+export async function runStatus(ref: RunRef & { json?: boolean }, io: CliIo): Promise<number> {
+  return withRun(ref, async (handle, { target, workflowId }) => {
+    const snap = await snapshot(handle, workflowId);
+    if (ref.json) io.out(JSON.stringify(snap, null, 2));
+    else io.out(renderSnapshot(snap, webUiUrl(target, workflowId)));
+    return exitCodeOf(snap);
+  });
+}
+
+export function exitCodeOf(snap: RunSnapshot): number {
+  if (snap.state === 'COMPLETED') return snap.report?.outcome === 'completed' || snap.report?.outcome === 'dry-run' ? ExitCode.ok : ExitCode.failed;
+  if (snap.state === 'RUNNING') return snap.status?.waitingFor ? ExitCode.waitingForPerson : ExitCode.ok;
+  return ExitCode.failed;
+}
+
+export function renderSnapshot(snap: RunSnapshot, uiUrl: string): string {
+  const lines = [`${snap.workflowId}: ${snap.state}${snap.status ? ` — ${snap.status.phase}` : ''}`];
+  for (const s of snap.status?.steps ?? []) {
+    const mark = { pending: ' ', running: '…', waiting: '?', done: '✓', failed: '✗', skipped: '-' }[s.status];
+    lines.push(`  ${mark} [${s.phase}] ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`);
+  }
+  const w = snap.status?.waitingFor;
+  if (w) {
+    lines.push('', `WAITING FOR YOU: ${w.message}`);
+    for (const item of w.items) lines.push(`  - ${item}`);
+    lines.push(`then run: ${w.command}`);
+  }
+  if (snap.report) lines.push('', `outcome: ${snap.report.outcome}${snap.report.endReason ? ` — ${snap.report.endReason}` : ''}`, ...snap.report.changes.map((c) => `  * ${c}`));
+  if (snap.failure) lines.push('', `failed: ${snap.failure}`);
+  lines.push('', `Temporal UI: ${uiUrl}`);
+  return lines.join('\n');
+}
+
+/** Live view until the run ends (0 done, 1 failed) or waits for a person (3). */
+export async function runWatch(ref: RunRef & { intervalMs?: number; untilDone?: boolean }, io: CliIo): Promise<number> {
+  return withRun(ref, async (handle, { target, workflowId }) => {
+    let last = '';
+    for (;;) {
+      const snap = await snapshot(handle, workflowId);
+      const view = renderSnapshot(snap, webUiUrl(target, workflowId));
+      if (view !== last) {
+        io.out(`\n${new Date().toISOString()}\n${view}`);
+        last = view;
+      }
+      if (snap.state !== 'RUNNING') return exitCodeOf(snap);
+      if (snap.status?.waitingFor && snap.status.waitingFor.what !== 'readiness' && !ref.untilDone) return ExitCode.waitingForPerson;
+      await new Promise((r) => setTimeout(r, ref.intervalMs ?? 1000));
+    }
+  });
+}
+
+const answers = {
+  'confirm-portainer': confirmPortainerDeployUpdate,
+  'approve-decommission': approveDecommissionUpdate,
+  'retry-verification': retryVerificationUpdate,
+  abort: abortUpdate,
+  'reindex-done': reindexDoneUpdate,
+} as const;
+export type AnswerCommand = keyof typeof answers;
+
+/** Sends the person's answer as an Update: prints what the run said, or why it refused. */
+export async function runAnswer(command: AnswerCommand, ref: RunRef & { by?: string; note?: string }, io: CliIo): Promise<number> {
+  return withRun(ref, async (handle) => {
+    try {
+      const result = await handle.executeUpdate(answers[command], { args: [operator(ref.by, ref.note)] });
+      io.out(result);
+      return ExitCode.ok;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || isRejection(err)) {
+        io.err(`rejected: ${causeMessage(err)}`);
+        return ExitCode.conflict;
+      }
+      throw err;
+    }
+  });
+}
+
+export async function runCancel(ref: RunRef, io: CliIo): Promise<number> {
+  return withRun(ref, async (handle, { workflowId }) => {
+    await handle.cancel();
+    io.out(`cancel requested for ${workflowId}: the gateway is restored if it was changed, VMs are kept, nothing is deleted`);
+    return ExitCode.ok;
+  });
+}
+
+export async function runHistoryExport(ref: RunRef & { export: string }, io: CliIo): Promise<number> {
+  return withRun(ref, async (handle, { workflowId }) => {
+    const history = await handle.fetchHistory();
+    fs.writeFileSync(ref.export, historyToJSON(history));
+    io.out(`wrote ${history.events?.length ?? 0} events of ${workflowId} to ${ref.export}`);
+    return ExitCode.ok;
+  });
+}
+
+function isRejection(err: unknown): boolean {
+  return !!err && typeof err === 'object' && /update/i.test((err as Error).name ?? '') && /reject|validat/i.test((err as Error).message ?? '');
+}
+
+export function causeMessage(err: unknown): string {
+  let e: unknown = err;
+  // Temporal wraps the reason (validator error, ApplicationFailure) in `cause`; the innermost one says it best.
+  while (e && typeof e === 'object' && (e as { cause?: unknown }).cause) e = (e as { cause?: unknown }).cause;
+  return e instanceof Error ? e.message : String(e);
+}
