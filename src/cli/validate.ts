@@ -1,0 +1,64 @@
+/**
+ * `phoenix-migrate validate`: checks a plan (and the Phoenix files it names) or Phoenix's two config files alone,
+ * listing every problem. Exit 0 when valid (warnings printed), 2 when not.
+ */
+import { loadAndResolvePlan, validatePhoenixConfigs, type Problem } from '../config';
+import { ExitCode, type CliIo } from './io';
+
+export interface ValidateOptions {
+  plan?: string;
+  vmConfigs?: string;
+  lxcConfigs?: string;
+  json?: boolean;
+}
+
+export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<number> {
+  if (opts.plan === undefined && (opts.vmConfigs === undefined || opts.lxcConfigs === undefined)) {
+    io.err('validate needs --plan <file>, or both --vm-configs <file> and --lxc-configs <file>');
+    return ExitCode.badInput;
+  }
+  if (opts.plan !== undefined) {
+    const result = loadAndResolvePlan(opts.plan);
+    if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
+    const { plan, digest, warnings } = result;
+    if (opts.json) {
+      io.out(JSON.stringify({ ok: true, digest, warnings, plan }, null, 2));
+      return ExitCode.ok;
+    }
+    printProblems(io, warnings);
+    io.out(`plan ${plan.name} is valid (digest ${digest})`);
+    for (const vm of plan.vms) io.out(`  create VM ${vm.vmid} ${vm.name} from ${vm.cloneFrom}: ${vm.cores} cores, ${vm.memoryMb} MB, ${vm.diskSizeGb} GB, ${vm.ipconfig0}`);
+    for (const c of plan.composeFiles) io.out(`  push ${c.source} → ${c.hostPath} (VM ${c.vmid} sees ${c.guestPath})`);
+    io.out(`  gateway CT ${plan.gateway.ctid} ${plan.gateway.name}: upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}`);
+    for (const g of plan.legacyGuests) io.out(`  retire CT ${g.ctid} ${g.name}${g.ip ? ` (${g.ip})` : ''}`);
+    return ExitCode.ok;
+  }
+  const result = validatePhoenixConfigs(opts.vmConfigs as string, opts.lxcConfigs as string);
+  if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
+  if (opts.json) {
+    io.out(JSON.stringify({ ok: true, warnings: result.warnings }, null, 2));
+    return ExitCode.ok;
+  }
+  printProblems(io, result.warnings);
+  io.out(`Phoenix configs are valid: ${result.world.vms.size} VMs, ${result.world.containers.size} containers`);
+  return ExitCode.ok;
+}
+
+function report(io: CliIo, opts: ValidateOptions, problems: Problem[], json: object): number {
+  if (opts.json) io.out(JSON.stringify(json, null, 2));
+  else {
+    printProblems(io, problems);
+    const errors = problems.filter((p) => p.severity === 'error').length;
+    io.err(`${errors} error${errors === 1 ? '' : 's'}: nothing was changed`);
+  }
+  return ExitCode.badInput;
+}
+
+/** One line per problem: `error  <file> <jsonpath>: <message> (fix: <hint>)`. */
+export function formatProblem(p: Problem): string {
+  return `${p.severity}  ${p.file} ${p.path}: ${p.message} (fix: ${p.hint})`;
+}
+
+function printProblems(io: CliIo, problems: Problem[]): void {
+  for (const p of problems) io.err(formatProblem(p));
+}
