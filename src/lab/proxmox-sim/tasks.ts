@@ -1,0 +1,171 @@
+import type { BackupVolume, SimGuest, SimState, SimTask, TaskEffect } from './types';
+
+const hex8 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
+
+export interface NewTask {
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+  durationMs: number;
+  effect: TaskEffect;
+  /** Lines logged while the task runs; the final `TASK …` line is added when it ends. */
+  log: string[];
+  failWith?: string;
+  /** The guest whose config flock the worker holds until it ends. */
+  holds?: SimGuest;
+}
+
+export function createTask(state: SimState, t: NewTask): SimTask {
+  const now = Date.now();
+  const pid = state.nextPid++;
+  const pstart = (Math.floor(now / 10) & 0x7fffffff) >>> 0;
+  const starttime = Math.floor(now / 1000);
+  const upid = `UPID:${t.node}:${hex8(pid)}:${hex8(pstart)}:${hex8(starttime)}:${t.type}:${t.id}:${t.user}:`;
+  const task: SimTask = {
+    upid, node: t.node, type: t.type, id: t.id, user: t.user, pid, pstart, starttime, startedAtMs: now,
+    durationMs: t.durationMs, status: 'running', log: [...t.log], effect: t.effect, failWith: t.failWith,
+  };
+  if (t.holds) t.holds.busyTask = upid;
+  state.tasks.push(task);
+  return task;
+}
+
+function pad(n: number) {
+  return String(n).padStart(2, '0');
+}
+
+export function vzdumpStamp(d: Date): string {
+  return `${d.getUTCFullYear()}_${pad(d.getUTCMonth() + 1)}_${pad(d.getUTCDate())}-${pad(d.getUTCHours())}_${pad(d.getUTCMinutes())}_${pad(d.getUTCSeconds())}`;
+}
+
+export function dumpDir(storage: string): string {
+  return storage === 'local' ? '/var/lib/vz/dump' : `/mnt/pve/${storage}/dump`;
+}
+
+export function archiveName(guest: SimGuest, compress: string, at: Date): string {
+  const ext = { zstd: '.zst', gzip: '.gz', '1': '.lzo', lzo: '.lzo', '0': '' }[compress] ?? '.zst';
+  const base = guest.type === 'lxc' ? `vzdump-lxc-${guest.vmid}-${vzdumpStamp(at)}.tar` : `vzdump-qemu-${guest.vmid}-${vzdumpStamp(at)}.vma`;
+  return `${base}${ext}`;
+}
+
+function parseSizeGiB(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]?)$/.exec(size);
+  if (!m) return NaN;
+  const factor = { '': 1 / (1024 * 1024 * 1024), K: 1 / (1024 * 1024), M: 1 / 1024, G: 1, T: 1024 }[m[2] as '' | 'K' | 'M' | 'G' | 'T'];
+  return Number(m[1]) * factor;
+}
+
+export function diskSizeGiB(diskValue: string): number {
+  const m = /(?:^|,)size=([^,]+)/.exec(diskValue);
+  return m ? parseSizeGiB(m[1]) : 0;
+}
+
+function fmtGiB(g: number): string {
+  return Number.isInteger(g) ? `${g}G` : `${Math.round(g * 1024)}M`;
+}
+
+function applyPending(guest: SimGuest) {
+  Object.assign(guest.config, guest.pending);
+  for (const key of guest.pendingDelete) delete guest.config[key];
+  guest.pending = {};
+  guest.pendingDelete = [];
+}
+
+/** What the task's end does to the world; returns the exit status and extra log lines. */
+function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitstatus: string; log: string[] } {
+  if (task.failWith) return { exitstatus: task.failWith, log: [`TASK ERROR: ${task.failWith}`] };
+  const e = task.effect;
+  const g = 'vmid' in e ? state.guests[e.vmid] : undefined;
+  switch (e.kind) {
+    case 'clone': {
+      const clone = state.guests[e.newid];
+      if (clone) delete clone.lock;
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+    }
+    case 'start':
+      if (g) {
+        applyPending(g);
+        g.status = 'running';
+        g.startedAt = Date.now();
+        g.agentReadyAt = Date.now() + agentDelayMs;
+      }
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+    case 'stop':
+      if (g) {
+        g.status = 'stopped';
+        delete g.startedAt;
+      }
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+    case 'shutdown':
+      if (g && g.ignoresShutdown && !e.forceStop) {
+        return { exitstatus: `command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`, log: [`TASK ERROR: command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`] };
+      }
+      if (g) {
+        g.status = 'stopped';
+        delete g.startedAt;
+      }
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+    case 'resize': {
+      if (!g) return { exitstatus: `VM ${e.vmid} does not exist`, log: [] };
+      const current = String(g.config[e.disk] ?? '');
+      const before = diskSizeGiB(current);
+      const target = e.size.startsWith('+') ? before + parseSizeGiB(e.size.slice(1)) : parseSizeGiB(e.size);
+      if (target < before) return { exitstatus: 'shrinking disks is not supported', log: ['TASK ERROR: shrinking disks is not supported'] };
+      g.config[e.disk] = current.replace(/size=[^,]+/, `size=${fmtGiB(target)}`);
+      return { exitstatus: 'OK', log: [`Image resized.`, 'TASK OK'] };
+    }
+    case 'config':
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+    case 'destroy': {
+      if (g) {
+        delete state.guests[e.vmid];
+        const warned = g.status === 'running';
+        if (warned) return { exitstatus: 'WARNINGS: 1', log: [`WARN: CT ${e.vmid} was running - stopped it forcefully`, 'TASK WARNINGS: 1'] };
+      }
+      return { exitstatus: 'OK', log: [`purging CT ${e.vmid} from related configurations..`, 'TASK OK'] };
+    }
+    case 'vzdump': {
+      const log: string[] = [];
+      for (const vmid of e.vmids) {
+        const guest = state.guests[vmid];
+        if (!guest) continue;
+        delete guest.lock;
+        const file = e.files[vmid];
+        const notes = (e.notesTemplate ?? '{{guestname}}')
+          .replace(/\{\{guestname\}\}/g, String(guest.config.hostname ?? guest.config.name ?? vmid))
+          .replace(/\{\{vmid\}\}/g, String(vmid))
+          .replace(/\{\{node\}\}/g, guest.node)
+          .replace(/\{\{cluster\}\}/g, 'phoenix');
+        const vol: BackupVolume = {
+          volid: `${e.storage}:backup/${file}`, ctime: Math.floor(task.startedAtMs / 1000), size: 734003200 + vmid,
+          format: file.replace(/^.*?\.(tar|vma)/, '$1').replace(/^\./, ''), vmid, notes, subtype: guest.type, content: 'backup',
+          ...(e.protected ? { protected: 1 } : {}),
+        };
+        (state.backups[e.storage] ??= []).push(vol);
+        log.push(`INFO: Finished Backup of VM ${vmid} (00:00:0${Math.min(9, Math.ceil(task.durationMs / 1000))})`);
+      }
+      log.push('INFO: Backup job finished successfully', 'TASK OK');
+      return { exitstatus: 'OK', log };
+    }
+    default:
+      return { exitstatus: 'OK', log: ['TASK OK'] };
+  }
+}
+
+/** End every task whose time has come (called before each request, so state is consistent for what it reads). */
+export function tick(state: SimState, agentDelayMs: number, now = Date.now()): void {
+  for (const task of state.tasks) {
+    if (task.status !== 'running' || now < task.startedAtMs + task.durationMs) continue;
+    const { exitstatus, log } = finish(state, task, agentDelayMs);
+    task.status = 'stopped';
+    task.exitstatus = exitstatus;
+    task.endtime = Math.floor(now / 1000);
+    task.log.push(...log);
+    for (const g of Object.values(state.guests)) if (g.busyTask === task.upid) delete g.busyTask;
+  }
+}
+
+export function guestOf(state: SimState, vmid: number): SimGuest | undefined {
+  return state.guests[vmid];
+}

@@ -1,0 +1,127 @@
+/** The simulator's state: plain JSON, so it can be saved to and loaded from a file. */
+
+export type GuestType = 'qemu' | 'lxc';
+export type ConfigValue = string | number;
+
+/** A canned answer for guest-agent exec: the first rule whose argv is a prefix of the command wins. */
+export interface ExecRule {
+  argv: string[];
+  exitcode: number;
+  stdout?: string;
+  stderr?: string;
+  /** How long the command "runs" before exec-status reports it exited. */
+  durationMs?: number;
+}
+
+export interface SimGuestSeed {
+  vmid: number;
+  type: GuestType;
+  name: string;
+  node?: string;
+  status?: 'running' | 'stopped';
+  template?: boolean;
+  lock?: string;
+  tags?: string[];
+  protection?: boolean;
+  description?: string;
+  /** For LXC: goes into net0; for QEMU: into ipconfig0 (`ip=IP/24`). */
+  ip?: string;
+  /** Extra/overriding config keys. */
+  config?: Record<string, ConfigValue>;
+  /** QEMU: whether the guest agent is configured (default true for VMs). */
+  agent?: boolean;
+  /** Per-guest agent exec answers (tried before the world's). */
+  exec?: ExecRule[];
+  /** The guest ignores a clean shutdown (only a stop ends it). */
+  ignoresShutdown?: boolean;
+}
+
+export interface WorldSeed {
+  node: string;
+  /** Storage for disks (clone target), e.g. `local-lvm`. */
+  storage: string;
+  /** Storage for backups; default `local`. */
+  backupStorage?: string;
+  guests: SimGuestSeed[];
+}
+
+export interface SimGuest {
+  vmid: number;
+  type: GuestType;
+  node: string;
+  status: 'running' | 'stopped';
+  lock?: string;
+  config: Record<string, ConfigValue>;
+  /** QEMU changes waiting for a restart. */
+  pending: Record<string, ConfigValue>;
+  pendingDelete: string[];
+  startedAt?: number;
+  /** When the guest agent starts answering (epoch ms) once running. */
+  agentReadyAt?: number;
+  exec: ExecRule[];
+  execRuns: Record<string, { argv: string[]; startedAt: number; rule: ExecRule }>;
+  nextExecPid: number;
+  ignoresShutdown: boolean;
+  /** UPID of a running worker holding the guest's config flock (other changes get "can't lock file"). */
+  busyTask?: string;
+}
+
+export type TaskEffect =
+  | { kind: 'none' }
+  | { kind: 'clone'; newid: number }
+  | { kind: 'start'; vmid: number }
+  | { kind: 'stop'; vmid: number }
+  | { kind: 'shutdown'; vmid: number; forceStop: boolean }
+  | { kind: 'resize'; vmid: number; disk: string; size: string }
+  | { kind: 'config'; vmid: number; params: Record<string, string | string[]> }
+  | { kind: 'destroy'; vmid: number }
+  | { kind: 'vzdump'; vmids: number[]; storage: string; compress: string; mode: string; notesTemplate?: string; protected: boolean; files: Record<string, string> };
+
+export interface SimTask {
+  upid: string;
+  node: string;
+  type: string;
+  id: string;
+  user: string;
+  pid: number;
+  pstart: number;
+  /** Unix seconds. */
+  starttime: number;
+  startedAtMs: number;
+  durationMs: number;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  endtime?: number;
+  log: string[];
+  /** Applied when the task ends; a failure decided at dispatch is in `failWith`. */
+  effect: TaskEffect;
+  failWith?: string;
+}
+
+export interface BackupVolume {
+  volid: string;
+  ctime: number;
+  size: number;
+  format: string;
+  vmid: number;
+  notes?: string;
+  protected?: number;
+  subtype: GuestType;
+  content: 'backup';
+}
+
+export interface SimNode {
+  node: string;
+  storages: string[];
+}
+
+export interface SimState {
+  nodes: SimNode[];
+  guests: Record<string, SimGuest>;
+  tasks: SimTask[];
+  /** storage id → backup volumes. */
+  backups: Record<string, BackupVolume[]>;
+  /** World-wide agent exec answers (after each guest's own). */
+  exec: ExecRule[];
+  nextPid: number;
+}
