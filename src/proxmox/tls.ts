@@ -51,7 +51,8 @@ export function createDispatcher(tls: TlsTrust, opts: DispatcherOptions): Agent 
     );
   }
   // Chain verification is off on purpose: the pin below is the trust decision, made before any byte is written.
-  const connector = buildConnector({ rejectUnauthorized: false, timeout: opts.connectTimeoutMs });
+  // No TLS session cache: a resumed session carries no peer certificate, and every socket must show its pin.
+  const connector = buildConnector({ rejectUnauthorized: false, timeout: opts.connectTimeoutMs, maxCachedSessions: 0 });
   return new Agent({
     ...common,
     connect: (connectOpts, callback) => {
