@@ -2,6 +2,7 @@
  * Phoenix's config files: loading (schema-checked, `vm_defaults` applied) and the cross-checks that catch the
  * copy-paste mistakes seen in the real files (duplicate ids/IPs/MACs, wrong subnet, NFS path naming another vmid…).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   lxcConfigFileSchema,
@@ -49,10 +50,23 @@ export interface PhoenixWorld {
 }
 
 /** Reads both files and checks their shape. Entries that fail their schema are reported and left out. */
-export function loadPhoenixWorld(vmFile: string, lxcFile: string, problems: ProblemList): PhoenixWorld | undefined {
+export function loadPhoenixWorld(
+  vmFile: string,
+  lxcFile: string,
+  problems: ProblemList,
+  /** The plan naming these files: a missing file is reported there, where the path is written. */
+  namedBy?: { file: string; vmAt: PathPart[]; lxcAt: PathPart[] },
+): PhoenixWorld | undefined {
   const world: PhoenixWorld = { vmFile, lxcFile, vms: new Map(), containers: new Map() };
-  const vmJson = readJsonFile(vmFile, problems);
-  const lxcJson = readJsonFile(lxcFile, problems);
+  const read = (file: string, at: PathPart[] | undefined) => {
+    if (namedBy && at && !fs.existsSync(file)) {
+      problems.error(namedBy.file, at, `${file} does not exist`, 'fix the path: it is relative to the plan file\'s directory');
+      return undefined;
+    }
+    return readJsonFile(file, problems);
+  };
+  const vmJson = read(vmFile, namedBy?.vmAt);
+  const lxcJson = read(lxcFile, namedBy?.lxcAt);
   let ok = true;
 
   if (vmJson) {
@@ -135,7 +149,7 @@ export function checkPhoenixWorld(
   composeFor?: ReadonlySet<number>,
 ): Map<number, LoadedCompose[]> {
   const { vmFile, lxcFile } = world;
-  const ipOwners = new Map<string, string>();
+  const ipOwners = new Map<string, { who: string; file: string; at: PathPart[]; reported: boolean }>();
   const macOwners = new Map<string, string>();
 
   const checkAddress = (file: string, at: PathPart[], who: string, ip: string | undefined, gw: string | undefined, mac: string | undefined) => {
@@ -144,9 +158,13 @@ export function checkPhoenixWorld(
       if (!cidr) {
         problems.error(file, [...at, 'network_config', 'ip'], `${who}: "${ip}" is not an IPv4 address in CIDR form`, 'write it like "10.0.0.102/24", or "dhcp"');
       } else {
+        const ipAt = [...at, 'network_config', 'ip'];
         const owner = ipOwners.get(cidr.ip);
-        if (owner) problems.error(file, [...at, 'network_config', 'ip'], `${who}: IP ${cidr.ip} is also used by ${owner}`, 'give each guest its own address');
-        else ipOwners.set(cidr.ip, who);
+        if (owner) {
+          problems.error(file, ipAt, `${who}: IP ${cidr.ip} is also used by ${owner.who}`, 'give each guest its own address');
+          if (!owner.reported) problems.error(owner.file, owner.at, `${owner.who}: IP ${cidr.ip} is also used by ${who}`, 'give each guest its own address');
+          owner.reported = true;
+        } else ipOwners.set(cidr.ip, { who, file, at: ipAt, reported: false });
         if (gw !== undefined) {
           if (parseIPv4(gw) === undefined) {
             problems.error(file, [...at, 'network_config', 'gw'], `${who}: gateway "${gw}" is not an IPv4 address`, 'write it like "10.0.0.1"');

@@ -33,7 +33,11 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   }
   const plan = parsed.data;
   const planDir = path.dirname(planPath);
-  const world = loadPhoenixWorld(path.resolve(planDir, plan.phoenix.vmConfigs), path.resolve(planDir, plan.phoenix.lxcConfigs), problems);
+  const world = loadPhoenixWorld(path.resolve(planDir, plan.phoenix.vmConfigs), path.resolve(planDir, plan.phoenix.lxcConfigs), problems, {
+    file: planPath,
+    vmAt: ['phoenix', 'vmConfigs'],
+    lxcAt: ['phoenix', 'lxcConfigs'],
+  });
   if (!world) return { ok: false, problems: problems.items };
   const compose = checkPhoenixWorld(world, problems, new Set(plan.vms.map((v) => v.vmid)));
 
@@ -98,7 +102,11 @@ function checkPhoenixFilesAnyway(planPath: string, raw: unknown, problems: Probl
   const phoenix = (raw as { phoenix?: { vmConfigs?: unknown; lxcConfigs?: unknown } } | null)?.phoenix;
   if (typeof phoenix?.vmConfigs !== 'string' || typeof phoenix.lxcConfigs !== 'string') return;
   const dir = path.dirname(planPath);
-  const world = loadPhoenixWorld(path.resolve(dir, phoenix.vmConfigs), path.resolve(dir, phoenix.lxcConfigs), problems);
+  const world = loadPhoenixWorld(path.resolve(dir, phoenix.vmConfigs), path.resolve(dir, phoenix.lxcConfigs), problems, {
+    file: planPath,
+    vmAt: ['phoenix', 'vmConfigs'],
+    lxcAt: ['phoenix', 'lxcConfigs'],
+  });
   const vms = (raw as { vms?: unknown }).vms;
   const ids = Array.isArray(vms) ? vms.map((v) => (typeof v === 'number' ? v : (v as { vmid?: unknown })?.vmid)).filter((v): v is number => typeof v === 'number') : [];
   if (world) checkPhoenixWorld(world, problems, new Set(ids));
