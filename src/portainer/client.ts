@@ -103,6 +103,9 @@ export class PortainerClient {
         err.name === 'TimeoutError' || err.name === 'AbortError'
           ? `no answer within ${this.opts.timeoutMs} ms`
           : `${code ?? err.name ?? 'error'}: ${err.cause?.message ?? err.message ?? ''}`;
+      if (code && /^(TLS_|ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/.test(code)) {
+        throw new PortainerError('tls', 0, `Portainer at ${this.base}: TLS certificate not trusted (${why}); check portainer.tls in the plan`, code);
+      }
       throw new PortainerError('unreachable', 0, `Portainer at ${this.base} is unreachable (${method} ${path}: ${why})`, code ?? '');
     }
   }

@@ -2,6 +2,8 @@
 export type PortainerErrorKind =
   /** No answer (refused, timeout, TLS pin mismatch). */
   | 'unreachable'
+  /** The TLS certificate is not the one the plan trusts (pin mismatch, unknown CA). */
+  | 'tls'
   /** 401/403/422 on login: bad or missing credentials. */
   | 'auth'
   | 'not-found'
