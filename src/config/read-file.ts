@@ -78,8 +78,9 @@ export function readJsonFile(file: string, problems: ProblemList): { value: unkn
  * and that piece could be a secret someone pasted by mistake.
  */
 function jsonErrorWhere(text: string, err: unknown): string {
-  const match = /position (\d+)/.exec((err as Error).message ?? '');
-  if (!match) return 'syntax error, possibly an unexpected end of file';
+  const message = (err as Error).message ?? '';
+  const match = /position (\d+)/.exec(message);
+  if (!match) return /end of JSON/.test(message) ? 'syntax error: unexpected end of file' : 'syntax error: unexpected character (a value must be quoted, a number, true, false or null)';
   const pos = Number(match[1]);
   const before = text.slice(0, pos);
   const line = before.split('\n').length;
