@@ -49,8 +49,9 @@ export function dispatcherFor(tls: TlsTrust, opts: DispatcherOptions = {}): Disp
       return new Agent({ connect: { rejectUnauthorized: false, timeout } });
     case 'fingerprint': {
       const want = normaliseFingerprint(tls.sha256);
-      // Chain validation is off because the cert is self-signed; the pin below is the real check.
-      const base = buildConnector({ rejectUnauthorized: false, timeout });
+      // Chain validation is off because the cert is self-signed; the pin below is the real check. Session resumption
+      // is off too: a resumed TLS session may present no peer certificate to compare.
+      const base = buildConnector({ rejectUnauthorized: false, timeout, maxCachedSessions: 0 });
       return new Agent({
         connect: (options, callback) => {
           base(options, (err, socket) => {
