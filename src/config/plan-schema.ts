@@ -174,7 +174,11 @@ export const planFileSchema = z.strictObject({
   }),
   /** Entries are a ctid or {ctid, name?, node?}; name is required for a guest the LXC config no longer holds. */
   legacyGuests: z
-    .array(z.preprocess((v) => (typeof v === 'number' ? { ctid: v } : v), z.strictObject({ ctid: vmid, name: z.string().optional(), node: z.string().optional() })))
+    .array(z.preprocess((v) => (typeof v === 'number' ? { ctid: v } : v), z.strictObject({
+          ctid: vmid,
+          name: z.string().refine(isDnsName, { message: 'not a guest name Proxmox accepts', params: { hint: 'use the name the guest has on Proxmox (letters, digits, "-")' } }).optional(),
+          node: z.string().refine(isDnsName, { message: 'not a node name', params: { hint: 'use the hypervisor\'s hostname' } }).optional(),
+        })))
     .default([]),
   portainer: z
     .strictObject({

@@ -157,6 +157,13 @@ describe('the shipped plan', () => {
     }
   });
 
+  test('docs/plan.md shows the shipped plan as its example', () => {
+    const doc = fs.readFileSync(path.resolve(path.dirname(SHIPPED_PLAN), '../docs/plan.md'), 'utf8');
+    const example = /```json\n([\s\S]*?)```/.exec(doc);
+    expect(example).not.toBeNull();
+    expect(JSON.parse(example![1])).toEqual(JSON.parse(fs.readFileSync(SHIPPED_PLAN, 'utf8')));
+  });
+
   test('canonical JSON sorts keys at every depth and drops undefined', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[{"y":2,"z":1}]},"b":1}');
   });

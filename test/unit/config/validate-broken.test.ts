@@ -59,6 +59,7 @@ const cases: Case[] = [
   { what: 'vmid below 100 in the VM config', mutate: { vm: (c) => (vm1002(c).vmid = 99) }, file: 'vm', path: '$.vms[2].vmid', says: /outside 100/ },
   { what: 'legacy guest id out of range', mutate: { plan: (p) => (p.legacyGuests = [1_000_000_000]) }, file: 'plan', path: '$.legacyGuests[0]' },
   { what: 'legacy guest gone from the config without a name', mutate: { plan: (p) => (p.legacyGuests = [950, 951, 952, 953]) }, file: 'plan', path: '$.legacyGuests[3]', says: /name/ },
+  { what: 'legacy guest named as Proxmox would refuse', mutate: { plan: (p) => (p.legacyGuests[3] = { ctid: 953, name: 'old gateway' }) }, file: 'plan', path: '$.legacyGuests[3].name' },
   { what: 'upstream name with a space', mutate: { plan: (p) => (p.gateway.upstream = 'qdrant service') }, file: 'plan', path: '$.gateway.upstream' },
   { what: 'new server port out of range', mutate: { plan: (p) => (p.gateway.newServers = ['10.0.0.102:70000']) }, file: 'plan', path: '$.gateway.newServers[0]', says: /HOST:PORT/ },
   { what: 'new server without a port', mutate: { plan: (p) => (p.gateway.newServers = ['10.0.0.102']) }, file: 'plan', path: '$.gateway.newServers[0]' },
