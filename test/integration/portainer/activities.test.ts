@@ -14,6 +14,15 @@ const COMPOSE = 'services:\n  qdrant:\n    image: qdrant/qdrant:v1.12.4\n    por
 
 /** Expected failures are asserted; the SDK's warning log of each would only bury jest's report. */
 const mockEnv = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+
+const succeeded = (): never => {
+  throw new Error('expected the activity to fail, but it succeeded');
+};
+
+/** `MockActivityEnvironment.run` loses the activity's result type; this keeps it. */
+function runIn<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
+  return env.run(fn, input) as Promise<R>;
+}
 const failureOf = (e: unknown) => e as { type?: string; nonRetryable?: boolean; message: string };
 
 function settings(sim: PortainerSim, over: Partial<PortainerSettings> = {}): PortainerSettings {
@@ -51,20 +60,20 @@ describe('ensurePortainerDeployment (api mode)', () => {
   afterEach(() => sim.stop());
 
   it('creates the environment and stack, waits for the container, and is a no-op the second time', async () => {
-    const first = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    const first = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
     expect(first).toMatchObject({ environment: 'created', stack: 'created', containerRunning: true });
     expect(first.changes).toHaveLength(2);
     expect(deployed.map((s) => s.Name)).toEqual(['qdrant']);
     expect(mutations(sim)).toEqual(['POST /api/endpoints', 'POST /api/stacks/create/standalone/string']);
 
-    const second = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: `${COMPOSE}\n` });
+    const second = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: `${COMPOSE}\n` });
     expect(second).toMatchObject({ environment: 'reused', stack: 'unchanged', containerRunning: true, changes: [], environmentId: first.environmentId, stackId: first.stackId });
     expect(mutations(sim)).toHaveLength(2);
     expect(deployed).toHaveLength(1);
   });
 
   it('changes nothing in a dry run and says what it would do', async () => {
-    const res = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, dryRun: true });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, dryRun: true });
     expect(res).toMatchObject({ environment: 'would-create', stack: 'would-create', containerRunning: false, environmentId: null });
     expect(res.changes.join('\n')).toMatch(/would create agent environment "vm-1002"/);
     expect(mutations(sim)).toEqual([]);
@@ -73,7 +82,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
   it('reuses an environment with the same agent URL under another name', async () => {
     await sim.stop();
     sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], endpoints: [{ Name: 'qdrant-vm', URL: '127.0.0.102:9001' }] });
-    const res = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
     expect(res).toMatchObject({ environment: 'reused', stack: 'created', environmentId: 1 });
     expect(mutations(sim)).toEqual(['POST /api/stacks/create/standalone/string']);
   });
@@ -81,7 +90,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
   it('refuses an environment name taken by another agent, naming both', async () => {
     await sim.stop();
     sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], endpoints: [{ Name: 'vm-1002', URL: 'tcp://127.0.0.55:9001' }] });
-    const err = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).catch(failureOf);
+    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'PortainerEnvironmentConflict', nonRetryable: true });
     expect(err.message).toContain('"vm-1002"');
     expect(err.message).toContain('tcp://127.0.0.55:9001');
@@ -89,13 +98,13 @@ describe('ensurePortainerDeployment (api mode)', () => {
   });
 
   it('updates a stack with different content only when allowStackUpdate is set', async () => {
-    await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
     const changed = COMPOSE.replace('v1.12.4', 'v1.13.0');
-    const refused = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: changed }).catch(failureOf);
+    const refused = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: changed }).then(succeeded, failureOf);
     expect(refused).toMatchObject({ type: 'PortainerStackDiffers', nonRetryable: true });
     expect(refused.message).toContain('allowStackUpdate');
 
-    const res = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim, { allowStackUpdate: true }), composeContent: changed });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { allowStackUpdate: true }), composeContent: changed });
     expect(res).toMatchObject({ environment: 'reused', stack: 'updated', containerRunning: true });
     expect(sim.state.stacks[0].StackFileContent).toContain('v1.13.0');
     expect(deployed).toHaveLength(2);
@@ -109,7 +118,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       endpoints: [{ Name: 'vm-1002', URL: 'tcp://127.0.0.102:9001' }],
       containers: [{ endpointName: 'vm-1002', project: 'qdrant' }],
     });
-    const err = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).catch(failureOf);
+    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'PortainerStackConflict', nonRetryable: true });
     expect(err.message).toContain('outside Portainer');
   });
@@ -117,35 +126,33 @@ describe('ensurePortainerDeployment (api mode)', () => {
   it('fails retryably when the agent cannot be reached, or the container does not start in time', async () => {
     await sim.stop();
     sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], agentReachable: () => false, deployedContainerState: 'created' });
-    const unreachable = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).catch(failureOf);
+    const unreachable = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
     expect(unreachable).toMatchObject({ type: 'PortainerAgentUnreachable', nonRetryable: false });
     expect(unreachable.message).toContain('Unable to get environment type');
 
     await sim.stop();
     sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], deployedContainerState: 'created' });
-    const notRunning = await mockEnv()
-      .run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, waitBudgetMs: 50, pollEveryMs: 10 })
-      .catch(failureOf);
+    const notRunning = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, waitBudgetMs: 50, pollEveryMs: 10 })
+      .then(succeeded, failureOf);
     expect(notRunning).toMatchObject({ type: 'PortainerContainerNotRunning', nonRetryable: false });
     expect(notRunning.message).toContain('/qdrant-qdrant-1=created');
     // The retry finds environment and stack in place and only waits.
     sim.setContainerState('qdrant', 'running');
-    const retry = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    const retry = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
     expect(retry).toMatchObject({ environment: 'reused', stack: 'unchanged', containerRunning: true });
   });
 
   it('fails non-retryably on a wrong token and on missing credentials', async () => {
     process.env.PHX_TEST_PORTAINER_WRONG = 'not-the-token';
     try {
-      const wrong = await mockEnv()
-        .run(acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: { apiKey: { env: 'PHX_TEST_PORTAINER_WRONG' } } }), composeContent: COMPOSE })
-        .catch(failureOf);
+      const wrong = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: { apiKey: { env: 'PHX_TEST_PORTAINER_WRONG' } } }), composeContent: COMPOSE })
+        .then(succeeded, failureOf);
       expect(wrong).toMatchObject({ type: 'PortainerAuth', nonRetryable: true });
       expect(wrong.message).not.toContain('not-the-token');
     } finally {
       delete process.env.PHX_TEST_PORTAINER_WRONG;
     }
-    const none = await mockEnv().run(acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: undefined }), composeContent: COMPOSE }).catch(failureOf);
+    const none = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: undefined }), composeContent: COMPOSE }).then(succeeded, failureOf);
     expect(none).toMatchObject({ type: 'PortainerCredentialsMissing', nonRetryable: true });
   });
 });
@@ -160,17 +167,17 @@ describe('checkPortainerStack (manual mode)', () => {
     writeFileSync(join(dir, 'pass'), 's3cret pass\n');
     const p = settings(sim, { mode: 'manual', credentials: { username: { file: join(dir, 'user') }, password: { file: join(dir, 'pass') } } });
     try {
-      const before = await mockEnv().run(acts.checkPortainerStack, { portainer: p });
+      const before = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p });
       expect(before).toMatchObject({ checked: true, stackExists: false, containerRunning: false, detail: expect.stringContaining('no environment') });
 
       // The person deploys by hand (through the API here).
-      await mockEnv().run(createPortainerActivities().ensurePortainerDeployment, { portainer: { ...p, mode: 'api' }, composeContent: COMPOSE });
-      const after = await mockEnv().run(acts.checkPortainerStack, { portainer: p });
+      await runIn(mockEnv(), createPortainerActivities().ensurePortainerDeployment, { portainer: { ...p, mode: 'api' }, composeContent: COMPOSE });
+      const after = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p });
       expect(after).toMatchObject({ checked: true, stackExists: true, containerRunning: true });
       expect(after.detail).toContain('/qdrant-qdrant-1=running');
 
       sim.setContainerState('qdrant', 'exited');
-      expect(await mockEnv().run(acts.checkPortainerStack, { portainer: p })).toMatchObject({ stackExists: true, containerRunning: false });
+      expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({ stackExists: true, containerRunning: false });
     } finally {
       await sim.stop();
     }
@@ -180,10 +187,10 @@ describe('checkPortainerStack (manual mode)', () => {
     const sim = await startPortainerSim({ host: '127.0.0.101' });
     const p = settings(sim, { mode: 'manual', credentials: undefined });
     await sim.stop();
-    expect(await mockEnv().run(acts.checkPortainerStack, { portainer: p })).toMatchObject({ checked: false, detail: expect.stringContaining('no Portainer credentials') });
+    expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({ checked: false, detail: expect.stringContaining('no Portainer credentials') });
     process.env[TOKEN_ENV] = TOKEN;
     try {
-      const down = await mockEnv().run(acts.checkPortainerStack, { portainer: { ...p, credentials: { apiKey: { env: TOKEN_ENV } } } });
+      const down = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: { ...p, credentials: { apiKey: { env: TOKEN_ENV } } } });
       expect(down).toMatchObject({ checked: false, detail: expect.stringContaining('unreachable') });
     } finally {
       delete process.env[TOKEN_ENV];

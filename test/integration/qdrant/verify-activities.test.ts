@@ -13,6 +13,15 @@ const KEY = 'qdrant-test-key-123';
 /** Expected failures are asserted below; the SDK's warning log of each would only bury jest's report. */
 const mockEnv = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 
+const succeeded = (): never => {
+  throw new Error('expected the activity to fail, but it succeeded');
+};
+
+/** `MockActivityEnvironment.run` loses the activity's result type; this keeps it. */
+function runIn<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
+  return env.run(fn, input) as Promise<R>;
+}
+
 function failureOf(e: unknown) {
   return e as { type?: string; nonRetryable?: boolean; message: string; details?: unknown[] };
 }
@@ -38,7 +47,7 @@ describe('copyQdrantCollections (snapshot mode)', () => {
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const input = { legacyUrl: legacy.url, newUrl: fresh.url, apiKey: { env: KEY_ENV } };
-    const first = await env.run(acts.copyQdrantCollections, input);
+    const first = await runIn(env, acts.copyQdrantCollections, input);
     expect(first).toEqual([
       { name: 'docs', legacyCount: 120, newCount: 120, ok: true, skipped: false },
       { name: 'code', legacyCount: 7, newCount: 7, ok: true, skipped: false },
@@ -51,7 +60,7 @@ describe('copyQdrantCollections (snapshot mode)', () => {
     // Snapshots are cleaned off the legacy disk after a successful recovery.
     expect(legacy.snapshotNames('docs')).toEqual([]);
 
-    const again = await mockEnv().run(acts.copyQdrantCollections, input);
+    const again = await runIn(mockEnv(), acts.copyQdrantCollections, input);
     expect(again.map((r) => r.skipped)).toEqual([true, true]);
     expect(legacy.snapshotNames('docs')).toEqual([]);
   });
@@ -59,9 +68,8 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   it('fails non-retryably naming the collection when exact counts differ after recovery', async () => {
     const target = await startQdrantSim({ host: '127.0.0.105', apiKey: KEY, faults: { dropPointsOnRecover: { code: 2 } } });
     try {
-      const err = await mockEnv()
-        .run(acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['docs', 'code'] })
-        .catch(failureOf);
+      const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['docs', 'code'] })
+        .then(succeeded, failureOf);
       expect(err).toMatchObject({ type: 'QdrantCountMismatch', nonRetryable: true });
       expect(err.message).toContain('Collection code');
       expect(err.message).toContain('5 points');
@@ -73,9 +81,8 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   });
 
   it('says which collection is missing on the legacy instance', async () => {
-    const err = await mockEnv()
-      .run(acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: fresh.url, apiKey: { env: KEY_ENV }, collections: ['ghost'] })
-      .catch(failureOf);
+    const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: fresh.url, apiKey: { env: KEY_ENV }, collections: ['ghost'] })
+      .then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'QdrantNotFound', nonRetryable: true });
     expect(err.message).toContain('ghost');
   });
@@ -83,9 +90,8 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   it('is retryable while the new instance is down', async () => {
     const target = await startQdrantSim({ host: '127.0.0.106', apiKey: KEY, ready: 'down' });
     try {
-      const err = await mockEnv()
-        .run(acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['code'] })
-        .catch(failureOf);
+      const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['code'] })
+        .then(succeeded, failureOf);
       expect(err).toMatchObject({ type: 'QdrantUnreachable', nonRetryable: false });
     } finally {
       await target.stop();
@@ -94,9 +100,9 @@ describe('copyQdrantCollections (snapshot mode)', () => {
 
   it('reads legacy traffic counters that grow with real requests', async () => {
     const env = mockEnv();
-    const before = await env.run(acts.readLegacyTraffic, { url: legacy.url, apiKey: { env: KEY_ENV } });
+    const before = await runIn(env, acts.readLegacyTraffic, { url: legacy.url, apiKey: { env: KEY_ENV } });
     await fetch(`${legacy.url}/collections`, { headers: { 'api-key': KEY } });
-    const after = await env.run(acts.readLegacyTraffic, { url: legacy.url, apiKey: { env: KEY_ENV } });
+    const after = await runIn(env, acts.readLegacyTraffic, { url: legacy.url, apiKey: { env: KEY_ENV } });
     expect(after.dataRequestsTotal - before.dataRequestsTotal).toBe(1);
     expect(after.requestsTotal - before.requestsTotal).toBe(2);
   });
@@ -109,11 +115,11 @@ describe('probeQdrant and verifyQdrant', () => {
     const sim = await startQdrantSim({ host: '127.0.0.107', ready: 'not-ready' });
     const env = mockEnv();
     try {
-      expect(await env.run(acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('some shards are not ready') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('some shards are not ready') });
       await sim.setReady('down');
-      expect(await env.run(acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('unreachable') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('unreachable') });
       await sim.setReady('ready');
-      expect(await env.run(acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: true, detail: expect.stringContaining('is ready') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: true, detail: expect.stringContaining('is ready') });
     } finally {
       await sim.stop();
     }
@@ -125,7 +131,7 @@ describe('probeQdrant and verifyQdrant', () => {
     const beats: { attempts: number }[] = [];
     env.on('heartbeat', (d: { attempts: number }) => beats.push(d));
     try {
-      const res = await env.run(acts.verifyQdrant, {
+      const res = await runIn(env, acts.verifyQdrant, {
         url: sim.url,
         expectedCollections: [{ name: 'docs', minCount: 3 }],
         budgetMs: 30_000,
@@ -142,7 +148,7 @@ describe('probeQdrant and verifyQdrant', () => {
   it('returns ok:false with the reason when the budget runs out', async () => {
     const sim = await startQdrantSim({ host: '127.0.0.109', collections: [{ name: 'docs', points: 1 }] });
     try {
-      const res = await mockEnv().run(acts.verifyQdrant, {
+      const res = await runIn(mockEnv(), acts.verifyQdrant, {
         url: sim.url,
         expectedCollections: [{ name: 'docs', minCount: 5 }, { name: 'code' }],
         budgetMs: 100,
@@ -166,7 +172,7 @@ describe('probeQdrant and verifyQdrant', () => {
     const dir = mkdtempSync(join(tmpdir(), 'phx-qdrant-'));
     writeFileSync(join(dir, 'key'), 'wrong\n');
     try {
-      const res = await mockEnv().run(acts.verifyQdrant, {
+      const res = await runIn(mockEnv(), acts.verifyQdrant, {
         url: sim.url,
         apiKey: { file: join(dir, 'key') },
         expectedCollections: [{ name: 'docs' }],
@@ -180,9 +186,8 @@ describe('probeQdrant and verifyQdrant', () => {
   });
 
   it('names the missing secret variable, non-retryably', async () => {
-    const err = await mockEnv()
-      .run(acts.probeQdrant, { url: 'http://127.0.0.111:1', apiKey: { env: 'PHX_TEST_NOT_SET' }, timeoutMs: 1000 })
-      .catch(failureOf);
+    const err = await runIn(mockEnv(), acts.probeQdrant, { url: 'http://127.0.0.111:1', apiKey: { env: 'PHX_TEST_NOT_SET' }, timeoutMs: 1000 })
+      .then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'SecretMissing', nonRetryable: true });
     expect(err.message).toContain('PHX_TEST_NOT_SET');
   });
