@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { loadAndResolvePlan } from '../config/resolve';
+import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
 import { loadTemporalTarget, TASK_QUEUE, webUiUrl, type TemporalTarget } from '../temporal/connection';
 import {

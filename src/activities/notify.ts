@@ -1,0 +1,37 @@
+/**
+ * Webhook notifications: a POST with a JSON body when the run waits for a person, is rejected, completes or fails.
+ * The URL is read from the worker's environment (it may embed a token), never from workflow input.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { request } from 'undici';
+
+export interface NotifyEvent {
+  event: string;
+  message: string;
+  workflowId: string;
+  planName: string;
+  phase: string;
+}
+
+export function createNotifyActivities(deps: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
+  const env = deps.env ?? process.env;
+  return {
+    async notify(input: { webhookUrlEnv: string; event: NotifyEvent }): Promise<{ delivered: boolean; status?: number }> {
+      const url = env[input.webhookUrlEnv];
+      if (!url) {
+        throw ApplicationFailure.nonRetryable(`notify.webhookUrlEnv names ${input.webhookUrlEnv}, which is not set on the worker: export it or remove notify from the plan`, 'WebhookNotConfigured');
+      }
+      const res = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'phoenix-migrate' },
+        body: JSON.stringify({ ...input.event, at: new Date().toISOString() }),
+        headersTimeout: deps.timeoutMs ?? 10_000,
+        bodyTimeout: deps.timeoutMs ?? 10_000,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 500 || res.statusCode === 429) throw new Error(`webhook answered ${res.statusCode}; will retry`);
+      if (res.statusCode >= 400) throw ApplicationFailure.nonRetryable(`webhook answered ${res.statusCode}: check the URL in ${input.webhookUrlEnv}`, 'WebhookRejected');
+      return { delivered: true, status: res.statusCode };
+    },
+  };
+}
