@@ -1,0 +1,134 @@
+/**
+ * decommissionGuest against the simulator: refusals (each with its message), a clean delete of a running CT with
+ * a backup, lost responses during vzdump and DELETE, an already deleted CT, and a dry run.
+ */
+import { createDecommissionActivities, type DecommissionInput } from '../../../src/activities/decommission';
+import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
+import { BACKUPS, depsFor, failureOf, mutatingSince, retrying, settingsFor } from './helpers';
+
+let sim: ProxmoxSim;
+const { decommissionGuest } = createDecommissionActivities(depsFor());
+
+const LEGACY = [
+  { ctid: 950, name: 'lxc-vllm-embed' },
+  { ctid: 951, name: 'lxc-vllm-chat' },
+  { ctid: 952, name: 'qdrant-lxc' },
+  { ctid: 953, name: 'api-gateway-lxc' },
+];
+
+beforeAll(async () => {
+  sim = await startProxmoxSim({
+    worlds: [seedFromPhoenixWorld({
+      legacy: [...LEGACY.map((l) => ({ ...l, ip: `10.0.0.${l.ctid - 800}` })), { ctid: 954, name: 'stubborn-lxc', ip: '10.0.0.154' }],
+    })],
+    authDelayMs: 50, defaultTaskMs: 30, taskDurations: { vzdump: 150, vzdestroy: 80 },
+  });
+  sim.guest(954)!.ignoresShutdown = true;
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+function input(ctid: number, overrides: Partial<DecommissionInput> = {}): DecommissionInput {
+  const name = LEGACY.find((l) => l.ctid === ctid)?.name ?? (ctid === 954 ? 'stubborn-lxc' : 'unknown');
+  return {
+    proxmox: settingsFor(sim, 'PMX_SECRET_D'), guest: { ctid, name, node: 'pve' }, legacyCtids: [950, 951, 952, 953, 954],
+    protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] }, backups: BACKUPS, shutdownTimeoutMs: 1_000, ...overrides,
+  };
+}
+
+describe('refusals', () => {
+  it('refuses a protected CT and says how to lift protection', async () => {
+    sim.guest(950)!.config.protection = 1;
+    const err = await failureOf(decommissionGuest(input(950)));
+    expect(err).toMatchObject({ type: 'GuestProtected', nonRetryable: true });
+    expect(err.message).toContain('pct set 950 --protection 0');
+    expect(sim.guest(950)).toBeDefined();
+    delete sim.guest(950)!.config.protection;
+  });
+
+  it('refuses a CT that is not in the legacy list', async () => {
+    const err = await failureOf(decommissionGuest(input(951, { legacyCtids: [950, 952] })));
+    expect(err).toMatchObject({ type: 'NotALegacyGuest', nonRetryable: true });
+    expect(err.message).toContain('CT 951 is not in the plan');
+  });
+
+  it('refuses the gateway and a target vmid, even when listed', async () => {
+    const gw = await failureOf(decommissionGuest(input(101, { guest: { ctid: 101, name: 'nginx-gateway', node: 'pve' }, legacyCtids: [101] })));
+    expect(gw).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
+    expect(gw.message).toContain('is the gateway');
+    const target = await failureOf(decommissionGuest(input(1002, { guest: { ctid: 1002, name: 'qdrant-vm', node: 'pve' }, legacyCtids: [1002] })));
+    expect(target).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
+    expect(target.message).toContain('target VM');
+    expect(sim.guest(101)).toBeDefined();
+  });
+
+  it('refuses a CT whose name is not the expected one', async () => {
+    const err = await failureOf(decommissionGuest(input(951, { guest: { ctid: 951, name: 'something-else', node: 'pve' } })));
+    expect(err).toMatchObject({ type: 'GuestNameMismatch', nonRetryable: true });
+  });
+});
+
+describe('deleting', () => {
+  it('dry run changes nothing and says what it would do', async () => {
+    const from = sim.audit().length;
+    const r = await decommissionGuest(input(952, { dryRun: true }));
+    expect(r.outcome).toBe('would-delete');
+    expect(r.steps.join('\n')).toMatch(/would back up[\s\S]*would delete/);
+    expect(mutatingSince(sim, from)).toEqual([]);
+  });
+
+  it('backs up and deletes a running CT cleanly, returning the backup volume id', async () => {
+    expect(sim.guest(952)!.status).toBe('running');
+    const r = await decommissionGuest(input(952));
+    expect(r.outcome).toBe('deleted');
+    expect(r.backupVolid).toMatch(/^local:backup\/vzdump-lxc-952-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.tar\.zst$/);
+    expect(r.steps).toEqual(expect.arrayContaining(['shutdown (timeout 1 s)', 'delete (purge, destroy unreferenced disks)', 'verified gone']));
+    expect(sim.guest(952)).toBeUndefined();
+    const backup = sim.state.backups.local.find((b) => b.volid === r.backupVolid);
+    expect(backup).toMatchObject({ vmid: 952, protected: 1 });
+    expect(backup!.notes).toContain('phoenix-migrate');
+    const del = sim.audit().find((e) => e.method === 'DELETE' && e.path === '/api2/json/nodes/pve/lxc/952');
+    expect(del?.params).toEqual({ purge: '1', 'destroy-unreferenced-disks': '1' });
+  });
+
+  it('deleting an already deleted CT succeeds as "already absent"', async () => {
+    const r = await decommissionGuest(input(952));
+    expect(r).toMatchObject({ ctid: 952, outcome: 'already-absent' });
+  });
+
+  it('lost responses during vzdump and DELETE make no second backup and no error', async () => {
+    sim.setFaults({
+      scripted: [
+        { method: 'POST', path: '/nodes/pve/vzdump', shape: 'lost-response' },
+        { method: 'DELETE', path: '/lxc/951', shape: 'lost-response' },
+      ],
+    });
+    const r = await retrying(() => decommissionGuest(input(951)));
+    expect(r.outcome).toBe('deleted');
+    expect(sim.state.backups.local.filter((b) => b.vmid === 951)).toHaveLength(1);
+    expect(r.backupVolid).toBe(sim.state.backups.local.find((b) => b.vmid === 951)!.volid);
+    expect(sim.audit().filter((e) => e.path.endsWith('/vzdump') && e.params.vmid === '951')).toHaveLength(1);
+    expect(sim.guest(951)).toBeUndefined();
+  });
+
+  it('a later attempt reuses today\'s backup instead of making another', async () => {
+    // The backup exists (made by a previous attempt) but the CT is still there.
+    sim.setFaults({ scripted: [{ method: 'POST', path: '/lxc/953/status/shutdown', shape: 'transient', times: 2 }] });
+    const oneTry = createDecommissionActivities({ ...depsFor(), attempts: 2 });
+    const first = await failureOf(oneTry.decommissionGuest(input(953)));
+    expect(first.nonRetryable).toBe(false);
+    sim.setFaults({ scripted: [] });
+    const r = await decommissionGuest(input(953));
+    expect(r.outcome).toBe('deleted');
+    expect(r.steps[1]).toMatch(/^backup exists local:backup\/vzdump-lxc-953-/);
+    expect(sim.state.backups.local.filter((b) => b.vmid === 953)).toHaveLength(1);
+  });
+
+  it('stops a CT that ignores the clean shutdown', async () => {
+    const r = await decommissionGuest(input(954, { backups: { ...BACKUPS, enabled: false } }));
+    expect(r.outcome).toBe('deleted');
+    expect(r.backupVolid).toBeUndefined();
+    expect(r.steps).toContain('stop');
+  });
+});
