@@ -5,7 +5,7 @@
 import { createVmActivities } from '../../../src/activities/vms';
 import { createProxmoxApi, decodeSshKeys, waitForTask } from '../../../src/proxmox';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
-import { depsFor, failureOf, mutatingSince, OWNER_TAG, retrying, settingsFor, SSH_KEYS, vmSpec } from './helpers';
+import { depsFor, failureOf, mutatingSince, OWNER_TAG, settingsFor, SSH_KEYS, vmSpec } from './helpers';
 
 let sim: ProxmoxSim;
 const deps = depsFor();
