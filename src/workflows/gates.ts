@@ -5,7 +5,7 @@ import type { LegacyGuest } from '../config/resolved-plan';
 
 export interface UpstreamRef {
   name: string;
-  servers: { host: string; port?: number; address: string }[];
+  servers: { host: string; port?: number | null; address: string }[];
 }
 
 export interface Refusal {

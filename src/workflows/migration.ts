@@ -39,7 +39,7 @@ import { renderChecklist, StatusBoard, type Outcome, type PhaseName } from './st
 
 type Acts = MigrationActivities;
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 };
+const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 };
 const quick: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry };
 const long: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry };
 
@@ -200,7 +200,7 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         // previousServers from a retry after a lost response come back from the activity's state file.
         if (cut.previousServers.length) previousServers = cut.previousServers;
         gatewayChanged = true;
-        report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath, currentServers: plan.gateway.newServers, rolledBack: false };
+        report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath ?? undefined, currentServers: plan.gateway.newServers, rolledBack: false };
         if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')}`);
       } else if (cut.changed) {
         report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')} (would change)`);
@@ -347,10 +347,18 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         name,
         () =>
           longActs.ensurePortainerDeployment.executeWithOptions({ ...long, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName}` }, [
-            { portainer: plan.portainer, composeContent: composeFile.content, qdrantUrl: plan.qdrant.newUrl, qdrantApiKey: plan.qdrant.apiKey },
+            { portainer: plan.portainer, composeContent: composeFile.content },
           ]),
         (r) => r.changes.join('; ') || 'already deployed',
       );
+      // The container runs; Qdrant must also answer before clients are moved to it.
+      await step('Qdrant answers on the new VM', async () => {
+        for (;;) {
+          const probe = await acts.probeQdrant({ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 });
+          if (probe.ready) return probe;
+          await sleep(plan.timings.soakProbeEveryMs);
+        }
+      }, (p) => p.detail);
       return;
     }
     board.setStepWaiting(name, 'waiting for the manual deploy');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,20 +16,28 @@ export interface SimCertificate {
 
 /**
  * Like a PVE node: a cluster CA, and a node certificate it signed with SANs for loopback and localhost.
- * Made fresh with the openssl CLI for every simulator; nothing is committed.
+ * Made with the openssl CLI (fresh for every simulator, or once per `dir` when one is given); nothing is committed.
  */
-export function generateNodeCertificate(nodeName: string, dir = mkdtempSync(join(tmpdir(), 'proxmox-sim-'))): SimCertificate {
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+export function generateNodeCertificate(nodeName: string, dir?: string, extraIps: string[] = []): SimCertificate {
+  if (dir && existsSync(join(dir, 'node.pem')) && existsSync(join(dir, 'node.key'))) return readCertificate(dir);
+  if (dir) mkdirSync(dir, { recursive: true });
+  else dir = mkdtempSync(join(tmpdir(), 'proxmox-sim-'));
+  const cwd = dir;
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3',
     '-subj', '/CN=Proxmox Virtual Environment/OU=sim/O=PVE Cluster Manager CA', '-keyout', 'ca.key', '-out', 'ca.pem',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-subj', `/CN=${nodeName}.local/OU=PVE Cluster Node/O=Proxmox Virtual Environment`, '-keyout', 'node.key', '-out', 'node.csr']);
   writeFileSync(join(dir, 'ext.cnf'),
-    `subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:${nodeName},DNS:${nodeName}.local\n` +
+    `subjectAltName=${[...new Set(['127.0.0.1', ...extraIps])].map((ip) => `IP:${ip}`).join(',')},IP:::1,DNS:localhost,DNS:${nodeName},DNS:${nodeName}.local\n` +
       'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
   run(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3',
     '-extfile', 'ext.cnf', '-out', 'node.pem']);
+  return readCertificate(dir);
+}
+
+function readCertificate(dir: string): SimCertificate {
   const certPem = readFileSync(join(dir, 'node.pem'), 'utf8');
   return {
     dir,

@@ -44,7 +44,11 @@ export interface ProxmoxSimOptions {
   /** JSONL audit log; default a temp file. */
   auditLogPath?: string;
   nodeName?: string;
+  /** Listen address (a loopback address: the lab maps the Proxmox host's 10.0.0.N onto 127.0.0.N). */
+  host?: string;
   port?: number;
+  /** Keep the CA and node certificate here and reuse them on the next start (the lab resumes with the same pin). */
+  certDir?: string;
 }
 
 export interface AuditEntry {
@@ -92,7 +96,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A faithful-enough Proxmox VE API over real HTTPS on 127.0.0.1 (see the reference for what it mimics). */
 export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<ProxmoxSim> {
   const nodeName = opts.nodeName ?? opts.worlds?.[0]?.node ?? 'pve';
-  const cert = generateNodeCertificate(nodeName);
+  const host = opts.host ?? '127.0.0.1';
+  const cert = generateNodeCertificate(nodeName, opts.certDir, [host]);
   let state: SimState;
   if (opts.stateFile && existsSync(opts.stateFile)) state = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as SimState;
   else {
@@ -206,12 +211,12 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: `https://${host}:${port}`,
     port,
     fingerprint: cert.fingerprint,
     caCertPem: cert.caCertPem,

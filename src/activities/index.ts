@@ -1,0 +1,61 @@
+/**
+ * Every activity the migration runs, made over injected dependencies (`createActivities(deps)`): the worker passes
+ * real clients, tests and the lab pass the same real clients pointed at loopback. Workflows only `import type` this.
+ */
+import type { ProxmoxSettings, SecretRef } from '../config/resolved-plan';
+import { resolveSecretRef } from '../http/secret-ref';
+import type { Logger } from '../logging';
+import type { ProxmoxApi } from '../proxmox';
+import { createDecommissionActivities } from './decommission';
+import { createFileActivities } from './files';
+import { createGatewayActivities } from './gateway';
+import { createNotifyActivities } from './notify';
+import { createPortainerActivities } from './portainer';
+import { createPreflightActivities } from './preflight';
+import { createReadinessActivities } from './readiness';
+import { createVerifyActivities } from './verify';
+import { createVmActivities, defaultProxmoxFor } from './vms';
+
+export interface ActivityDeps {
+  /** The worker's environment: secrets and key paths are looked up here by the names the plan gives. */
+  env: NodeJS.ProcessEnv;
+  proxmoxFor(settings: ProxmoxSettings): ProxmoxApi;
+  logger?: Logger;
+  /** Overrides for slow real-world waits (tests and the lab shorten them). */
+  timings?: { readyTimeoutMs?: number; lockWaitMs?: number; verifyIntervalMs?: number };
+}
+
+export function defaultActivityDeps(logger?: Logger, env: NodeJS.ProcessEnv = process.env): ActivityDeps {
+  return {
+    env,
+    logger,
+    proxmoxFor: defaultProxmoxFor({ warn: (m) => (logger ? logger.warn(m) : process.emitWarning(m, 'InsecureTLSWarning')) }),
+  };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const log = deps.logger
+    ? { info: (m: string, f?: Record<string, unknown>) => deps.logger?.info(f ?? {}, m), warn: (m: string, f?: Record<string, unknown>) => deps.logger?.warn(f ?? {}, m) }
+    : undefined;
+  const proxmox = {
+    proxmoxFor: deps.proxmoxFor,
+    log,
+    readyTimeoutMs: deps.timings?.readyTimeoutMs,
+    lockWaitMs: deps.timings?.lockWaitMs,
+  };
+  const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
+  const resolveSecret = (ref: SecretRef) => resolveSecretRef(ref, deps.env);
+  return {
+    ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
+    ...createFileActivities({ env: deps.env }),
+    ...createVmActivities(proxmox),
+    ...createReadinessActivities({ proxmoxFor: deps.proxmoxFor }),
+    ...createVerifyActivities({ resolveSecret }),
+    ...createPortainerActivities({ resolveSecret }),
+    ...gateway,
+    ...createDecommissionActivities(proxmox),
+    ...createNotifyActivities({ env: deps.env }),
+  };
+}
+
+export type MigrationActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,143 @@
+/**
+ * A REAL nginx (Debian's, with the njs module) under an unprivileged prefix, shaped like the Phoenix gateway
+ * (LXC 101): a site file in sites-available with a symlink in sites-enabled, a conf.d that js_imports a script.
+ * The plan's `nginxCommand` is a small wrapper that runs nginx on this prefix and records `-t` and reloads in the
+ * lab's event log, so side effects on the gateway are counted like every other one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { waitForTcp } from './ports';
+
+export const NGINX_BINARY = '/usr/sbin/nginx';
+export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
+
+export interface GatewayNginxOptions {
+  prefix: string;
+  listenHost: string;
+  port: number;
+  siteName: string;
+  /** The site file's content on first start (kept as it is on later starts: the lab resumes). */
+  siteText: string;
+  /** JSONL file the wrapper appends `nginx-test` / `gateway-reload` events to. */
+  eventLogPath?: string;
+}
+
+export interface GatewayNginx {
+  url: string;
+  siteFile: string;
+  realSiteFile: string;
+  nginxCommand: string[];
+  backupDir: string;
+  lockFile: string;
+  stop(): Promise<void>;
+}
+
+function wrapperScript(prefix: string, conf: string, errorLog: string, realSiteFile: string, eventLog?: string): string {
+  const log = eventLog
+    ? `
+case " $* " in
+  *" -s reload "*) kind=gateway-reload ;;
+  *" -t "*) kind=nginx-test ;;
+  *) kind= ;;
+esac
+if [ -n "$kind" ]; then
+  sha=$(sha256sum '${realSiteFile}' | cut -c1-16)
+  printf '{"time":"%s","kind":"%s","exit":%s,"siteSha":"%s"}\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$kind" "$rc" "$sha" >> '${eventLog}'
+fi`
+    : '';
+  return `#!/bin/sh
+# phoenix-migrate lab: nginx on the lab gateway's prefix${eventLog ? ', with -t and reloads recorded in the event log' : ''}.
+${NGINX_BINARY} -p '${prefix}' -c '${conf}' -e '${errorLog}' "$@"
+rc=$?${log}
+exit $rc
+`;
+}
+
+export async function startGatewayNginx(opts: GatewayNginxOptions): Promise<GatewayNginx> {
+  const { prefix } = opts;
+  for (const d of ['conf', 'conf.d', 'js', 'sites-available', 'sites-enabled', 'logs', 'tmp', 'backups', 'run', 'bin']) fs.mkdirSync(path.join(prefix, d), { recursive: true });
+  const conf = path.join(prefix, 'conf', 'nginx.conf');
+  const tmp = path.join(prefix, 'tmp');
+  const errorLog = path.join(prefix, 'logs', 'error.log');
+  fs.writeFileSync(
+    conf,
+    `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes 1;
+pid ${prefix}/run/nginx.pid;
+error_log ${errorLog} warn;
+load_module ${NJS_MODULE};
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path ${tmp}/body;
+    proxy_temp_path ${tmp}/proxy;
+    fastcgi_temp_path ${tmp}/fastcgi;
+    uwsgi_temp_path ${tmp}/uwsgi;
+    scgi_temp_path ${tmp}/scgi;
+    worker_shutdown_timeout 5s;
+    include ${prefix}/conf.d/*.conf;
+    include ${prefix}/sites-enabled/*;
+}
+`,
+  );
+  fs.writeFileSync(path.join(prefix, 'js', 'health.js'), 'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n');
+  fs.writeFileSync(path.join(prefix, 'conf.d', 'njs.conf'), `js_path ${prefix}/js/;\njs_import health.js;\n`);
+  const realSiteFile = path.join(prefix, 'sites-available', opts.siteName);
+  const siteFile = path.join(prefix, 'sites-enabled', opts.siteName);
+  if (!fs.existsSync(realSiteFile)) {
+    fs.writeFileSync(realSiteFile, opts.siteText, { mode: 0o644 });
+  }
+  if (!fs.existsSync(siteFile)) fs.symlinkSync(realSiteFile, siteFile);
+  const wrapper = path.join(prefix, 'bin', 'nginx');
+  fs.writeFileSync(wrapper, wrapperScript(prefix, conf, errorLog, realSiteFile, opts.eventLogPath), { mode: 0o755 });
+
+  const child: ChildProcess = spawn(NGINX_BINARY, ['-p', prefix, '-c', conf, '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitForTcp(opts.listenHost, opts.port, { alive: () => (child.exitCode !== null ? `nginx exited with ${child.exitCode}: ${stderr}` : undefined) }).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  return {
+    url: `http://${opts.listenHost}:${opts.port}`,
+    siteFile,
+    realSiteFile,
+    nginxCommand: [wrapper],
+    backupDir: path.join(prefix, 'backups'),
+    lockFile: path.join(prefix, 'run', 'gateway.lock'),
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGQUIT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** The gateway's site file as the real LXC 101 has it: several upstreams, path routing, the Qdrant route. */
+export function gatewaySiteText(listen: string, upstreams: { qdrant: string; others: { name: string; server: string }[] }): string {
+  const others = upstreams.others.map((u) => `upstream ${u.name} { server ${u.server}; }`).join('\n');
+  return `# Nginx-Phoenix gateway (LXC 101) — phoenix-migrate lab copy
+${others}
+upstream qdrant_service { server ${upstreams.qdrant}; }
+
+server {
+    listen ${listen};
+    server_name _;
+
+    location = /healthz { js_content health.health; }
+
+    # Qdrant: the trailing slash strips /qdrant/ so /qdrant/readyz reaches Qdrant's /readyz.
+    location /qdrant/ {
+        proxy_pass http://qdrant_service/;
+        proxy_connect_timeout 2s;
+        proxy_next_upstream error timeout;
+    }
+${upstreams.others.map((u) => `
+    location /${u.name.replace(/_service$/, '')}/ { proxy_pass http://${u.name}/; }`).join('')}
+}
+`;
+}

@@ -1,0 +1,131 @@
+/**
+ * A REAL OpenSSH sshd on a loopback address, with its own host and user keys (made by ssh-keygen at start, never
+ * committed) and its own config: the lab's "Proxmox host", and the tests' SSH peer.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { SshEndpoint } from '../../config/resolved-plan';
+import { freePort, waitForTcp } from './ports';
+
+export interface SshdOptions {
+  /** Where keys, config and log live (created); default a temp dir removed at stop. */
+  dir?: string;
+  listenHost?: string;
+  port?: number;
+  /** Directories put first on PATH for sessions (e.g. the pct stand-in). */
+  extraPath?: string[];
+  /** Extra environment for sessions (SetEnv). Values must not contain spaces or quotes. */
+  setEnv?: Record<string, string>;
+  /** Env var name the worker reads the key path from; default PHOENIX_SSH_KEY. */
+  keyEnvName?: string;
+}
+
+export interface SshdHandle {
+  host: string;
+  port: number;
+  user: string;
+  dir: string;
+  hostKeyFingerprint: string;
+  userKeyPath: string;
+  knownHostsFile: string;
+  keyEnvName: string;
+  /** Worker env with the key path under `keyEnvName`. */
+  env: Record<string, string>;
+  /** An endpoint trusting the host by fingerprint. */
+  endpoint(overrides?: Partial<SshEndpoint>): SshEndpoint;
+  pid(): number | undefined;
+  stop(): Promise<void>;
+}
+
+export const SSHD_BINARY = '/usr/sbin/sshd';
+
+export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
+  const ownDir = !opts.dir;
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-sshd-'));
+  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync('/run/sshd', { recursive: true });
+  const host = opts.listenHost ?? '127.0.0.1';
+  const hostKey = path.join(dir, 'host_ed25519');
+  const userKeyPath = path.join(dir, 'user_ed25519');
+  if (!fs.existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'phoenix-lab-host']);
+  if (!fs.existsSync(userKeyPath)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKeyPath, '-C', 'phoenix-lab-user']);
+  fs.writeFileSync(path.join(dir, 'authorized_keys'), fs.readFileSync(`${userKeyPath}.pub`));
+  const hostKeyFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1];
+
+  const port = opts.port ?? (await freePort(host));
+  const sessionPath = [...(opts.extraPath ?? []), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+  const setEnv = [`PATH=${sessionPath}`, ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
+  const config = path.join(dir, 'sshd_config');
+  fs.writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      `ListenAddress ${host}`,
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      'MaxStartups 200:30:400',
+      'MaxSessions 100',
+      'Subsystem sftp internal-sftp',
+      `SetEnv ${setEnv}`,
+      '',
+    ].join('\n'),
+  );
+  const knownHostsFile = path.join(dir, 'known_hosts');
+  const hostKeyLine = fs.readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+  fs.writeFileSync(knownHostsFile, `[${host}]:${port} ${hostKeyLine}\n`);
+
+  const log = path.join(dir, 'sshd.log');
+  const child: ChildProcess = spawn(SSHD_BINARY, ['-D', '-f', config, '-E', log], { stdio: 'ignore' });
+  const tail = () => {
+    try {
+      return fs.readFileSync(log, 'utf8').slice(-2000);
+    } catch {
+      return '(no log)';
+    }
+  };
+  await waitForTcp(host, port, { alive: () => (child.exitCode !== null ? `sshd exited with ${child.exitCode}: ${tail()}` : undefined) }).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+
+  const keyEnvName = opts.keyEnvName ?? 'PHOENIX_SSH_KEY';
+  const user = os.userInfo().username;
+  return {
+    host,
+    port,
+    user,
+    dir,
+    hostKeyFingerprint,
+    userKeyPath,
+    knownHostsFile,
+    keyEnvName,
+    env: { [keyEnvName]: userKeyPath },
+    endpoint: (overrides = {}) => ({
+      host,
+      port,
+      user,
+      hostKey: { fingerprint: hostKeyFingerprint },
+      privateKeyPathEnv: keyEnvName,
+      connectTimeoutMs: 10_000,
+      commandTimeoutMs: 30_000,
+      ...overrides,
+    }),
+    pid: () => child.pid,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

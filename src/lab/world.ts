@@ -1,0 +1,361 @@
+/**
+ * A loopback copy of the Phoenix homelab, built from the shipped plan: the Proxmox simulator (pre-migration world),
+ * Qdrant simulators (legacy with data; the new one answers once the stack is deployed), a Portainer simulator, the
+ * Proxmox host as a REAL sshd (with a `pct` stand-in) and the gateway as a REAL nginx. It writes its own plan and
+ * Phoenix configs with every 10.0.0.N mapped onto 127.0.0.N, and keeps a JSONL event log of every side effect.
+ *
+ * The lab runs one world in `.lab/`; end-to-end tests, chaos runs and benchmarks start throwaway ones.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { loadAndResolvePlan, type ResolvedPlan } from '../config';
+import { PortainerClient } from '../portainer/client';
+import { dispatcherFor } from '../http/tls';
+import { hostPortOf, loopbackOf, mapAddresses, type AddressMap } from './address-map';
+import { startPortainerSim, type PortainerSim } from './portainer-sim';
+import { seedFromPhoenixWorld, startProxmoxSim, type FaultSettings, type ProxmoxSim } from './proxmox-sim';
+import { startQdrantSim, type QdrantSim, type SimCollectionSeed } from './qdrant-sim';
+import { EventLog } from './event-log';
+import { gatewaySiteText, startGatewayNginx, type GatewayNginx } from './services/nginx';
+import { installPctStandin } from './services/pct-standin';
+import { preferredPort } from './services/ports';
+import { startSshd, type SshdHandle } from './services/sshd';
+
+export const DEFAULT_SOURCE_PLAN = path.join(__dirname, '..', '..', 'plans', 'qdrant-to-dr-phoenix.json');
+
+export interface WorldOptions {
+  /** Where everything lives; reused (resumed) when it already holds a world. */
+  dir: string;
+  sourcePlan?: string;
+  /** Prefer the real ports (8006, 6333, 80, …) on the mapped addresses when free: readable, like the real world. */
+  standardPorts?: boolean;
+  portainerMode?: 'manual' | 'api';
+  dataMode?: 'none' | 'reindex' | 'snapshot';
+  /** Configure Portainer credentials in the plan (manual mode then also checks the stack exists). */
+  portainerCredentials?: boolean;
+  approvals?: boolean;
+  /** Plan durations (human strings), merged over the lab's short defaults. */
+  durations?: Record<string, string>;
+  proxmoxFaults?: FaultSettings;
+  taskDurations?: Record<string, number>;
+  defaultTaskMs?: number;
+  agentDelayMs?: number;
+  /** Collections on the legacy Qdrant. */
+  legacyCollections?: SimCollectionSeed[];
+  expectedCollections?: { name: string; minCount?: number }[];
+  /** Extra upstreams in the gateway's site file (e.g. one still routing to a legacy CT). */
+  otherUpstreams?: { name: string; server: string }[];
+  /** Plan name (distinct worlds on one Temporal server need distinct names). */
+  planName?: string;
+  notifyWebhookUrlEnv?: string;
+}
+
+export interface World {
+  dir: string;
+  planPath: string;
+  plan: ResolvedPlan;
+  digest: string;
+  addressMap: AddressMap;
+  /** What the worker needs in its environment: the secrets the plan references. */
+  workerEnv: Record<string, string>;
+  events: EventLog;
+  auditLogPath: string;
+  proxmox: ProxmoxSim;
+  legacyQdrant: QdrantSim;
+  newQdrant: QdrantSim;
+  portainer: PortainerSim;
+  sshd: SshdHandle;
+  gateway: GatewayNginx;
+  /** The person's manual step: deploy the compose file from the server's filesystem as a Portainer stack. */
+  deployStack(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface WorldState {
+  tokenSecret: string;
+  portainerApiKey: string;
+  deployed: boolean;
+  ports: Record<string, number>;
+}
+
+const DEFAULT_DURATIONS = {
+  remindEvery: '10m',
+  deployTimeout: '2h',
+  readinessRecheck: '2s',
+  verifyBudget: '30s',
+  soak: '0s',
+  soakProbeEvery: '1s',
+  shutdownTimeout: '10s',
+};
+
+const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+export async function startWorld(opts: WorldOptions): Promise<World> {
+  const dir = path.resolve(opts.dir);
+  const sourcePlan = opts.sourcePlan ?? DEFAULT_SOURCE_PLAN;
+  const stateDir = path.join(dir, 'state');
+  const configDir = path.join(dir, 'config');
+  for (const d of [stateDir, configDir]) fs.mkdirSync(d, { recursive: true });
+  const stateFile = path.join(stateDir, 'world.json');
+  const state: WorldState = fs.existsSync(stateFile)
+    ? (readJson(stateFile) as unknown as WorldState)
+    : { tokenSecret: crypto.randomUUID(), portainerApiKey: `ptr_${crypto.randomBytes(16).toString('hex')}`, deployed: false, ports: {} };
+  const saveState = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 2));
+  const events = new EventLog(path.join(stateDir, 'events.jsonl'));
+  const addressMap: AddressMap = {};
+  const stoppers: (() => Promise<void>)[] = [];
+
+  try {
+    // ── the source plan and Phoenix configs, addresses mapped ──────────────────────────────────────────────
+    const planSrc = readJson(sourcePlan) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const planDir = path.dirname(sourcePlan);
+    const vmSrcPath = path.resolve(planDir, planSrc.phoenix.vmConfigs);
+    const lxcSrcPath = path.resolve(planDir, planSrc.phoenix.lxcConfigs);
+    const vmText = mapAddresses(fs.readFileSync(vmSrcPath, 'utf8'), addressMap);
+    const lxcText = mapAddresses(fs.readFileSync(lxcSrcPath, 'utf8'), addressMap);
+    const plan = JSON.parse(mapAddresses(JSON.stringify(planSrc), addressMap)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const vmConfigs = JSON.parse(vmText);
+    const lxcConfigs = JSON.parse(lxcText);
+
+    const port = async (name: string, host: string, standard: number) => {
+      const chosen = state.ports[name] ?? (await preferredPort(host, opts.standardPorts ? standard : undefined));
+      state.ports[name] = chosen;
+      return chosen;
+    };
+    const proxmoxApi = hostPortOf(plan.proxmox.apiUrl, 8006);
+    const qdrantLegacy = hostPortOf(plan.qdrant.legacyUrl, 6333);
+    const qdrantNew = hostPortOf(plan.qdrant.newUrl, 6333);
+    const gatewayAt = hostPortOf(plan.qdrant.gatewayUrl, 80);
+    const portainerAt = hostPortOf(plan.portainer.url, 9443);
+    const agentAt = hostPortOf(plan.portainer.agentUrl, 9001);
+    const sshHost = loopbackOf(plan.proxmoxHost.host);
+
+    // ── NFS export on the "Proxmox host", and compose sources ─────────────────────────────────────────────
+    const worldRoot = path.join(dir, 'world');
+    for (const vm of vmConfigs.vms ?? []) {
+      for (const vol of vm.volumes ?? []) {
+        if (vol.type === 'nfs' && typeof vol.path === 'string') {
+          vol.path = path.join(worldRoot, vol.path);
+          fs.mkdirSync(vol.path, { recursive: true });
+        }
+      }
+      for (const f of vm.docker_compose_files ?? []) {
+        const src = path.resolve(path.dirname(vmSrcPath), f.source);
+        const copy = path.join(configDir, 'stacks', path.basename(path.dirname(src)), path.basename(src));
+        fs.mkdirSync(path.dirname(copy), { recursive: true });
+        fs.writeFileSync(copy, mapAddresses(fs.readFileSync(src, 'utf8'), addressMap));
+        f.source = copy;
+      }
+    }
+
+    // ── Proxmox: the simulator, resumed from its saved state ──────────────────────────────────────────────
+    const lxcEntries = lxcConfigs.lxc_configs as Record<string, { name: string; network_config?: { ip?: string } }>;
+    const ipOf = (ctid: number) => lxcEntries[String(ctid)]?.network_config?.ip?.split('/')[0];
+    const legacyIds: { ctid: number; name: string }[] = (plan.legacyGuests as (number | { ctid: number; name: string })[]).map((g) =>
+      typeof g === 'number' ? { ctid: g, name: lxcEntries[String(g)]?.name ?? `ct-${g}` } : g,
+    );
+    const template = (vmConfigs.vms as { vmid: number; name: string; is_template?: boolean }[]).find((v) => v.is_template);
+    const proxmoxStateFile = path.join(stateDir, 'proxmox.json');
+    const proxmox = await startProxmoxSim({
+      host: proxmoxApi.host,
+      port: await port('proxmox', proxmoxApi.host, 8006),
+      certDir: path.join(stateDir, 'proxmox-cert'),
+      stateFile: proxmoxStateFile,
+      worlds: [
+        seedFromPhoenixWorld({
+          node: plan.proxmox.node,
+          storage: plan.proxmox.storage,
+          backupStorage: plan.backups?.storage ?? 'local',
+          templateVmid: template?.vmid ?? 9000,
+          templateName: template?.name,
+          gatewayCtid: plan.gateway.ctid,
+          gatewayName: lxcEntries[String(plan.gateway.ctid)]?.name,
+          gatewayIp: ipOf(plan.gateway.ctid),
+          legacy: legacyIds.map((g) => ({ ctid: g.ctid, name: g.name, ip: ipOf(g.ctid) })),
+          exec: [
+            { argv: ['docker', 'info'], exitcode: 0, stdout: '27.3.1\n' },
+            { argv: ['test', '-f'], exitcode: 0 },
+          ],
+        }),
+      ],
+      tokens: [{ tokenId: plan.proxmox.tokenId, secret: state.tokenSecret, role: 'admin' }],
+      authDelayMs: 200,
+      auditLogPath: path.join(stateDir, 'proxmox-audit.jsonl'),
+      faults: opts.proxmoxFaults,
+      taskDurations: opts.taskDurations,
+      defaultTaskMs: opts.defaultTaskMs ?? 300,
+      agentDelayMs: opts.agentDelayMs ?? 500,
+    });
+    stoppers.push(async () => {
+      proxmox.saveState(proxmoxStateFile);
+      await proxmox.stop();
+    });
+    events.follow(proxmox.auditLogPath, (line) => {
+      const e = JSON.parse(line) as { method: string; path: string; status: number; fault?: string; upid?: string; params?: unknown };
+      if (e.method === 'GET') return undefined;
+      return { kind: 'proxmox', method: e.method, path: e.path, status: e.status, fault: e.fault, upid: e.upid, effect: e.status < 300 || e.fault === 'lost-response' };
+    });
+
+    // ── Qdrant: legacy with data; the new one is down until the stack is deployed ─────────────────────────
+    const legacyQdrant = await startQdrantSim({
+      host: qdrantLegacy.host,
+      port: await port('qdrantLegacy', qdrantLegacy.host, 6333),
+      ready: 'ready',
+      collections: opts.legacyCollections ?? [
+        { name: 'vscode_rag', points: 120 },
+        { name: 'docs', points: 48 },
+      ],
+    });
+    stoppers.push(() => legacyQdrant.stop());
+    const newQdrant = await startQdrantSim({ host: qdrantNew.host, port: await port('qdrantNew', qdrantNew.host, 6333), ready: state.deployed ? 'ready' : 'down' });
+    stoppers.push(() => newQdrant.stop());
+
+    // ── Portainer (on VM 1001) and its agent (on VM 1002) ─────────────────────────────────────────────────
+    const agent = net.createServer((s) => s.end());
+    const agentPort = await port('agent', agentAt.host, 9001);
+    await new Promise<void>((resolve, reject) => agent.once('error', reject).listen(agentPort, agentAt.host, () => resolve()));
+    stoppers.push(() => new Promise<void>((r) => agent.close(() => r())));
+    const agentUrl = `tcp://${agentAt.host}:${agentPort}`;
+    const portainer = await startPortainerSim({
+      host: portainerAt.host,
+      port: await port('portainer', portainerAt.host, 9443),
+      apiKeys: [state.portainerApiKey],
+      endpoints: (opts.portainerMode ?? plan.portainer.mode) === 'api' ? [] : [{ Name: plan.portainer.environmentName, URL: agentUrl }],
+      onDeploy: async (stack) => {
+        await newQdrant.setReady('ready');
+        state.deployed = true;
+        saveState();
+        events.write({ kind: 'portainer-deploy', stack: stack.Name, endpointId: stack.EndpointId });
+      },
+    });
+    stoppers.push(() => portainer.stop());
+
+    // ── the Proxmox host: a real sshd with `pct` on its PATH ──────────────────────────────────────────────
+    const binDir = installPctStandin(path.join(dir, 'bin'));
+    const sshd = await startSshd({ dir: path.join(stateDir, 'sshd'), listenHost: sshHost, port: await port('ssh', sshHost, 22), extraPath: [binDir] });
+    stoppers.push(() => sshd.stop());
+
+    // ── the gateway: a real nginx routing /qdrant/ to the legacy Qdrant ───────────────────────────────────
+    const gatewayPort = await port('gateway', gatewayAt.host, 80);
+    const gatewayPrefix = path.join(dir, 'gateway');
+    const others = opts.otherUpstreams ?? [{ name: 'embedding_service', server: `${loopbackOf('10.0.0.150')}:8000` }];
+    const siteName = path.basename(plan.gateway.siteFile);
+    const gateway = await startGatewayNginx({
+      prefix: gatewayPrefix,
+      listenHost: gatewayAt.host,
+      port: gatewayPort,
+      siteName,
+      siteText: gatewaySiteText(`${gatewayAt.host}:${gatewayPort}`, { qdrant: `${qdrantLegacy.host}:${legacyQdrant.port}`, others }),
+      eventLogPath: events.file,
+    });
+    stoppers.push(() => gateway.stop());
+
+    // ── the lab's own configs: every address and path pointing into this world ────────────────────────────
+    const newQdrantUrl = `http://${qdrantNew.host}:${newQdrant.port}`;
+    const credentialsEnv = 'PHOENIX_LAB_PORTAINER_API_KEY';
+    const labPlan = {
+      ...plan,
+      name: opts.planName ?? plan.name,
+      phoenix: { vmConfigs: 'phoenix_vm_configs.json', lxcConfigs: 'phoenix_lxc_configs.json' },
+      proxmox: { ...plan.proxmox, apiUrl: proxmox.url, tls: { fingerprint: proxmox.fingerprint }, tokenSecret: { env: 'PHOENIX_PVE_TOKEN_SECRET' }, requestTimeoutMs: 15_000 },
+      proxmoxHost: { host: sshHost, port: sshd.port, user: sshd.user, hostKey: { fingerprint: sshd.hostKeyFingerprint }, privateKeyPathEnv: 'PHOENIX_SSH_KEY', commandTimeoutMs: 60_000 },
+      cloudInit: undefined,
+      gateway: {
+        ...plan.gateway,
+        siteFile: gateway.siteFile,
+        newServers: [`${qdrantNew.host}:${newQdrant.port}`],
+        nginxCommand: gateway.nginxCommand,
+        backupDir: gateway.backupDir,
+        lockFile: gateway.lockFile,
+      },
+      qdrant: {
+        ...plan.qdrant,
+        gatewayUrl: `http://${gatewayAt.host}:${gatewayPort}/qdrant`,
+        newUrl: newQdrantUrl,
+        legacyUrl: `http://${qdrantLegacy.host}:${legacyQdrant.port}`,
+        expectedCollections: opts.expectedCollections ?? plan.qdrant.expectedCollections ?? [],
+        data: { mode: opts.dataMode ?? plan.qdrant.data?.mode ?? 'none' },
+      },
+      portainer: {
+        ...plan.portainer,
+        mode: opts.portainerMode ?? plan.portainer.mode,
+        url: portainer.url,
+        // Portainer makes a new self-signed certificate at first start, as the simulator does at every start.
+        tls: { insecure: true },
+        agentUrl,
+        ...(opts.portainerCredentials === false ? {} : { credentials: { apiKey: { env: credentialsEnv } } }),
+      },
+      approvals: { decommission: opts.approvals ?? true },
+      durations: { ...DEFAULT_DURATIONS, ...opts.durations },
+      ...(opts.notifyWebhookUrlEnv ? { notify: { webhookUrlEnv: opts.notifyWebhookUrlEnv } } : {}),
+    };
+    delete (labPlan as Record<string, unknown>).cloudInit;
+    const planPath = path.join(configDir, 'plan.json');
+    fs.writeFileSync(path.join(configDir, 'phoenix_vm_configs.json'), JSON.stringify(vmConfigs, null, 4));
+    fs.writeFileSync(path.join(configDir, 'phoenix_lxc_configs.json'), JSON.stringify(lxcConfigs, null, 4));
+    fs.writeFileSync(planPath, JSON.stringify(labPlan, null, 2));
+    saveState();
+
+    const resolved = loadAndResolvePlan(planPath);
+    if (!resolved.ok) {
+      throw new Error(`the lab's own plan does not validate (a lab bug):\n${resolved.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
+    }
+    for (const f of resolved.plan.composeFiles) events.watchFile(f.hostPath);
+
+    const workerEnv = {
+      PHOENIX_PVE_TOKEN_SECRET: state.tokenSecret,
+      PHOENIX_SSH_KEY: sshd.userKeyPath,
+      [credentialsEnv]: state.portainerApiKey,
+    };
+
+    const deployStack = async (): Promise<string> => {
+      const p = resolved.plan.portainer;
+      const file = resolved.plan.composeFiles[p.composeFileIndex];
+      // What the person does in Portainer's UI: take the compose file from the server's filesystem, make a stack.
+      const content = fs.readFileSync(file.hostPath, 'utf8');
+      const dispatcher = dispatcherFor(p.tls);
+      const client = new PortainerClient({ url: p.url, auth: { apiKey: state.portainerApiKey }, timeoutMs: 10_000, dispatcher });
+      try {
+        const [env] = await client.listEndpoints({ name: p.environmentName });
+        if (!env) throw new Error(`Portainer has no environment "${p.environmentName}"`);
+        const existing = (await client.listStacks(env.Id)).find((s) => s.Name === p.stackName);
+        if (existing) return `stack ${p.stackName} already deployed on ${p.environmentName}`;
+        await client.createStandaloneStackFromString(env.Id, p.stackName, content);
+        return `deployed stack ${p.stackName} on ${p.environmentName} from ${file.guestPath}`;
+      } finally {
+        await dispatcher.close();
+      }
+    };
+
+    // Portainer's own database is not kept between lab starts: redeploy what a person had deployed.
+    if (state.deployed && resolved.plan.portainer.mode === 'manual') await deployStack().catch(() => undefined);
+
+    return {
+      dir,
+      planPath,
+      plan: resolved.plan,
+      digest: resolved.digest,
+      addressMap,
+      workerEnv,
+      events,
+      auditLogPath: proxmox.auditLogPath,
+      proxmox,
+      legacyQdrant,
+      newQdrant,
+      portainer,
+      sshd,
+      gateway,
+      deployStack,
+      stop: async () => {
+        events.close();
+        for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    events.close();
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
