@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ComposeFile, SshEndpoint } from '../config/resolved-plan';
 import { hostTarget, isRemoteError, isRetryable, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
+import { toActivityFailure } from './failures';
 
 export interface FileActivityDeps {
   /** The worker's environment: SSH key paths and passphrases are looked up here by the names in the plan. */
@@ -116,18 +117,4 @@ async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean)
 
 function heartbeat(details: unknown): void {
   Context.current().heartbeat(details);
-}
-
-/**
- * Remote-layer errors become Temporal failures whose `type` is `Remote:<kind>` and whose retryability follows
- * isRetryable (host-key and auth need a person). Shared by the gateway activities.
- */
-export function toActivityFailure(err: unknown): unknown {
-  if (!isRemoteError(err)) return err;
-  return ApplicationFailure.create({
-    type: `Remote:${err.kind}`,
-    message: err.message,
-    nonRetryable: !isRetryable(err),
-    details: err.seenFingerprint ? [{ seenFingerprint: err.seenFingerprint }] : undefined,
-  });
 }

@@ -7,6 +7,7 @@ import { resolveSecretRef } from '../http/secret-ref';
 import type { Logger } from '../logging';
 import type { ProxmoxApi } from '../proxmox';
 import { createDecommissionActivities } from './decommission';
+import { withFailureTranslation } from './failures';
 import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
 import { createNotifyActivities } from './notify';
@@ -29,7 +30,7 @@ export function defaultActivityDeps(logger?: Logger, env: NodeJS.ProcessEnv = pr
   return {
     env,
     logger,
-    proxmoxFor: defaultProxmoxFor({ warn: (m) => (logger ? logger.warn(m) : process.emitWarning(m, 'InsecureTLSWarning')) }),
+    proxmoxFor: defaultProxmoxFor({ env, warn: (m) => (logger ? logger.warn(m) : process.emitWarning(m, 'InsecureTLSWarning')) }),
   };
 }
 
@@ -45,7 +46,7 @@ export function createActivities(deps: ActivityDeps) {
   };
   const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
   const resolveSecret = (ref: SecretRef) => resolveSecretRef(ref, deps.env);
-  return {
+  return withFailureTranslation({
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
     ...createFileActivities({ env: deps.env }),
     ...createVmActivities(proxmox),
@@ -55,7 +56,7 @@ export function createActivities(deps: ActivityDeps) {
     ...gateway,
     ...createDecommissionActivities(proxmox),
     ...createNotifyActivities({ env: deps.env }),
-  };
+  });
 }
 
 export type MigrationActivities = ReturnType<typeof createActivities>;

@@ -8,6 +8,7 @@ import {
   activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isProxmoxError, isRetryable, resolveSecret,
   waitForTask, type GuestConfig, type ProxmoxApi, type TaskProgress,
 } from '../proxmox';
+import { toActivityFailure } from './failures';
 
 export interface ActivityLog {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -69,22 +70,7 @@ export function heartbeat(details?: unknown): void {
   }
 }
 
-const FAILURE_TYPES: Record<string, string> = {
-  'not-found': 'ProxmoxNotFound', 'already-exists': 'ProxmoxAlreadyExists', locked: 'ProxmoxLocked', transient: 'ProxmoxTransient',
-  auth: 'ProxmoxAuth', permission: 'ProxmoxPermission', invalid: 'ProxmoxInvalid', tls: 'ProxmoxTls',
-};
 
-/** Turn a client error into what Temporal understands: retryable or not, with a stable type. */
-export function toActivityFailure(err: unknown): Error {
-  if (err instanceof ApplicationFailure || (err as { name?: string })?.name === 'ApplicationFailure') return err as Error;
-  if (isProxmoxError(err)) {
-    return ApplicationFailure.create({ message: err.message, type: FAILURE_TYPES[err.kind] ?? 'ProxmoxError', nonRetryable: !isRetryable(err), cause: err });
-  }
-  if ((err as { code?: string })?.code === 'SECRET_UNAVAILABLE') {
-    return ApplicationFailure.create({ message: (err as Error).message, type: 'SecretUnavailable', nonRetryable: true });
-  }
-  return err instanceof Error ? err : new Error(String(err));
-}
 
 export function refuse(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type, nonRetryable: true });
@@ -382,7 +368,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
  * The worker's `proxmoxFor`: one client per settings (cached), with the token secret resolved from the worker's
  * env/file when first needed. Insecure TLS is warned about at each client creation.
  */
-export function defaultProxmoxFor(opts: { warn?: (message: string) => void } = {}): (settings: ProxmoxSettings) => ProxmoxApi {
+export function defaultProxmoxFor(opts: { warn?: (message: string) => void; env?: NodeJS.ProcessEnv } = {}): (settings: ProxmoxSettings) => ProxmoxApi {
   const cache = new Map<string, ProxmoxApi>();
   return (settings) => {
     const key = JSON.stringify([settings.apiUrl, settings.tls, settings.tokenId, settings.tokenSecret, settings.requestTimeoutMs]);
@@ -390,7 +376,7 @@ export function defaultProxmoxFor(opts: { warn?: (message: string) => void } = {
     if (!api) {
       const ref = settings.tokenSecret;
       api = createProxmoxApi({
-        apiUrl: settings.apiUrl, tls: settings.tls, tokenId: settings.tokenId, tokenSecret: resolveSecret(ref),
+        apiUrl: settings.apiUrl, tls: settings.tls, tokenId: settings.tokenId, tokenSecret: resolveSecret(ref, opts.env),
         tokenSecretSource: 'env' in ref ? `env ${ref.env}` : `file ${ref.file}`, requestTimeoutMs: settings.requestTimeoutMs,
         warn: opts.warn ?? ((m) => process.emitWarning(m, 'InsecureTLSWarning')),
       });

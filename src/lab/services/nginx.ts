@@ -63,6 +63,7 @@ export async function startGatewayNginx(opts: GatewayNginxOptions): Promise<Gate
   fs.writeFileSync(
     conf,
     `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes 1;
+worker_shutdown_timeout 5s;
 pid ${prefix}/run/nginx.pid;
 error_log ${errorLog} warn;
 load_module ${NJS_MODULE};
@@ -74,7 +75,6 @@ http {
     fastcgi_temp_path ${tmp}/fastcgi;
     uwsgi_temp_path ${tmp}/uwsgi;
     scgi_temp_path ${tmp}/scgi;
-    worker_shutdown_timeout 5s;
     include ${prefix}/conf.d/*.conf;
     include ${prefix}/sites-enabled/*;
 }

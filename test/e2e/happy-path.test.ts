@@ -1,0 +1,64 @@
+/**
+ * The seed's five phases end to end on the real Temporal dev server: Proxmox simulator over HTTPS, a real sshd as
+ * the Proxmox host (with `pct`), a real nginx as the gateway, Qdrant and Portainer simulators.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { readUpstreams } from '../../src/nginx/upstream';
+import { approveDecommissionUpdate, confirmPortainerDeployUpdate } from '../../src/workflows/messages';
+import type { MigrationReport } from '../../src/workflows/report';
+import { requireOrSkip } from '../harness/tools';
+import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
+import fs from 'node:fs';
+
+const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
+
+describeIf('migration: happy path', () => {
+  let mw: MigrationWorld;
+  beforeAll(async () => {
+    mw = await startMigrationWorld();
+  }, 60_000);
+  afterAll(async () => {
+    await mw?.close();
+  });
+
+  it('runs the five phases, waits for the person, and reports every change', async () => {
+    const handle = await mw.start();
+    const waiting = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
+    expect(waiting.phase).toBe('Application Deployment and Cutover');
+    expect(waiting.waitingFor?.command).toContain('phoenix-migrate confirm-portainer');
+
+    // Too early: the stack is not deployed, Qdrant on the new VM does not answer.
+    const early = handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
+    await expect(early).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(early).rejects.toMatchObject({ cause: { message: expect.stringMatching(/does not answer ready/) } });
+    expect((await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy')).phase).toBe('Application Deployment and Cutover');
+
+    await mw.world.deployStack();
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester', note: 'deployed' }] })).resolves.toBe('accepted');
+
+    const approval = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
+    expect(approval.waitingFor?.items.join('\n')).toMatch(/delete CT 952/);
+    expect(approval.waitingFor?.items.join('\n')).toMatch(/kept: CT 950 .*embedding_service/);
+    await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
+
+    const report = (await handle.result()) as MigrationReport;
+    expect(report.outcome).toBe('completed');
+    expect(report.vms.map((v) => v.vmid).sort()).toEqual([1001, 1002]);
+    expect(report.vms.every((v) => v.created)).toBe(true);
+    expect(report.composeFiles[0].outcome).toBe('created');
+    expect(report.gateway.currentServers).toEqual(mw.world.plan.gateway.newServers);
+    expect(report.decommission.deleted.sort()).toEqual([951, 952, 953]);
+    expect(report.decommission.refused.map((r) => r.ctid)).toEqual([950]);
+    expect(report.backups).toHaveLength(3);
+    expect(report.changes.join('\n')).toMatch(/nginx upstream qdrant_service: 127\.0\.0\.152:\d+ → 127\.0\.0\.102:\d+/);
+
+    // The world agrees with the report.
+    const site = fs.readFileSync(mw.world.gateway.realSiteFile, 'utf8');
+    const qdrant = readUpstreams(site).find((u) => u.name === 'qdrant_service');
+    expect(qdrant?.servers.map((s) => s.address)).toEqual(mw.world.plan.gateway.newServers);
+    for (const ctid of [951, 952, 953]) expect(mw.world.proxmox.guest(ctid)).toBeUndefined();
+    expect(mw.world.proxmox.guest(950)).toBeDefined();
+    const clones = mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/qemu\/\d+\/clone$/.test(e.path) && e.status === 200);
+    expect(clones).toHaveLength(2);
+  }, 180_000);
+});
