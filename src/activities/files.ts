@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ComposeFile, SshEndpoint } from '../config/resolved-plan';
-import { hostTarget, isRemoteError, isRetryable, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
+import { hostTarget, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
 import { toActivityFailure } from './failures';
 
 export interface FileActivityDeps {
