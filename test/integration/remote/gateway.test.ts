@@ -60,7 +60,9 @@ async function failureOf(p: Promise<unknown>): Promise<{ type?: string; nonRetry
   throw new Error('expected a failure');
 }
 
-const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => new MockActivityEnvironment().run(fn, ...args);
+function run<P, R>(fn: (input: P) => Promise<R>, input: P): Promise<R> {
+  return new MockActivityEnvironment().run(fn, input) as Promise<R>;
+}
 
 describeIf('gateway cutover against real nginx over real SSH', () => {
   let sshd: SshdHandle;
