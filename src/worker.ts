@@ -86,16 +86,17 @@ export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
   const metricsPort = opts.metricsPort ?? (process.env.PHOENIX_METRICS_PORT ? Number(process.env.PHOENIX_METRICS_PORT) : undefined);
   installRuntime(logger, metricsPort);
   const target: TemporalTarget = loadTemporalTarget(opts);
+  const taskQueue = opts.taskQueue ?? process.env.PHOENIX_TASK_QUEUE ?? TASK_QUEUE;
   const connection = await NativeConnection.connect(target.connectionOptions);
   try {
     const worker = await createMigrationWorker({
       connection,
       namespace: target.namespace,
-      taskQueue: opts.taskQueue,
+      taskQueue,
       deps: opts.deps ?? defaultActivityDeps(logger),
       logger,
     });
-    logger.info({ address: target.address, namespace: target.namespace, taskQueue: opts.taskQueue ?? TASK_QUEUE, metricsPort }, 'worker started');
+    logger.info({ address: target.address, namespace: target.namespace, taskQueue, metricsPort }, 'worker started');
     await worker.run();
     logger.info('worker stopped');
   } finally {

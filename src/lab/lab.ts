@@ -1,0 +1,234 @@
+/**
+ * `npm run lab`: the whole migration on one machine. Builds the loopback world, starts a Temporal dev server (Web UI
+ * on :8233, persistent db), a worker process, then starts — or resumes — the migration and follows it, telling the
+ * person what to do (or doing it, with --auto-confirm).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { readUpstreams } from '../nginx/upstream';
+import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
+import type { MigrationInput } from '../config/resolved-plan';
+import type { FaultSettings } from './proxmox-sim';
+import { driveRun, type DriveResult } from './driver';
+import { temporalDevServer, workerProcess, type ManagedProcess } from './processes';
+import { startWorld, type World } from './world';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+export interface LabOptions {
+  dir: string;
+  temporalCli: string;
+  autoConfirm?: boolean;
+  reportFile?: string;
+  faults?: FaultSettings;
+  reset?: boolean;
+  portainerMode?: 'manual' | 'api';
+  dataMode?: 'none' | 'reindex' | 'snapshot';
+  say?: (line: string) => void;
+}
+
+export interface LabReport {
+  status: string;
+  workflowId: string;
+  phases: { name: string; status: string; startedAt?: string; endedAt?: string }[];
+  changes: string[];
+  gatewayUpstream: string[];
+  deleted: number[];
+  refused: { ctid: number; reason: string }[];
+  addressMap: Record<string, string>;
+  auditLog: string;
+  eventLog: string;
+  failure?: string;
+}
+
+/** `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → simulator fault settings. */
+export function parseFaultSpec(spec: string): FaultSettings {
+  const out: FaultSettings = {};
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, raw] = part.split('=');
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--faults: "${part}" needs a non-negative number (e.g. transient=0.2)`);
+    const rate = () => {
+      if (value > 1) throw new Error(`--faults: ${key} is a share between 0 and 1, got ${raw}`);
+      return value;
+    };
+    switch (key) {
+      case 'transient': out.transientRate = rate(); break;
+      case 'lock': out.lockRate = rate(); break;
+      case 'lost': out.lostResponseRate = rate(); break;
+      case 'latency': out.latencyMs = value; break;
+      case 'seed': out.seed = value; break;
+      default: throw new Error(`--faults: unknown fault "${key}" (known: transient, lock, lost, latency, seed)`);
+    }
+  }
+  return out;
+}
+
+export function labControlFile(dir: string): string {
+  return path.join(dir, 'control.json');
+}
+
+/** A tiny loopback endpoint so `phoenix-migrate lab deploy-stack` (another process) can act in this world. */
+async function startControl(dir: string, world: World): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/deploy-stack') {
+      world.deployStack().then(
+        (msg) => {
+          world.events.write({ kind: 'manual-step', what: 'deploy-stack', detail: msg });
+          res.writeHead(200).end(msg);
+        },
+        (err) => res.writeHead(500).end((err as Error).message),
+      );
+      return;
+    }
+    res.writeHead(404).end('unknown lab action');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address() as { port: number };
+  fs.writeFileSync(labControlFile(dir), JSON.stringify({ url: `http://127.0.0.1:${addr.port}`, pid: process.pid }));
+  return server;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function buildLabReport(world: World, workflowId: string, result: DriveResult): LabReport {
+  const site = fs.readFileSync(world.gateway.realSiteFile, 'utf8');
+  const upstream = readUpstreams(site).find((u) => u.name === world.plan.gateway.upstream);
+  const report = result.report;
+  const phases = (report?.phases.length ? report.phases : (result.status?.phases ?? [])).map((p) => ({ name: p.name, status: p.status, startedAt: p.startedAt, endedAt: p.endedAt }));
+  return {
+    status: report?.outcome ?? (result.state === 'RUNNING' ? 'running' : result.state.toLowerCase()),
+    workflowId,
+    phases,
+    changes: report?.changes ?? [],
+    gatewayUpstream: upstream?.servers.map((s) => s.address) ?? [],
+    deleted: report?.decommission.deleted ?? [],
+    refused: report?.decommission.refused ?? [],
+    addressMap: world.addressMap,
+    auditLog: path.resolve(world.auditLogPath),
+    eventLog: path.resolve(world.events.file),
+    ...(result.failure ? { failure: result.failure } : {}),
+  };
+}
+
+export async function runLab(opts: LabOptions): Promise<number> {
+  const say = opts.say ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const dir = path.resolve(opts.dir);
+  if (opts.reset) fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const control = labControlFile(dir);
+  if (fs.existsSync(control)) {
+    const { pid } = JSON.parse(fs.readFileSync(control, 'utf8')) as { pid: number };
+    if (pid !== process.pid && alive(pid)) throw new Error(`a lab is already running in ${dir} (pid ${pid}); stop it with Ctrl-C there, or use --dir`);
+  }
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    stops.length = 0;
+  };
+  let interruptResolve!: () => void;
+  const interrupted = new Promise<void>((r) => (interruptResolve = r));
+  const onSignal = () => {
+    say('\nstopping the lab (the run stays in the Temporal db: `npm run lab` resumes it) …');
+    interruptResolve();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    say('building the lab world (Proxmox/Qdrant/Portainer simulators, real sshd and nginx on loopback) …');
+    const world = await startWorld({ dir, standardPorts: true, proxmoxFaults: opts.faults, portainerMode: opts.portainerMode, dataMode: opts.dataMode });
+    stops.push(() => world.stop());
+
+    const temporal = await temporalDevServer({ cliPath: opts.temporalCli, dbFile: path.join(dir, 'temporal', 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
+    await temporal.start();
+    stops.push(() => temporal.stop());
+
+    const worker: ManagedProcess = workerProcess({ projectRoot: PROJECT_ROOT, address: temporal.address, env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info' }, logFile: path.join(dir, 'worker.log') });
+    await worker.start();
+    stops.push(() => worker.stop());
+
+    const controlServer = await startControl(dir, world);
+    stops.push(async () => {
+      await new Promise<void>((r) => controlServer.close(() => r()));
+      fs.rmSync(control, { force: true });
+    });
+
+    say('\nThe lab world (real addresses → lab addresses):');
+    for (const [real, lab] of Object.entries(world.addressMap).sort()) say(`  ${real.padEnd(12)} → ${lab}`);
+    say(`  Proxmox API      ${world.plan.proxmox.apiUrl}   (simulator; audit log ${world.auditLogPath})`);
+    say(`  Proxmox host     ssh ${world.plan.proxmoxHost.user}@${world.plan.proxmoxHost.host} -p ${world.plan.proxmoxHost.port}   (real sshd, pct stand-in)`);
+    say(`  gateway (LXC 101) ${world.plan.qdrant.gatewayUrl}/   (real nginx, site file ${world.gateway.realSiteFile})`);
+    say(`  Portainer        ${world.plan.portainer.url}   (simulator)`);
+    say(`  Temporal UI      ${temporal.uiUrl}   (server ${temporal.address})`);
+    say(`  lab plan         ${world.planPath}`);
+    say(`  event log        ${world.events.file}`);
+
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection });
+    const workflowId = `migration-${world.plan.name}`;
+    const handle = client.workflow.getHandle(workflowId);
+    let open = false;
+    try {
+      open = (await handle.describe()).status.name === 'RUNNING';
+    } catch {
+      open = false;
+    }
+    if (open) say(`\nresuming the open run ${workflowId}`);
+    else {
+      const input: MigrationInput = { plan: world.plan, digest: world.digest };
+      await client.workflow.start('migration', {
+        taskQueue: 'phoenix-migrate',
+        workflowId,
+        args: [input],
+        typedSearchAttributes: [
+          { key: PlanNameKey, value: world.plan.name },
+          { key: MigrationPhaseKey, value: 'Not started' },
+        ],
+        staticSummary: `Lab migration ${world.plan.name}: Qdrant → ${world.plan.vms.map((v) => `${v.vmid} ${v.name}`).join(', ')}`,
+        staticDetails: `**Plan** \`${world.plan.name}\` — digest \`${world.digest}\`\n\nLab world in \`${dir}\`; addresses 10.0.0.N are mapped onto 127.0.0.N.`,
+      });
+      world.events.write({ kind: 'run-started', workflowId });
+      say(`\nstarted ${workflowId}`);
+    }
+    say(`watch it in the Temporal UI: ${temporal.uiUrl}/namespaces/default/workflows/${workflowId}\n`);
+
+    const result = await driveRun({ client, workflowId, world, autoConfirm: !!opts.autoConfirm, say, interrupted });
+    const report = buildLabReport(world, workflowId, result);
+    if (opts.reportFile) {
+      fs.writeFileSync(opts.reportFile, JSON.stringify(report, null, 2));
+      say(`report written to ${opts.reportFile}`);
+    }
+    if (result.interrupted) return 130;
+    say(`\nthe run ended: ${report.status}${result.failure ? ` — ${result.failure}` : ''}`);
+    say(`gateway upstream ${world.plan.gateway.upstream} → ${report.gatewayUpstream.join(', ')}`);
+    say(`deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`);
+    return report.status === 'completed' ? 0 : 1;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+/** `phoenix-migrate lab deploy-stack`: the person's Portainer step, performed in the running lab's world. */
+export async function labDeployStack(dir: string): Promise<string> {
+  const control = labControlFile(path.resolve(dir));
+  if (!fs.existsSync(control)) throw new Error(`no lab is running in ${path.resolve(dir)} (start one with: npm run lab)`);
+  const { url } = JSON.parse(fs.readFileSync(control, 'utf8')) as { url: string };
+  const res = await fetch(`${url}/deploy-stack`, { method: 'POST' });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`the lab could not deploy the stack: ${text}`);
+  return text;
+}
