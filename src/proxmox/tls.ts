@@ -45,7 +45,7 @@ export function createDispatcher(tls: TlsTrust, opts: DispatcherOptions): Agent 
   const expected = normalizeFingerprint(tls.sha256);
   if (expected.length !== 95) {
     throw new ProxmoxError(
-      `proxmox.tls.sha256 in the plan is not a SHA-256 fingerprint (expected 32 colon-separated hex bytes as ` +
+      `proxmox.tls.fingerprint in the plan is not a SHA-256 fingerprint (expected 32 colon-separated hex bytes as ` +
         `\`pvenode cert info\` prints them).`,
       { kind: 'tls' },
     );
@@ -67,7 +67,7 @@ export function createDispatcher(tls: TlsTrust, opts: DispatcherOptions): Agent 
           callback(
             new ProxmoxError(
               `TLS fingerprint mismatch for the Proxmox API at ${opts.baseUrl}: the server presented ${actual || '(none)'}, ` +
-                `the plan pins ${expected}. If the node certificate was renewed on purpose, update proxmox.tls.sha256 ` +
+                `the plan pins ${expected}. If the node certificate was renewed on purpose, update proxmox.tls.fingerprint ` +
                 `from \`pvenode cert info\`; otherwise something is intercepting the connection.`,
               { kind: 'tls' },
             ),
