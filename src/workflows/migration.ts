@@ -100,27 +100,50 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     publish();
   };
 
-  // Handlers first: a message that arrives before they exist would be lost (signals) or rejected (updates).
-  setHandler(statusQuery, () => board.status);
-  installOperatorHandlers(person, board, plan, report, publish, notify);
-  upsertSearchAttributes([{ key: PlanNameKey, value: plan.name }]);
-
+  /** True from the moment a cutover may have touched the gateway until a rollback put it back. */
   let gatewayChanged = false;
   let verified = false;
+  /** What the upstream pointed at before the cutover; empty when nobody knows (a rerun that found it already moved). */
   let previousServers: string[] = [];
+  let decommissionStarted = false;
 
-  const restoreGateway = async (why: string) => {
+  // Handlers first: a message that arrives before they exist would be lost (signals) or rejected (updates).
+  setHandler(statusQuery, () => board.status);
+  installOperatorHandlers(person, board, plan, report, publish, notify, () => verified);
+  upsertSearchAttributes([{ key: PlanNameKey, value: plan.name }]);
+
+
+  /**
+   * The end-state rule for the gateway (docs/end-states.md): changed and not yet verified → back on its previous
+   * servers, in a non-cancellable scope so a cancel cannot interrupt the compensation. After verification it stays.
+   */
+  const restoreGateway = async (why: string): Promise<void> => {
     if (!gatewayChanged || verified || dryRun) return;
+    if (!previousServers.length || sameServers(previousServers, plan.gateway.newServers)) {
+      report.changes.push(
+        `gateway NOT rolled back (${why}): what upstream ${plan.gateway.upstream} pointed at before the cutover is unknown (it was already on ${plan.gateway.newServers.join(', ')}) — check ${plan.gateway.siteFile} in CT ${plan.gateway.ctid} by hand`,
+      );
+      gatewayChanged = false;
+      return;
+    }
     await CancellationScope.nonCancellable(async () => {
       const res = await acts.rollbackGateway.executeWithOptions(
         { ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${previousServers.join(', ')} (rollback)` },
-        [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, previousServers, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz` }],
+        [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, previousServers, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, verifyBudgetMs: plan.timings.verifyBudgetMs }],
       );
       gatewayChanged = false;
       report.gateway.rolledBack = true;
       report.gateway.currentServers = previousServers;
-      report.changes.push(`gateway rolled back to ${previousServers.join(', ')} (${why})${res.changed ? '' : ' — it already was'}`);
+      report.changes.push(`gateway rolled back to ${previousServers.join(', ')} (${why})${res.changed ? '' : ` — ${res.reason}`}`);
     });
+  };
+  /** The same, for the ways out that must not fail because of it: a failed rollback is reported, not thrown. */
+  const restoreGatewayOrReport = async (why: string): Promise<void> => {
+    try {
+      await restoreGateway(why);
+    } catch (e) {
+      report.changes.push(`gateway rollback FAILED (${why}): ${messageOf(e)} — put upstream ${plan.gateway.upstream} back on ${previousServers.join(', ')} by hand`);
+    }
   };
 
   try {
@@ -149,27 +172,41 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       (r) => r.files.map((f) => `${f.hostPath}: ${f.outcome}`).join('; '),
     );
     report.composeFiles = files.files;
-    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}`);
+    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}${dryRun ? ' (would be)' : ''}`);
 
     // ── Phase 3 ────────────────────────────────────────────────────────────────────────────────────────────────
     enterPhase('Infrastructure Provisioning');
-    report.vms = await Promise.all(
+    // Each VM is recorded as soon as it is done, so a failure of the other still reports what exists.
+    await allOrFirstFailure(
       plan.vms.map((vm) =>
         step(
           `VM ${vm.vmid} ${vm.name}`,
           () => longActs.ensureVm.executeWithOptions({ ...long, summary: `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})` }, [{ proxmox: plan.proxmox, vm, dryRun }]),
           (r) => (r.changes.length ? r.changes.join('; ') : 'already as planned') + (r.rebootRequired ? ' — REBOOT REQUIRED for pending changes' : ''),
-        ),
+        ).then((r) => {
+          report.vms.push(r);
+          report.changes.push(...r.changes.map((c) => `VM ${r.vmid}: ${c}${dryRun ? ' (would be)' : ''}`));
+        }),
       ),
     );
-    for (const vm of report.vms) report.changes.push(...vm.changes.map((c) => `VM ${vm.vmid}: ${c}`));
 
     // ── Phase 4 ────────────────────────────────────────────────────────────────────────────────────────────────
     enterPhase('Application Deployment and Cutover');
     if (dryRun) {
       board.endStep('readiness of VMs, Docker, Portainer and NFS', 'skipped', 'checked once the VMs exist');
-      board.endStep('Portainer deploy', 'skipped', 'needs a person here: deploy the stack in Portainer, then confirm');
-      report.needsPerson.push('Phase 4: deploy the Qdrant stack in Portainer (environment Dr-Phoenix), then `phoenix-migrate confirm-portainer`');
+      if (plan.portainer.mode === 'api') {
+        await step(
+          'Portainer deploy',
+          () =>
+            acts.ensurePortainerDeployment.executeWithOptions({ ...quick, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName} (dry run)` }, [
+              { portainer: plan.portainer, composeContent: plan.composeFiles[plan.portainer.composeFileIndex].content, dryRun: true },
+            ]),
+          (r) => r.changes.join('; ') || 'already deployed',
+        ).then((r) => report.changes.push(...r.changes.map((c) => `Portainer: ${c} (would be)`)));
+      } else {
+        board.endStep('Portainer deploy', 'skipped', 'needs a person here: deploy the stack in Portainer, then confirm');
+        report.needsPerson.push('Phase 4: deploy the Qdrant stack in Portainer (environment Dr-Phoenix), then `phoenix-migrate confirm-portainer`');
+      }
     } else {
       await waitUntilReady();
       await deployStack();
@@ -188,41 +225,30 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     // Cutover and verification loop (Phase 4c → Phase 5): a failed verification rolls the gateway back and asks.
     for (;;) {
       if (board.status.phase !== 'Application Deployment and Cutover') enterPhase('Application Deployment and Cutover');
-      const cut = await step(
-        'gateway cutover',
-        () =>
-          acts.cutoverGateway.executeWithOptions({ ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}` }, [
-            { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, dryRun },
-          ]),
-        (r) => (r.changed ? `${r.previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')}` : `already on ${plan.gateway.newServers.join(', ')}`),
-      );
-      if (!dryRun) {
-        // previousServers from a retry after a lost response come back from the activity's state file.
-        if (cut.previousServers.length) previousServers = cut.previousServers;
-        gatewayChanged = true;
-        report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath ?? undefined, currentServers: plan.gateway.newServers, rolledBack: false };
-        if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')}`);
-      } else if (cut.changed) {
-        report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${plan.gateway.newServers.join(', ')} (would change)`);
-      }
-
-      enterPhase('Verification and Decommissioning');
+      let failure = await cutover();
       if (dryRun) {
+        enterPhase('Verification and Decommissioning');
         board.endStep('verification through the gateway', 'skipped', 'runs after the real cutover');
         break;
       }
-      const failure = await verifyAndSoak();
+      if (!failure) {
+        enterPhase('Verification and Decommissioning');
+        failure = await verifyAndSoak();
+      }
       if (!failure) {
         verified = true;
         break;
       }
-      await step('gateway rollback', () => restoreGateway(failure), () => `back on ${previousServers.join(', ')}`);
+      await step('gateway rollback', () => restoreGateway(failure ?? 'verification failed'), () => `back on ${previousServers.join(', ')}`);
       notify('rejected', `Verification failed and the gateway was rolled back: ${failure}`);
-      const choice = await person.waitForChoice(
-        () => waitFor('operator-choice-after-failed-verification', `Verification failed (${failure}); the gateway is back on ${previousServers.join(', ')}. Retry or abort.`),
+      const choice = await person.waitForChoice(() =>
+        waitFor(
+          'operator-choice-after-failed-verification',
+          `Verification failed (${failure}); the gateway is back on ${previousServers.join(', ')}. Fix the new Qdrant, then retry — or abort.`,
+        ),
       );
       stopWaiting();
-      if (choice === 'abort') throw new AbortRequested(`aborted by ${person.lastActor}`);
+      if (choice === 'abort') throw new AbortRequested(`aborted by ${person.lastActor} after a failed verification`);
       report.changes.push(`verification retried (asked by ${person.lastActor})`);
     }
 
@@ -236,12 +262,15 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     const scan = scanDependencies({ legacy: plan.legacyGuests, movedUpstream: plan.gateway.upstream, upstreams: gatewayNow.upstreams, guestDependencies: plan.guestDependencies });
     report.decommission.refused.push(...scan.refused);
     board.endStep('dependency scan', 'done', `${scan.deletable.length} deletable, ${scan.refused.length} refused${scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : ''}`);
+    if (dryRun) for (const r of scan.refused) report.changes.push(`kept (refused by the dependency scan): ${r.reason}`);
 
     let toDelete = scan.deletable;
     if (plan.approvals.decommission && toDelete.length) {
       if (dryRun) {
         board.endStep('decommission approval', 'skipped', 'needs a person here: approve the deletion');
-        report.needsPerson.push('Phase 5: approve deleting the legacy containers (`phoenix-migrate approve-decommission`)');
+        report.needsPerson.push(
+          `Phase 5: approve deleting CT ${toDelete.map((g) => g.ctid).join(', ')} (\`phoenix-migrate approve-decommission\`)${scan.refused.length ? `; kept: ${scan.refused.map((r) => r.ctid).join(', ')}` : ''}`,
+        );
       } else {
         const items = [
           ...toDelete.map((g) => `delete CT ${g.ctid} ${g.name}${plan.backups.enabled ? ` (after a vzdump backup to ${plan.backups.storage})` : ''}`),
@@ -259,12 +288,14 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     }
 
     const protectedVmids = { template: plan.templateVmid, gateway: plan.gateway.ctid, targets: plan.vms.map((v) => v.vmid) };
-    const results = await Promise.all(
+    decommissionStarted = !dryRun && toDelete.length > 0;
+    // Each deletion is recorded as soon as it is done, so a failure of another still reports what is gone.
+    await allOrFirstFailure(
       toDelete.map((guest) =>
         step(
           `decommission CT ${guest.ctid} ${guest.name}`,
           () =>
-            longActs.decommissionGuest.executeWithOptions({ ...long, summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})` }, [
+            longActs.decommissionGuest.executeWithOptions({ ...long, summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})${dryRun ? ' (dry run)' : ''}` }, [
               {
                 proxmox: plan.proxmox,
                 guest,
@@ -276,48 +307,114 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
               },
             ]),
           (r) => `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}` : ''}`,
-        ),
+        ).then((r) => {
+          report.decommission.results.push(r);
+          if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
+          if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
+          if (r.outcome !== 'already-absent') report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
+        }),
       ),
     );
-    report.decommission.results = results;
-    for (const r of results) {
-      if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
-      if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
-      if (r.outcome !== 'already-absent') report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
-    }
 
     return await finish(dryRun ? 'dry-run' : 'completed');
   } catch (err) {
     if (err instanceof AbortRequested) {
-      await restoreGateway('aborted');
-      return await finish('aborted', err.message);
+      await restoreGatewayOrReport('aborted');
+      return await finish('aborted', `${err.message}; ${endStateSummary()}`);
     }
     if (isCancellation(err)) {
-      await restoreGateway('cancelled');
-      board.finishPhases('cancelled', 'the run was cancelled; nothing is deleted after a cancel');
+      await restoreGatewayOrReport('cancelled');
+      const reason = `the run was cancelled; ${endStateSummary()}`;
+      board.finishPhases('cancelled', reason);
+      board.status.changes = report.changes;
       publish();
+      await CancellationScope.nonCancellable(async () => {
+        notify('cancelled', reason);
+        await settle(pendingNotifications);
+      });
       throw err;
     }
-    await CancellationScope.nonCancellable(() => restoreGateway('failed')).catch((e) => {
-      report.changes.push(`gateway rollback FAILED: ${messageOf(e)} — check the gateway by hand`);
-    });
+    await restoreGatewayOrReport('failed');
     const reason = messageOf(err);
     board.finishPhases('failed', reason);
+    board.status.changes = report.changes;
     publish();
     notify('failed', reason);
     await settle(pendingNotifications);
-    throw ApplicationFailure.nonRetryable(`Migration ${plan.name} failed: ${reason}`, 'MigrationFailed', { ...report, outcome: 'failed', endReason: reason });
+    throw ApplicationFailure.nonRetryable(`Migration ${plan.name} failed: ${reason}`, 'MigrationFailed', {
+      ...report,
+      outcome: 'failed',
+      endReason: `${reason}; ${endStateSummary()}`,
+      phases: board.status.phases,
+      steps: board.status.steps,
+    });
   }
 
   // ── helpers that read like runbook steps ───────────────────────────────────────────────────────────────────
 
+  /** One line for every way out: what stays, what was put back, what was deleted. */
+  function endStateSummary(): string {
+    const vms = report.vms.filter((v) => v.created || v.changes.length).map((v) => v.vmid);
+    const gw = !report.gateway.changed
+      ? 'gateway never touched'
+      : report.gateway.rolledBack
+        ? `gateway back on ${report.gateway.previousServers.join(', ')}`
+        : `gateway on ${report.gateway.currentServers.join(', ')}${verified ? ' (verified)' : ''}`;
+    const deleted = report.decommission.deleted.length ? `deleted CT ${report.decommission.deleted.join(', ')}` : decommissionStarted ? 'no CT deleted' : 'nothing deleted';
+    return `${vms.length ? `VMs ${vms.join(', ')} kept` : 'no VM created'}; ${gw}; ${deleted}`;
+  }
+
   async function finish(outcome: Outcome, endReason?: string): Promise<MigrationReport> {
     board.finishPhases(outcome, endReason);
+    board.status.changes = report.changes;
     publish();
     notify(outcome === 'completed' || outcome === 'dry-run' ? 'completed' : outcome, endReason ?? `Migration ${plan.name}: ${outcome}`);
     await settle(pendingNotifications);
     await condition(allHandlersFinished);
     return { ...report, outcome, endReason, phases: board.status.phases, steps: board.status.steps };
+  }
+
+  /**
+   * Phase 4c: move the gateway. Reads the upstream first (what a rollback restores), then the locked rewrite, which
+   * checks the gateway itself. Returns why the check failed (the gateway is then changed and must be rolled back).
+   */
+  async function cutover(): Promise<string | undefined> {
+    const name = 'gateway cutover';
+    const target = plan.gateway.newServers.join(', ');
+    try {
+      const cut = await step(
+        name,
+        async () => {
+          if (!dryRun) {
+            const before = await acts.readGateway.executeWithOptions({ ...quick, summary: `read upstream ${plan.gateway.upstream} before the cutover` }, [
+              { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
+            ]);
+            const servers = before.upstreams.find((u) => u.name === plan.gateway.upstream)?.servers.map((s) => s.address) ?? [];
+            if (servers.length && !sameServers(servers, plan.gateway.newServers)) previousServers = servers;
+            gatewayChanged = true;
+          }
+          return acts.cutoverGateway.executeWithOptions({ ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${target}` }, [
+            { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, verifyBudgetMs: plan.timings.verifyBudgetMs, dryRun },
+          ]);
+        },
+        (r) => (r.changed ? `${r.previousServers.join(', ')} → ${target}${dryRun ? ' (would change)' : ''}` : `already on ${target}`),
+      );
+      if (dryRun) {
+        if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${target} (would change)${cut.diff ? `\n${cut.diff}` : ''}`);
+        return undefined;
+      }
+      // A retry after a lost response learns the previous servers from the activity's record on the gateway.
+      if (cut.previousKnown && cut.previousServers.length && !sameServers(cut.previousServers, plan.gateway.newServers)) previousServers = cut.previousServers;
+      report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath ?? undefined, currentServers: plan.gateway.newServers, rolledBack: false };
+      if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target}`);
+      return undefined;
+    } catch (err) {
+      if (isCancellation(err) || failureTypeOf(err) !== 'GatewayVerifyFailed') throw err;
+      // nginx was changed and reloaded, but the new backend does not answer through it: that is a failed verification.
+      report.gateway = { ...report.gateway, previousServers, changed: true, currentServers: plan.gateway.newServers, rolledBack: false };
+      report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target} (did not answer through the gateway)`);
+      return `the gateway did not answer through the new servers after the cutover: ${messageOf(err)}`;
+    }
   }
 
   /** Phase 4a: the person should only be asked once the machines are able to take the stack. */
@@ -352,11 +449,21 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         (r) => r.changes.join('; ') || 'already deployed',
       );
       // The container runs; Qdrant must also answer before clients are moved to it.
+      // Bounded like the manual wait: a stack that never answers fails the run before anything downstream changes.
       await step('Qdrant answers on the new VM', async () => {
+        const deadline = Date.now() + plan.timings.deployTimeoutMs;
         for (;;) {
-          const probe = await acts.probeQdrant({ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 });
+          const probe = await acts.probeQdrant.executeWithOptions({ ...quick, summary: `probe ${plan.qdrant.newUrl}/readyz` }, [
+            { url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 },
+          ]);
           if (probe.ready) return probe;
-          await sleep(plan.timings.soakProbeEveryMs);
+          if (Date.now() >= deadline) {
+            throw ApplicationFailure.nonRetryable(
+              `Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) did not answer ready within ${formatMs(plan.timings.deployTimeoutMs)} after the Portainer deploy (last: ${probe.detail}); nothing downstream was changed. Check the stack's container logs in Portainer, then start the run again.`,
+              'DeployTimeout',
+            );
+          }
+          await sleep(Math.min(plan.timings.soakProbeEveryMs, Math.max(1, deadline - Date.now())));
         }
       }, (p) => p.detail);
       return;
@@ -374,15 +481,17 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       const left = deadline - Date.now();
       if (left <= 0) {
         throw ApplicationFailure.nonRetryable(
-          `Nobody confirmed the Portainer deploy within ${formatMs(plan.timings.deployTimeoutMs)}; nothing downstream was changed. Start the run again when ready.`,
+          `Nobody confirmed the Portainer deploy within ${formatMs(plan.timings.deployTimeoutMs)}; nothing downstream was changed (gateway and legacy CTs untouched, VMs kept). Deploy the stack, then start the run again: it converges on what exists.`,
           'DeployTimeout',
         );
       }
       const woke = await condition(() => person.deployConfirmed || person.abortRequested, Math.min(left, plan.timings.remindEveryMs));
       if (person.abortRequested) throw new AbortRequested(`aborted by ${person.lastActor}`);
-      if (!woke && Date.now() < deadline) {
-        log.info('still waiting for the Portainer deploy', { waitingSince: board.status.waitingFor?.since });
-        notify('reminder', `Still waiting: ${message}`);
+      if (!woke && Date.now() < deadline && !person.deployConfirmed) {
+        const n = board.remind();
+        log.info('still waiting for the Portainer deploy', { waitingSince: board.status.waitingFor?.since, reminder: n });
+        notify('reminder', `Still waiting (reminder ${n}, ${formatMs(deadline - Date.now())} left): ${message}`);
+        publish();
       }
     }
     person.expectDeploy = false;
@@ -521,6 +630,7 @@ function installOperatorHandlers(
   report: MigrationReport,
   publish: () => void,
   notify: (event: string, message: string) => void,
+  verified: () => boolean,
 ): void {
   const requireActor = (a: OperatorAction) => {
     if (!a || typeof a.by !== 'string' || !a.by.trim()) throw new Error('say who you are: { "by": "<name>" }');
@@ -622,7 +732,9 @@ function installOperatorHandlers(
   const doAbort = (a: OperatorAction) => {
     person.record('abort', a);
     person.abortRequested = true;
-    return 'aborting: the gateway is restored if it was changed, VMs are kept, nothing is deleted';
+    return verified()
+      ? 'aborting: nothing is deleted, VMs are kept, the gateway stays on the verified new servers'
+      : 'aborting: nothing is deleted, VMs are kept, the gateway is put back on its previous servers if the run changed it';
   };
   const validateAbort = (a: OperatorAction) => {
     requireActor(a);
@@ -673,6 +785,24 @@ function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): Migrati
     legacyTraffic: [],
     operator: [],
   };
+}
+
+/** Waits for every branch (so each records its result), then fails with the first failure, if any. */
+async function allOrFirstFailure(branches: Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(branches);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function sameServers(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** The ApplicationFailure type of an activity failure (classify by fields, never by class across modules). */
+function failureTypeOf(err: unknown): string | undefined {
+  const cause = (err as { cause?: { type?: unknown } } | undefined)?.cause;
+  const type = cause?.type ?? (err as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 async function settle(promises: Promise<unknown>[]): Promise<void> {

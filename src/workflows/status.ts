@@ -43,6 +43,8 @@ export interface Waiting {
   command: string;
   /** Open items (readiness problems, the guests about to be deleted, …). */
   items: string[];
+  /** Reminders sent so far for this wait (one every `remindEvery`). */
+  reminders?: number;
 }
 
 export interface MigrationStatus {
@@ -57,6 +59,8 @@ export interface MigrationStatus {
   outcome?: Outcome;
   /** Set when the run ended without completing: the reason in the operator's words. */
   endReason?: string;
+  /** Set when the run ended: every change made (the report's `changes`), also for a cancelled run, which has no result. */
+  changes?: string[];
 }
 
 export class StatusBoard {
@@ -143,7 +147,16 @@ export class StatusBoard {
   wait(what: WaitingFor, message: string, items: string[] = []): void {
     const command = `${continueCommands[what]}${what === 'readiness' ? '' : ` --id ${this.status.workflowId}`}`;
     const since = this.status.waitingFor?.what === what ? this.status.waitingFor.since : this.stamp();
-    this.status.waitingFor = { what, since, message, command, items };
+    const reminders = this.status.waitingFor?.what === what ? this.status.waitingFor.reminders : undefined;
+    this.status.waitingFor = { what, since, message, command, items, ...(reminders ? { reminders } : {}) };
+  }
+
+  /** Counts a reminder for the current wait; returns how many were sent. */
+  remind(): number {
+    const w = this.status.waitingFor;
+    if (!w) return 0;
+    w.reminders = (w.reminders ?? 0) + 1;
+    return w.reminders;
   }
 
   stopWaiting(): void {
@@ -173,6 +186,7 @@ export function renderChecklist(status: MigrationStatus): string {
     lines.push('', `**✋ Waiting for a person:** ${w.message}`);
     for (const item of w.items) lines.push(`- ${item}`);
     lines.push('', `Continue with: \`${w.command}\``);
+    if (w.reminders) lines.push('', `_Waiting since ${w.since}; ${w.reminders} reminder(s) sent._`);
   }
   status.phases.forEach((phase, i) => {
     lines.push('', `${i + 1}. **${phase.name}**${phaseMarks[phase.status]}`);
@@ -181,6 +195,10 @@ export function renderChecklist(status: MigrationStatus): string {
       lines.push(`   - ${stepMarks[step.status]} ${step.name}${text ? ` — ${text}` : ''}`);
     }
   });
+  if (status.changes?.length) {
+    lines.push('', '**Changes made:**');
+    for (const c of status.changes) lines.push(`- ${c.split('\n')[0]}`);
+  }
   lines.push('', `Plan digest: \`${status.planDigest.slice(0, 12)}\``);
   return lines.join('\n');
 }
