@@ -12,13 +12,23 @@ import { runValidate } from './validate';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function runRefOptions(cmd: Command): Command {
+function connectionOptions(cmd: Command): Command {
   return cmd
-    .option('--plan <file>', 'the migration plan (the run id derives from its name)')
-    .option('--id <workflowId>', 'the run id (default: migration-<plan name>)')
     .option('--profile <name>', 'temporal.toml profile (default: TEMPORAL_PROFILE or "default")')
     .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS or localhost:7233)')
     .option('--namespace <ns>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or "default")');
+}
+
+/** Commands that act on a run: which one, by plan or by id. */
+function runRefOptions(cmd: Command): Command {
+  return connectionOptions(
+    cmd.option('--plan <file>', 'the migration plan (the run id derives from its name)').option('--id <workflowId>', 'the run id (default: migration-<plan name>)'),
+  );
+}
+
+/** Commands that need the plan itself. */
+function planOptions(cmd: Command): Command {
+  return connectionOptions(cmd.requiredOption('--plan <file>', 'the migration plan'));
 }
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -42,17 +52,15 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--json', 'print the problems as JSON')
     .action(action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; json?: boolean }) => runValidate(o, io)));
 
-  runRefOptions(
+  planOptions(
     program
       .command('plan')
       .description('dry run on live state: every read and check, zero changes; prints what each phase would change (needs a worker)'),
   )
-    .requiredOption('--plan <file>', 'the migration plan')
     .option('--json', 'print the report as JSON')
     .action(action((o) => runPlan(o, io)));
 
-  runRefOptions(program.command('start').description('start the migration; prints the run id and its Temporal UI address'))
-    .requiredOption('--plan <file>', 'the migration plan')
+  planOptions(program.command('start').description('start the migration; prints the run id and its Temporal UI address'))
     .action(action((o) => runStart(o, io)));
 
   runRefOptions(program.command('status').description('phases, steps and what the run waits for'))

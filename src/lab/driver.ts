@@ -62,10 +62,6 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
       }
     }
     if (status) {
-      if (status.phase !== lastPhase) {
-        lastPhase = status.phase;
-        opts.say(`▶ ${status.phase}`);
-      }
       for (const s of status.steps) {
         const key = `${s.name}:${s.status}:${s.endedAt ?? ''}`;
         if ((s.status === 'done' || s.status === 'failed') && !seenSteps.has(key)) {
@@ -73,6 +69,10 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
           opts.say(`  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`);
           if (s.name === 'verification through the gateway' && s.status === 'done') world.events.write({ kind: 'verification-passed' });
         }
+      }
+      if (status.phase !== lastPhase) {
+        lastPhase = status.phase;
+        opts.say(`▶ ${status.phase}`);
       }
       const w = status.waitingFor;
       const waitKey = w ? `${w.what}:${w.items.join('|')}` : '';
