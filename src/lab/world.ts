@@ -193,9 +193,11 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       await proxmox.stop();
     });
     events.follow(proxmox.auditLogPath, (line) => {
-      const e = JSON.parse(line) as { method: string; path: string; status: number; fault?: string; upid?: string; params?: unknown };
+      const e = JSON.parse(line) as { method: string; path: string; status: number; fault?: string; upid?: string; params?: Record<string, unknown> };
       if (e.method === 'GET') return undefined;
-      return { kind: 'proxmox', method: e.method, path: e.path, status: e.status, fault: e.fault, upid: e.upid, effect: e.status < 300 || e.fault === 'lost-response' };
+      // newid (clone target) and vmid (vzdump) name the guest a call acts on when the path does not: chaos runs count effects per guest.
+      const target = { ...(e.params?.newid !== undefined ? { newid: Number(e.params.newid) } : {}), ...(e.params?.vmid !== undefined ? { vmid: String(e.params.vmid) } : {}) };
+      return { kind: 'proxmox', method: e.method, path: e.path, status: e.status, fault: e.fault, upid: e.upid, ...target, effect: e.status < 300 || e.fault === 'lost-response' };
     });
 
     // ── Qdrant: legacy with data; the new one is down until the stack is deployed ─────────────────────────
