@@ -11,6 +11,7 @@ import { createActivities, defaultActivityDeps } from '../../src/activities';
 import { startWorld, type World, type WorldOptions } from '../../src/lab/world';
 import { statusQuery } from '../../src/workflows/messages';
 import type { MigrationStatus } from '../../src/workflows/status';
+import type { ResolvedPlan } from '../../src/config/resolved-plan';
 import { MigrationPhaseKey, PlanNameKey } from '../../src/workflows/search-attributes';
 import { connectTestTemporal, createTestWorker, type TestTemporal } from './temporal';
 
@@ -20,12 +21,20 @@ export interface MigrationWorld {
   taskQueue: string;
   worker: Worker;
   workerRun: Promise<void>;
-  start(opts?: { dryRun?: boolean; workflowId?: string }): Promise<WorkflowHandle>;
+  start(opts?: StartOptions): Promise<WorkflowHandle>;
   /** Polls the status query until `pred` holds (or fails after `timeoutMs`, showing the last status). */
   waitFor(handle: WorkflowHandle, pred: (s: MigrationStatus) => boolean, timeoutMs?: number): Promise<MigrationStatus>;
   stopWorker(): Promise<void>;
   restartWorker(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** `plan`/`digest` start the run on a variant of the world's plan (e.g. a wrong fingerprint; see test/faults). */
+export interface StartOptions {
+  dryRun?: boolean;
+  workflowId?: string;
+  plan?: ResolvedPlan;
+  digest?: string;
 }
 
 let counter = 0;
@@ -49,12 +58,14 @@ export async function startMigrationWorld(opts: Partial<WorldOptions> = {}): Pro
     worker: await makeWorker(),
     workerRun: Promise.resolve(),
     async start(o = {}) {
+      const plan = o.plan ?? world.plan;
+      const digest = o.plan ? (o.digest ?? world.digest) : world.digest;
       return t.client.workflow.start('migration', {
         taskQueue,
-        workflowId: o.workflowId ?? `migration-${world.plan.name}${o.dryRun ? '-dry' : ''}`,
-        args: [{ plan: world.plan, digest: world.digest, ...(o.dryRun ? { dryRun: true } : {}) }],
+        workflowId: o.workflowId ?? `migration-${plan.name}${o.dryRun ? '-dry' : ''}`,
+        args: [{ plan, digest, ...(o.dryRun ? { dryRun: true } : {}) }],
         typedSearchAttributes: [
-          { key: PlanNameKey, value: world.plan.name },
+          { key: PlanNameKey, value: plan.name },
           { key: MigrationPhaseKey, value: 'Not started' },
         ],
       });
