@@ -9,9 +9,11 @@ import path from 'node:path';
 
 export const PCT_STANDIN = `#!/usr/bin/env bash
 # phoenix-migrate lab: stand-in for Proxmox's pct; the "container" is this machine.
+# Every call is appended to $PCT_STANDIN_LOG (if set) as one line of its first four words (the command after
+# \`--\` may be a whole script).
 set -euo pipefail
 log="\${PCT_STANDIN_LOG:-}"
-[ -n "$log" ] && printf '%s\\n' "$*" >> "$log"
+if [ -n "$log" ]; then printf '%s %s %s %s\\n' "\${1:-}" "\${2:-}" "\${3:-}" "\${4:-}" >> "$log"; fi
 cmd="\${1:-}"; shift || true
 case "$cmd" in
   exec)

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerTarget, hostTarget, isRemoteError, isRetryable, shellQuote, withSsh, type RemoteError } from '../../../src/remote';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
+import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
 
 const describeIf = requireOrSkip('sshd', 'ssh-keygen') ? describe : describe.skip;
@@ -20,7 +21,7 @@ async function expectRemoteError(p: Promise<unknown>): Promise<RemoteError> {
 describeIf('SSH transport against a real sshd', () => {
   let sshd: SshdHandle;
   beforeAll(async () => {
-    sshd = await startSshd({ extraPath: [join(__dirname, '../../harness/pct-standin')] });
+    sshd = await startSshd({ extraPath: [pctStandinDir()] });
   });
   afterAll(async () => {
     await sshd?.stop();
