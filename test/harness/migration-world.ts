@@ -21,6 +21,7 @@ export interface MigrationWorld {
   taskQueue: string;
   worker: Worker;
   workerRun: Promise<void>;
+  /** Starts the run as the CLI does (static summary/details for the Web UI included). */
   start(opts?: StartOptions): Promise<WorkflowHandle>;
   /** Polls the status query until `pred` holds (or fails after `timeoutMs`, showing the last status). */
   waitFor(handle: WorkflowHandle, pred: (s: MigrationStatus) => boolean, timeoutMs?: number): Promise<MigrationStatus>;
@@ -39,13 +40,24 @@ export interface StartOptions {
 
 let counter = 0;
 
-export async function startMigrationWorld(opts: Partial<WorldOptions> = {}): Promise<MigrationWorld> {
+export interface MigrationWorldOptions extends Partial<WorldOptions> {
+  /** Extra worker environment (e.g. a notification webhook URL under the name the plan gives). */
+  workerEnv?: Record<string, string>;
+  /**
+   * The worker's task queue (default: a fresh random one). CLI tests pass TASK_QUEUE, the queue `phoenix-migrate start`
+   * uses; only one such world may run at a time on the shared server, or they would take each other's tasks.
+   */
+  taskQueue?: string;
+}
+
+export async function startMigrationWorld(options: MigrationWorldOptions = {}): Promise<MigrationWorld> {
+  const { workerEnv: extraEnv, taskQueue: fixedQueue, ...opts } = options;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-e2e-'));
   const planName = opts.planName ?? `e2e-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const world = await startWorld({ dir, planName, agentDelayMs: 200, defaultTaskMs: 100, ...opts });
   const t = await connectTestTemporal();
-  const taskQueue = t.newTaskQueue('migration');
-  const env = { ...process.env, ...world.workerEnv };
+  const taskQueue = fixedQueue ?? t.newTaskQueue('migration');
+  const env = { ...process.env, ...world.workerEnv, ...extraEnv };
   const makeWorker = () =>
     createTestWorker(t, {
       taskQueue,
@@ -64,6 +76,8 @@ export async function startMigrationWorld(opts: Partial<WorldOptions> = {}): Pro
         taskQueue,
         workflowId: o.workflowId ?? `migration-${plan.name}${o.dryRun ? '-dry' : ''}`,
         args: [{ plan, digest, ...(o.dryRun ? { dryRun: true } : {}) }],
+        staticSummary: `${o.dryRun ? 'Dry run' : 'Migration'} ${plan.name}: Qdrant → VM ${plan.vms.map((v) => v.vmid).join('/')}`,
+        staticDetails: `Plan \`${plan.name}\` (digest \`${digest.slice(0, 12)}\`), started by the e2e harness.`,
         typedSearchAttributes: [
           { key: PlanNameKey, value: plan.name },
           { key: MigrationPhaseKey, value: 'Not started' },
