@@ -53,8 +53,10 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
     .option('--dir <dir>', 'the lab directory', DEFAULT_DIR)
     .action(async (o: { dir: string }) => {
       const { labDeployStack } = await import('../lab/lab');
+      // `lab` has a --dir of its own, and commander gives `lab deploy-stack --dir X` to it: take X from there.
+      const dir = lab.getOptionValueSource('dir') === 'cli' ? (lab.opts() as { dir: string }).dir : o.dir;
       try {
-        io.out(await labDeployStack(o.dir));
+        io.out(await labDeployStack(dir));
         io.out('now confirm it:  npx phoenix-migrate confirm-portainer --id migration-qdrant-to-dr-phoenix   (or --plan <the lab plan>)');
         setExit(ExitCode.ok);
       } catch (err) {

@@ -9,6 +9,7 @@ import { runLabCommand } from './lab';
 import { runPlan } from './plan';
 import { CliError, runAnswer, runCancel, runHistoryExport, runStart, runStatus, runWatch, type AnswerCommand } from './runs';
 import { runValidate } from './validate';
+import { loadTemporalTarget } from '../temporal/connection';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -104,7 +105,17 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .action(
       action(async (o: { profile?: string; address?: string; namespace?: string; metricsPort?: string }) => {
         const { runWorker } = await import('../worker');
-        await runWorker({ ...o, metricsPort: o.metricsPort ? Number(o.metricsPort) : undefined });
+        try {
+          await runWorker({ ...o, metricsPort: o.metricsPort ? Number(o.metricsPort) : undefined });
+        } catch (err) {
+          // The native connection's error is a multi-line Rust debug dump: say it in one line, with exit 6.
+          if ((err as Error)?.name === 'TransportError') {
+            const address = loadTemporalTarget(o).address;
+            const reason = /connection refused/i.test((err as Error).message) ? 'connection refused' : 'transport error';
+            throw new CliError(`cannot reach the Temporal server at ${address} (${reason})`, 'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address', ExitCode.unavailable);
+          }
+          throw err;
+        }
         return ExitCode.ok;
       }),
     );

@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
 import { loadTemporalTarget, TASK_QUEUE, webUiUrl, type TemporalTarget } from '../temporal/connection';
@@ -21,6 +20,7 @@ import {
 import type { MigrationReport } from '../workflows/report';
 import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
 import type { MigrationStatus } from '../workflows/status';
+import { historyJson } from './history-json';
 import { ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
 
@@ -127,7 +127,7 @@ async function withRun<T>(ref: RunRef, fn: (handle: WorkflowHandle, ctx: { targe
   try {
     return await fn(client.workflow.getHandle(workflowId), { target, workflowId });
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
+    if (err instanceof WorkflowNotFoundError || isGrpcNotFound(err)) {
       throw new CliError(`no run ${workflowId} on ${target.address} (namespace ${target.namespace})`, 'start one with: phoenix-migrate start --plan FILE', ExitCode.notFound);
     }
     throw err;
@@ -237,6 +237,14 @@ export async function runAnswer(command: AnswerCommand, ref: RunRef & { by?: str
         io.err(`rejected: ${causeMessage(err)}`);
         return ExitCode.conflict;
       }
+      if (err instanceof WorkflowNotFoundError) {
+        // An update to a run that has ended is "not found" to Temporal; the run exists, it just takes no answers.
+        const state = await handle.describe().then((d) => d.status.name, () => undefined);
+        if (state && state !== 'RUNNING') {
+          io.err(`rejected: the run has ended (${state}); it takes no more answers`);
+          return ExitCode.conflict;
+        }
+      }
       throw err;
     }
   });
@@ -253,10 +261,16 @@ export async function runCancel(ref: RunRef, io: CliIo): Promise<number> {
 export async function runHistoryExport(ref: RunRef & { export: string }, io: CliIo): Promise<number> {
   return withRun(ref, async (handle, { workflowId }) => {
     const history = await handle.fetchHistory();
-    fs.writeFileSync(ref.export, historyToJSON(history));
+    fs.writeFileSync(ref.export, historyJson(history));
     io.out(`wrote ${history.events?.length ?? 0} events of ${workflowId} to ${ref.export}`);
     return ExitCode.ok;
   });
+}
+
+/** Raw gRPC NOT_FOUND (e.g. from fetchHistory), which the SDK does not turn into WorkflowNotFoundError. */
+function isGrpcNotFound(err: unknown): boolean {
+  const code = (e: unknown) => (e && typeof e === 'object' ? (e as { code?: unknown }).code : undefined);
+  return code(err) === 5 || code((err as { cause?: unknown } | undefined)?.cause) === 5;
 }
 
 function isRejection(err: unknown): boolean {
