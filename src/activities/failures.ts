@@ -21,7 +21,6 @@ const PROXMOX_TYPES: Record<string, string> = {
 /** Codes of errors that only a person can fix, whatever client raised them. */
 const PERMANENT_CODES: Record<string, string> = {
   SECRET_UNAVAILABLE: 'SecretUnavailable',
-  SECRET_MISSING: 'SecretMissing',
   TLS_PIN_MISMATCH: 'TlsPinMismatch',
   TLS_CA_UNREADABLE: 'TlsCaUnreadable',
 };

@@ -3,7 +3,7 @@
  * real clients, tests and the lab pass the same real clients pointed at loopback. Workflows only `import type` this.
  */
 import type { ProxmoxSettings, SecretRef } from '../config/resolved-plan';
-import { resolveSecretRef } from '../http/secret-ref';
+import { resolveSecret as readSecret } from '../secrets';
 import type { Logger } from '../logging';
 import type { ProxmoxApi } from '../proxmox';
 import { createDecommissionActivities } from './decommission';
@@ -45,7 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     lockWaitMs: deps.timings?.lockWaitMs,
   };
   const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
-  const resolveSecret = (ref: SecretRef) => resolveSecretRef(ref, deps.env);
+  const resolveSecret = async (ref: SecretRef) => readSecret(ref, deps.env);
   return withFailureTranslation({
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
     ...createFileActivities({ env: deps.env }),

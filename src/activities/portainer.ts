@@ -8,7 +8,7 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import type { Dispatcher } from 'undici';
 import type { PortainerSettings, SecretRef, TlsTrust } from '../config/resolved-plan';
-import { describeSecretRef, resolveSecretRef } from '../http/secret-ref';
+import { describeSecretRef, resolveSecret } from '../secrets';
 import { dispatcherFor } from '../http/tls';
 import { PortainerClient, type PortainerAuth, type PortainerClientOptions, type PortainerEndpoint } from '../portainer/client';
 import { isPortainerError, type PortainerError } from '../portainer/errors';
@@ -83,8 +83,8 @@ function sameContent(a: string, b: string): boolean {
 }
 
 export function createPortainerActivities(deps: PortainerDeps = {}) {
-  const readSecret = deps.resolveSecret ?? ((ref: SecretRef) => resolveSecretRef(ref));
-  const makeDispatcher = deps.dispatcherFor ?? ((tls: TlsTrust) => dispatcherFor(tls));
+  const readSecret = deps.resolveSecret ?? (async (ref: SecretRef) => resolveSecret(ref));
+  const makeDispatcher = deps.dispatcherFor ?? ((tls: TlsTrust) => dispatcherFor(tls, { what: 'Portainer', planField: 'portainer.tls' }));
   const makeClient = deps.portainerClient ?? ((o: PortainerClientOptions) => new PortainerClient(o));
 
   async function secret(ref: SecretRef, what: string): Promise<string> {

@@ -63,7 +63,7 @@ export function createReadinessActivities(deps: ReadinessDeps) {
   }
 
   async function portainerAnswers(plan: ResolvedPlan): Promise<MissingItem | undefined> {
-    const dispatcher = dispatcherFor(plan.portainer.tls, { connectTimeoutMs: timeoutMs });
+    const dispatcher = dispatcherFor(plan.portainer.tls, { connectTimeoutMs: timeoutMs, what: 'Portainer', planField: 'portainer.tls' });
     try {
       const res = await request(`${plan.portainer.url.replace(/\/$/, '')}/api/system/status`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       await res.body.dump();

@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure, activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import type { SecretRef } from '../config/resolved-plan';
-import { describeSecretRef, resolveSecretRef } from '../http/secret-ref';
+import { describeSecretRef, resolveSecret } from '../secrets';
 import { QdrantClient, type QdrantClientOptions } from '../qdrant/client';
 import { isQdrantError, type QdrantError } from '../qdrant/errors';
 
@@ -111,7 +111,7 @@ function asFailure(e: unknown, what: string): unknown {
 
 export function createVerifyActivities(deps: VerifyDeps = {}) {
   const makeClient = deps.qdrantClient ?? ((o: QdrantClientOptions) => new QdrantClient(o));
-  const readSecret = deps.resolveSecret ?? ((ref: SecretRef) => resolveSecretRef(ref));
+  const readSecret = deps.resolveSecret ?? (async (ref: SecretRef) => resolveSecret(ref));
 
   async function apiKeyFor(ref: SecretRef | undefined): Promise<string | undefined> {
     if (!ref) return undefined;

@@ -5,10 +5,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProxmoxSettings, VmSpec } from '../config/resolved-plan';
 import {
-  activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isProxmoxError, isRetryable, resolveSecret,
+  activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isProxmoxError, isRetryable,
   waitForTask, type GuestConfig, type ProxmoxApi, type TaskProgress,
 } from '../proxmox';
 import { toActivityFailure } from './failures';
+import { resolveSecret } from '../secrets';
 
 export interface ActivityLog {
   info(message: string, fields?: Record<string, unknown>): void;

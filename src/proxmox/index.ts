@@ -5,7 +5,6 @@ export * from './errors';
 export * from './guests';
 export * from './lxc';
 export * from './qemu';
-export * from './secrets';
 export * from './sshkeys';
 export * from './tasks';
 export * from './tls';

@@ -1,7 +1,11 @@
+/**
+ * Resolving a plan's `SecretRef` on the worker. The plan only names where a secret lives (an env var, a file); the
+ * value is read when it is needed and never returned to workflow code, logged or put in a message. Only a person can
+ * fix a missing secret, so the error is permanent (code SECRET_UNAVAILABLE).
+ */
 import { readFileSync } from 'node:fs';
-import type { SecretRef } from '../config/resolved-plan';
+import type { SecretRef } from './config/resolved-plan';
 
-/** The kind of failure when a referenced secret cannot be read on the worker (never retryable: a person must fix it). */
 export class SecretUnavailableError extends Error {
   readonly code = 'SECRET_UNAVAILABLE' as const;
   readonly kind = 'secret-unavailable' as const;
@@ -11,10 +15,11 @@ export class SecretUnavailableError extends Error {
   }
 }
 
-/**
- * Resolve a secret reference on the worker. The plan only names where the secret lives; messages name that place,
- * never the value.
- */
+/** Where the secret lives, for messages (never the value). */
+export function describeSecretRef(ref: SecretRef): string {
+  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
+}
+
 export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   if ('env' in ref) {
     const value = env[ref.env];
