@@ -9,6 +9,7 @@ import type { MigrationReport } from '../../src/workflows/report';
 import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import fs from 'node:fs';
+import { checkedHistory, currentDetails, legacyCtsPresent } from './support';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
@@ -39,6 +40,12 @@ describeIf('migration: happy path', () => {
     const approval = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     expect(approval.waitingFor?.items.join('\n')).toMatch(/delete CT 952/);
     expect(approval.waitingFor?.items.join('\n')).toMatch(/kept: CT 950 .*embedding_service/);
+    // Nothing is deleted before the approval; the Web UI shows the checklist and the command that continues the run.
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    const details = await currentDetails(handle);
+    expect(details).toMatch(/- \[x\] gateway cutover/);
+    expect(details).toMatch(/✋ waiting — decommission approval/);
+    expect(details).toContain(`Continue with: \`phoenix-migrate approve-decommission --id ${handle.workflowId}\``);
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
 
     const report = (await handle.result()) as MigrationReport;
@@ -60,5 +67,11 @@ describeIf('migration: happy path', () => {
     expect(mw.world.proxmox.guest(950)).toBeDefined();
     const clones = mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/qemu\/\d+\/clone$/.test(e.path) && e.status === 200);
     expect(clones).toHaveLength(2);
+
+    // The history: activity summaries for the Web UI, no secrets; recorded as a replay fixture on request.
+    const history = await checkedHistory(mw, handle, 'happy-path');
+    expect(history).toMatch(/clone 9000 → 1002/);
+    expect(history).toContain(`nginx upstream qdrant_service → ${mw.world.plan.gateway.newServers[0]}`);
+    expect(details).toBeDefined();
   }, 180_000);
 });
