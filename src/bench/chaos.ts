@@ -1,0 +1,186 @@
+/**
+ * `npm run chaos -- --runs N [--json] [--seed S] [--dir D]`: N unattended lab migrations; in each the worker is
+ * SIGKILLed 1–3 times at random moments and started again, and in one run the Temporal dev server is killed and
+ * restarted on its db file as well. After each run: did it complete, did any side effect happen twice, was anything
+ * deleted before verification passed, and how long did it take from a restart to the next completed activity.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { driveRun, type DriveResult } from '../lab/driver';
+import { countEffects, type EffectCounts } from './effects';
+import { activityCompletions, recoveryTimesMs, round, sleep, startLabRun, startMigration } from './harness';
+
+/** Long enough that a kill lands inside a Proxmox task more often than not; short enough for ~10 runs in minutes. */
+export const CHAOS_TASK_MS = { qmclone: 1500, resize: 600, qmstart: 600, vzdump: 800, vzshutdown: 500, vzdestroy: 600 };
+
+interface Args {
+  runs: number;
+  json: boolean;
+  seed: number;
+  dir: string;
+  runTimeoutMs: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { runs: 3, json: false, seed: Date.now() % 1_000_000, dir: path.join(os.tmpdir(), `phoenix-chaos-${process.pid}`), runTimeoutMs: 600_000 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--runs') args.runs = Number(value());
+    else if (a === '--json') args.json = true;
+    else if (a === '--seed') args.seed = Number(value());
+    else if (a === '--dir') args.dir = path.resolve(value());
+    else if (a === '--run-timeout') args.runTimeoutMs = Number(value()) * 1000;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run chaos -- [--runs N] [--json] [--seed S] [--dir DIR] [--run-timeout SECONDS]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs needs a whole number ≥ 1');
+  return args;
+}
+
+/** mulberry32: a seeded PRNG, so a bad run can be replayed with --seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ChaosRunResult {
+  run: number;
+  completed: boolean;
+  outcome: string;
+  seconds: number;
+  workerKills: number;
+  temporalKills: number;
+  recoverySeconds: number[];
+  effects: EffectCounts;
+  failure?: string;
+}
+
+async function chaosRun(index: number, args: Args, rand: () => number, killTemporal: boolean, say: (l: string) => void): Promise<ChaosRunResult> {
+  const dir = path.join(args.dir, `run-${index + 1}`);
+  const lab = await startLabRun({ dir, world: { taskDurations: CHAOS_TASK_MS, defaultTaskMs: 300, agentDelayMs: 500 } });
+  const log = fs.createWriteStream(path.join(dir, 'drive.log'));
+  const note = (l: string) => log.write(`${new Date().toISOString()} ${l}\n`);
+  const started = Date.now();
+  const restarts: number[] = [];
+  let workerKills = 0;
+  let temporalKills = 0;
+  try {
+    const { world, client, worker, temporal } = lab;
+    const handle = await startMigration(client, world.plan, world.digest);
+    world.events.write({ kind: 'run-started', workflowId: handle.workflowId });
+    let giveUp!: () => void;
+    const timedOut = new Promise<void>((r) => (giveUp = r));
+    const timer = setTimeout(giveUp, args.runTimeoutMs);
+    let done = false;
+    const driving = driveRun({ client, workflowId: handle.workflowId, world, autoConfirm: true, say: note, interrupted: timedOut }).finally(() => (done = true));
+
+    const kills = 1 + Math.floor(rand() * 3);
+    const temporalAfter = killTemporal ? Math.floor(rand() * kills) : -1;
+    const chaos = (async () => {
+      for (let k = 0; k < kills && !done; k++) {
+        await sleep(500 + rand() * 5500);
+        if (done) break;
+        note(`chaos: SIGKILL worker (pid ${worker.pid()})`);
+        await worker.kill();
+        workerKills++;
+        world.events.write({ kind: 'chaos', what: 'worker-killed' });
+        await sleep(rand() * 1000);
+        if (k === temporalAfter) {
+          note('chaos: SIGKILL Temporal dev server');
+          await temporal.kill();
+          temporalKills++;
+          world.events.write({ kind: 'chaos', what: 'temporal-killed' });
+          await sleep(300 + rand() * 1000);
+          restarts.push(Date.now());
+          await temporal.start();
+          note('chaos: Temporal dev server restarted on its db file');
+        }
+        restarts.push(Date.now());
+        await worker.start();
+        world.events.write({ kind: 'chaos', what: 'worker-restarted' });
+        note(`chaos: worker restarted (pid ${worker.pid()})`);
+      }
+    })();
+    const result: DriveResult = await driving;
+    clearTimeout(timer);
+    await chaos;
+    const seconds = (Date.now() - started) / 1000;
+    const effects = countEffects(world.events.read(), lab.initialSiteSha);
+    const completions = activityCompletions((await handle.fetchHistory()).events ?? []);
+    const recoveries = recoveryTimesMs(restarts, completions).map((ms) => round(ms / 1000, 1));
+    const outcome = result.interrupted ? 'timed out' : (result.report?.outcome ?? result.state.toLowerCase());
+    const completed = outcome === 'completed';
+    say(
+      `run ${index + 1}/${args.runs}: ${outcome} in ${seconds.toFixed(1)} s; killed worker ×${workerKills}${temporalKills ? `, Temporal ×${temporalKills}` : ''}; ` +
+        `clones ${Object.keys(effects.clones).length}, deletes ${Object.keys(effects.deletes).length}, gateway changes ${effects.gatewayChanges}; ` +
+        `duplicates ${effects.duplicateEffects}, early deletes ${effects.deletedBeforeVerification}; recovery ${recoveries.map((r) => `${r} s`).join(', ') || '—'}` +
+        (effects.problems.length ? `\n    ${effects.problems.join('\n    ')}` : '') +
+        (result.failure ? `\n    failure: ${result.failure}` : ''),
+    );
+    return { run: index + 1, completed, outcome, seconds, workerKills, temporalKills, recoverySeconds: recoveries, effects, failure: result.failure };
+  } finally {
+    log.end();
+    await lab.stop();
+  }
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const args = parseArgs(argv);
+  const say = (l: string) => process.stdout.write(`${l}\n`);
+  const rand = prng(args.seed);
+  const temporalRun = Math.floor(args.runs / 2);
+  say(`chaos: ${args.runs} run(s), seed ${args.seed}, dirs under ${args.dir}; Proxmox task durations ${JSON.stringify(CHAOS_TASK_MS)}`);
+  const results: ChaosRunResult[] = [];
+  for (let i = 0; i < args.runs; i++) {
+    try {
+      results.push(await chaosRun(i, args, rand, i === temporalRun, say));
+    } catch (err) {
+      say(`run ${i + 1}/${args.runs}: the harness failed: ${(err as Error).message}`);
+      results.push({ run: i + 1, completed: false, outcome: 'harness error', seconds: 0, workerKills: 0, temporalKills: 0, recoverySeconds: [], effects: countEffects([], ''), failure: (err as Error).message });
+    }
+  }
+  const summary = {
+    runs: args.runs,
+    completed: results.filter((r) => r.completed).length,
+    duplicateEffects: results.reduce((n, r) => n + r.effects.duplicateEffects, 0),
+    deletedBeforeVerification: results.reduce((n, r) => n + r.effects.deletedBeforeVerification, 0),
+    maxRecoverySeconds: Math.max(0, ...results.flatMap((r) => r.recoverySeconds)),
+    duplicateBackups: results.reduce((n, r) => n + r.effects.duplicateBackups, 0),
+    workerKills: results.reduce((n, r) => n + r.workerKills, 0),
+    temporalKills: results.reduce((n, r) => n + r.temporalKills, 0),
+    seed: args.seed,
+  };
+  say(
+    `\n${summary.completed}/${summary.runs} completed; duplicate effects ${summary.duplicateEffects}; deleted before verification ${summary.deletedBeforeVerification}; ` +
+      `max recovery ${summary.maxRecoverySeconds} s; duplicate backups ${summary.duplicateBackups}; kills: worker ${summary.workerKills}, Temporal ${summary.temporalKills}`,
+  );
+  if (args.json) say(JSON.stringify(summary));
+  const ok = summary.completed === summary.runs && summary.duplicateEffects === 0 && summary.deletedBeforeVerification === 0;
+  if (ok) fs.rmSync(args.dir, { recursive: true, force: true });
+  else say(`kept the run dirs for inspection: ${args.dir}`);
+  return ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`chaos: ${err.message}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * What chaos runs and the benchmark share: a lab world + Temporal dev server + worker process in a throwaway dir,
+ * starting a migration, and reading figures out of a run's Temporal history.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import type { MigrationInput, ResolvedPlan } from '../config/resolved-plan';
+import { PROJECT_ROOT } from '../lab/lab';
+import { temporalDevServer, workerProcess, type ManagedProcess, type TemporalDevServer } from '../lab/processes';
+import { freePort } from '../lab/services/ports';
+import { startWorld, type World, type WorldOptions } from '../lab/world';
+import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** The Temporal CLI: $TEMPORAL_CLI_PATH (set by scripts/bench.js and scripts/chaos.js), else found or installed. */
+export function temporalCliPath(): string {
+  if (process.env.TEMPORAL_CLI_PATH) return process.env.TEMPORAL_CLI_PATH;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureTemporalCli } = require(path.join(PROJECT_ROOT, 'scripts', 'ensure-temporal-cli.js')) as { ensureTemporalCli(): string };
+  return ensureTemporalCli();
+}
+
+export interface LabRun {
+  dir: string;
+  world: World;
+  temporal: TemporalDevServer;
+  worker: ManagedProcess;
+  client: Client;
+  /** sha256 (16 hex) of the gateway site file before anything ran: the baseline for "effective" gateway changes. */
+  initialSiteSha: string;
+  stop(): Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function siteSha(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+}
+
+/** A fresh lab in `dir` (wiped first: --reset semantics), headless Temporal, one worker process. */
+export async function startLabRun(opts: { dir: string; world?: Omit<WorldOptions, 'dir'>; workerEnv?: Record<string, string> }): Promise<LabRun> {
+  const dir = path.resolve(opts.dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    const world = await startWorld({ ...opts.world, dir });
+    stops.push(() => world.stop());
+    const initialSiteSha = siteSha(world.gateway.realSiteFile);
+    const temporal = await temporalDevServer({ cliPath: temporalCliPath(), dbFile: path.join(dir, 'temporal', 'temporal.db'), logFile: path.join(dir, 'temporal.log'), ui: false, port: await freePort() });
+    await temporal.start();
+    stops.push(() => temporal.stop());
+    const worker = workerProcess({ projectRoot: PROJECT_ROOT, address: temporal.address, env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', ...opts.workerEnv }, logFile: path.join(dir, 'worker.log') });
+    await worker.start();
+    stops.push(() => worker.stop());
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+    return { dir, world, temporal, worker, client: new Client({ connection }), initialSiteSha, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function startMigration(client: Client, plan: ResolvedPlan, digest: string, workflowId = `migration-${plan.name}`) {
+  const input: MigrationInput = { plan, digest };
+  return client.workflow.start('migration', {
+    taskQueue: 'phoenix-migrate',
+    workflowId,
+    args: [input],
+    typedSearchAttributes: [
+      { key: PlanNameKey, value: plan.name },
+      { key: MigrationPhaseKey, value: 'Not started' },
+    ],
+  });
+}
+
+export function eventTimeMs(e: HistoryEvent): number {
+  const t = e.eventTime;
+  if (!t) return NaN;
+  return Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6);
+}
+
+/** When each activity completed (epoch ms), in order. */
+export function activityCompletions(events: HistoryEvent[]): number[] {
+  return events.filter((e) => e.activityTaskCompletedEventAttributes).map(eventTimeMs).sort((a, b) => a - b);
+}
+
+/** For each restart: how long until the next activity completed (none after it → not counted). */
+export function recoveryTimesMs(restarts: number[], completions: number[]): number[] {
+  return restarts.flatMap((r) => {
+    const next = completions.find((c) => c >= r);
+    return next === undefined ? [] : [next - r];
+  });
+}
+
+/**
+ * A person's answer (an update completed) → the next activity started. Activity start times come from the
+ * ActivityTaskStarted events (written with the time the worker picked the task up).
+ */
+export function confirmationLatenciesMs(events: HistoryEvent[]): number[] {
+  const out: number[] = [];
+  const starts = events.filter((e) => e.activityTaskStartedEventAttributes).map(eventTimeMs).sort((a, b) => a - b);
+  for (const e of events) {
+    if (!e.workflowExecutionUpdateCompletedEventAttributes) continue;
+    const at = eventTimeMs(e);
+    const next = starts.find((s) => s >= at);
+    if (next !== undefined) out.push(next - at);
+  }
+  return out;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** Peak resident set (VmHWM) of a process, in MiB; undefined when /proc does not have it. */
+export function peakRssMiB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
