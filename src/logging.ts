@@ -2,8 +2,11 @@
  * Structured logs (pino: JSON lines, fast, CommonJS, Node 20) for the worker, the lab and the CLI's `worker` command.
  * The Temporal SDK's own logger (which carries workflowId, runId, activityType … on every line) is adapted onto it.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino from 'pino';
 import type { Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
+import type { WorkerOptions } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
 
 export type Logger = pino.Logger;
 
@@ -17,6 +20,10 @@ export function createLogger(opts: { level?: string; destination?: pino.Destinat
       base: { service: 'phoenix-migrate', ...opts.base },
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Inside an activity, every line carries the run it works for (workflowId, phase, activityType …), also lines
+      // of clients that know nothing of Temporal. Fields given to the log call itself win (pino merges them INTO the
+      // mixin's object: hence a fresh copy each time, or one line's fields would leak into the next).
+      mixin: () => ({ ...logContext.getStore() }),
     },
     opts.destination,
   );
@@ -38,4 +45,44 @@ export function temporalLoggerFrom(logger: Logger): TemporalLogger {
     warn: at('WARN'),
     error: at('ERROR'),
   };
+}
+
+/** The fields every log line carries while the current async context works for one activity of one run. */
+export interface RunLogContext {
+  workflowId?: string;
+  runId?: string;
+  phase: string;
+  activityType?: string;
+  activityId?: string;
+  attempt?: number;
+}
+
+const logContext = new AsyncLocalStorage<RunLogContext>();
+
+/** Runs `fn` so that every line any Logger from createLogger writes inside it carries `fields`. */
+export function withLogContext<T>(fields: RunLogContext, fn: () => T): T {
+  return logContext.run(fields, fn);
+}
+
+/** The phase a workflow was in when it logged: its own MigrationPhase search attribute at that moment. */
+export function phaseOfWorkflow(info: Pick<WorkflowInfo, 'workflowId'>): string {
+  // The sink receives a structured-clone of WorkflowInfo (class instances lose their methods): read plain fields.
+  const plain = info as unknown as { searchAttributes?: Record<string, unknown>; typedSearchAttributes?: { searchAttributes?: Record<string, { value?: unknown }> } };
+  const legacy = plain.searchAttributes?.MigrationPhase;
+  const value = Array.isArray(legacy) ? legacy[0] : (legacy ?? plain.typedSearchAttributes?.searchAttributes?.MigrationPhase?.value);
+  return typeof value === 'string' && value ? value : 'unknown';
+}
+
+/**
+ * The workflow logger's sink (`log.info(…)` in workflow code), routed into pino with the run's phase added. The SDK
+ * already adds workflowId, runId, workflowType, namespace and taskQueue. Not called during replay: no duplicate lines.
+ */
+export function workflowLogSinks(logger: Logger): NonNullable<WorkerOptions['sinks']> {
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => ({
+    fn(info: WorkflowInfo, message: string, attrs?: Record<string, unknown>) {
+      logger[level]({ sdkComponent: 'workflow', workflowId: info.workflowId, runId: info.runId, ...attrs, phase: phaseOfWorkflow(info) }, message);
+    },
+  });
+  // `defaultWorkerLogger` is the SDK's documented name for overriding the workflow logger sink.
+  return { defaultWorkerLogger: { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }

@@ -5,9 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
-import { createLogger, temporalLoggerFrom, type Logger } from './logging';
+import { createLogger, temporalLoggerFrom, withLogContext, workflowLogSinks, type Logger, type RunLogContext } from './logging';
 import { loadTemporalTarget, TASK_QUEUE, type TemporalTarget } from './temporal/connection';
 import { requiredSearchAttributes } from './workflows/search-attributes';
 
@@ -61,6 +63,92 @@ export async function workflowBundleOption(logger: Logger): Promise<Pick<WorkerO
   return { workflowBundle: bundle };
 }
 
+/**
+ * Where an activity type normally runs — only the fallback when the run cannot be asked (see `runPhaseOf`): a few
+ * activities (readGateway, probeQdrant, rollbackGateway) run in more than one phase.
+ */
+export const USUAL_PHASE_OF_ACTIVITY: Record<string, string> = {
+  preflight: 'Declarative Configuration',
+  provisionComposeFiles: 'Orchestrator and File Preparation',
+  ensureVm: 'Infrastructure Provisioning',
+  checkReadiness: 'Application Deployment and Cutover',
+  ensurePortainerDeployment: 'Application Deployment and Cutover',
+  checkPortainerStack: 'Application Deployment and Cutover',
+  copyQdrantCollections: 'Application Deployment and Cutover',
+  cutoverGateway: 'Application Deployment and Cutover',
+  probeQdrant: 'Application Deployment and Cutover',
+  verifyQdrant: 'Verification and Decommissioning',
+  readLegacyTraffic: 'Verification and Decommissioning',
+  readGateway: 'Verification and Decommissioning',
+  rollbackGateway: 'Verification and Decommissioning',
+  decommissionGuest: 'Verification and Decommissioning',
+};
+
+/**
+ * The run's phase when this activity started: its MigrationPhase search attribute, read from the server's copy of the
+ * run (DescribeWorkflowExecution reads the run's own state, not the eventually-consistent visibility store). The
+ * workflow upserts the phase before it schedules the phase's activities, so this is exact. Bounded: never blocks
+ * the activity for long, and a failure only costs the log line its precision.
+ */
+async function runPhaseOf(connection: NativeConnection, namespace: string, info: ActivityContext['info']): Promise<string | undefined> {
+  const execution = info.workflowExecution;
+  if (!execution) return undefined;
+  try {
+    const res = await connection.withDeadline(Date.now() + 2000, () =>
+      connection.workflowService.describeWorkflowExecution({ namespace: info.workflowNamespace ?? namespace, execution }),
+    );
+    const payload = res.workflowExecutionInfo?.searchAttributes?.indexedFields?.MigrationPhase;
+    const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
+    const phase = Array.isArray(value) ? value[0] : value;
+    return typeof phase === 'string' && phase ? phase : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every activity logs its start and end, and every line logged while it runs (ours, the clients', the SDK's activity
+ * logger) carries workflowId, activityType and the run's phase: one grep finds a run's story in the worker's log.
+ */
+export function activityLoggingInterceptor(opts: { connection: NativeConnection; namespace: string; logger: Logger }): (ctx: ActivityContext) => ActivityInterceptors {
+  return (ctx) => {
+    const info = ctx.info;
+    const fields: RunLogContext = {
+      workflowId: info.workflowExecution?.workflowId,
+      runId: info.workflowExecution?.runId,
+      activityType: info.activityType,
+      activityId: info.activityId,
+      attempt: info.attempt,
+      phase: USUAL_PHASE_OF_ACTIVITY[info.activityType] ?? 'unknown',
+    };
+    return {
+      inbound: {
+        async execute(input, next) {
+          // A notification says itself which phase it is about; everything else asks the run.
+          const event = (input.args[0] as { event?: { phase?: unknown } } | undefined)?.event;
+          const stated = info.activityType === 'notify' && typeof event?.phase === 'string' ? event.phase : undefined;
+          fields.phase = stated ?? (await runPhaseOf(opts.connection, opts.namespace, info)) ?? fields.phase;
+          return withLogContext(fields, async () => {
+            const started = Date.now();
+            opts.logger.info('activity started');
+            try {
+              const result = await next(input);
+              opts.logger.info({ durationMs: Date.now() - started, outcome: 'completed' }, 'activity finished');
+              return result;
+            } catch (err) {
+              opts.logger.info({ durationMs: Date.now() - started, outcome: 'failed', error: (err as Error)?.message }, 'activity finished');
+              throw err;
+            }
+          });
+        },
+      },
+      outbound: {
+        getLogAttributes: (attrs, next) => next({ ...attrs, phase: fields.phase }),
+      },
+    };
+  };
+}
+
 export async function createMigrationWorker(opts: {
   connection: NativeConnection;
   namespace: string;
@@ -76,6 +164,8 @@ export async function createMigrationWorker(opts: {
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities: createActivities(opts.deps),
+    interceptors: { activity: [activityLoggingInterceptor({ connection: opts.connection, namespace: opts.namespace, logger: opts.logger })] },
+    sinks: workflowLogSinks(opts.logger),
     ...bundle,
   });
 }
