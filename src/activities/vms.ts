@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProxmoxSettings, VmSpec } from '../config/resolved-plan';
 import {
-  activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isProxmoxError, isRetryable,
+  activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isRetryable,
   waitForTask, type GuestConfig, type ProxmoxApi, type TaskProgress,
 } from '../proxmox';
 import { toActivityFailure } from './failures';
