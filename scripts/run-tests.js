@@ -22,6 +22,21 @@ if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   if (run('npm', ['ci']) !== 0) process.exit(1);
 }
 
+// Some tests run the built CLI and worker (bin/phoenix-migrate.js → lib/): build when lib/ is missing or older than src/.
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+const bundle = path.join(root, 'lib', 'workflow-bundle.js');
+if (!fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < newestMtime(path.join(root, 'src'))) {
+  process.stderr.write('lib/ is missing or older than src/: running npm run build …\n');
+  if (run('npm', ['run', 'build']) !== 0) process.exit(1);
+}
+
 const { ensureTemporalCli } = require('./ensure-temporal-cli.js');
 try {
   process.env.TEMPORAL_CLI_PATH = ensureTemporalCli();
