@@ -172,7 +172,7 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       (r) => r.files.map((f) => `${f.hostPath}: ${f.outcome}`).join('; '),
     );
     report.composeFiles = files.files;
-    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}${dryRun ? ' (would be)' : ''}`);
+    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}`);
 
     // ── Phase 3 ────────────────────────────────────────────────────────────────────────────────────────────────
     enterPhase('Infrastructure Provisioning');
