@@ -3,7 +3,7 @@
  * problem that names the file and what to do.
  */
 import * as fs from 'node:fs';
-import { ProblemList } from './problems';
+import { jsonPath, ProblemList, type PathPart } from './problems';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -65,12 +65,35 @@ export function readTextFile(
 export function readJsonFile(file: string, problems: ProblemList): { value: unknown } | undefined {
   const read = readTextFile(file, MAX_CONFIG_BYTES, problems);
   if (!read.ok) return undefined;
+  let value: unknown;
   try {
-    return { value: JSON.parse(read.text) as unknown };
+    value = JSON.parse(read.text) as unknown;
   } catch (err) {
     problems.error(file, [], `${file} is not valid JSON (${jsonErrorWhere(read.text, err)})`, 'fix the JSON syntax (a JSON linter shows the exact spot)');
     return undefined;
   }
+  // JSON.parse copes with any depth, but the checks after it recurse: refuse absurd nesting here, by name.
+  const tooDeep = findTooDeep(value, MAX_JSON_DEPTH);
+  if (tooDeep) {
+    problems.error(file, tooDeep.slice(0, 1), `${file} nests values more than ${MAX_JSON_DEPTH} levels deep (at ${jsonPath(tooDeep.slice(0, 8))}…)`, 'configs are a few levels deep: this is not the file you meant, or it is broken');
+    return undefined;
+  }
+  return { value };
+}
+
+export const MAX_JSON_DEPTH = 64;
+
+/** The path of the first value nested deeper than `max` (iterative, so it cannot overflow the stack itself). */
+function findTooDeep(root: unknown, max: number): PathPart[] | undefined {
+  const stack: { value: unknown; at: PathPart[] }[] = [{ value: root, at: [] }];
+  while (stack.length > 0) {
+    const { value, at } = stack.pop() as { value: unknown; at: PathPart[] };
+    if (typeof value !== 'object' || value === null) continue;
+    if (at.length >= max) return at;
+    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, at: [...at, i] }));
+    else for (const [k, v] of Object.entries(value)) stack.push({ value: v, at: [...at, k] });
+  }
+  return undefined;
 }
 
 /**
