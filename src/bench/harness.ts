@@ -103,17 +103,23 @@ export function recoveryTimesMs(restarts: number[], completions: number[]): numb
 }
 
 /**
- * A person's answer (an update completed) → the next activity started. Activity start times come from the
- * ActivityTaskStarted events (written with the time the worker picked the task up).
+ * A person's answer → the next activity started, two ways: from the update's acceptance by the server (≈ when the
+ * person's command arrived; for confirm-portainer this includes the checks the update itself runs) and from the
+ * update's completion (the answer given). "Next" = the first ActivityTaskStarted at or after the completion.
  */
-export function confirmationLatenciesMs(events: HistoryEvent[]): number[] {
-  const out: number[] = [];
+export function confirmationLatenciesMs(events: HistoryEvent[]): { fromAccepted: number[]; fromCompleted: number[] } {
+  const out = { fromAccepted: [] as number[], fromCompleted: [] as number[] };
   const starts = events.filter((e) => e.activityTaskStartedEventAttributes).map(eventTimeMs).sort((a, b) => a - b);
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
   for (const e of events) {
-    if (!e.workflowExecutionUpdateCompletedEventAttributes) continue;
+    const done = e.workflowExecutionUpdateCompletedEventAttributes;
+    if (!done) continue;
     const at = eventTimeMs(e);
     const next = starts.find((s) => s >= at);
-    if (next !== undefined) out.push(next - at);
+    if (next === undefined) continue;
+    out.fromCompleted.push(next - at);
+    const accepted = byId.get(Number(done.acceptedEventId));
+    if (accepted) out.fromAccepted.push(next - eventTimeMs(accepted));
   }
   return out;
 }

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench -- [--json] [--fleet N] [--scale F] [--dir D]`: a benchmark (not a test) against the lab's
+ * simulators with fixed Proxmox task durations, in one run:
+ *   a) one migration's wall time vs the critical-path lower bound → criticalPathRatio
+ *   b) a fleet of N (default 100) concurrent migrations on one worker: p50/p95 duration vs the single run, worker peak RSS
+ *   c) a person's confirmation → the next activity's start, p50/p99
+ *   d) worker cold start with the prebuilt workflow bundle vs bundling at start
+ * See BENCHMARKS.md for the design and recorded results.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ResolvedPlan } from '../config/resolved-plan';
+import { driveRun } from '../lab/driver';
+import { addTenants, runFleet } from './fleet';
+import { confirmationLatenciesMs, eventTimeMs, peakRssMiB, percentile, round, startLabRun, startMigration } from './harness';
+
+/** Seconds-long simulated tasks, so the fixed overheads (polls, RPCs, workflow tasks) are small beside them. */
+export const BENCH_TASK_MS = { qmclone: 30_000, resize: 6_000, qmstart: 10_000, vzdump: 24_000, vzshutdown: 10_000, vzdestroy: 8_000 };
+export const BENCH_AGENT_DELAY_MS = 12_000;
+/** Everything else (none on the critical path: config changes are synchronous in PVE and in the simulator). */
+const DEFAULT_TASK_MS = 1_000;
+const TEMPLATE_DISK_GB = 32;
+
+interface Args {
+  json: boolean;
+  fleet: number;
+  scale: number;
+  dir: string;
+  coldStarts: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { json: false, fleet: 100, scale: 1, dir: path.join(os.tmpdir(), `phoenix-bench-${process.pid}`), coldStarts: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === '--json') args.json = true;
+    else if (a === '--fleet') args.fleet = Math.round(num());
+    else if (a === '--scale') args.scale = num();
+    else if (a === '--cold-starts') args.coldStarts = Math.round(num());
+    else if (a === '--dir') args.dir = path.resolve(argv[++i] ?? '.');
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench -- [--json] [--fleet N (100)] [--scale F (1: task durations ×F)] [--cold-starts N (3)] [--dir DIR]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  return args;
+}
+
+export interface CriticalPath {
+  seconds: number;
+  chain: string[];
+}
+
+/**
+ * The longest chain of dependent simulated durations in the runbook: Phase 3's VMs run in parallel (clone → resize
+ * if the disk grows → start → guest agent answers), then everything up to the approval has no simulated duration
+ * (file push, readiness, cutover, verification are real but fast), then the CT decommissions run in parallel
+ * (vzdump → shutdown → destroy). Human waits are answered at once (auto-confirm), so they count zero.
+ */
+export function criticalPath(plan: ResolvedPlan, taskMs: Record<string, number>, agentDelayMs: number, deletedCts: number): CriticalPath {
+  const d = (type: string) => taskMs[type] ?? DEFAULT_TASK_MS;
+  const vmChains = plan.vms.map((vm) => {
+    const steps: [string, number][] = [[`qmclone ${vm.vmid}`, d('qmclone')]];
+    if (vm.diskSizeGb > TEMPLATE_DISK_GB) steps.push([`resize ${vm.vmid}`, d('resize')]);
+    steps.push([`qmstart ${vm.vmid}`, d('qmstart')], [`guest agent ${vm.vmid}`, agentDelayMs]);
+    return steps;
+  });
+  const ctChain: [string, number][] = deletedCts > 0 ? [...(plan.backups.enabled ? [['vzdump', d('vzdump')] as [string, number]] : []), ['vzshutdown', d('vzshutdown')], ['vzdestroy', d('vzdestroy')]] : [];
+  const total = (c: [string, number][]) => c.reduce((n, [, ms]) => n + ms, 0);
+  const longestVm = vmChains.reduce((a, b) => (total(b) > total(a) ? b : a), [] as [string, number][]);
+  const chain = [...longestVm, ...ctChain];
+  return { seconds: total(chain) / 1000, chain: chain.map(([n, ms]) => `${n} ${ms / 1000} s`) };
+}
+
+function coldStart(mode: 'prebuilt' | 'bundle', address: string): number {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'cold-start.js'), mode, address], { encoding: 'utf8', timeout: 180_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"mode"'));
+  if (!line) throw new Error(`cold start (${mode}) failed: ${r.stderr.slice(-500)}`);
+  return (JSON.parse(line) as { ms: number }).ms;
+}
+
+const median = (v: number[]) => percentile(v, 50);
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const args = parseArgs(argv);
+  const say = (l: string) => process.stdout.write(`${l}\n`);
+  const taskMs = Object.fromEntries(Object.entries(BENCH_TASK_MS).map(([k, v]) => [k, Math.round(v * args.scale)]));
+  const agentDelayMs = Math.round(BENCH_AGENT_DELAY_MS * args.scale);
+  say(`bench: ${os.cpus().length} CPU(s), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; task durations ${JSON.stringify(taskMs)}, guest agent ${agentDelayMs} ms; fleet ${args.fleet}`);
+  const lab = await startLabRun({
+    dir: args.dir,
+    world: { taskDurations: taskMs, defaultTaskMs: Math.round(DEFAULT_TASK_MS * args.scale), agentDelayMs },
+  });
+  try {
+    const { world, client } = lab;
+
+    // ── a) one migration vs its critical path ───────────────────────────────────────────────────────────────
+    say('a) one migration …');
+    const handle = await startMigration(client, world.plan, world.digest);
+    const single = await driveRun({ client, workflowId: handle.workflowId, world, autoConfirm: true, say: () => undefined, pollMs: 100 });
+    if (single.report?.outcome !== 'completed') throw new Error(`the single run did not complete: ${single.failure ?? single.state}`);
+    const singleHistory = (await handle.fetchHistory()).events ?? [];
+    const singleSeconds = (eventTimeMs(singleHistory[singleHistory.length - 1]) - eventTimeMs(singleHistory[0])) / 1000;
+    const bound = criticalPath(world.plan, taskMs, agentDelayMs, single.report.decommission.deleted.length);
+    const criticalPathRatio = singleSeconds / bound.seconds;
+    for (const p of single.report.phases) if (p.startedAt && p.endedAt) say(`   phase ${p.name}: ${((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000).toFixed(1)} s`);
+    say(`   ${singleSeconds.toFixed(1)} s vs lower bound ${bound.seconds} s (${bound.chain.join(' → ')}) → ratio ${criticalPathRatio.toFixed(3)}`);
+
+    // ── b) the fleet, on a freshly started worker (so its peak RSS is the fleet's) ──────────────────────────
+    say(`b) fleet of ${args.fleet} …`);
+    await lab.worker.stop();
+    await lab.worker.start();
+    const tenants = await addTenants(world, args.fleet);
+    const fleetStart = Date.now();
+    let rssPeakSampled = 0;
+    const sampler = setInterval(() => (rssPeakSampled = Math.max(rssPeakSampled, peakRssMiB(lab.worker.pid()) ?? 0)), 2000);
+    const runs = await runFleet(client, world, tenants);
+    clearInterval(sampler);
+    const fleetWall = (Date.now() - fleetStart) / 1000;
+    const workerPeakRssMiB = peakRssMiB(lab.worker.pid()) ?? rssPeakSampled;
+    const durations = runs.filter((r) => r.outcome === 'completed').map((r) => r.seconds);
+    const fleetCompleted = durations.length;
+    const failed = runs.filter((r) => r.outcome !== 'completed');
+    for (const f of failed.slice(0, 5)) say(`   ${f.handle.workflowId}: ${f.outcome}`);
+    const p50 = percentile(durations, 50);
+    const p95 = percentile(durations, 95);
+    say(`   ${fleetCompleted}/${args.fleet} completed in ${fleetWall.toFixed(1)} s; p50 ${p50.toFixed(1)} s, p95 ${p95.toFixed(1)} s; worker peak RSS ${workerPeakRssMiB} MiB`);
+
+    // ── c) confirmation → next activity start ─────────────────────────────────────────────────────────────
+    const singleLatencies = confirmationLatenciesMs(singleHistory);
+    const fromAccepted = [...singleLatencies.fromAccepted];
+    const fromCompleted = [...singleLatencies.fromCompleted];
+    for (const r of runs) {
+      const l = confirmationLatenciesMs((await r.handle.fetchHistory()).events ?? []);
+      fromAccepted.push(...l.fromAccepted);
+      fromCompleted.push(...l.fromCompleted);
+    }
+
+    // ── d) cold start ─────────────────────────────────────────────────────────────────────────────────────
+    say('d) worker cold starts …');
+    const prebuilt: number[] = [];
+    const bundled: number[] = [];
+    for (let i = 0; i < args.coldStarts; i++) {
+      prebuilt.push(coldStart('prebuilt', lab.temporal.address));
+      bundled.push(coldStart('bundle', lab.temporal.address));
+    }
+
+    const result = {
+      criticalPathRatio: round(criticalPathRatio, 3),
+      singleRunSeconds: round(singleSeconds, 1),
+      criticalPathSeconds: bound.seconds,
+      fleetSize: args.fleet,
+      fleetCompleted,
+      fleetWallSeconds: round(fleetWall, 1),
+      fleetP50Seconds: round(p50, 1),
+      fleetP95Seconds: round(p95, 1),
+      fleetP50VsSingle: round(p50 / singleSeconds, 2),
+      fleetP95VsSingle: round(p95 / singleSeconds, 2),
+      workerPeakRssMiB,
+      confirmToActivityP50Ms: percentile(fromAccepted, 50),
+      confirmToActivityP99Ms: percentile(fromAccepted, 99),
+      answeredToActivityP50Ms: percentile(fromCompleted, 50),
+      answeredToActivityP99Ms: percentile(fromCompleted, 99),
+      confirmToActivitySamples: fromAccepted.length,
+      confirmToActivitySingleRunMs: singleLatencies.fromAccepted,
+      coldStartPrebuiltMs: median(prebuilt),
+      coldStartBundleMs: median(bundled),
+      coldStartRuns: args.coldStarts,
+      machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      scale: args.scale,
+    };
+    const rows: [string, string, string][] = [
+      ['a', 'single migration wall time', `${result.singleRunSeconds} s`],
+      ['a', 'critical-path lower bound', `${result.criticalPathSeconds} s`],
+      ['a', 'criticalPathRatio (goal ≤ 1.10)', String(result.criticalPathRatio)],
+      ['b', `fleet completed`, `${fleetCompleted}/${args.fleet} in ${result.fleetWallSeconds} s`],
+      ['b', 'fleet p50 / p95 duration', `${result.fleetP50Seconds} s / ${result.fleetP95Seconds} s`],
+      ['b', 'p50 / p95 vs single run', `${result.fleetP50VsSingle}× / ${result.fleetP95VsSingle}×`],
+      ['b', 'worker peak RSS (VmHWM)', `${workerPeakRssMiB} MiB`],
+      ['c', 'confirmation sent → next activity start p50 / p99', `${result.confirmToActivityP50Ms} ms / ${result.confirmToActivityP99Ms} ms (${fromAccepted.length} samples)`],
+      ['c', 'answer given → next activity start p50 / p99', `${result.answeredToActivityP50Ms} ms / ${result.answeredToActivityP99Ms} ms`],
+      ['d', 'worker cold start, prebuilt bundle (median)', `${result.coldStartPrebuiltMs} ms`],
+      ['d', 'worker cold start, bundling at start (median)', `${result.coldStartBundleMs} ms`],
+    ];
+    say('');
+    for (const [part, what, value] of rows) say(`${part}  ${what.padEnd(48)} ${value}`);
+    say('(2 shared cores: figures are noisy; see BENCHMARKS.md)');
+    if (args.json) say(JSON.stringify(result));
+    for (const t of tenants) await Promise.all([t.legacy.stop(), t.fresh.stop()]);
+    return fleetCompleted === args.fleet ? 0 : 1;
+  } finally {
+    await lab.stop();
+    fs.rmSync(args.dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * The benchmark's fleet: N migrations at once against ONE lab world's shared infrastructure — one Proxmox simulator
+ * (each tenant gets its own vmids and legacy CTs in it), one real sshd, one real nginx gateway whose site file holds
+ * every tenant's upstream and location, one Portainer simulator (a stack per tenant) — plus, per tenant, its own
+ * legacy and new Qdrant simulators on their own loopback addresses. One worker process runs all of them.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { ResolvedPlan } from '../config/resolved-plan';
+import { dispatcherFor } from '../http/tls';
+import { PortainerClient } from '../portainer/client';
+import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
+import type { World } from '../lab/world';
+import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
+import { sleep, startMigration } from './harness';
+
+export interface Tenant {
+  index: number;
+  plan: ResolvedPlan;
+  legacy: QdrantSim;
+  fresh: QdrantSim;
+}
+
+const vmidOf = (k: number, vmid: number) => 10_000 + k * 10 + (vmid % 10);
+const ctidOf = (k: number, ctid: number) => 20_000 + k * 10 + (ctid % 10);
+/** Tenant k lives on 127.1.k.* (legacy CTs) and 127.2.k.* (new VMs): distinct addresses keep dependency scans apart. */
+const legacyIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.1.${k}.`);
+const vmIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.2.${k}.`);
+
+export async function addTenants(world: World, count: number): Promise<Tenant[]> {
+  const base = world.plan;
+  const tenants: Tenant[] = [];
+  const legacyQdrantIp = new URL(base.qdrant.legacyUrl).hostname;
+  const newQdrantIp = new URL(base.qdrant.newUrl).hostname;
+  for (let k = 0; k < count; k++) {
+    const legacy = await startQdrantSim({ host: legacyIp(k, legacyQdrantIp), ready: 'ready', collections: world.legacyQdrant.collections().map((c) => ({ name: c.name, points: c.count })) });
+    const fresh = await startQdrantSim({ host: vmIp(k, newQdrantIp), ready: 'down' });
+    const plan = structuredClone(base);
+    const ctMap = new Map(base.legacyGuests.map((g) => [g.ctid, ctidOf(k, g.ctid)]));
+    plan.name = `fleet-t${k}`;
+    plan.vms = base.vms.map((vm) => ({
+      ...vm,
+      vmid: vmidOf(k, vm.vmid),
+      name: `${vm.name}-t${k}`,
+      ip: vmIp(k, vm.ip),
+      ipconfig0: vm.ipconfig0.replace(/127\.0\.0\./g, `127.2.${k}.`),
+    }));
+    plan.composeFiles = base.composeFiles.map((f) => ({ ...f, vmid: vmidOf(k, f.vmid), hostPath: path.join(path.dirname(f.hostPath), `t${k}`, path.basename(f.hostPath)) }));
+    plan.legacyGuests = base.legacyGuests.map((g) => ({ ...g, ctid: ctMap.get(g.ctid) ?? g.ctid, name: `${g.name}-t${k}`, ip: g.ip ? legacyIp(k, g.ip) : g.ip }));
+    plan.guestDependencies = Object.fromEntries(Object.entries(base.guestDependencies).map(([ct, deps]) => [String(ctMap.get(Number(ct)) ?? ct), deps.map((d) => ctMap.get(d) ?? d)]));
+    plan.gateway = { ...base.gateway, upstream: `qdrant_t${k}`, newServers: [`${fresh.host}:${fresh.port}`] };
+    plan.qdrant = { ...base.qdrant, gatewayUrl: base.qdrant.gatewayUrl.replace(/\/qdrant$/, `/qdrant-t${k}`), newUrl: fresh.url, legacyUrl: legacy.url };
+    plan.portainer = { ...base.portainer, stackName: `qdrant-t${k}` };
+    world.proxmox.addWorld({
+      node: base.proxmox.node,
+      storage: base.vms[0]?.storage ?? 'local-lvm',
+      backupStorage: base.backups.storage,
+      guests: plan.legacyGuests.map((g) => ({ vmid: g.ctid, type: 'lxc' as const, name: g.name, ip: g.ip, status: 'running' as const })),
+    });
+    tenants.push({ index: k, plan, legacy, fresh });
+  }
+  // The gateway: every tenant's upstream (on its legacy Qdrant) and a location for it, plus a second upstream on
+  // its CT *0 (like embedding_service on CT 950) so each dependency scan keeps one CT, as in the single run.
+  const site = fs.readFileSync(world.gateway.realSiteFile, 'utf8');
+  const upstreams = tenants
+    .map((t) => `upstream qdrant_t${t.index} { server ${t.legacy.host}:${t.legacy.port}; }\nupstream embedding_t${t.index} { server ${legacyIp(t.index, '127.0.0.150')}:8000; }`)
+    .join('\n');
+  const locations = tenants.map((t) => `    location /qdrant-t${t.index}/ { proxy_pass http://qdrant_t${t.index}/; proxy_connect_timeout 2s; }`).join('\n');
+  const at = site.indexOf('server {');
+  const end = site.lastIndexOf('}');
+  fs.writeFileSync(world.gateway.realSiteFile, `${site.slice(0, at)}${upstreams}\n\n${site.slice(at, end)}${locations}\n}\n`);
+  const cmd = world.plan.gateway.nginxCommand;
+  for (const flag of [['-t'], ['-s', 'reload']]) {
+    const r = spawnSync(cmd[0], [...cmd.slice(1), ...flag], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`fleet gateway: nginx ${flag.join(' ')} failed: ${r.stderr}`);
+  }
+  await sleep(500);
+  return tenants;
+}
+
+/** The person's Portainer step for one tenant: a stack from its compose file; its new Qdrant then answers. */
+async function deployTenantStack(world: World, t: Tenant, apiKey: string): Promise<void> {
+  const p = t.plan.portainer;
+  const content = fs.readFileSync(world.plan.composeFiles[p.composeFileIndex].hostPath, 'utf8');
+  const dispatcher = dispatcherFor(p.tls);
+  const client = new PortainerClient({ url: p.url, auth: { apiKey }, timeoutMs: 30_000, dispatcher });
+  try {
+    const [env] = await client.listEndpoints({ name: p.environmentName });
+    if (!env) throw new Error(`Portainer has no environment "${p.environmentName}"`);
+    if (!(await client.listStacks(env.Id)).some((s) => s.Name === p.stackName)) await client.createStandaloneStackFromString(env.Id, p.stackName, content);
+  } finally {
+    await dispatcher.close();
+  }
+  await t.fresh.setReady('ready');
+}
+
+export interface FleetRun {
+  handle: WorkflowHandle;
+  outcome: string;
+  seconds: number;
+}
+
+/** Starts every tenant's migration at once and plays the person for each (polling its status every `pollMs`). */
+export async function runFleet(client: Client, world: World, tenants: Tenant[], opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<FleetRun[]> {
+  const apiKey = world.workerEnv.PHOENIX_LAB_PORTAINER_API_KEY;
+  const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
+  const handles = await Promise.all(tenants.map((t) => startMigration(client, t.plan, world.digest)));
+  return Promise.all(
+    tenants.map(async (t, i): Promise<FleetRun> => {
+      const handle = handles[i];
+      const result = handle.result().then(
+        (r) => (r as { outcome?: string }).outcome ?? 'completed',
+        (e: Error) => `failed: ${e.message}`,
+      );
+      let outcome: string | undefined;
+      void result.then((o) => (outcome = o));
+      await sleep(Math.random() * (opts.pollMs ?? 1000));
+      while (outcome === undefined && Date.now() < deadline) {
+        const w = await handle.query(statusQuery).then((s) => s.waitingFor, () => undefined);
+        try {
+          if (w?.what === 'portainer-deploy') {
+            await deployTenantStack(world, t, apiKey);
+            await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'bench' }] });
+          } else if (w?.what === 'decommission-approval') {
+            await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
+          } else if (w) {
+            throw new Error(`fleet tenant ${t.index} waits for ${w.what}: ${w.message}`);
+          }
+        } catch (err) {
+          if (String((err as Error).message).startsWith('fleet tenant')) throw err;
+          // A rejected answer (e.g. raced the run): look again.
+        }
+        await sleep(opts.pollMs ?? 1000);
+      }
+      const final = outcome ?? (await Promise.race([result, sleep(1000).then(() => 'timed out')]));
+      const desc = await handle.describe();
+      const seconds = desc.closeTime ? (desc.closeTime.getTime() - desc.startTime.getTime()) / 1000 : NaN;
+      return { handle, outcome: final, seconds };
+    }),
+  );
+}
