@@ -244,11 +244,11 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     await mw?.close();
   });
 
-  async function untilStatus(pred: (s: { phase?: string; waitingFor?: { what: string } }) => boolean, timeoutMs = 40_000): Promise<CliResult> {
+  async function untilStatus(pred: (s: { phase?: string; waitingFor?: { what: string } }) => boolean, timeoutMs = 40_000, plan = planPath): Promise<CliResult> {
     const deadline = Date.now() + timeoutMs;
     let last: CliResult | undefined;
     while (Date.now() < deadline) {
-      last = await cli('status', '--plan', planPath, '--json', ...at());
+      last = await cli('status', '--plan', plan, '--json', ...at());
       const snap = JSON.parse(last.out) as { status?: { phase?: string; waitingFor?: { what: string } } };
       if (snap.status && pred(snap.status)) return last;
       await new Promise((r) => setTimeout(r, 250));
@@ -301,6 +301,30 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(calls.filter((c) => c.method !== 'GET')).toEqual([]);
     expect(mw.world.proxmox.guest(1002)).toBeUndefined();
   }, 40_000);
+
+  /** A copy of the world's plan under another name: another run id, same world. */
+  function planNamed(suffix: string): { file: string; id: string } {
+    const plan = JSON.parse(fs.readFileSync(planPath, 'utf8'));
+    plan.name = `${planName}-${suffix}`;
+    const file = path.join(path.dirname(planPath), `plan-${suffix}.json`);
+    fs.writeFileSync(file, JSON.stringify(plan));
+    return { file, id: `migration-${plan.name}` };
+  }
+
+  it('abort while the run waits for the Portainer deploy: exit 0, the run ends aborted (status exit 1), nothing deleted', async () => {
+    const { file, id } = planNamed('a');
+    expect((await cli('start', '--plan', file, ...at())).code).toBe(ExitCode.ok);
+    await untilStatus((s) => s.waitingFor?.what === 'portainer-deploy', 40_000, file);
+    const r = await cli('abort', '--plan', file, '--by', 'tester', '--note', 'not today', ...at());
+    expect(r.err).toBe('');
+    expect(r.code).toBe(ExitCode.ok);
+    const report = (await mw.t.client.workflow.getHandle(id).result()) as { outcome: string };
+    expect(report.outcome).toBe('aborted');
+    const status = await cli('status', '--id', id, ...at());
+    expect(status.code).toBe(ExitCode.failed);
+    expect(status.out).toMatch(/outcome: aborted/);
+    for (const ctid of [950, 951, 952, 953]) expect(mw.world.proxmox.guest(ctid)).toBeDefined();
+  }, 60_000);
 
   it('start: prints the run id and its Temporal UI URL; a second start while open is refused (exit 5)', async () => {
     const r = await cli('start', '--plan', planPath, ...at());
@@ -397,16 +421,13 @@ describeIf('phoenix-migrate: run commands against a world', () => {
   });
 
   it('cancel on a fresh run: exit 0, and the run ends cancelled', async () => {
-    const plan = JSON.parse(fs.readFileSync(planPath, 'utf8'));
-    plan.name = `${planName}-c`;
-    const cancelPlan = path.join(path.dirname(planPath), 'cancel-plan.json');
-    fs.writeFileSync(cancelPlan, JSON.stringify(plan));
+    const { file: cancelPlan, id } = planNamed('c');
     expect((await cli('start', '--plan', cancelPlan, ...at())).code).toBe(ExitCode.ok);
     const r = await cli('cancel', '--plan', cancelPlan, ...at());
     expect(r.code).toBe(ExitCode.ok);
-    expect(r.out).toMatch(new RegExp(`cancel requested for migration-${plan.name}`));
+    expect(r.out).toMatch(new RegExp(`cancel requested for ${id}`));
 
-    const handle = mw.t.client.workflow.getHandle(`migration-${plan.name}`);
+    const handle = mw.t.client.workflow.getHandle(id);
     await expect(handle.result()).rejects.toMatchObject({ name: 'WorkflowFailedError', cause: { name: 'CancelledFailure' } });
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     const status = await cli('status', '--plan', cancelPlan, ...at());
