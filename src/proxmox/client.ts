@@ -23,6 +23,10 @@ export interface ProxmoxClientOptions {
   warn?: (message: string) => void;
   /** Request body encoding for POST/PUT; both are accepted by PVE ≥ 8. */
   bodyEncoding?: 'form' | 'json';
+  /** Extra tries of a GET after a transient/lock failure the server answered (or a reset); default 3. */
+  readRetries?: number;
+  /** First pause before such a retry, doubled each time; default 200 ms. */
+  readRetryDelayMs?: number;
 }
 
 /** The HTTP core: one per API endpoint and credential. Paths are relative to `/api2/json`. */
@@ -36,6 +40,16 @@ export interface ProxmoxHttp {
 }
 
 export const MIN_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * A GET changes nothing, so a transient or lock failure of one is simply tried again here. Without this, one failed
+ * read restarts a whole convergence pass (about twenty reads): with a fifth of requests failing, a pass almost never
+ * gets through. Timeouts are not retried here: they already took the full request timeout.
+ */
+function readIsWorthRetrying(err: unknown): boolean {
+  if (!isProxmoxError(err) || (err.kind !== 'transient' && err.kind !== 'locked')) return false;
+  return err.status !== undefined || !/TIMEOUT/i.test(err.message);
+}
 
 function toFormValue(v: string | number | boolean): string {
   if (typeof v === 'boolean') return v ? '1' : '0';
@@ -137,9 +151,22 @@ export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
     });
   }
 
+  const readRetries = options.readRetries ?? 3;
+  const readRetryDelayMs = options.readRetryDelayMs ?? 200;
+  async function read<T>(path: string, query?: Params): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call<T>('GET', path, query);
+      } catch (err) {
+        if (attempt >= readRetries || !readIsWorthRetrying(err)) throw err;
+        await new Promise((r) => setTimeout(r, readRetryDelayMs * 2 ** attempt));
+      }
+    }
+  }
+
   return {
     baseUrl: `${origin}/api2/json`,
-    get: (path, query) => call('GET', path, query),
+    get: (path, query) => read(path, query),
     post: (path, body) => call('POST', path, body),
     put: (path, body) => call('PUT', path, body),
     delete: (path, query) => call('DELETE', path, query),
