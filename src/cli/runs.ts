@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
@@ -20,7 +21,6 @@ import {
 import type { MigrationReport } from '../workflows/report';
 import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
 import type { MigrationStatus } from '../workflows/status';
-import { historyJson } from './history-json';
 import { ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
 
@@ -261,7 +261,7 @@ export async function runCancel(ref: RunRef, io: CliIo): Promise<number> {
 export async function runHistoryExport(ref: RunRef & { export: string }, io: CliIo): Promise<number> {
   return withRun(ref, async (handle, { workflowId }) => {
     const history = await handle.fetchHistory();
-    fs.writeFileSync(ref.export, historyJson(history));
+    fs.writeFileSync(ref.export, historyToJSON(history));
     io.out(`wrote ${history.events?.length ?? 0} events of ${workflowId} to ${ref.export}`);
     return ExitCode.ok;
   });

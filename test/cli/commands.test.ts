@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { historyFromJson } from '../../src/cli/history-json';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { ExitCode } from '../../src/cli/io';
 import { TASK_QUEUE } from '../../src/temporal/connection';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
@@ -407,8 +407,8 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     const r = await cli('history', '--plan', planPath, '--export', file, ...at());
     expect({ code: r.code, err: r.err }).toEqual({ code: ExitCode.ok, err: '' });
     expect(r.out).toMatch(new RegExp(`wrote \\d+ events of ${workflowId} to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-    // historyFromJSON as the SDK has it (with the fallback for this install's duplicate protobufjs, see history-json.ts).
-    const history = historyFromJson(JSON.parse(fs.readFileSync(file, 'utf8')));
+    // historyFromJSON, as the SDK has it.
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
     expect(history.events?.length).toBeGreaterThan(10);
     expect(history.events?.[0].workflowExecutionStartedEventAttributes?.workflowType?.name).toBe('migration');
     // …and it is a real history: the current workflow code replays it without non-determinism.

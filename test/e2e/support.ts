@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyJson } from '../replay/history-json';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { readUpstreams } from '../../src/nginx/upstream';
 import type { MigrationWorld } from '../harness/migration-world';
 
@@ -19,7 +19,7 @@ export interface HistoryFixture {
   /** The real workflow id (replay needs it: the workflow reads it). */
   workflowId: string;
   scenario: string;
-  /** `historyJson(await handle.fetchHistory())` (= the SDK's historyToJSON), parsed. */
+  /** `historyToJSON(await handle.fetchHistory())` (= the SDK's historyToJSON), parsed. */
   history: Record<string, unknown>;
 }
 
@@ -41,7 +41,7 @@ export function searchableText(json: string): string {
  * or text), and writes it as a replay fixture when recording. Returns the searchable text for further checks.
  */
 export async function checkedHistory(mw: MigrationWorld, handle: WorkflowHandle, scenario?: string): Promise<string> {
-  const json = historyJson(await handle.fetchHistory());
+  const json = historyToJSON(await handle.fetchHistory());
   const text = searchableText(json);
   for (const [name, value] of Object.entries(mw.world.workerEnv)) {
     if (text.includes(value)) throw new Error(`the history of ${handle.workflowId} contains the value of ${name}`);

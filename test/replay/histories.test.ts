@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { historyFromJson } from './history-json';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 const fixtures = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
@@ -39,6 +39,6 @@ describe('replay of recorded histories', () => {
     const fixture = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { workflowId: string; history: unknown };
     const codePath = process.env.PHOENIX_TEST_WORKFLOW_BUNDLE;
     if (!codePath) throw new Error('no workflow bundle: run through jest with the global setup (npm test)');
-    await Worker.runReplayHistory({ workflowBundle: { codePath } }, historyFromJson(fixture.history), fixture.workflowId);
+    await Worker.runReplayHistory({ workflowBundle: { codePath } }, historyFromJSON(fixture.history), fixture.workflowId);
   });
 });
