@@ -40,8 +40,10 @@ import { renderChecklist, StatusBoard, type Outcome, type PhaseName } from './st
 type Acts = MigrationActivities;
 
 const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 };
-const quick: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry };
-const long: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry };
+// A worker that dies mid-activity is noticed when its heartbeats stop: the timeout bounds how long a crash costs.
+// Every activity heartbeats at least every few seconds while it waits (task polls, probes, SSH steps).
+const quick: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '20s', retry };
+const long: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '20s', retry };
 
 const acts = proxyActivities<Acts>(quick);
 const longActs = proxyActivities<Acts>(long);
