@@ -67,6 +67,8 @@ interface CutoverRecord {
   newServers: string[];
   backupPath: string;
   at: string;
+  /** The activity execution that made the change (workflow/run/activity id): its own retry reports it as its change. */
+  by?: string;
 }
 
 interface Snapshot {
@@ -101,19 +103,20 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
 
   async function cutoverGateway(input: CutoverGatewayInput): Promise<CutoverGatewayResult> {
     const { gateway } = input;
+    const by = activityExecution();
     let result: CutoverGatewayResult;
     try {
       result = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
         for (let attempt = 1; ; attempt++) {
           const snap = await readSnapshot(target, gateway);
           const rewrite = rewriteOrFail(snap, gateway.upstream, gateway.newServers);
-          if (!rewrite.changed) return alreadyCutOver(target, gateway, snap, rewrite.previousServers, timeoutMs);
+          if (!rewrite.changed) return alreadyCutOver(target, gateway, snap, rewrite.previousServers, timeoutMs, by);
           if (input.dryRun) {
             await preflight(target, gateway);
             return { previousServers: rewrite.previousServers, previousKnown: true, backupPath: null, changed: true, diff: unifiedDiff(snap.text, rewrite.text, snap.realPath, snap.realPath) };
           }
           const backupPath = backupPathFor(gateway, snap.realPath);
-          const record: CutoverRecord = { upstream: gateway.upstream, realPath: snap.realPath, previousServers: rewrite.previousServers, newServers: gateway.newServers, backupPath, at: new Date().toISOString() };
+          const record: CutoverRecord = { upstream: gateway.upstream, realPath: snap.realPath, previousServers: rewrite.previousServers, newServers: gateway.newServers, backupPath, at: new Date().toISOString(), by: by?.key };
           const written = await writeLocked(target, gateway, snap, rewrite.text, backupPath, record, timeoutMs);
           if (written === 'changed') return { previousServers: rewrite.previousServers, previousKnown: true, backupPath, changed: true };
           if (attempt >= CAS_ATTEMPTS) {
@@ -305,17 +308,34 @@ function lockWaitSeconds(commandTimeoutMs: number): number {
 }
 
 /**
+ * `workflowId/runId/activityId` of the running activity (the same for all its retries), and whether this is a retry:
+ * only a retry can find a change of its own already made. Undefined outside an activity.
+ */
+function activityExecution(): { key: string; retry: boolean } | undefined {
+  try {
+    const { workflowExecution: run, activityId, attempt } = Context.current().info;
+    return run ? { key: `${run.workflowId}/${run.runId}/${activityId}`, retry: attempt > 1 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The upstream already shows the new servers: a retry after a lost response, or a rerun. Take the previous
  * servers from our record; make sure the reload of that change happened (the record's marker says so).
+ * When the record says this very activity made the change (an earlier attempt whose answer was lost), it is
+ * reported as changed: otherwise the run's report would leave out a change it made.
  */
-async function alreadyCutOver(target: RemoteTarget, gateway: GatewaySettings, snap: Snapshot, current: string[], timeoutMs: number): Promise<CutoverGatewayResult> {
+async function alreadyCutOver(
+  target: RemoteTarget, gateway: GatewaySettings, snap: Snapshot, current: string[], timeoutMs: number, by?: { key: string; retry: boolean },
+): Promise<CutoverGatewayResult> {
   const record = snap.record;
   if (record && record.upstream === gateway.upstream && sameSet(record.newServers, current)) {
     if (snap.reloadedMarker !== record.backupPath) {
       const res = await target.run(['bash', '-c', RELOAD_SCRIPT, 'phoenix-gateway-reload', gateway.lockFile, String(lockWaitSeconds(timeoutMs)), `${statePath(gateway)}.reloaded`, record.backupPath, ...gateway.nginxCommand]);
       if (res.code !== 0) throw writeFailure(target, gateway, snap, res.code, res.stderr);
     }
-    return { previousServers: record.previousServers, previousKnown: true, backupPath: record.backupPath, changed: false };
+    return { previousServers: record.previousServers, previousKnown: true, backupPath: record.backupPath, changed: by?.retry === true && record.by === by.key };
   }
   if (snap.newestBackup) {
     const res = await target.run(['cat', '--', snap.newestBackup]);
