@@ -62,16 +62,21 @@ export interface GuestState {
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Heartbeat when running inside a Temporal activity; a no-op when called directly (tests, scripts). */
+/**
+ * Heartbeat when running inside a Temporal activity (a no-op when called directly: tests, scripts), and stop at this
+ * safe point when the activity was cancelled (the run was cancelled, or the worker is shutting down) instead of
+ * going on to the next change: every step before it is done and recorded in live state, so a retry converges.
+ */
 export function heartbeat(details?: unknown): void {
+  let ctx: Context;
   try {
-    Context.current().heartbeat(details);
+    ctx = Context.current();
   } catch {
-    // Not in an activity context.
+    return; // Not in an activity context.
   }
+  ctx.heartbeat(details);
+  if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
 }
-
-
 
 export function refuse(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type, nonRetryable: true });
