@@ -7,7 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { freePort, waitForTcp } from '../../../src/lab/services/ports';
+import { startWorld } from '../../../src/lab/world';
+import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../../../src/workflows/messages';
+import { PHASES } from '../../../src/workflows/status';
+import { MigrationPhaseKey, PlanNameKey } from '../../../src/workflows/search-attributes';
+import { requireOrSkip } from '../../harness/tools';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'phoenix-migrate.js');
@@ -46,6 +52,8 @@ async function within<T>(promise: Promise<T>, ms: number, why: () => string): Pr
     clearTimeout(timer);
   }
 }
+
+const itWithWorld = requireOrSkip('sshd', 'nginx') ? it : it.skip;
 
 describe('phoenix-migrate worker (child process)', () => {
   const children: Child[] = [];
@@ -108,4 +116,55 @@ describe('phoenix-migrate worker (child process)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  itWithWorld('logs JSON lines that each carry the workflowId and phase of the run they belong to', async () => {
+    const address = process.env.PHOENIX_TEST_TEMPORAL_ADDRESS;
+    if (!address) throw new Error('PHOENIX_TEST_TEMPORAL_ADDRESS is not set: run through jest (npm test)');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-worker-logs-'));
+    const world = await startWorld({ dir, planName: `logs-${process.pid}-${Date.now().toString(36)}`, agentDelayMs: 200, defaultTaskMs: 100 });
+    const connection = await Connection.connect({ address });
+    try {
+      const taskQueue = `logs-${world.plan.name}`;
+      const w = startWorker(['--address', address], { ...world.workerEnv, PHOENIX_TASK_QUEUE: taskQueue });
+      children.push(w);
+      await until('the worker did not log "worker started"', () => (w.output().includes('"msg":"worker started"') ? true : undefined), 60_000, w.output);
+      const client = new Client({ connection });
+      const handle = await client.workflow.start('migration', {
+        taskQueue,
+        workflowId: `migration-${world.plan.name}`,
+        args: [{ plan: world.plan, digest: world.digest }],
+        typedSearchAttributes: [
+          { key: PlanNameKey, value: world.plan.name },
+          { key: MigrationPhaseKey, value: 'Not started' },
+        ],
+      });
+      const waitingFor = async (what: string) =>
+        until(`the run never waited for ${what}`, async () => ((await handle.query(statusQuery)).waitingFor?.what === what ? true : undefined), 60_000, w.output);
+      await waitingFor('portainer-deploy');
+      await world.deployStack();
+      await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
+      await waitingFor('decommission-approval');
+      await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
+      await handle.result();
+      w.proc.kill('SIGTERM');
+      expect(await within(w.exited, 30_000, () => `no exit after SIGTERM:\n${w.output()}`)).toEqual({ code: 0, signal: null });
+
+      const lines = w
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; workflowId?: string; phase?: string });
+      // "During the run": from its first line to its last; the worker's own start/stop lines lie outside.
+      const first = lines.findIndex((l) => l.workflowId === handle.workflowId);
+      const last = lines.map((l) => l.workflowId).lastIndexOf(handle.workflowId);
+      const during = lines.slice(first, last + 1);
+      expect(during.filter((l) => l.msg === 'activity finished').length).toBeGreaterThanOrEqual(10);
+      const known = new Set<string>([...PHASES, 'Not started', 'Finished']);
+      expect(during.filter((l) => l.workflowId !== handle.workflowId || !known.has(l.phase ?? ''))).toEqual([]);
+    } finally {
+      await connection.close();
+      await world.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
