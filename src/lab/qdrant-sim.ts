@@ -38,6 +38,8 @@ export interface SimCollectionSeed {
 export interface QdrantSimFaults {
   /** Drop this many points per collection when recovering a snapshot (to test count verification). */
   dropPointsOnRecover?: Record<string, number>;
+  /** Take this long to recover a snapshot (before fetching it), so a test can look at the world mid-copy. */
+  recoverDelayMs?: number;
 }
 
 export interface QdrantSimOptions {
@@ -214,6 +216,7 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
     if (!isLoopbackUrl(location)) {
       throw new HttpFail(400, `Wrong input: simulator only recovers from loopback URLs, got ${location}`);
     }
+    if (faults.recoverDelayMs) await new Promise((r) => setTimeout(r, faults.recoverDelayMs));
     const headers: Record<string, string> = {};
     if (typeof body.api_key === 'string') headers['api-key'] = body.api_key;
     let bytes: Buffer;
