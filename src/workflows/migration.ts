@@ -537,10 +537,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       }
     }
     const trafficAfter = await acts.readLegacyTraffic({ url: plan.qdrant.legacyUrl }).catch(() => undefined);
-    if (trafficBefore && trafficAfter && trafficAfter.requestsTotal > trafficBefore.requestsTotal) {
+    // Data requests only: our own /metrics reads (and any health probe or scraper) count in requestsTotal too.
+    if (trafficBefore && trafficAfter && trafficAfter.dataRequestsTotal > trafficBefore.dataRequestsTotal) {
       const who = legacyGuest ? `CT ${legacyGuest.ctid} (${legacyGuest.name})` : plan.qdrant.legacyUrl;
       report.legacyTraffic.push(
-        `${who} still received ${trafficAfter.requestsTotal - trafficBefore.requestsTotal} request(s) directly during the soak: some client bypasses the gateway`,
+        `${who} still received ${trafficAfter.dataRequestsTotal - trafficBefore.dataRequestsTotal} request(s) directly during the soak: some client bypasses the gateway`,
       );
     }
     board.endStep(soakName, 'done', `${probes} probe(s) passed${report.legacyTraffic.length ? `; ${report.legacyTraffic.join('; ')}` : ''}`);
