@@ -15,6 +15,9 @@ import { readUpstreams } from '../../src/nginx/upstream';
 import { activityOutcomes, driveToEnd, effectiveCalls, gatewayBackend, param, sleepMs, switchableNginx, type NginxSwitch } from './support';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
+/** A run takes 5–25 s here; the margin is for a machine shared with other test runs. */
+const TEST_MS = 120_000;
+const WAIT_MS = 90_000;
 
 describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', () => {
   let mw: MigrationWorld;
@@ -37,8 +40,7 @@ describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', (
     const siteBefore = fs.readFileSync(mw.world.gateway.realSiteFile, 'utf8');
     nginx.failReloads(true);
     const handle = await start();
-    const result = await driveToEnd(mw, handle);
-    nginx.failReloads(false);
+    const result = await driveToEnd(mw, handle).finally(() => nginx.failReloads(false));
 
     expect(result.state).toBe('FAILED');
     expect(result.failure).toMatch(/-s reload` failed on CT 101/);
@@ -56,16 +58,15 @@ describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', (
     expect(result.report?.endReason).toMatch(/nothing deleted/);
     // The VMs stay for the next attempt.
     for (const vm of mw.world.plan.vms) expect(mw.world.proxmox.guest(vm.vmid)).toBeDefined();
-  }, 60_000);
+  }, TEST_MS);
 
   it('readiness flapping between not-ready and gone after the cutover: rolled back, aborted, legacy still serving', async () => {
     // Hold the cutover's reload a moment, and make the new Qdrant flap exactly then.
     nginx.pauseNextReload.arm('', 500);
     const handle = await start();
-    const flapping = nginx.pauseNextReload.waitReached(60_000).then(() => mw.world.newQdrant.setReady({ flap: ['not-ready', 'down'] }));
+    const flapping = nginx.pauseNextReload.waitReached(WAIT_MS).then(() => mw.world.newQdrant.setReady({ flap: ['not-ready', 'down'] }));
     const log: string[] = [];
-    const [result] = await Promise.all([driveToEnd(mw, handle, log), flapping]);
-    await mw.world.newQdrant.setReady('ready');
+    const [result] = await Promise.all([driveToEnd(mw, handle, log), flapping]).finally(() => mw.world.newQdrant.setReady('ready'));
 
     expect(result.state).toBe('COMPLETED');
     expect(result.report?.outcome).toBe('aborted');
@@ -75,19 +76,19 @@ describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', (
     expect(upstream()).toEqual([legacyServer()]);
     expect(await gatewayBackend(mw.world)).toBe('legacy');
     expect(legacyCts()).toEqual([950, 951, 952, 953]);
-  }, 60_000);
+  }, TEST_MS);
 
   it('readiness flapping that settles: the confirmation and the cutover ride it out, the run completes', async () => {
     await mw.world.newQdrant.setReady({ flap: ['not-ready', 'down', 'ready'] });
     nginx.pauseNextReload.arm('', 500);
     const handle = await start();
     // Flapping through the confirmation and into the cutover's check; steady 2 s after the reload.
-    const settle = nginx.pauseNextReload.waitReached(60_000).then(async () => {
+    const settle = nginx.pauseNextReload.waitReached(WAIT_MS).then(async () => {
       await sleepMs(2000);
       await mw.world.newQdrant.setReady('ready');
     });
     const log: string[] = [];
-    const [result] = await Promise.all([driveToEnd(mw, handle, log), settle]);
+    const [result] = await Promise.all([driveToEnd(mw, handle, log), settle]).finally(() => mw.world.newQdrant.setReady('ready'));
     if (result.state !== 'COMPLETED' || result.report?.outcome !== 'completed') throw new Error(`run ended ${result.state}/${result.report?.outcome}: ${result.failure}\n${log.join('\n')}`);
 
     expect(upstream()).toEqual(mw.world.plan.gateway.newServers);
@@ -100,5 +101,5 @@ describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', (
       expect(effectiveCalls(mw.world, 'POST', /\/qemu\/\d+\/clone$/).filter((e) => param(e, 'newid') === String(vm.vmid))).toHaveLength(1);
     }
     for (const ctid of [951, 952, 953]) expect(effectiveCalls(mw.world, 'DELETE', new RegExp(`/lxc/${ctid}$`))).toHaveLength(1);
-  }, 60_000);
+  }, TEST_MS);
 });

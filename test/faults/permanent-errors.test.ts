@@ -11,8 +11,8 @@ import { activityOutcomes, driveToEnd, gatewayBackend, planVariant } from './sup
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
-/** Far below what the retry policy would take for even three attempts of anything (1 s + 2 s + the work). */
-const AT_ONCE_MS = 10_000;
+/** Far below what the retry policy would spend (1 s, 2 s, 4 s … up to 20 attempts: minutes); generous for a busy machine. */
+const AT_ONCE_MS = 15_000;
 const WRONG_SECRET_ENV = 'PHOENIX_FAULTS_WRONG_TOKEN_SECRET';
 
 describeIf('fault matrix: permanent errors surface at once', () => {
@@ -55,7 +55,7 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     expect(failure).toMatch(/401/);
     expect(failure).toMatch(new RegExp(`token ${mw.world.plan.proxmox.tokenId.replace(/[!@]/g, '.')}.*${WRONG_SECRET_ENV}.*was not accepted`));
     expect(failure).not.toContain('not-the-token-secret');
-  }, 30_000);
+  }, 60_000);
 
   it('a wrong Proxmox certificate pin: TLS refused, not retried, says which plan field to fix', async () => {
     const wrong = mw.world.proxmox.fingerprint
@@ -72,7 +72,7 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     expect(failure).toMatch(/fingerprint/i);
     expect(failure).toContain('proxmox.tls.fingerprint');
     expect(failure).toContain(mw.world.proxmox.fingerprint);
-  }, 30_000);
+  }, 60_000);
 
   it('an SSH host-key mismatch: the preflight refuses the host and says which fingerprint to check', async () => {
     const variant = planVariant(mw.world, (raw) => {
@@ -85,7 +85,7 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     expect(failure).toMatch(/host key/i);
     expect(failure).toContain(mw.world.sshd.hostKeyFingerprint);
     expect(failure).toContain('hostKey.fingerprint');
-  }, 30_000);
+  }, 60_000);
 
   it('a parameter Proxmox rejects (400 on clone): ProxmoxInvalid, not retried, names the parameter', async () => {
     // A VM name Proxmox refuses (not a DNS name). The plan validator would catch this one; the point here is what the
@@ -99,5 +99,5 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     expect(failure).toMatch(/name/);
     // Nothing was cloned for the refused VM.
     expect(mw.world.proxmox.guest(1002)).toBeUndefined();
-  }, 30_000);
+  }, 60_000);
 });

@@ -60,5 +60,5 @@ describeIf('fault matrix: a flaky, slow, lock-contended Proxmox API', () => {
     expect(await gatewayBackend(mw.world)).toBe('new');
     // Nothing was given up on: no activity failed for good.
     expect((await activityOutcomes(handle)).filter((o) => o.failed)).toEqual([]);
-  }, 90_000);
+  }, 150_000);
 });

@@ -42,7 +42,7 @@ describeIf('fault matrix: SSH connection dropped mid-upload and mid-cutover', ()
     const handle = await mw.start({ plan, digest });
     const cuts: Record<string, number> = {};
     const cutWhen = async (name: string, hook: { waitReached(ms?: number): Promise<void> }) => {
-      await hook.waitReached(60_000);
+      await hook.waitReached(90_000);
       cuts[name] = proxy.cutAll();
     };
     const log: string[] = [];
