@@ -188,11 +188,14 @@ export function renderChecklist(status: MigrationStatus): string {
     lines.push('', `Continue with: \`${w.command}\``);
     if (w.reminders) lines.push('', `_Waiting since ${w.since}; ${w.reminders} reminder(s) sent._`);
   }
+  // Flat blocks (a heading line, then a top-level list): the Web UI does not render lists nested in numbered items.
   status.phases.forEach((phase, i) => {
-    lines.push('', `${i + 1}. **${phase.name}**${phaseMarks[phase.status]}`);
-    for (const step of status.steps.filter((s) => s.phase === phase.name)) {
+    lines.push('', `**${i + 1}. ${phase.name}**${phaseMarks[phase.status]}`);
+    const steps = status.steps.filter((s) => s.phase === phase.name);
+    if (steps.length) lines.push('');
+    for (const step of steps) {
       const text = step.error ?? step.detail;
-      lines.push(`   - ${stepMarks[step.status]} ${step.name}${text ? ` — ${text}` : ''}`);
+      lines.push(`- ${stepMarks[step.status]} ${step.name}${text ? ` — ${text}` : ''}`);
     }
   });
   if (status.changes?.length) {
