@@ -82,6 +82,9 @@ interface Snapshot {
 
 const CAS_ATTEMPTS = 3;
 
+/** How long nginx's master needs after `-s reload` to replace its workers (it is milliseconds; this is generous). */
+const RELOAD_SETTLE_MS = 500;
+
 export function createGatewayActivities(deps: GatewayActivityDeps) {
   function onGateway<T>(proxmoxHost: SshEndpoint, gateway: GatewaySettings, fn: (target: RemoteTarget, timeoutMs: number) => Promise<T>): Promise<T> {
     checkSettings(gateway);
@@ -158,27 +161,41 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
     return outcome;
   }
 
+  /**
+   * After `nginx -s reload` returns, the master still has to start new workers and tell the old ones to stop: for a
+   * moment the old configuration keeps answering (with the old backend, which also says 200). So wait for that switch
+   * to settle, then require several consecutive answers before calling the new route good.
+   */
   async function verifyOrFail(url: string, budgetMs: number, details: Record<string, unknown>): Promise<void> {
     const deadline = Date.now() + budgetMs;
     const interval = deps.verifyIntervalMs ?? 500;
+    const needed = 3;
+    await new Promise((r) => setTimeout(r, Math.min(RELOAD_SETTLE_MS, budgetMs / 4)));
     let last = 'no attempt';
+    let streak = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await request(url, { method: 'GET', headersTimeout: Math.min(10_000, budgetMs), bodyTimeout: Math.min(10_000, budgetMs) });
         await res.body.dump();
-        if (res.statusCode === 200) return;
-        last = `HTTP ${res.statusCode}`;
+        if (res.statusCode === 200) {
+          if (++streak >= needed) return;
+        } else {
+          streak = 0;
+          last = `HTTP ${res.statusCode}`;
+        }
       } catch (err) {
+        streak = 0;
         last = (err as { code?: string }).code ?? (err as Error).message;
       }
       Context.current().heartbeat({ verifying: url, attempt, last });
-      if (Date.now() + interval > deadline) break;
-      await new Promise((r) => setTimeout(r, interval));
+      const pause = streak > 0 ? Math.min(interval, 200) : interval;
+      if (Date.now() + pause > deadline) break;
+      await new Promise((r) => setTimeout(r, pause));
     }
     throw ApplicationFailure.create({
       type: 'GatewayVerifyFailed',
       nonRetryable: true,
-      message: `after the nginx change, ${url} did not answer 200 within ${budgetMs} ms (last: ${last}); check the gateway's error.log and the new backend. Roll back with the previous servers in the details.`,
+      message: `after the nginx change, ${url} did not answer 200 ${needed} times in a row within ${budgetMs} ms (last: ${last}); check the gateway's error.log and the new backend. Roll back with the previous servers in the details.`,
       details: [details],
     });
   }
