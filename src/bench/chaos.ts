@@ -10,6 +10,7 @@ import path from 'node:path';
 import { driveRun, type DriveResult } from '../lab/driver';
 import { countEffects, type EffectCounts } from './effects';
 import { activityCompletions, recoveryTimesMs, round, sleep, startLabRun, startMigration } from './harness';
+import { seededRandom as prng } from '../lab/random';
 
 /** Long enough that a kill lands inside a Proxmox task more often than not; short enough for ~10 runs in minutes. */
 export const CHAOS_TASK_MS = { qmclone: 1500, resize: 600, qmstart: 600, vzdump: 800, vzshutdown: 500, vzdestroy: 600 };
@@ -45,17 +46,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** mulberry32: a seeded PRNG, so a bad run can be replayed with --seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ChaosRunResult {
   run: number;

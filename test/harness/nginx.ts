@@ -4,11 +4,11 @@
  * multi-line), `location /qdrant/ { proxy_pass http://qdrant_service/; }`, and a conf.d that js_imports a
  * script. Old and new Qdrant are small HTTP stand-ins on 127.0.0.152 and 127.0.0.102 (free ports).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startGatewayNginx } from '../../src/lab/services/nginx';
 import { freePort } from './sshd';
 
 export interface Backend {
@@ -84,94 +84,40 @@ server {
 
     location /qdrant/ { proxy_pass http://qdrant_service/; }
     location /embedding/ { proxy_pass http://embedding_service/; }
-    location = /njs { js_content hello.hello; }
+    location = /njs { js_content health.health; }
 }
 `;
 }
 
 export async function startNginx(opts: NginxOptions = {}): Promise<NginxHandle> {
   const prefix = mkdtempSync(join(tmpdir(), 'phoenix-nginx-'));
-  const name = opts.siteName ?? 'phoenix-gateway';
-  for (const d of ['conf', 'conf.d', 'js', 'sites-available', 'sites-enabled', 'logs', 'tmp', 'backups', 'run']) mkdirSync(join(prefix, d));
   const oldBackend = await startBackend('127.0.0.152', 'old');
   const newBackend = await startBackend('127.0.0.102', 'new');
   const port = await freePort();
-
-  const conf = join(prefix, 'conf', 'nginx.conf');
-  const tmp = join(prefix, 'tmp');
-  writeFileSync(conf, `${process.getuid?.() === 0 ? 'user root root;\n' : ''}worker_processes 1;
-worker_shutdown_timeout 5s;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path ${tmp}/body;
-    proxy_temp_path ${tmp}/proxy;
-    fastcgi_temp_path ${tmp}/fastcgi;
-    uwsgi_temp_path ${tmp}/uwsgi;
-    scgi_temp_path ${tmp}/scgi;
-    include ${prefix}/conf.d/*.conf;
-    include ${prefix}/sites-enabled/*;
-}
-`);
-  writeFileSync(join(prefix, 'js', 'hello.js'), 'function hello(r) { r.return(200, "njs ok\\n"); }\nexport default { hello };\n');
-  writeFileSync(join(prefix, 'conf.d', 'njs.conf'), `js_path ${prefix}/js/;\njs_import hello.js;\n`);
-  const realSiteFile = join(prefix, 'sites-available', name);
-  writeFileSync(realSiteFile, siteConfig(port, oldBackend.address));
-  chmodSync(realSiteFile, opts.siteMode ?? 0o640);
-  const siteFile = join(prefix, 'sites-enabled', name);
-  symlinkSync(realSiteFile, siteFile);
-
-  const nginxCommand = ['nginx', '-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')];
-  const child: ChildProcess = spawn('/usr/sbin/nginx', [...nginxCommand.slice(1), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/qdrant/readyz`, child, () => stderr);
-  } catch (err) {
-    await Promise.all([oldBackend.stop(), newBackend.stop()]);
-    rmSync(prefix, { recursive: true, force: true });
-    throw err;
-  }
-
+  // The lab's gateway nginx (src/lab/services/nginx.ts), with this file's test site.
+  const gw = await startGatewayNginx({
+    prefix,
+    listenHost: '127.0.0.1',
+    port,
+    siteName: opts.siteName ?? 'phoenix-gateway',
+    siteText: siteConfig(port, oldBackend.address),
+    siteMode: opts.siteMode ?? 0o640,
+  });
   return {
     port,
     prefix,
-    siteFile,
-    realSiteFile,
-    nginxCommand,
-    backupDir: join(prefix, 'backups'),
-    lockFile: join(prefix, 'run', 'gateway.lock'),
-    url,
+    siteFile: gw.siteFile,
+    realSiteFile: gw.realSiteFile,
+    nginxCommand: gw.nginxCommand,
+    backupDir: gw.backupDir,
+    lockFile: gw.lockFile,
+    url: gw.url,
     oldBackend,
     newBackend,
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await gw.stop();
       await Promise.all([oldBackend.stop(), newBackend.stop()]);
       rmSync(prefix, { recursive: true, force: true });
     },
   };
-}
-
-async function waitForHttp(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr()}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`nginx did not answer ${url}: ${stderr()}`);
 }

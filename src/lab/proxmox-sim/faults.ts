@@ -1,4 +1,4 @@
-import { seededRandom } from './random';
+import { seededRandom } from '../random';
 
 export type FaultShape = 'transient' | 'lock' | 'lost-response';
 

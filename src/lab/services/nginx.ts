@@ -19,6 +19,8 @@ export interface GatewayNginxOptions {
   siteName: string;
   /** The site file's content on first start (kept as it is on later starts: the lab resumes). */
   siteText: string;
+  /** Mode of the real site file on first start (kept across cutovers); default 0644. */
+  siteMode?: number;
   /** JSONL file the wrapper appends `nginx-test` / `gateway-reload` events to. */
   eventLogPath?: string;
 }
@@ -85,7 +87,8 @@ http {
   const realSiteFile = path.join(prefix, 'sites-available', opts.siteName);
   const siteFile = path.join(prefix, 'sites-enabled', opts.siteName);
   if (!fs.existsSync(realSiteFile)) {
-    fs.writeFileSync(realSiteFile, opts.siteText, { mode: 0o644 });
+    fs.writeFileSync(realSiteFile, opts.siteText);
+    fs.chmodSync(realSiteFile, opts.siteMode ?? 0o644);
   }
   if (!fs.existsSync(siteFile)) fs.symlinkSync(realSiteFile, siteFile);
   const wrapper = path.join(prefix, 'bin', 'nginx');

@@ -3,17 +3,8 @@
  * places, lookalike text in strings; the rewrite must change only the target block's server statements.
  */
 import { readUpstreams, rewriteUpstream } from '../../../src/nginx/upstream';
+import { seededRandom as prng } from '../../../src/lab/random';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Generated {
   text: string;

@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32): fault injection is reproducible with the same seed and request order. */
+/** A small seeded PRNG (mulberry32): fault injection, chaos schedules and property tests replay with the same seed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
