@@ -15,6 +15,8 @@ export interface DriveOptions {
   world: World;
   autoConfirm: boolean;
   say(line: string): void;
+  /** Extra flags the person's commands need in this lab (`--dir` for a non-default lab, `--address` off 7233). */
+  hintFlags?: { dir?: string; address?: string };
   /** Stop following when this resolves (Ctrl-C). */
   interrupted?: Promise<void>;
   pollMs?: number;
@@ -81,8 +83,10 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
         opts.say(`\n✋ ${w.message}`);
         for (const item of w.items) opts.say(`   - ${item}`);
         if (!opts.autoConfirm) {
-          if (w.what === 'portainer-deploy') opts.say('   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack');
-          opts.say(`   Then run:  npx ${w.command.replace(/^phoenix-migrate/, 'phoenix-migrate')}\n`);
+          const dir = opts.hintFlags?.dir ? ` --dir ${opts.hintFlags.dir}` : '';
+          const address = opts.hintFlags?.address ? ` --address ${opts.hintFlags.address}` : '';
+          if (w.what === 'portainer-deploy') opts.say(`   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack${dir}`);
+          if (w.what !== 'readiness') opts.say(`   Then run:  npx ${w.command}${address}\n`);
         }
       }
       if (!w) lastWait = '';

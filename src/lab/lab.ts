@@ -204,7 +204,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
     }
     say(`watch it in the Temporal UI: ${temporal.uiUrl}/namespaces/default/workflows/${workflowId}\n`);
 
-    const result = await driveRun({ client, workflowId, world, autoConfirm: !!opts.autoConfirm, say, interrupted });
+    const hintFlags = {
+      dir: path.relative(PROJECT_ROOT, dir) === '.lab' ? undefined : dir,
+      address: temporal.address === '127.0.0.1:7233' ? undefined : temporal.address,
+    };
+    const result = await driveRun({ client, workflowId, world, autoConfirm: !!opts.autoConfirm, say, interrupted, hintFlags });
     const report = buildLabReport(world, workflowId, result);
     if (opts.reportFile) {
       fs.writeFileSync(opts.reportFile, JSON.stringify(report, null, 2));
