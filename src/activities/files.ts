@@ -70,9 +70,22 @@ export function createFileActivities(deps: FileActivityDeps) {
       return await withSsh(input.host, deps.env, async (session) => {
         const target = hostTarget(session);
         const files: ProvisionComposeFilesResult['files'] = [];
+        // What an earlier attempt was about to write: if its answer was lost after the write, this attempt finds
+        // the file `unchanged` but must still report the change it made (heartbeat details survive retries).
+        const planned: PlannedWrites = { ...previousPlan() };
         for (const file of input.files) {
-          files.push({ hostPath: file.hostPath, outcome: await putFile(target, file, input.dryRun === true) });
-          heartbeat({ done: files.length, of: input.files.length });
+          if (input.dryRun) {
+            files.push({ hostPath: file.hostPath, outcome: await putFile(target, file, true) });
+            continue;
+          }
+          const expected = await putFile(target, file, true);
+          if (expected !== 'unchanged') planned[file.hostPath] = { sha256: file.sha256, outcome: expected === 'would-create' ? 'created' : 'updated' };
+          heartbeat({ done: files.length, of: input.files.length, planned });
+          let outcome = await putFile(target, file, false);
+          const earlier = planned[file.hostPath];
+          if (outcome === 'unchanged' && earlier?.sha256 === file.sha256) outcome = earlier.outcome;
+          files.push({ hostPath: file.hostPath, outcome });
+          heartbeat({ done: files.length, of: input.files.length, planned });
         }
         return { files };
       });
@@ -115,6 +128,13 @@ async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean)
   });
 }
 
+type PlannedWrites = Record<string, { sha256: string; outcome: 'created' | 'updated' }>;
+
 function heartbeat(details: unknown): void {
   Context.current().heartbeat(details);
+}
+
+function previousPlan(): PlannedWrites {
+  const details = Context.current().info.heartbeatDetails as { planned?: PlannedWrites } | undefined;
+  return details?.planned ?? {};
 }

@@ -68,6 +68,23 @@ describeIf('provisionComposeFiles over real SSH', () => {
     expect(readdirSync(join(exportDir, '1001', 'qdrant'))).toEqual(['docker-compose.yml']);
   });
 
+  it('still reports "created" when a retry finds the file written by an attempt whose answer was lost', async () => {
+    const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
+    const f = composeFile(join(exportDir, 'lost-answer'), 'services:\n  qdrant:\n    image: qdrant/qdrant:v1.15.0\n');
+    // First attempt: writes the file (its answer is lost); its last heartbeat said what it was about to write.
+    const heartbeats: unknown[] = [];
+    const first = new MockActivityEnvironment();
+    first.on('heartbeat', (d: unknown) => heartbeats.push(d));
+    expect(await first.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'created' }] });
+    const lastBeat = heartbeats[heartbeats.length - 1];
+    expect(lastBeat).toMatchObject({ planned: { [f.hostPath]: { sha256: f.sha256, outcome: 'created' } } });
+    // The retry (Temporal hands it the last heartbeat details) finds the file unchanged, yet the change is reported.
+    const retry = new MockActivityEnvironment({ heartbeatDetails: lastBeat, attempt: 2 });
+    expect(await retry.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'created' }] });
+    // A later, independent run (no heartbeat details) sees it as it is: unchanged.
+    expect(await new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'unchanged' }] });
+  });
+
   it('refuses a host whose key does not match the plan, non-retryably, showing the seen fingerprint', async () => {
     const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
     const f = composeFile(join(exportDir, 'refused'), 'x: 1\n');
