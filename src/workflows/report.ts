@@ -2,6 +2,7 @@
  * The result of a run: what was done, in the operator's words and as data. Returned on success and abort, and attached
  * to the failure's details when the run fails, so every end state says what changed.
  */
+import type { ResolvedPlan } from '../config/resolved-plan';
 import type { Refusal } from './gates';
 import type { Outcome, PhaseStatus, StepStatus } from './status';
 
@@ -45,4 +46,25 @@ export interface MigrationReport {
   /** Legacy instances that still received traffic directly (not through the gateway) during the soak. */
   legacyTraffic: string[];
   operator: OperatorRecord[];
+}
+
+/** The empty report a run fills in as it goes. */
+export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): MigrationReport {
+  return {
+    outcome: 'failed',
+    planName: plan.name,
+    planDigest: digest,
+    dryRun,
+    phases: [],
+    steps: [],
+    changes: [],
+    needsPerson: [],
+    composeFiles: [],
+    vms: [],
+    gateway: { upstream: plan.gateway.upstream, newServers: plan.gateway.newServers, previousServers: [], currentServers: [], changed: false, rolledBack: false },
+    decommission: { deleted: [], refused: [] as Refusal[], results: [] },
+    backups: [],
+    legacyTraffic: [],
+    operator: [],
+  };
 }

@@ -1,0 +1,19 @@
+/** Small text helpers for workflow code (deterministic, no I/O). */
+
+/** The reason in an error, looking through the `cause` Temporal wraps activity failures in. */
+export function messageOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    // Activity failures wrap the real reason in `cause`.
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object' && 'message' in cause) return String((cause as { message: unknown }).message);
+    if ('message' in err) return String((err as { message: unknown }).message);
+  }
+  return String(err);
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
