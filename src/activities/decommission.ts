@@ -5,7 +5,8 @@
  */
 import type { BackupSettings, LegacyGuest, ProxmoxSettings } from '../config/resolved-plan';
 import { isProxmoxError, ProxmoxError, readTaskLog, waitForTask, type BackupVolume, type ProxmoxApi } from '../proxmox';
-import { converging, heartbeat, refuse, settleActiveTasks, taskOptions, type ProxmoxActivityDeps } from './vms';
+import { heartbeat } from './heartbeat';
+import { converging, refuse, settleActiveTasks, taskOptions, type ProxmoxActivityDeps } from './vms';
 
 export interface DecommissionInput {
   proxmox: ProxmoxSettings;

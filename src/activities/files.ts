@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ComposeFile, SshEndpoint } from '../config/resolved-plan';
 import { hostTarget, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
 import { toActivityFailure } from './failures';
+import { heartbeat } from './heartbeat';
 
 export interface FileActivityDeps {
   /** The worker's environment: SSH key paths and passphrases are looked up here by the names in the plan. */
@@ -129,10 +130,6 @@ async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean)
 }
 
 type PlannedWrites = Record<string, { sha256: string; outcome: 'created' | 'updated' }>;
-
-function heartbeat(details: unknown): void {
-  Context.current().heartbeat(details);
-}
 
 function previousPlan(): PlannedWrites {
   const details = Context.current().info.heartbeatDetails as { planned?: PlannedWrites } | undefined;

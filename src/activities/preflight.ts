@@ -2,11 +2,11 @@
  * Phase 1 on live state: does the world look the way the plan assumes? Only reads; lists everything that is wrong
  * (with the fix) instead of stopping at the first problem, so the operator fixes it all in one go.
  */
-import { heartbeat } from '@temporalio/activity';
 import type { GatewaySettings, ProxmoxSettings, ResolvedPlan, SshEndpoint } from '../config/resolved-plan';
 import type { ProxmoxApi } from '../proxmox';
 import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import type { MissingItem } from './readiness';
+import { heartbeat } from './heartbeat';
 
 export interface PreflightDeps {
   env: WorkerEnv;
@@ -18,14 +18,6 @@ export interface PreflightResult {
   problems: MissingItem[];
   checks: string[];
   notes: string[];
-}
-
-function safeHeartbeat(details?: unknown): void {
-  try {
-    heartbeat(details);
-  } catch {
-    // Outside an activity: nothing to report to.
-  }
 }
 
 const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -75,7 +67,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const gatewayGuest = byId.get(plan.gateway.ctid);
       if (!gatewayGuest) problems.push({ item: `gateway CT ${plan.gateway.ctid} is not on the cluster`, fix: 'fix gateway.ctid in the plan' });
       else if (gatewayGuest.status !== 'running') problems.push({ item: `gateway CT ${plan.gateway.ctid} is ${gatewayGuest.status}`, fix: `start it: pct start ${plan.gateway.ctid}` });
-      safeHeartbeat({ proxmox: 'checked' });
+      heartbeat({ proxmox: 'checked' });
 
       // The gateway: reachable, its site file has the upstream we move.
       try {
@@ -85,7 +77,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
       } catch (err) {
         problems.push({ item: `the gateway (CT ${plan.gateway.ctid}) cannot be read`, fix: errText(err) });
       }
-      safeHeartbeat({ gateway: 'checked' });
+      heartbeat({ gateway: 'checked' });
 
       // The NFS exports the compose files go to exist on the Proxmox host before any VM does.
       const exportDirs = [...new Set(plan.vms.flatMap((vm) => vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path)))];

@@ -4,12 +4,12 @@
  * a fix, not failures: the workflow waits and re-checks.
  */
 import net from 'node:net';
-import { heartbeat } from '@temporalio/activity';
 import { request } from 'undici';
 import type { ResolvedPlan, VmSpec } from '../config/resolved-plan';
 import { dispatcherFor } from '../http/tls';
 import { guestExec, type ProxmoxApi } from '../proxmox';
 import type { ProxmoxSettings } from '../config/resolved-plan';
+import { heartbeat } from './heartbeat';
 
 export interface ReadinessDeps {
   proxmoxFor(settings: ProxmoxSettings): ProxmoxApi;
@@ -25,14 +25,6 @@ export interface MissingItem {
 export interface ReadinessResult {
   missing: MissingItem[];
   checked: string[];
-}
-
-function safeHeartbeat(details?: unknown): void {
-  try {
-    heartbeat(details);
-  } catch {
-    // Called outside an activity (tests, the lab's checks): nothing to report to.
-  }
 }
 
 export function createReadinessActivities(deps: ReadinessDeps) {
@@ -104,7 +96,7 @@ export function createReadinessActivities(deps: ReadinessDeps) {
       const add = (name: string, m: MissingItem | undefined) => {
         checked.push(name);
         if (m) missing.push(m);
-        safeHeartbeat({ checked: checked.length });
+        heartbeat({ checked: checked.length });
       };
       for (const vm of plan.vms) {
         if (vm.features.includes('docker') || vm.portainerRole) add(`docker on ${vm.vmid}`, await dockerRunning(api, vm));

@@ -2,13 +2,14 @@
  * Infrastructure Provisioning: make each target VM exist, configured, sized, running and answering — converging
  * from live state every time, so a retry (or a second run) only does what is still missing.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ProxmoxSettings, VmSpec } from '../config/resolved-plan';
 import {
   activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isRetryable,
   waitForTask, type GuestConfig, type ProxmoxApi, type TaskProgress,
 } from '../proxmox';
 import { toActivityFailure } from './failures';
+import { heartbeat } from './heartbeat';
 import { resolveSecret } from '../secrets';
 
 export interface ActivityLog {
@@ -61,22 +62,6 @@ export interface GuestState {
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Heartbeat when running inside a Temporal activity (a no-op when called directly: tests, scripts), and stop at this
- * safe point when the activity was cancelled (the run was cancelled, or the worker is shutting down) instead of
- * going on to the next change: every step before it is done and recorded in live state, so a retry converges.
- */
-export function heartbeat(details?: unknown): void {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return; // Not in an activity context.
-  }
-  ctx.heartbeat(details);
-  if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
-}
 
 export function refuse(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type, nonRetryable: true });

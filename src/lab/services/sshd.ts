@@ -56,7 +56,12 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
 
   const port = opts.port ?? (await freePort(host));
   const sessionPath = [...(opts.extraPath ?? []), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
-  const setEnv = [`PATH=${sessionPath}`, ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
+  // Sessions get an empty HOME: the login user's rc files must not run for every command (a developer machine's root
+  // .bashrc may start slow tools such as `pyenv init`; bash sources it even for `ssh host cmd`). A real Proxmox host's
+  // root account does not do that, and the commands we run need nothing from HOME.
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home, { recursive: true });
+  const setEnv = [`PATH=${sessionPath}`, `HOME=${home}`, ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
   const config = path.join(dir, 'sshd_config');
   fs.writeFileSync(
     config,
