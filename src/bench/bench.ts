@@ -14,7 +14,8 @@ import path from 'node:path';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import { addTenants, runFleet } from './fleet';
-import { confirmationLatenciesMs, eventTimeMs, peakRssMiB, percentile, round, startLabRun, startMigration } from './harness';
+import { confirmationLatenciesMs, eventTimeMs, peakRssMiB, percentile, round, startLabRun } from './harness';
+import { startMigration } from '../temporal/start';
 
 /** Seconds-long simulated tasks, so the fixed overheads (polls, RPCs, workflow tasks) are small beside them. */
 export const BENCH_TASK_MS = { qmclone: 30_000, resize: 6_000, qmstart: 10_000, vzdump: 24_000, vzshutdown: 10_000, vzdestroy: 8_000 };
@@ -103,7 +104,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
     // ── a) one migration vs its critical path ───────────────────────────────────────────────────────────────
     say('a) one migration …');
-    const handle = await startMigration(client, world.plan, world.digest);
+    const handle = await startMigration(client, { plan: world.plan, digest: world.digest });
     const single = await driveRun({ client, workflowId: handle.workflowId, world, autoConfirm: true, say: () => undefined, pollMs: 100 });
     if (single.report?.outcome !== 'completed') throw new Error(`the single run did not complete: ${single.failure ?? single.state}`);
     const singleHistory = (await handle.fetchHistory()).events ?? [];

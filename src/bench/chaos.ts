@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { driveRun, type DriveResult } from '../lab/driver';
 import { countEffects, type EffectCounts } from './effects';
-import { activityCompletions, recoveryTimesMs, round, sleep, startLabRun, startMigration } from './harness';
+import { activityCompletions, recoveryTimesMs, round, sleep, startLabRun } from './harness';
 import { seededRandom as prng } from '../lab/random';
+import { startMigration } from '../temporal/start';
 
 /** Long enough that a kill lands inside a Proxmox task more often than not; short enough for ~10 runs in minutes. */
 export const CHAOS_TASK_MS = { qmclone: 1500, resize: 600, qmstart: 600, vzdump: 800, vzshutdown: 500, vzdestroy: 600 };
@@ -70,7 +71,7 @@ async function chaosRun(index: number, args: Args, rand: () => number, killTempo
   let temporalKills = 0;
   try {
     const { world, client, worker, temporal } = lab;
-    const handle = await startMigration(client, world.plan, world.digest);
+    const handle = await startMigration(client, { plan: world.plan, digest: world.digest });
     world.events.write({ kind: 'run-started', workflowId: handle.workflowId });
     let giveUp!: () => void;
     const timedOut = new Promise<void>((r) => (giveUp = r));

@@ -14,7 +14,8 @@ import { PortainerClient } from '../portainer/client';
 import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
 import type { World } from '../lab/world';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
-import { sleep, startMigration } from './harness';
+import { sleep } from './harness';
+import { startMigration } from '../temporal/start';
 
 export interface Tenant {
   index: number;
@@ -106,7 +107,7 @@ export interface FleetRun {
 export async function runFleet(client: Client, world: World, tenants: Tenant[], opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<FleetRun[]> {
   const apiKey = world.workerEnv.PHOENIX_LAB_PORTAINER_API_KEY;
   const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
-  const handles = await Promise.all(tenants.map((t) => startMigration(client, t.plan, world.digest)));
+  const handles = await Promise.all(tenants.map((t) => startMigration(client, { plan: t.plan, digest: world.digest })));
   return Promise.all(
     tenants.map(async (t, i): Promise<FleetRun> => {
       const handle = handles[i];

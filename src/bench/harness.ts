@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import type { MigrationInput, ResolvedPlan } from '../config/resolved-plan';
 import { PROJECT_ROOT } from '../lab/lab';
 import { temporalDevServer, workerProcess, type ManagedProcess, type TemporalDevServer } from '../lab/processes';
 import { freePort } from '../lab/services/ports';
 import { startWorld, type World, type WorldOptions } from '../lab/world';
-import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -68,19 +66,6 @@ export async function startLabRun(opts: { dir: string; world?: Omit<WorldOptions
     await stop();
     throw err;
   }
-}
-
-export async function startMigration(client: Client, plan: ResolvedPlan, digest: string, workflowId = `migration-${plan.name}`) {
-  const input: MigrationInput = { plan, digest };
-  return client.workflow.start('migration', {
-    taskQueue: 'phoenix-migrate',
-    workflowId,
-    args: [input],
-    typedSearchAttributes: [
-      { key: PlanNameKey, value: plan.name },
-      { key: MigrationPhaseKey, value: 'Not started' },
-    ],
-  });
 }
 
 export function eventTimeMs(e: HistoryEvent): number {

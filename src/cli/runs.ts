@@ -8,7 +8,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
-import { loadTemporalTarget, TASK_QUEUE, webUiUrl, type TemporalTarget } from '../temporal/connection';
+import { loadTemporalTarget, webUiUrl, type TemporalTarget } from '../temporal/connection';
+import { startMigration, workflowIdFor } from '../temporal/start';
 import {
   abortUpdate,
   approveDecommissionUpdate,
@@ -19,7 +20,6 @@ import {
   type OperatorAction,
 } from '../workflows/messages';
 import type { MigrationReport } from '../workflows/report';
-import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
 import type { MigrationStatus } from '../workflows/status';
 import { ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
@@ -46,9 +46,7 @@ export class CliError extends Error {
   }
 }
 
-export function workflowIdFor(planName: string): string {
-  return `migration-${planName}`;
-}
+export { workflowIdFor };
 
 export async function connect(flags: ConnectionFlags): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {
   const target = loadTemporalTarget(flags);
@@ -91,22 +89,7 @@ export async function runStart(opts: ConnectionFlags & { plan: string; dryRun?: 
   const workflowId = opts.id ?? (opts.dryRun ? `${workflowIdFor(plan.name)}-plan-${Date.now()}` : workflowIdFor(plan.name));
   const { client, target, close } = await connect(opts);
   try {
-    await client.workflow.start('migration', {
-      taskQueue: TASK_QUEUE,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [
-        { key: PlanNameKey, value: plan.name },
-        { key: MigrationPhaseKey, value: 'Not started' },
-      ],
-      staticSummary: `${opts.dryRun ? 'Dry run' : 'Migration'} ${plan.name}: Qdrant → ${plan.vms.map((v) => `${v.vmid} ${v.name}`).join(', ')}`,
-      staticDetails: [
-        `**Plan** \`${plan.name}\` — digest \`${digest}\``,
-        `**Targets**: ${plan.vms.map((v) => `VM ${v.vmid} ${v.name} (${v.ip})`).join(', ')}`,
-        `**Gateway**: CT ${plan.gateway.ctid} upstream \`${plan.gateway.upstream}\` → ${plan.gateway.newServers.join(', ')}`,
-        `**Legacy to decommission**: ${plan.legacyGuests.map((g) => `CT ${g.ctid} ${g.name}`).join(', ')}`,
-      ].join('\n\n'),
-    });
+    await startMigration(client, input, { workflowId });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(`a run of plan ${plan.name} is already open: ${workflowId}`, `follow it with: phoenix-migrate watch --id ${workflowId}`, ExitCode.conflict);

@@ -8,8 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { readUpstreams } from '../nginx/upstream';
-import { MigrationPhaseKey, PlanNameKey } from '../workflows/search-attributes';
-import type { MigrationInput } from '../config/resolved-plan';
+import { startMigration, workflowIdFor } from '../temporal/start';
 import type { FaultSettings } from './proxmox-sim';
 import { driveRun, type DriveResult } from './driver';
 import { temporalDevServer, workerProcess, type ManagedProcess } from './processes';
@@ -177,7 +176,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
     const client = new Client({ connection });
-    const workflowId = `migration-${world.plan.name}`;
+    const workflowId = workflowIdFor(world.plan.name);
     const handle = client.workflow.getHandle(workflowId);
     let open = false;
     try {
@@ -187,18 +186,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     }
     if (open) say(`\nresuming the open run ${workflowId}`);
     else {
-      const input: MigrationInput = { plan: world.plan, digest: world.digest };
-      await client.workflow.start('migration', {
-        taskQueue: 'phoenix-migrate',
-        workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: PlanNameKey, value: world.plan.name },
-          { key: MigrationPhaseKey, value: 'Not started' },
-        ],
-        staticSummary: `Lab migration ${world.plan.name}: Qdrant → ${world.plan.vms.map((v) => `${v.vmid} ${v.name}`).join(', ')}`,
-        staticDetails: `**Plan** \`${world.plan.name}\` — digest \`${world.digest}\`\n\nLab world in \`${dir}\`; addresses 10.0.0.N are mapped onto 127.0.0.N.`,
-      });
+      await startMigration(client, { plan: world.plan, digest: world.digest }, { workflowId, note: `Lab world in \`${dir}\`; addresses 10.0.0.N are mapped onto 127.0.0.N.` });
       world.events.write({ kind: 'run-started', workflowId });
       say(`\nstarted ${workflowId}`);
     }

@@ -12,7 +12,7 @@ import { startWorld, type World, type WorldOptions } from '../../src/lab/world';
 import { statusQuery } from '../../src/workflows/messages';
 import type { MigrationStatus } from '../../src/workflows/status';
 import type { ResolvedPlan } from '../../src/config/resolved-plan';
-import { MigrationPhaseKey, PlanNameKey } from '../../src/workflows/search-attributes';
+import { startMigration } from '../../src/temporal/start';
 import { connectTestTemporal, createTestWorker, type TestTemporal } from './temporal';
 
 export interface MigrationWorld {
@@ -72,16 +72,10 @@ export async function startMigrationWorld(options: MigrationWorldOptions = {}): 
     async start(o = {}) {
       const plan = o.plan ?? world.plan;
       const digest = o.plan ? (o.digest ?? world.digest) : world.digest;
-      return t.client.workflow.start('migration', {
+      return startMigration(t.client, { plan, digest, ...(o.dryRun ? { dryRun: true } : {}) }, {
         taskQueue,
         workflowId: o.workflowId ?? `migration-${plan.name}${o.dryRun ? '-dry' : ''}`,
-        args: [{ plan, digest, ...(o.dryRun ? { dryRun: true } : {}) }],
-        staticSummary: `${o.dryRun ? 'Dry run' : 'Migration'} ${plan.name}: Qdrant → VM ${plan.vms.map((v) => v.vmid).join('/')}`,
-        staticDetails: `Plan \`${plan.name}\` (digest \`${digest.slice(0, 12)}\`), started by the e2e harness.`,
-        typedSearchAttributes: [
-          { key: PlanNameKey, value: plan.name },
-          { key: MigrationPhaseKey, value: 'Not started' },
-        ],
+        note: 'Started by the e2e harness.',
       });
     },
     async waitFor(handle, pred, timeoutMs = 60_000) {

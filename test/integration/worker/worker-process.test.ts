@@ -12,7 +12,7 @@ import { freePort, waitForTcp } from '../../../src/lab/services/ports';
 import { startWorld } from '../../../src/lab/world';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../../../src/workflows/messages';
 import { PHASES } from '../../../src/workflows/status';
-import { MigrationPhaseKey, PlanNameKey } from '../../../src/workflows/search-attributes';
+import { startMigration } from '../../../src/temporal/start';
 import { requireOrSkip } from '../../harness/tools';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -129,15 +129,7 @@ describe('phoenix-migrate worker (child process)', () => {
       children.push(w);
       await until('the worker did not log "worker started"', () => (w.output().includes('"msg":"worker started"') ? true : undefined), 60_000, w.output);
       const client = new Client({ connection });
-      const handle = await client.workflow.start('migration', {
-        taskQueue,
-        workflowId: `migration-${world.plan.name}`,
-        args: [{ plan: world.plan, digest: world.digest }],
-        typedSearchAttributes: [
-          { key: PlanNameKey, value: world.plan.name },
-          { key: MigrationPhaseKey, value: 'Not started' },
-        ],
-      });
+      const handle = await startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue });
       const waitingFor = async (what: string) =>
         until(`the run never waited for ${what}`, async () => ((await handle.query(statusQuery)).waitingFor?.what === what ? true : undefined), 60_000, w.output);
       await waitingFor('portainer-deploy');

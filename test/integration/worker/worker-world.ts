@@ -12,7 +12,7 @@ import { startWorld, type World, type WorldOptions } from '../../../src/lab/worl
 import { createLogger, type Logger } from '../../../src/logging';
 import { createMigrationWorker } from '../../../src/worker';
 import { statusQuery } from '../../../src/workflows/messages';
-import { MigrationPhaseKey, PlanNameKey } from '../../../src/workflows/search-attributes';
+import { startMigration } from '../../../src/temporal/start';
 import type { MigrationStatus } from '../../../src/workflows/status';
 
 export interface WorkerWorld {
@@ -58,16 +58,7 @@ export async function startWorkerWorld(opts: {
     taskQueue,
     worker,
     start: () =>
-      client.workflow.start('migration', {
-        taskQueue,
-        workflowId: `migration-${world.plan.name}`,
-        args: [{ plan: world.plan, digest: world.digest }],
-        staticSummary: `Migration ${world.plan.name}: Qdrant → VM ${world.plan.vms.map((v) => v.vmid).join('/')}`,
-        typedSearchAttributes: [
-          { key: PlanNameKey, value: world.plan.name },
-          { key: MigrationPhaseKey, value: 'Not started' },
-        ],
-      }),
+      startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue }),
     async waitFor(handle, pred, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       let last: MigrationStatus | undefined;
