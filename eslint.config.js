@@ -6,7 +6,18 @@ const { builtinModules } = require('node:module');
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 module.exports = tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.tools/**', '.lab/**', 'test-artifacts/**', 'eslint.config.js', 'jest.config.js'] },
+  {
+    ignores: [
+      'lib/**',
+      'node_modules/**',
+      'coverage/**',
+      '.tools/**',
+      '.lab/**',
+      'test-artifacts/**',
+      'eslint.config.js',
+      'jest.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,10 +36,23 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must be deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code must be deterministic: no Node built-ins.',
+          })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/*', '**/proxmox/*', '**/remote/*', '**/qdrant/*', '**/portainer/*', '**/lab/*', '**/cli/*', '**/worker'],
+              group: [
+                '**/activities',
+                '**/activities/*',
+                '**/proxmox/*',
+                '**/remote/*',
+                '**/qdrant/*',
+                '**/portainer/*',
+                '**/lab/*',
+                '**/cli/*',
+                '**/worker',
+              ],
               allowTypeImports: true,
               message: 'Workflows may only `import type` from activities and clients.',
             },
@@ -39,7 +63,18 @@ module.exports = tseslint.config(
   },
   {
     files: ['bin/**/*.js', 'scripts/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly', Buffer: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        fetch: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -2,7 +2,12 @@
  * One jest run, one real Temporal dev server (started in globalSetup), one workflow bundle.
  * Integration tests share that server, so they run in band (see scripts/run-tests.js).
  */
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] };
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+  ],
+};
 
 module.exports = {
   testEnvironment: 'node',

@@ -15,13 +15,18 @@ exports.run = (name) => {
   if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
     process.stderr.write('node_modules is missing: running npm ci (it also builds) …\n');
     if (sh('npm', ['ci']) !== 0) process.exit(1);
-  } else if (!fs.existsSync(path.join(root, 'lib', 'bench', `${name}.js`)) || !fs.existsSync(path.join(root, 'lib', 'workflow-bundle.js'))) {
+  } else if (
+    !fs.existsSync(path.join(root, 'lib', 'bench', `${name}.js`)) ||
+    !fs.existsSync(path.join(root, 'lib', 'workflow-bundle.js'))
+  ) {
     process.stderr.write('not built yet: running npm run build …\n');
     if (sh('npm', ['run', 'build']) !== 0) process.exit(1);
   }
   const missing = ['/usr/sbin/sshd', '/usr/sbin/nginx'].filter((p) => !fs.existsSync(p));
   if (missing.length) {
-    process.stderr.write(`npm run ${name} needs a real sshd and nginx; missing: ${missing.join(', ')} (apt-get install -y openssh-server nginx libnginx-mod-http-js)\n`);
+    process.stderr.write(
+      `npm run ${name} needs a real sshd and nginx; missing: ${missing.join(', ')} (apt-get install -y openssh-server nginx libnginx-mod-http-js)\n`,
+    );
     process.exit(1);
   }
   try {
@@ -30,7 +35,10 @@ exports.run = (name) => {
     process.stderr.write(`npm run ${name}: ${err.message}\n`);
     process.exit(1);
   }
-  const res = spawnSync(process.execPath, [path.join(root, 'lib', 'bench', `${name}.js`), ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [path.join(root, 'lib', 'bench', `${name}.js`), ...process.argv.slice(2)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   process.exit(res.status ?? 1);
 };
 

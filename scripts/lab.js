@@ -14,7 +14,10 @@ const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' })
 if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   process.stderr.write('node_modules is missing: running npm ci (it also builds) …\n');
   if (run('npm', ['ci']) !== 0) process.exit(1);
-} else if (!fs.existsSync(path.join(root, 'lib', 'cli', 'main.js')) || !fs.existsSync(path.join(root, 'lib', 'workflow-bundle.js'))) {
+} else if (
+  !fs.existsSync(path.join(root, 'lib', 'cli', 'main.js')) ||
+  !fs.existsSync(path.join(root, 'lib', 'workflow-bundle.js'))
+) {
   process.stderr.write('not built yet: running npm run build …\n');
   if (run('npm', ['run', 'build']) !== 0) process.exit(1);
 }
@@ -32,5 +35,9 @@ try {
   process.stderr.write(`npm run lab: ${err.message}\n`);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, [path.join(root, 'bin', 'phoenix-migrate.js'), 'lab', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const res = spawnSync(
+  process.execPath,
+  [path.join(root, 'bin', 'phoenix-migrate.js'), 'lab', ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' },
+);
 process.exit(res.status ?? 1);

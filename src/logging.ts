@@ -11,9 +11,19 @@ import type { WorkflowInfo } from '@temporalio/workflow';
 export type Logger = pino.Logger;
 
 /** Keys whose values never reach a log line, wherever they appear. */
-const redactPaths = ['*.tokenSecret', '*.password', '*.apiKey', '*.privateKey', '*.passphrase', 'headers.authorization', '*.Authorization'];
+const redactPaths = [
+  '*.tokenSecret',
+  '*.password',
+  '*.apiKey',
+  '*.privateKey',
+  '*.passphrase',
+  'headers.authorization',
+  '*.Authorization',
+];
 
-export function createLogger(opts: { level?: string; destination?: pino.DestinationStream; base?: Record<string, unknown> } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; destination?: pino.DestinationStream; base?: Record<string, unknown> } = {},
+): Logger {
   return pino(
     {
       level: opts.level ?? process.env.PHOENIX_LOG_LEVEL ?? 'info',
@@ -29,7 +39,13 @@ export function createLogger(opts: { level?: string; destination?: pino.Destinat
   );
 }
 
-const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 /** Routes the SDK's log calls (workflow and activity context loggers included) into pino, keeping their metadata. */
 export function temporalLoggerFrom(logger: Logger): TemporalLogger {
@@ -67,9 +83,14 @@ export function withLogContext<T>(fields: RunLogContext, fn: () => T): T {
 /** The phase a workflow was in when it logged: its own MigrationPhase search attribute at that moment. */
 export function phaseOfWorkflow(info: Pick<WorkflowInfo, 'workflowId'>): string {
   // The sink receives a structured-clone of WorkflowInfo (class instances lose their methods): read plain fields.
-  const plain = info as unknown as { searchAttributes?: Record<string, unknown>; typedSearchAttributes?: { searchAttributes?: Record<string, { value?: unknown }> } };
+  const plain = info as unknown as {
+    searchAttributes?: Record<string, unknown>;
+    typedSearchAttributes?: { searchAttributes?: Record<string, { value?: unknown }> };
+  };
   const legacy = plain.searchAttributes?.MigrationPhase;
-  const value = Array.isArray(legacy) ? legacy[0] : (legacy ?? plain.typedSearchAttributes?.searchAttributes?.MigrationPhase?.value);
+  const value = Array.isArray(legacy)
+    ? legacy[0]
+    : (legacy ?? plain.typedSearchAttributes?.searchAttributes?.MigrationPhase?.value);
   return typeof value === 'string' && value ? value : 'unknown';
 }
 
@@ -80,9 +101,26 @@ export function phaseOfWorkflow(info: Pick<WorkflowInfo, 'workflowId'>): string 
 export function workflowLogSinks(logger: Logger): NonNullable<WorkerOptions['sinks']> {
   const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => ({
     fn(info: WorkflowInfo, message: string, attrs?: Record<string, unknown>) {
-      logger[level]({ sdkComponent: 'workflow', workflowId: info.workflowId, runId: info.runId, ...attrs, phase: phaseOfWorkflow(info) }, message);
+      logger[level](
+        {
+          sdkComponent: 'workflow',
+          workflowId: info.workflowId,
+          runId: info.runId,
+          ...attrs,
+          phase: phaseOfWorkflow(info),
+        },
+        message,
+      );
     },
   });
   // `defaultWorkerLogger` is the SDK's documented name for overriding the workflow logger sink.
-  return { defaultWorkerLogger: { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  return {
+    defaultWorkerLogger: {
+      trace: at('trace'),
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+    },
+  };
 }

@@ -24,7 +24,9 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
   if ('env' in ref) {
     const value = env[ref.env];
     if (value === undefined || value.trim() === '') {
-      throw new SecretUnavailableError(`Secret env var ${ref.env} is not set (or empty) on the worker; export it before starting the worker.`);
+      throw new SecretUnavailableError(
+        `Secret env var ${ref.env} is not set (or empty) on the worker; export it before starting the worker.`,
+      );
     }
     return value.trim();
   }
@@ -33,7 +35,9 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
     text = readFileSync(ref.file, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'error';
-    throw new SecretUnavailableError(`Secret file ${ref.file} cannot be read on the worker (${code}); create it or fix the path in the plan.`);
+    throw new SecretUnavailableError(
+      `Secret file ${ref.file} cannot be read on the worker (${code}); create it or fix the path in the plan.`,
+    );
   }
   const value = text.trim();
   if (value === '') throw new SecretUnavailableError(`Secret file ${ref.file} is empty; write the secret into it.`);

@@ -7,9 +7,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Context as ActivityContext } from '@temporalio/activity';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type ActivityInterceptors,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
-import { createLogger, temporalLoggerFrom, withLogContext, workflowLogSinks, type Logger, type RunLogContext } from './logging';
+import {
+  createLogger,
+  temporalLoggerFrom,
+  withLogContext,
+  workflowLogSinks,
+  type Logger,
+  type RunLogContext,
+} from './logging';
 import { loadTemporalTarget, TASK_QUEUE, type TemporalTarget } from './temporal/connection';
 import { requiredSearchAttributes } from './workflows/search-attributes';
 
@@ -35,7 +49,9 @@ function installRuntime(logger: Logger, metricsPort?: number): void {
   try {
     Runtime.install({
       logger: temporalLoggerFrom(logger),
-      ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } } : {}),
+      ...(metricsPort
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } }
+        : {}),
     });
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'Temporal runtime was already installed in this process; keeping it');
@@ -58,7 +74,9 @@ export async function checkSearchAttributes(connection: NativeConnection, namesp
 
 export async function workflowBundleOption(logger: Logger): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
   if (fs.existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { codePath: PREBUILT_BUNDLE } };
-  logger.warn('no prebuilt workflow bundle (run `npm run build`): bundling the workflow code now, which takes a few seconds');
+  logger.warn(
+    'no prebuilt workflow bundle (run `npm run build`): bundling the workflow code now, which takes a few seconds',
+  );
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows') });
   return { workflowBundle: bundle };
 }
@@ -90,12 +108,19 @@ export const USUAL_PHASE_OF_ACTIVITY: Record<string, string> = {
  * workflow upserts the phase before it schedules the phase's activities, so this is exact. Bounded: never blocks
  * the activity for long, and a failure only costs the log line its precision.
  */
-async function runPhaseOf(connection: NativeConnection, namespace: string, info: ActivityContext['info']): Promise<string | undefined> {
+async function runPhaseOf(
+  connection: NativeConnection,
+  namespace: string,
+  info: ActivityContext['info'],
+): Promise<string | undefined> {
   const execution = info.workflowExecution;
   if (!execution) return undefined;
   try {
     const res = await connection.withDeadline(Date.now() + 2000, () =>
-      connection.workflowService.describeWorkflowExecution({ namespace: info.workflowNamespace ?? namespace, execution }),
+      connection.workflowService.describeWorkflowExecution({
+        namespace: info.workflowNamespace ?? namespace,
+        execution,
+      }),
     );
     const payload = res.workflowExecutionInfo?.searchAttributes?.indexedFields?.MigrationPhase;
     const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
@@ -110,7 +135,11 @@ async function runPhaseOf(connection: NativeConnection, namespace: string, info:
  * Every activity logs its start and end, and every line logged while it runs (ours, the clients', the SDK's activity
  * logger) carries workflowId, activityType and the run's phase: one grep finds a run's story in the worker's log.
  */
-export function activityLoggingInterceptor(opts: { connection: NativeConnection; namespace: string; logger: Logger }): (ctx: ActivityContext) => ActivityInterceptors {
+export function activityLoggingInterceptor(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  logger: Logger;
+}): (ctx: ActivityContext) => ActivityInterceptors {
   return (ctx) => {
     const info = ctx.info;
     const fields: RunLogContext = {
@@ -136,7 +165,10 @@ export function activityLoggingInterceptor(opts: { connection: NativeConnection;
               opts.logger.info({ durationMs: Date.now() - started, outcome: 'completed' }, 'activity finished');
               return result;
             } catch (err) {
-              opts.logger.info({ durationMs: Date.now() - started, outcome: 'failed', error: (err as Error)?.message }, 'activity finished');
+              opts.logger.info(
+                { durationMs: Date.now() - started, outcome: 'failed', error: (err as Error)?.message },
+                'activity finished',
+              );
               throw err;
             }
           });
@@ -158,13 +190,19 @@ export async function createMigrationWorker(opts: {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }): Promise<Worker> {
   await checkSearchAttributes(opts.connection, opts.namespace);
-  const bundle = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : await workflowBundleOption(opts.logger);
+  const bundle = opts.workflowBundle
+    ? { workflowBundle: opts.workflowBundle }
+    : await workflowBundleOption(opts.logger);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities: createActivities(opts.deps),
-    interceptors: { activity: [activityLoggingInterceptor({ connection: opts.connection, namespace: opts.namespace, logger: opts.logger })] },
+    interceptors: {
+      activity: [
+        activityLoggingInterceptor({ connection: opts.connection, namespace: opts.namespace, logger: opts.logger }),
+      ],
+    },
     sinks: workflowLogSinks(opts.logger),
     ...bundle,
   });
@@ -173,7 +211,8 @@ export async function createMigrationWorker(opts: {
 /** `phoenix-migrate worker`: runs until SIGINT/SIGTERM, then finishes running activities and exits. */
 export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
   const logger = opts.logger ?? createLogger();
-  const metricsPort = opts.metricsPort ?? (process.env.PHOENIX_METRICS_PORT ? Number(process.env.PHOENIX_METRICS_PORT) : undefined);
+  const metricsPort =
+    opts.metricsPort ?? (process.env.PHOENIX_METRICS_PORT ? Number(process.env.PHOENIX_METRICS_PORT) : undefined);
   installRuntime(logger, metricsPort);
   const target: TemporalTarget = loadTemporalTarget(opts);
   const taskQueue = opts.taskQueue ?? process.env.PHOENIX_TASK_QUEUE ?? TASK_QUEUE;

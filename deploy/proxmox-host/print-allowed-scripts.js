@@ -17,7 +17,8 @@ const sha = (text) => crypto.createHash('sha256').update(text, 'utf8').digest('h
 const scripts = require(path.join(lib, 'nginx', 'scripts.js'));
 const found = [];
 for (const name of ['READ_SCRIPT', 'WRITE_SCRIPT', 'RELOAD_SCRIPT', 'TEST_SCRIPT']) {
-  if (typeof scripts[name] !== 'string') throw new Error(`${lib}/nginx/scripts.js exports no ${name}: is this a built phoenix-migrate?`);
+  if (typeof scripts[name] !== 'string')
+    throw new Error(`${lib}/nginx/scripts.js exports no ${name}: is this a built phoenix-migrate?`);
   found.push([name, scripts[name]]);
 }
 // The compose-file script is private to activities/files.js: take it from the compiled String.raw literal,

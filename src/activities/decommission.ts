@@ -28,7 +28,8 @@ export interface DecommissionResult {
 /** In the backup's notes, so our backups can be told apart from anyone else's. */
 export const BACKUP_MARKER = 'phoenix-migrate';
 
-const sameUtcDay = (epochSec: number, now: Date) => new Date(epochSec * 1000).toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
+const sameUtcDay = (epochSec: number, now: Date) =>
+  new Date(epochSec * 1000).toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
 
 /** The checks that need no API call: which ids may never be decommissioned, and which must be. */
 export function checkDecommissionAllowed(input: DecommissionInput): void {
@@ -38,13 +39,22 @@ export function checkDecommissionAllowed(input: DecommissionInput): void {
     throw refuse('ProtectedGuest', `CT ${ctid} is the gateway (gateway.ctid in the plan); it is never decommissioned.`);
   }
   if (ctid === p.template) {
-    throw refuse('ProtectedGuest', `${ctid} is the VM template (templateVmid in the plan); it is never decommissioned.`);
+    throw refuse(
+      'ProtectedGuest',
+      `${ctid} is the VM template (templateVmid in the plan); it is never decommissioned.`,
+    );
   }
   if (p.targets.includes(ctid)) {
-    throw refuse('ProtectedGuest', `${ctid} is a target VM of this migration (vms[].vmid in the plan); it is never decommissioned.`);
+    throw refuse(
+      'ProtectedGuest',
+      `${ctid} is a target VM of this migration (vms[].vmid in the plan); it is never decommissioned.`,
+    );
   }
   if (!input.legacyCtids.includes(ctid)) {
-    throw refuse('NotALegacyGuest', `CT ${ctid} is not in the plan's legacy guests (${input.legacyCtids.join(', ') || 'none'}); only those are decommissioned.`);
+    throw refuse(
+      'NotALegacyGuest',
+      `CT ${ctid} is not in the plan's legacy guests (${input.legacyCtids.join(', ') || 'none'}); only those are decommissioned.`,
+    );
   }
 }
 
@@ -62,23 +72,39 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
     const list = await api.storage.backups(input.guest.node, input.backups.storage, input.guest.ctid);
     const now = new Date();
     return list
-      .filter((b) => Number(b.vmid) === input.guest.ctid && String(b.notes ?? '').includes(BACKUP_MARKER) && sameUtcDay(b.ctime, now))
+      .filter(
+        (b) =>
+          Number(b.vmid) === input.guest.ctid &&
+          String(b.notes ?? '').includes(BACKUP_MARKER) &&
+          sameUtcDay(b.ctime, now),
+      )
       .sort((a, b) => b.ctime - a.ctime)[0];
   }
 
   async function backUp(api: ProxmoxApi, input: DecommissionInput): Promise<string> {
     const { guest, backups } = input;
     const upid = await api.storage.vzdump(guest.node, {
-      vmid: guest.ctid, storage: backups.storage, mode: backups.mode, compress: backups.compress, protected: true,
+      vmid: guest.ctid,
+      storage: backups.storage,
+      mode: backups.mode,
+      compress: backups.compress,
+      protected: true,
       notesTemplate: `${BACKUP_MARKER}: {{guestname}} (CT {{vmid}}) before decommission`,
     });
-    if (upid === 'OK') throw refuse('GuestNotOnNode', `vzdump found no CT ${guest.ctid} on node ${guest.node}; check legacyGuests[].node in the plan.`);
+    if (upid === 'OK')
+      throw refuse(
+        'GuestNotOnNode',
+        `vzdump found no CT ${guest.ctid} on node ${guest.node}; check legacyGuests[].node in the plan.`,
+      );
     await waitForTask(api, upid, taskOptions(deps, `backup ${guest.ctid}`));
     const archive = archiveFromLog(await readTaskLog(api, upid, 5_000));
     const listed = await findOurBackup(api, input);
     if (listed && (!archive || listed.volid.endsWith(`/${archive}`))) return listed.volid;
     if (archive) return `${backups.storage}:backup/${archive}`;
-    throw new ProxmoxError(`Backup of CT ${guest.ctid} finished but no archive was found in its task log or on storage ${backups.storage}.`, { kind: 'transient' });
+    throw new ProxmoxError(
+      `Backup of CT ${guest.ctid} finished but no archive was found in its task log or on storage ${backups.storage}.`,
+      { kind: 'transient' },
+    );
   }
 
   async function decommissionGuest(input: DecommissionInput): Promise<DecommissionResult> {
@@ -104,25 +130,43 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
       }
       const found = (await api.cluster.guests()).find((g) => g.vmid === ctid);
       if (!found) {
-        throw refuse('GuestNotVisible', `vmid ${ctid} exists but token ${input.proxmox.tokenId} cannot see it (no VM.Audit on /vms/${ctid}); grant it so the guest can be checked before deletion.`);
+        throw refuse(
+          'GuestNotVisible',
+          `vmid ${ctid} exists but token ${input.proxmox.tokenId} cannot see it (no VM.Audit on /vms/${ctid}); grant it so the guest can be checked before deletion.`,
+        );
       }
       if (found.type !== 'lxc') {
-        throw refuse('NotAContainer', `vmid ${ctid} is a ${found.type} guest ("${found.name ?? '?'}"), not the legacy container ${guest.name}; refusing to delete it.`);
+        throw refuse(
+          'NotAContainer',
+          `vmid ${ctid} is a ${found.type} guest ("${found.name ?? '?'}"), not the legacy container ${guest.name}; refusing to delete it.`,
+        );
       }
       if (found.node !== guest.node) {
-        throw refuse('GuestOnUnexpectedNode', `CT ${ctid} is on node ${found.node}, but the plan expects ${guest.node}; fix legacyGuests[].node or check the cluster.`);
+        throw refuse(
+          'GuestOnUnexpectedNode',
+          `CT ${ctid} is on node ${found.node}, but the plan expects ${guest.node}; fix legacyGuests[].node or check the cluster.`,
+        );
       }
       const config = await api.lxc.config(guest.node, ctid);
       const name = String(config.hostname ?? found.name ?? '');
       if (name !== guest.name) {
-        throw refuse('GuestNameMismatch', `CT ${ctid} is named "${name}", but the plan expects "${guest.name}"; refusing to delete a container that may not be the legacy one.`);
+        throw refuse(
+          'GuestNameMismatch',
+          `CT ${ctid} is named "${name}", but the plan expects "${guest.name}"; refusing to delete a container that may not be the legacy one.`,
+        );
       }
       if (Number(config.protection ?? 0) === 1) {
-        throw refuse('GuestProtected', `CT ${ctid} (${guest.name}) has protection enabled; lift it on the Proxmox host with \`pct set ${ctid} --protection 0\` if it really should go, then retry.`);
+        throw refuse(
+          'GuestProtected',
+          `CT ${ctid} (${guest.name}) has protection enabled; lift it on the Proxmox host with \`pct set ${ctid} --protection 0\` if it really should go, then retry.`,
+        );
       }
       step(`checked CT ${ctid} ${guest.name} on ${guest.node}`);
       if (config.lock !== undefined) {
-        throw new ProxmoxError(`CT ${ctid} is locked (${String(config.lock)}) with no task of ours running; waiting for it to clear.`, { kind: 'locked' });
+        throw new ProxmoxError(
+          `CT ${ctid} is locked (${String(config.lock)}) with no task of ours running; waiting for it to clear.`,
+          { kind: 'locked' },
+        );
       }
 
       if (input.backups.enabled && !backupVolid) {
@@ -140,14 +184,20 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
 
       const status = await api.lxc.status(guest.node, ctid);
       if (dryRun) {
-        if (status.status === 'running') step(`would shut down (timeout ${Math.ceil(input.shutdownTimeoutMs / 1000)} s), then stop if needed`);
+        if (status.status === 'running')
+          step(`would shut down (timeout ${Math.ceil(input.shutdownTimeoutMs / 1000)} s), then stop if needed`);
         step('would delete (purge, destroy unreferenced disks)');
         return { ctid, outcome: 'would-delete', backupVolid, steps };
       }
 
       if (status.status === 'running') {
         const timeoutSec = Math.max(1, Math.ceil(input.shutdownTimeoutMs / 1000));
-        await runIgnoringNotRunning(api, () => api.lxc.shutdown(guest.node, ctid, timeoutSec), `shutdown ${ctid}`, true);
+        await runIgnoringNotRunning(
+          api,
+          () => api.lxc.shutdown(guest.node, ctid, timeoutSec),
+          `shutdown ${ctid}`,
+          true,
+        );
         step(`shutdown (timeout ${timeoutSec} s)`);
         if ((await api.lxc.status(guest.node, ctid)).status === 'running') {
           await runIgnoringNotRunning(api, () => api.lxc.stop(guest.node, ctid), `stop ${ctid}`, false);
@@ -172,7 +222,12 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
   }
 
   /** Start a power task and wait; "CT N not running" (sync) means done. A shutdown that times out is followed by stop. */
-  async function runIgnoringNotRunning(api: ProxmoxApi, dispatch: () => Promise<string>, what: string, tolerateTaskFailure: boolean): Promise<void> {
+  async function runIgnoringNotRunning(
+    api: ProxmoxApi,
+    dispatch: () => Promise<string>,
+    what: string,
+    tolerateTaskFailure: boolean,
+  ): Promise<void> {
     let upid: string;
     try {
       upid = await dispatch();

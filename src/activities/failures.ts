@@ -29,9 +29,15 @@ const PERMANENT_CODES: Record<string, string> = {
 const PERMANENT_HTTP_KINDS = new Set(['auth', 'tls', 'invalid', 'conflict']);
 
 export function toActivityFailure(err: unknown): Error {
-  if (err instanceof ApplicationFailure || (err as { name?: string })?.name === 'ApplicationFailure') return err as Error;
+  if (err instanceof ApplicationFailure || (err as { name?: string })?.name === 'ApplicationFailure')
+    return err as Error;
   if (isProxmoxError(err)) {
-    return ApplicationFailure.create({ message: err.message, type: PROXMOX_TYPES[err.kind] ?? 'ProxmoxError', nonRetryable: !proxmoxRetryable(err), cause: err });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: PROXMOX_TYPES[err.kind] ?? 'ProxmoxError',
+      nonRetryable: !proxmoxRetryable(err),
+      cause: err,
+    });
   }
   if (isRemoteError(err)) {
     return ApplicationFailure.create({
@@ -42,11 +48,20 @@ export function toActivityFailure(err: unknown): Error {
     });
   }
   const code = (err as { code?: string })?.code;
-  if (code && PERMANENT_CODES[code]) return ApplicationFailure.create({ message: (err as Error).message, type: PERMANENT_CODES[code], nonRetryable: true });
+  if (code && PERMANENT_CODES[code])
+    return ApplicationFailure.create({
+      message: (err as Error).message,
+      type: PERMANENT_CODES[code],
+      nonRetryable: true,
+    });
   const name = (err as { name?: string })?.name;
   const kind = (err as { kind?: string })?.kind;
   if ((name === 'QdrantError' || name === 'PortainerError') && kind) {
-    return ApplicationFailure.create({ message: (err as Error).message, type: `${name.replace('Error', '')}:${kind}`, nonRetryable: PERMANENT_HTTP_KINDS.has(kind) });
+    return ApplicationFailure.create({
+      message: (err as Error).message,
+      type: `${name.replace('Error', '')}:${kind}`,
+      nonRetryable: PERMANENT_HTTP_KINDS.has(kind),
+    });
   }
   return err instanceof Error ? err : new Error(String(err));
 }

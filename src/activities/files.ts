@@ -80,7 +80,11 @@ export function createFileActivities(deps: FileActivityDeps) {
             continue;
           }
           const expected = await putFile(target, file, true);
-          if (expected !== 'unchanged') planned[file.hostPath] = { sha256: file.sha256, outcome: expected === 'would-create' ? 'created' : 'updated' };
+          if (expected !== 'unchanged')
+            planned[file.hostPath] = {
+              sha256: file.sha256,
+              outcome: expected === 'would-create' ? 'created' : 'updated',
+            };
           heartbeat({ done: files.length, of: input.files.length, planned });
           let outcome = await putFile(target, file, false);
           const earlier = planned[file.hostPath];
@@ -116,9 +120,12 @@ function checkFile(file: ComposeFile): void {
 }
 
 async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean): Promise<FileOutcome> {
-  const res = await target.run(['bash', '-c', PUT_FILE_SCRIPT, 'phoenix-put-file', file.hostPath, file.sha256, dryRun ? '1' : '0'], {
-    stdin: dryRun ? undefined : Buffer.from(file.content, 'utf8'),
-  });
+  const res = await target.run(
+    ['bash', '-c', PUT_FILE_SCRIPT, 'phoenix-put-file', file.hostPath, file.sha256, dryRun ? '1' : '0'],
+    {
+      stdin: dryRun ? undefined : Buffer.from(file.content, 'utf8'),
+    },
+  );
   const word = res.stdout.trim() as FileOutcome;
   if (res.code === 0 && OUTCOMES.includes(word)) return word;
   throw ApplicationFailure.create({

@@ -86,14 +86,25 @@ const CAS_ATTEMPTS = 3;
 const RELOAD_SETTLE_MS = 500;
 
 export function createGatewayActivities(deps: GatewayActivityDeps) {
-  function onGateway<T>(proxmoxHost: SshEndpoint, gateway: GatewaySettings, fn: (target: RemoteTarget, timeoutMs: number) => Promise<T>): Promise<T> {
+  function onGateway<T>(
+    proxmoxHost: SshEndpoint,
+    gateway: GatewaySettings,
+    fn: (target: RemoteTarget, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
     checkSettings(gateway);
     const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : proxmoxHost;
     return withSsh(endpoint, deps.env, (session) =>
-      fn(gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid), endpoint.commandTimeoutMs));
+      fn(
+        gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid),
+        endpoint.commandTimeoutMs,
+      ),
+    );
   }
 
-  async function readGateway(input: { proxmoxHost: SshEndpoint; gateway: GatewaySettings }): Promise<ReadGatewayResult> {
+  async function readGateway(input: {
+    proxmoxHost: SshEndpoint;
+    gateway: GatewaySettings;
+  }): Promise<ReadGatewayResult> {
     try {
       return await onGateway(input.proxmoxHost, input.gateway, async (target) => {
         const snap = await readSnapshot(target, input.gateway);
@@ -116,21 +127,44 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
           if (!rewrite.changed) return alreadyCutOver(target, gateway, snap, rewrite.previousServers, timeoutMs, by);
           if (input.dryRun) {
             await preflight(target, gateway);
-            return { previousServers: rewrite.previousServers, previousKnown: true, backupPath: null, changed: true, diff: unifiedDiff(snap.text, rewrite.text, snap.realPath, snap.realPath) };
+            return {
+              previousServers: rewrite.previousServers,
+              previousKnown: true,
+              backupPath: null,
+              changed: true,
+              diff: unifiedDiff(snap.text, rewrite.text, snap.realPath, snap.realPath),
+            };
           }
           const backupPath = backupPathFor(gateway, snap.realPath);
-          const record: CutoverRecord = { upstream: gateway.upstream, realPath: snap.realPath, previousServers: rewrite.previousServers, newServers: gateway.newServers, backupPath, at: new Date().toISOString(), by: by?.key };
+          const record: CutoverRecord = {
+            upstream: gateway.upstream,
+            realPath: snap.realPath,
+            previousServers: rewrite.previousServers,
+            newServers: gateway.newServers,
+            backupPath,
+            at: new Date().toISOString(),
+            by: by?.key,
+          };
           const written = await writeLocked(target, gateway, snap, rewrite.text, backupPath, record, timeoutMs);
-          if (written === 'changed') return { previousServers: rewrite.previousServers, previousKnown: true, backupPath, changed: true };
+          if (written === 'changed')
+            return { previousServers: rewrite.previousServers, previousKnown: true, backupPath, changed: true };
           if (attempt >= CAS_ATTEMPTS) {
-            throw ApplicationFailure.create({ type: 'GatewayChangedConcurrently', nonRetryable: false, message: `${snap.realPath} on ${target.describe} kept changing while we tried to rewrite upstream ${gateway.upstream} (${CAS_ATTEMPTS} tries); someone else is editing it. Will retry.` });
+            throw ApplicationFailure.create({
+              type: 'GatewayChangedConcurrently',
+              nonRetryable: false,
+              message: `${snap.realPath} on ${target.describe} kept changing while we tried to rewrite upstream ${gateway.upstream} (${CAS_ATTEMPTS} tries); someone else is editing it. Will retry.`,
+            });
           }
         }
       });
     } catch (err) {
       throw toActivityFailure(err);
     }
-    if (!input.dryRun) await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, { previousServers: result.previousServers, backupPath: result.backupPath });
+    if (!input.dryRun)
+      await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, {
+        previousServers: result.previousServers,
+        backupPath: result.backupPath,
+      });
     return result;
   }
 
@@ -141,23 +175,50 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
       outcome = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
         for (let attempt = 1; ; attempt++) {
           const snap = await readSnapshot(target, gateway);
-          const current = parseOrFail(snap).find((u) => u.name === gateway.upstream)?.servers.map((s) => s.address) ?? [];
-          if (sameSet(current, previousServers)) return { changed: false, reason: `upstream ${gateway.upstream} already points at ${previousServers.join(', ')}` };
+          const current =
+            parseOrFail(snap)
+              .find((u) => u.name === gateway.upstream)
+              ?.servers.map((s) => s.address) ?? [];
+          if (sameSet(current, previousServers))
+            return {
+              changed: false,
+              reason: `upstream ${gateway.upstream} already points at ${previousServers.join(', ')}`,
+            };
           if (!sameSet(current, gateway.newServers)) {
-            return { changed: false, reason: `upstream ${gateway.upstream} points at ${current.join(', ') || 'nothing'}, which is neither the cutover's new servers (${gateway.newServers.join(', ')}) nor the previous ones: someone changed it since; left alone` };
+            return {
+              changed: false,
+              reason: `upstream ${gateway.upstream} points at ${current.join(', ') || 'nothing'}, which is neither the cutover's new servers (${gateway.newServers.join(', ')}) nor the previous ones: someone changed it since; left alone`,
+            };
           }
           const rewrite = rewriteOrFail(snap, gateway.upstream, previousServers);
-          const written = await writeLocked(target, gateway, snap, rewrite.text, backupPathFor(gateway, snap.realPath), undefined, timeoutMs);
-          if (written === 'changed') return { changed: true, reason: `upstream ${gateway.upstream} rewritten from ${current.join(', ')} back to ${previousServers.join(', ')} and nginx reloaded` };
+          const written = await writeLocked(
+            target,
+            gateway,
+            snap,
+            rewrite.text,
+            backupPathFor(gateway, snap.realPath),
+            undefined,
+            timeoutMs,
+          );
+          if (written === 'changed')
+            return {
+              changed: true,
+              reason: `upstream ${gateway.upstream} rewritten from ${current.join(', ')} back to ${previousServers.join(', ')} and nginx reloaded`,
+            };
           if (attempt >= CAS_ATTEMPTS) {
-            throw ApplicationFailure.create({ type: 'GatewayChangedConcurrently', nonRetryable: false, message: `${snap.realPath} on ${target.describe} kept changing during the rollback of upstream ${gateway.upstream}; will retry.` });
+            throw ApplicationFailure.create({
+              type: 'GatewayChangedConcurrently',
+              nonRetryable: false,
+              message: `${snap.realPath} on ${target.describe} kept changing during the rollback of upstream ${gateway.upstream}; will retry.`,
+            });
           }
         }
       });
     } catch (err) {
       throw toActivityFailure(err);
     }
-    if (input.verifyUrl) await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, { previousServers });
+    if (input.verifyUrl)
+      await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, { previousServers });
     return outcome;
   }
 
@@ -175,7 +236,11 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
     let streak = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await request(url, { method: 'GET', headersTimeout: Math.min(10_000, budgetMs), bodyTimeout: Math.min(10_000, budgetMs) });
+        const res = await request(url, {
+          method: 'GET',
+          headersTimeout: Math.min(10_000, budgetMs),
+          bodyTimeout: Math.min(10_000, budgetMs),
+        });
         await res.body.dump();
         if (res.statusCode === 200) {
           if (++streak >= needed) return;
@@ -207,12 +272,23 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
 
 function checkSettings(gateway: GatewaySettings): void {
   const problems: string[] = [];
-  if (!/^[A-Za-z0-9_.-]+$/.test(gateway.upstream)) problems.push(`gateway.upstream ${JSON.stringify(gateway.upstream)} must be a plain upstream name`);
-  for (const [field, value] of [['siteFile', gateway.siteFile], ['backupDir', gateway.backupDir], ['lockFile', gateway.lockFile]] as const) {
-    if (!value.startsWith('/') || /[\n\0]/.test(value)) problems.push(`gateway.${field} must be an absolute path, got ${JSON.stringify(value)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(gateway.upstream))
+    problems.push(`gateway.upstream ${JSON.stringify(gateway.upstream)} must be a plain upstream name`);
+  for (const [field, value] of [
+    ['siteFile', gateway.siteFile],
+    ['backupDir', gateway.backupDir],
+    ['lockFile', gateway.lockFile],
+  ] as const) {
+    if (!value.startsWith('/') || /[\n\0]/.test(value))
+      problems.push(`gateway.${field} must be an absolute path, got ${JSON.stringify(value)}`);
   }
   if (gateway.nginxCommand.length === 0) problems.push('gateway.nginxCommand is empty (use ["nginx"])');
-  if (problems.length > 0) throw ApplicationFailure.create({ type: 'GatewaySettingsInvalid', nonRetryable: true, message: problems.join('; ') });
+  if (problems.length > 0)
+    throw ApplicationFailure.create({
+      type: 'GatewaySettingsInvalid',
+      nonRetryable: true,
+      message: problems.join('; '),
+    });
 }
 
 function statePath(gateway: GatewaySettings): string {
@@ -226,9 +302,21 @@ function backupPathFor(gateway: GatewaySettings, realPath: string): string {
 
 async function readSnapshot(target: RemoteTarget, gateway: GatewaySettings): Promise<Snapshot> {
   for (let attempt = 1; ; attempt++) {
-    const res = await target.run(['bash', '-c', READ_SCRIPT, 'phoenix-gateway-read', gateway.siteFile, statePath(gateway), gateway.backupDir]);
+    const res = await target.run([
+      'bash',
+      '-c',
+      READ_SCRIPT,
+      'phoenix-gateway-read',
+      gateway.siteFile,
+      statePath(gateway),
+      gateway.backupDir,
+    ]);
     if (res.code !== 0) {
-      throw ApplicationFailure.create({ type: res.code === EXIT.notFound ? 'GatewaySiteFileMissing' : 'GatewayReadFailed', nonRetryable: res.code === EXIT.notFound, message: `reading ${gateway.siteFile} on ${target.describe} failed (exit ${res.code}): ${res.stderr.trim()}` });
+      throw ApplicationFailure.create({
+        type: res.code === EXIT.notFound ? 'GatewaySiteFileMissing' : 'GatewayReadFailed',
+        nonRetryable: res.code === EXIT.notFound,
+        message: `reading ${gateway.siteFile} on ${target.describe} failed (exit ${res.code}): ${res.stderr.trim()}`,
+      });
     }
     const lines: string[] = [];
     let rest = res.stdout;
@@ -241,7 +329,11 @@ async function readSnapshot(target: RemoteTarget, gateway: GatewaySettings): Pro
     // sha and content are read by two commands: if they disagree, the file changed in between; read again
     if (createHash('sha256').update(rest, 'utf8').digest('hex') !== sha256) {
       if (attempt < CAS_ATTEMPTS) continue;
-      throw ApplicationFailure.create({ type: 'GatewayReadFailed', nonRetryable: true, message: `${realPath} on ${target.describe}: the content read does not match its sha256; is it valid UTF-8 text? Check the file.` });
+      throw ApplicationFailure.create({
+        type: 'GatewayReadFailed',
+        nonRetryable: true,
+        message: `${realPath} on ${target.describe}: the content read does not match its sha256; is it valid UTF-8 text? Check the file.`,
+      });
     }
     return {
       realPath,
@@ -267,13 +359,26 @@ function parseOrFail(snap: Snapshot): UpstreamInfo[] {
   try {
     return readUpstreams(snap.text);
   } catch (err) {
-    throw ApplicationFailure.create({ type: 'GatewayConfigUnreadable', nonRetryable: true, message: `${snap.realPath}: ${(err as Error).message}` });
+    throw ApplicationFailure.create({
+      type: 'GatewayConfigUnreadable',
+      nonRetryable: true,
+      message: `${snap.realPath}: ${(err as Error).message}`,
+    });
   }
 }
 
-function rewriteOrFail(snap: Snapshot, upstream: string, servers: string[]): { text: string; previousServers: string[]; changed: boolean } {
+function rewriteOrFail(
+  snap: Snapshot,
+  upstream: string,
+  servers: string[],
+): { text: string; previousServers: string[]; changed: boolean } {
   const r = rewriteUpstream(snap.text, upstream, servers);
-  if (!r.ok) throw ApplicationFailure.create({ type: 'GatewayUpstreamNotRewritable', nonRetryable: true, message: `${snap.realPath}: ${r.error}` });
+  if (!r.ok)
+    throw ApplicationFailure.create({
+      type: 'GatewayUpstreamNotRewritable',
+      nonRetryable: true,
+      message: `${snap.realPath}: ${r.error}`,
+    });
   return r;
 }
 
@@ -290,32 +395,74 @@ function preflightFailure(target: RemoteTarget, gateway: GatewaySettings, output
   });
 }
 
-async function writeLocked(target: RemoteTarget, gateway: GatewaySettings, snap: Snapshot, newText: string, backupPath: string, record: CutoverRecord | undefined, timeoutMs: number): Promise<'changed' | 'retry'> {
+async function writeLocked(
+  target: RemoteTarget,
+  gateway: GatewaySettings,
+  snap: Snapshot,
+  newText: string,
+  backupPath: string,
+  record: CutoverRecord | undefined,
+  timeoutMs: number,
+): Promise<'changed' | 'retry'> {
   const content = Buffer.from(newText, 'utf8');
-  const res = await target.run([
-    'bash', '-c', WRITE_SCRIPT, 'phoenix-gateway-write',
-    snap.realPath, snap.sha256, createHash('sha256').update(content).digest('hex'), backupPath,
-    record ? statePath(gateway) : '', record ? JSON.stringify(record) : '',
-    gateway.lockFile, String(lockWaitSeconds(timeoutMs)), ...gateway.nginxCommand,
-  ], { stdin: content });
+  const res = await target.run(
+    [
+      'bash',
+      '-c',
+      WRITE_SCRIPT,
+      'phoenix-gateway-write',
+      snap.realPath,
+      snap.sha256,
+      createHash('sha256').update(content).digest('hex'),
+      backupPath,
+      record ? statePath(gateway) : '',
+      record ? JSON.stringify(record) : '',
+      gateway.lockFile,
+      String(lockWaitSeconds(timeoutMs)),
+      ...gateway.nginxCommand,
+    ],
+    { stdin: content },
+  );
   if (res.code === 0) return 'changed';
   if (res.code === EXIT.changedSinceRead) return 'retry';
   throw writeFailure(target, gateway, snap, res.code, res.stderr);
 }
 
-function writeFailure(target: RemoteTarget, gateway: GatewaySettings, snap: Snapshot, code: number, stderr: string): ApplicationFailure {
+function writeFailure(
+  target: RemoteTarget,
+  gateway: GatewaySettings,
+  snap: Snapshot,
+  code: number,
+  stderr: string,
+): ApplicationFailure {
   const said = stderr.trim();
   switch (code) {
     case EXIT.preflightFailed:
       return preflightFailure(target, gateway, said);
     case EXIT.lockBusy:
-      return ApplicationFailure.create({ type: 'GatewayLockBusy', nonRetryable: false, message: `${gateway.lockFile} on ${target.describe} is held by another change: ${said}. Will retry.` });
+      return ApplicationFailure.create({
+        type: 'GatewayLockBusy',
+        nonRetryable: false,
+        message: `${gateway.lockFile} on ${target.describe} is held by another change: ${said}. Will retry.`,
+      });
     case EXIT.testFailedRestored:
-      return ApplicationFailure.create({ type: 'GatewayConfigRejected', nonRetryable: true, message: `the rewritten ${snap.realPath} failed \`nginx -t\` on ${target.describe}; the old content was put back and nginx never loaded it. nginx said: ${said}` });
+      return ApplicationFailure.create({
+        type: 'GatewayConfigRejected',
+        nonRetryable: true,
+        message: `the rewritten ${snap.realPath} failed \`nginx -t\` on ${target.describe}; the old content was put back and nginx never loaded it. nginx said: ${said}`,
+      });
     case EXIT.reloadFailedRestored:
-      return ApplicationFailure.create({ type: 'GatewayReloadFailed', nonRetryable: true, message: `\`${gateway.nginxCommand.join(' ')} -s reload\` failed on ${target.describe} (is nginx running?); the old content was put back. nginx said: ${said}` });
+      return ApplicationFailure.create({
+        type: 'GatewayReloadFailed',
+        nonRetryable: true,
+        message: `\`${gateway.nginxCommand.join(' ')} -s reload\` failed on ${target.describe} (is nginx running?); the old content was put back. nginx said: ${said}`,
+      });
     default:
-      return ApplicationFailure.create({ type: 'GatewayWriteFailed', nonRetryable: false, message: `changing ${snap.realPath} on ${target.describe} failed (exit ${code}): ${said || 'no output'}` });
+      return ApplicationFailure.create({
+        type: 'GatewayWriteFailed',
+        nonRetryable: false,
+        message: `changing ${snap.realPath} on ${target.describe} failed (exit ${code}): ${said || 'no output'}`,
+      });
   }
 }
 
@@ -344,22 +491,45 @@ function activityExecution(): { key: string; retry: boolean } | undefined {
  * reported as changed: otherwise the run's report would leave out a change it made.
  */
 async function alreadyCutOver(
-  target: RemoteTarget, gateway: GatewaySettings, snap: Snapshot, current: string[], timeoutMs: number, by?: { key: string; retry: boolean },
+  target: RemoteTarget,
+  gateway: GatewaySettings,
+  snap: Snapshot,
+  current: string[],
+  timeoutMs: number,
+  by?: { key: string; retry: boolean },
 ): Promise<CutoverGatewayResult> {
   const record = snap.record;
   if (record && record.upstream === gateway.upstream && sameSet(record.newServers, current)) {
     if (snap.reloadedMarker !== record.backupPath) {
-      const res = await target.run(['bash', '-c', RELOAD_SCRIPT, 'phoenix-gateway-reload', gateway.lockFile, String(lockWaitSeconds(timeoutMs)), `${statePath(gateway)}.reloaded`, record.backupPath, ...gateway.nginxCommand]);
+      const res = await target.run([
+        'bash',
+        '-c',
+        RELOAD_SCRIPT,
+        'phoenix-gateway-reload',
+        gateway.lockFile,
+        String(lockWaitSeconds(timeoutMs)),
+        `${statePath(gateway)}.reloaded`,
+        record.backupPath,
+        ...gateway.nginxCommand,
+      ]);
       if (res.code !== 0) throw writeFailure(target, gateway, snap, res.code, res.stderr);
     }
-    return { previousServers: record.previousServers, previousKnown: true, backupPath: record.backupPath, changed: by?.retry === true && record.by === by.key };
+    return {
+      previousServers: record.previousServers,
+      previousKnown: true,
+      backupPath: record.backupPath,
+      changed: by?.retry === true && record.by === by.key,
+    };
   }
   if (snap.newestBackup) {
     const res = await target.run(['cat', '--', snap.newestBackup]);
     if (res.code === 0) {
       try {
-        const before = readUpstreams(res.stdout).find((u) => u.name === gateway.upstream)?.servers.map((s) => s.address);
-        if (before && before.length > 0 && !sameSet(before, current)) return { previousServers: before, previousKnown: true, backupPath: snap.newestBackup, changed: false };
+        const before = readUpstreams(res.stdout)
+          .find((u) => u.name === gateway.upstream)
+          ?.servers.map((s) => s.address);
+        if (before && before.length > 0 && !sameSet(before, current))
+          return { previousServers: before, previousKnown: true, backupPath: snap.newestBackup, changed: false };
       } catch {
         // an unreadable backup tells us nothing; fall through
       }

@@ -30,13 +30,19 @@ export function defaultActivityDeps(logger?: Logger, env: NodeJS.ProcessEnv = pr
   return {
     env,
     logger,
-    proxmoxFor: defaultProxmoxFor({ env, warn: (m) => (logger ? logger.warn(m) : process.emitWarning(m, 'InsecureTLSWarning')) }),
+    proxmoxFor: defaultProxmoxFor({
+      env,
+      warn: (m) => (logger ? logger.warn(m) : process.emitWarning(m, 'InsecureTLSWarning')),
+    }),
   };
 }
 
 export function createActivities(deps: ActivityDeps) {
   const log = deps.logger
-    ? { info: (m: string, f?: Record<string, unknown>) => deps.logger?.info(f ?? {}, m), warn: (m: string, f?: Record<string, unknown>) => deps.logger?.warn(f ?? {}, m) }
+    ? {
+        info: (m: string, f?: Record<string, unknown>) => deps.logger?.info(f ?? {}, m),
+        warn: (m: string, f?: Record<string, unknown>) => deps.logger?.warn(f ?? {}, m),
+      }
     : undefined;
   const proxmox = {
     proxmoxFor: deps.proxmoxFor,

@@ -16,10 +16,16 @@ export interface NotifyEvent {
 export function createNotifyActivities(deps: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   const env = deps.env ?? process.env;
   return {
-    async notify(input: { webhookUrlEnv: string; event: NotifyEvent }): Promise<{ delivered: boolean; status?: number }> {
+    async notify(input: {
+      webhookUrlEnv: string;
+      event: NotifyEvent;
+    }): Promise<{ delivered: boolean; status?: number }> {
       const url = env[input.webhookUrlEnv];
       if (!url) {
-        throw ApplicationFailure.nonRetryable(`notify.webhookUrlEnv names ${input.webhookUrlEnv}, which is not set on the worker: export it or remove notify from the plan`, 'WebhookNotConfigured');
+        throw ApplicationFailure.nonRetryable(
+          `notify.webhookUrlEnv names ${input.webhookUrlEnv}, which is not set on the worker: export it or remove notify from the plan`,
+          'WebhookNotConfigured',
+        );
       }
       const res = await request(url, {
         method: 'POST',
@@ -29,8 +35,13 @@ export function createNotifyActivities(deps: { env?: NodeJS.ProcessEnv; timeoutM
         bodyTimeout: deps.timeoutMs ?? 10_000,
       });
       await res.body.dump();
-      if (res.statusCode >= 500 || res.statusCode === 429) throw new Error(`webhook answered ${res.statusCode}; will retry`);
-      if (res.statusCode >= 400) throw ApplicationFailure.nonRetryable(`webhook answered ${res.statusCode}: check the URL in ${input.webhookUrlEnv}`, 'WebhookRejected');
+      if (res.statusCode >= 500 || res.statusCode === 429)
+        throw new Error(`webhook answered ${res.statusCode}; will retry`);
+      if (res.statusCode >= 400)
+        throw ApplicationFailure.nonRetryable(
+          `webhook answered ${res.statusCode}: check the URL in ${input.webhookUrlEnv}`,
+          'WebhookRejected',
+        );
       return { delivered: true, status: res.statusCode };
     },
   };

@@ -10,7 +10,12 @@ import type { Dispatcher } from 'undici';
 import type { PortainerSettings, SecretRef, TlsTrust } from '../config/resolved-plan';
 import { describeSecretRef, resolveSecret } from '../secrets';
 import { dispatcherFor } from '../http/tls';
-import { PortainerClient, type PortainerAuth, type PortainerClientOptions, type PortainerEndpoint } from '../portainer/client';
+import {
+  PortainerClient,
+  type PortainerAuth,
+  type PortainerClientOptions,
+  type PortainerEndpoint,
+} from '../portainer/client';
 import { isPortainerError, type PortainerError } from '../portainer/errors';
 import { normaliseStackName, sameAgentUrl } from '../portainer/names';
 
@@ -69,7 +74,8 @@ const FAILURE_TYPE: Record<PortainerError['kind'], string> = {
 /** Time fixes an unreachable Portainer or agent and 5xx; it does not fix credentials, TLS trust or conflicts. */
 function portainerFailure(e: unknown, what: string): unknown {
   if (!isPortainerError(e)) return e;
-  const transient = e.kind === 'unreachable' || e.kind === 'agent-unreachable' || (e.kind === 'http' && e.status >= 500);
+  const transient =
+    e.kind === 'unreachable' || e.kind === 'agent-unreachable' || (e.kind === 'http' && e.status >= 500);
   const details = { kind: e.kind, status: e.status, details: e.details };
   return transient
     ? ApplicationFailure.retryable(`${what}: ${e.message}`, FAILURE_TYPE[e.kind], details)
@@ -78,20 +84,28 @@ function portainerFailure(e: unknown, what: string): unknown {
 
 /** Compose files are compared as text, ignoring line endings and trailing whitespace. */
 function sameContent(a: string, b: string): boolean {
-  const norm = (s: string) => s.replace(/\r\n/g, '\n').replace(/[ \t]+$/gm, '').trimEnd();
+  const norm = (s: string) =>
+    s
+      .replace(/\r\n/g, '\n')
+      .replace(/[ \t]+$/gm, '')
+      .trimEnd();
   return norm(a) === norm(b);
 }
 
 export function createPortainerActivities(deps: PortainerDeps = {}) {
   const readSecret = deps.resolveSecret ?? (async (ref: SecretRef) => resolveSecret(ref));
-  const makeDispatcher = deps.dispatcherFor ?? ((tls: TlsTrust) => dispatcherFor(tls, { what: 'Portainer', planField: 'portainer.tls' }));
+  const makeDispatcher =
+    deps.dispatcherFor ?? ((tls: TlsTrust) => dispatcherFor(tls, { what: 'Portainer', planField: 'portainer.tls' }));
   const makeClient = deps.portainerClient ?? ((o: PortainerClientOptions) => new PortainerClient(o));
 
   async function secret(ref: SecretRef, what: string): Promise<string> {
     try {
       return await readSecret(ref);
     } catch (e) {
-      throw ApplicationFailure.nonRetryable(`Portainer ${what} (${describeSecretRef(ref)}): ${(e as Error).message}`, 'SecretMissing');
+      throw ApplicationFailure.nonRetryable(
+        `Portainer ${what} (${describeSecretRef(ref)}): ${(e as Error).message}`,
+        'SecretMissing',
+      );
     }
   }
 
@@ -99,12 +113,17 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
   async function authFor(p: PortainerSettings): Promise<PortainerAuth | undefined> {
     const c = p.credentials;
     if (c?.apiKey) return { apiKey: await secret(c.apiKey, 'access token') };
-    if (c?.username && c.password) return { username: await secret(c.username, 'username'), password: await secret(c.password, 'password') };
+    if (c?.username && c.password)
+      return { username: await secret(c.username, 'username'), password: await secret(c.password, 'password') };
     return undefined;
   }
 
   /** Runs `fn` with a client whose connection pool is closed afterwards (no sockets outlive the activity). */
-  async function withClient<T>(p: PortainerSettings, auth: PortainerAuth, fn: (c: PortainerClient) => Promise<T>): Promise<T> {
+  async function withClient<T>(
+    p: PortainerSettings,
+    auth: PortainerAuth,
+    fn: (c: PortainerClient) => Promise<T>,
+  ): Promise<T> {
     const dispatcher = makeDispatcher(p.tls);
     try {
       return await fn(makeClient({ url: p.url, auth, timeoutMs: deps.requestTimeoutMs ?? 30_000, dispatcher }));
@@ -114,9 +133,15 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
   }
 
   /** The environment for our agent: one with the same agent URL wins; else one with our name (a conflict). */
-  async function findEnvironment(c: PortainerClient, p: PortainerSettings): Promise<{ byUrl?: PortainerEndpoint; byName?: PortainerEndpoint }> {
+  async function findEnvironment(
+    c: PortainerClient,
+    p: PortainerSettings,
+  ): Promise<{ byUrl?: PortainerEndpoint; byName?: PortainerEndpoint }> {
     const all = await c.listEndpoints();
-    return { byUrl: all.find((e) => sameAgentUrl(e.URL, p.agentUrl)), byName: all.find((e) => e.Name === p.environmentName) };
+    return {
+      byUrl: all.find((e) => sameAgentUrl(e.URL, p.agentUrl)),
+      byName: all.find((e) => e.Name === p.environmentName),
+    };
   }
 
   function nameConflict(p: PortainerSettings, other: PortainerEndpoint): ApplicationFailure {
@@ -134,19 +159,30 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     const project = normaliseStackName(p.stackName);
     const auth = await authFor(p);
     if (!auth) {
-      return { checked: false, stackExists: false, containerRunning: false, detail: 'no Portainer credentials are configured, so the deploy cannot be checked automatically' };
+      return {
+        checked: false,
+        stackExists: false,
+        containerRunning: false,
+        detail: 'no Portainer credentials are configured, so the deploy cannot be checked automatically',
+      };
     }
     try {
       return await withClient(p, auth, async (c) => {
         const { byUrl, byName } = await findEnvironment(c, p);
         const env = byUrl ?? byName;
         if (!env) {
-          return { checked: true, stackExists: false, containerRunning: false, detail: `Portainer has no environment for agent ${p.agentUrl} (nor one named "${p.environmentName}")` };
+          return {
+            checked: true,
+            stackExists: false,
+            containerRunning: false,
+            detail: `Portainer has no environment for agent ${p.agentUrl} (nor one named "${p.environmentName}")`,
+          };
         }
         const stack = (await c.listStacks(env.Id)).find((s) => s.Name === project);
         const containers = await c.listContainers(env.Id, project);
         const running = containers.length > 0 && containers.every((k) => k.State === 'running');
-        const states = containers.map((k) => `${k.Names[0] ?? k.Id.slice(0, 12)}=${k.State}`).join(', ') || 'no containers';
+        const states =
+          containers.map((k) => `${k.Names[0] ?? k.Id.slice(0, 12)}=${k.State}`).join(', ') || 'no containers';
         return {
           checked: true,
           stackExists: !!stack,
@@ -155,7 +191,8 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
         };
       });
     } catch (e) {
-      if (isPortainerError(e)) return { checked: false, stackExists: false, containerRunning: false, detail: e.message };
+      if (isPortainerError(e))
+        return { checked: false, stackExists: false, containerRunning: false, detail: e.message };
       throw e;
     }
   }
@@ -181,11 +218,18 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     }
   }
 
-  async function waitForContainer(c: PortainerClient, envId: number, project: string, budgetMs: number, everyMs: number): Promise<string> {
+  async function waitForContainer(
+    c: PortainerClient,
+    envId: number,
+    project: string,
+    budgetMs: number,
+    everyMs: number,
+  ): Promise<string> {
     const deadline = Date.now() + budgetMs;
     for (;;) {
       const containers = await c.listContainers(envId, project);
-      const states = containers.map((k) => `${k.Names[0] ?? k.Id.slice(0, 12)}=${k.State}`).join(', ') || 'no containers yet';
+      const states =
+        containers.map((k) => `${k.Names[0] ?? k.Id.slice(0, 12)}=${k.State}`).join(', ') || 'no containers yet';
       heartbeat({ waitingFor: project, states });
       if (containers.length > 0 && containers.every((k) => k.State === 'running')) return states;
       if (Date.now() >= deadline) {
@@ -216,7 +260,15 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
         const { env, how } = await ensureEnvironment(c, p, dryRun, changes);
         if (!env) {
           changes.push(`would create stack ${project} and wait for it to run`);
-          return { environmentId: null, environment: how, stackId: null, stack: 'would-create', containerRunning: false, changes, detail: changes.join('; ') };
+          return {
+            environmentId: null,
+            environment: how,
+            stackId: null,
+            stack: 'would-create',
+            containerRunning: false,
+            changes,
+            detail: changes.join('; '),
+          };
         }
         heartbeat({ environmentId: env.Id });
 
@@ -265,9 +317,23 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
 
         if (dryRun) {
           const running = (await c.listContainers(env.Id, project)).some((k) => k.State === 'running');
-          return { environmentId: env.Id, environment: how, stackId: stack?.Id ?? null, stack: stackHow, containerRunning: running, changes, detail: changes.join('; ') || 'nothing to change' };
+          return {
+            environmentId: env.Id,
+            environment: how,
+            stackId: stack?.Id ?? null,
+            stack: stackHow,
+            containerRunning: running,
+            changes,
+            detail: changes.join('; ') || 'nothing to change',
+          };
         }
-        const states = await waitForContainer(c, env.Id, project, input.waitBudgetMs ?? 120_000, input.pollEveryMs ?? 2000);
+        const states = await waitForContainer(
+          c,
+          env.Id,
+          project,
+          input.waitBudgetMs ?? 120_000,
+          input.pollEveryMs ?? 2000,
+        );
         return {
           environmentId: env.Id,
           environment: how,

@@ -11,7 +11,10 @@ import { heartbeat } from './heartbeat';
 export interface PreflightDeps {
   env: WorkerEnv;
   proxmoxFor(settings: ProxmoxSettings): ProxmoxApi;
-  readGateway(input: { proxmoxHost: SshEndpoint; gateway: GatewaySettings }): Promise<{ upstreams: { name: string }[] }>;
+  readGateway(input: {
+    proxmoxHost: SshEndpoint;
+    gateway: GatewaySettings;
+  }): Promise<{ upstreams: { name: string }[] }>;
 }
 
 export interface PreflightResult {
@@ -35,8 +38,16 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const guests = await api.cluster.guests();
       const byId = new Map(guests.map((g) => [g.vmid, g]));
       const template = byId.get(plan.templateVmid);
-      if (!template) problems.push({ item: `template ${plan.templateVmid} is not on the cluster`, fix: `create or restore the template, or fix clone_from_vmid` });
-      else if (!template.template) problems.push({ item: `guest ${plan.templateVmid} is not a template`, fix: `convert it with \`qm template ${plan.templateVmid}\` or pick the right clone_from_vmid` });
+      if (!template)
+        problems.push({
+          item: `template ${plan.templateVmid} is not on the cluster`,
+          fix: `create or restore the template, or fix clone_from_vmid`,
+        });
+      else if (!template.template)
+        problems.push({
+          item: `guest ${plan.templateVmid} is not a template`,
+          fix: `convert it with \`qm template ${plan.templateVmid}\` or pick the right clone_from_vmid`,
+        });
       else checks.push(`template ${plan.templateVmid} present`);
 
       for (const vm of plan.vms) {
@@ -60,38 +71,68 @@ export function createPreflightActivities(deps: PreflightDeps) {
       for (const legacy of plan.legacyGuests) {
         const g = byId.get(legacy.ctid);
         if (!g) notes.push(`CT ${legacy.ctid} (${legacy.name}) is already absent: it will be skipped`);
-        else if (g.type !== 'lxc') problems.push({ item: `legacy guest ${legacy.ctid} is a ${g.type}, not a container`, fix: 'fix legacyGuests in the plan' });
-        else if (g.name !== legacy.name) problems.push({ item: `CT ${legacy.ctid} is named "${g.name}", the plan expects "${legacy.name}"`, fix: 'make sure it is the guest you mean, then fix its name in the plan or the LXC config' });
+        else if (g.type !== 'lxc')
+          problems.push({
+            item: `legacy guest ${legacy.ctid} is a ${g.type}, not a container`,
+            fix: 'fix legacyGuests in the plan',
+          });
+        else if (g.name !== legacy.name)
+          problems.push({
+            item: `CT ${legacy.ctid} is named "${g.name}", the plan expects "${legacy.name}"`,
+            fix: 'make sure it is the guest you mean, then fix its name in the plan or the LXC config',
+          });
         else checks.push(`CT ${legacy.ctid} (${legacy.name}) present`);
       }
       const gatewayGuest = byId.get(plan.gateway.ctid);
-      if (!gatewayGuest) problems.push({ item: `gateway CT ${plan.gateway.ctid} is not on the cluster`, fix: 'fix gateway.ctid in the plan' });
-      else if (gatewayGuest.status !== 'running') problems.push({ item: `gateway CT ${plan.gateway.ctid} is ${gatewayGuest.status}`, fix: `start it: pct start ${plan.gateway.ctid}` });
+      if (!gatewayGuest)
+        problems.push({
+          item: `gateway CT ${plan.gateway.ctid} is not on the cluster`,
+          fix: 'fix gateway.ctid in the plan',
+        });
+      else if (gatewayGuest.status !== 'running')
+        problems.push({
+          item: `gateway CT ${plan.gateway.ctid} is ${gatewayGuest.status}`,
+          fix: `start it: pct start ${plan.gateway.ctid}`,
+        });
       heartbeat({ proxmox: 'checked' });
 
       // The gateway: reachable, its site file has the upstream we move.
       try {
         const gw = await deps.readGateway({ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway });
-        if (gw.upstreams.some((u) => u.name === plan.gateway.upstream)) checks.push(`gateway has upstream ${plan.gateway.upstream}`);
-        else problems.push({ item: `${plan.gateway.siteFile} has no upstream ${plan.gateway.upstream}`, fix: `fix gateway.upstream or gateway.siteFile in the plan (found: ${gw.upstreams.map((u) => u.name).join(', ') || 'none'})` });
+        if (gw.upstreams.some((u) => u.name === plan.gateway.upstream))
+          checks.push(`gateway has upstream ${plan.gateway.upstream}`);
+        else
+          problems.push({
+            item: `${plan.gateway.siteFile} has no upstream ${plan.gateway.upstream}`,
+            fix: `fix gateway.upstream or gateway.siteFile in the plan (found: ${gw.upstreams.map((u) => u.name).join(', ') || 'none'})`,
+          });
       } catch (err) {
         problems.push({ item: `the gateway (CT ${plan.gateway.ctid}) cannot be read`, fix: errText(err) });
       }
       heartbeat({ gateway: 'checked' });
 
       // The NFS exports the compose files go to exist on the Proxmox host before any VM does.
-      const exportDirs = [...new Set(plan.vms.flatMap((vm) => vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path)))];
+      const exportDirs = [
+        ...new Set(plan.vms.flatMap((vm) => vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path))),
+      ];
       try {
         await withSsh(plan.proxmoxHost, deps.env, async (session) => {
           const host = hostTarget(session);
           for (const dir of exportDirs) {
             const res = await host.run(['test', '-d', dir]);
             if (res.code === 0) checks.push(`NFS export ${dir} present`);
-            else problems.push({ item: `NFS export ${dir} is missing on ${plan.proxmoxHost.host}`, fix: `create it (mkdir -p ${dir}) and export it, as the Phoenix NFS setup does` });
+            else
+              problems.push({
+                item: `NFS export ${dir} is missing on ${plan.proxmoxHost.host}`,
+                fix: `create it (mkdir -p ${dir}) and export it, as the Phoenix NFS setup does`,
+              });
           }
         });
       } catch (err) {
-        problems.push({ item: `the Proxmox host ${plan.proxmoxHost.host} cannot be reached by SSH`, fix: errText(err) });
+        problems.push({
+          item: `the Proxmox host ${plan.proxmoxHost.host} cannot be reached by SSH`,
+          fix: errText(err),
+        });
       }
       return { problems, checks, notes };
     },

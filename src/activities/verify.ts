@@ -97,7 +97,13 @@ export interface LegacyTraffic {
 /** Qdrant failures that fix themselves with time (down, loading, 5xx) are retryable; the rest are not. */
 function qdrantFailure(e: QdrantError, what: string): ApplicationFailure {
   const message = `${what}: ${e.message}`;
-  const type = { unreachable: 'QdrantUnreachable', 'not-ready': 'QdrantNotReady', 'not-found': 'QdrantNotFound', auth: 'QdrantAuth', http: 'QdrantHttp' }[e.kind];
+  const type = {
+    unreachable: 'QdrantUnreachable',
+    'not-ready': 'QdrantNotReady',
+    'not-found': 'QdrantNotFound',
+    auth: 'QdrantAuth',
+    http: 'QdrantHttp',
+  }[e.kind];
   const transient = e.kind === 'unreachable' || e.kind === 'not-ready' || (e.kind === 'http' && e.status >= 500);
   return transient
     ? ApplicationFailure.retryable(message, type, { kind: e.kind, status: e.status })
@@ -145,8 +151,12 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
   }
 
   /** One look at readiness and every expected collection. */
-  async function checkOnce(client: QdrantClient, expected: ExpectedCollection[]): Promise<VerifyQdrantResult & { fatal?: boolean }> {
-    const unknown = (reason: string): CollectionCheck[] => expected.map((c) => ({ name: c.name, count: null, ok: false, reason }));
+  async function checkOnce(
+    client: QdrantClient,
+    expected: ExpectedCollection[],
+  ): Promise<VerifyQdrantResult & { fatal?: boolean }> {
+    const unknown = (reason: string): CollectionCheck[] =>
+      expected.map((c) => ({ name: c.name, count: null, ok: false, reason }));
     try {
       const r = await client.readyz();
       if (!r.ready) {
@@ -162,7 +172,11 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
         }
         const count = await client.countExact(c.name);
         const ok = count >= (c.minCount ?? 0);
-        collections.push(ok ? { name: c.name, count, ok } : { name: c.name, count, ok, reason: `exact count ${count} is below the expected minimum ${c.minCount}` });
+        collections.push(
+          ok
+            ? { name: c.name, count, ok }
+            : { name: c.name, count, ok, reason: `exact count ${count} is below the expected minimum ${c.minCount}` },
+        );
       }
       const bad = collections.filter((c) => !c.ok);
       const detail =
@@ -191,14 +205,22 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
     for (;;) {
       attempts++;
       const left = Math.max(deadline - Date.now(), 250);
-      const client = makeClient({ baseUrl: input.url, apiKey: key, timeoutMs: Math.min(input.timeoutMs ?? 5000, left) });
+      const client = makeClient({
+        baseUrl: input.url,
+        apiKey: key,
+        timeoutMs: Math.min(input.timeoutMs ?? 5000, left),
+      });
       const { fatal, ...result } = await checkOnce(client, input.expectedCollections);
       heartbeat({ attempts, detail: result.detail });
       if (result.ok) return { ...result, attempts };
       const remaining = deadline - Date.now();
       if (fatal || remaining <= 0) {
         const why = fatal ? 'stopped early' : `budget of ${input.budgetMs} ms used up`;
-        return { ...result, attempts, detail: `${result.detail} (${why} after ${attempts} attempt${attempts === 1 ? '' : 's'})` };
+        return {
+          ...result,
+          attempts,
+          detail: `${result.detail} (${why} after ${attempts} attempt${attempts === 1 ? '' : 's'})`,
+        };
       }
       // Cancellation-aware sleep: a cancelled workflow stops the wait.
       await sleep(Math.min(backoff, remaining));
@@ -215,7 +237,12 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
     }
   }
 
-  async function copyOne(legacy: QdrantClient, fresh: QdrantClient, name: string, sourceKey: string | undefined): Promise<CopiedCollection> {
+  async function copyOne(
+    legacy: QdrantClient,
+    fresh: QdrantClient,
+    name: string,
+    sourceKey: string | undefined,
+  ): Promise<CopiedCollection> {
     let legacyCount: number;
     try {
       legacyCount = await legacy.countExact(name);
@@ -278,7 +305,7 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
     try {
       return (await client.metrics()).totals;
     } catch (e) {
-      throw asFailure(e, 'Reading the legacy Qdrant\'s request counters');
+      throw asFailure(e, "Reading the legacy Qdrant's request counters");
     }
   }
 

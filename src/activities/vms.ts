@@ -5,8 +5,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ProxmoxSettings, VmSpec } from '../config/resolved-plan';
 import {
-  activeTasksFor, agentInfo, createProxmoxApi, decodeSshKeys, encodeSshKeys, isRetryable,
-  waitForTask, type GuestConfig, type ProxmoxApi, type TaskProgress,
+  activeTasksFor,
+  agentInfo,
+  createProxmoxApi,
+  decodeSshKeys,
+  encodeSshKeys,
+  isRetryable,
+  waitForTask,
+  type GuestConfig,
+  type ProxmoxApi,
+  type TaskProgress,
 } from '../proxmox';
 import { toActivityFailure } from './failures';
 import { heartbeat } from './heartbeat';
@@ -89,12 +97,19 @@ export async function converging<T>(deps: ProxmoxActivityDeps, what: string, pas
 export function taskOptions(deps: ProxmoxActivityDeps, what: string) {
   return {
     heartbeat: (p: TaskProgress) => heartbeat({ what, task: p.type, status: p.status, elapsedMs: p.elapsedMs }),
-    minIntervalMs: deps.taskPollMs?.min, maxIntervalMs: deps.taskPollMs?.max, sleep: deps.sleep,
+    minIntervalMs: deps.taskPollMs?.min,
+    maxIntervalMs: deps.taskPollMs?.max,
+    sleep: deps.sleep,
   };
 }
 
 /** Wait for tasks already running on this guest (e.g. ours, whose answer was lost) instead of racing them. */
-export async function settleActiveTasks(api: ProxmoxApi, deps: ProxmoxActivityDeps, node: string, vmid: number): Promise<void> {
+export async function settleActiveTasks(
+  api: ProxmoxApi,
+  deps: ProxmoxActivityDeps,
+  node: string,
+  vmid: number,
+): Promise<void> {
   for (const task of await activeTasksFor(api, node, vmid)) {
     deps.log?.info(`waiting for running task ${task.type} on ${vmid}`, { upid: task.upid });
     // Its outcome is judged by re-reading state afterwards, not by its exit status.
@@ -103,7 +118,9 @@ export async function settleActiveTasks(api: ProxmoxApi, deps: ProxmoxActivityDe
 }
 
 export function parseTagList(value: unknown): string[] {
-  return String(value ?? '').split(/[;, ]+/).filter((t) => t !== '');
+  return String(value ?? '')
+    .split(/[;, ]+/)
+    .filter((t) => t !== '');
 }
 
 /** The marker written into the description at clone time: ownership survives a crash before tags are set. */
@@ -112,11 +129,17 @@ export function ownerMarker(ownerTag: string): string {
 }
 
 function isOurs(config: GuestConfig, ownerTag: string): boolean {
-  return parseTagList(config.tags).includes(ownerTag) || String(config.description ?? '').includes(ownerMarker(ownerTag));
+  return (
+    parseTagList(config.tags).includes(ownerTag) || String(config.description ?? '').includes(ownerMarker(ownerTag))
+  );
 }
 
 function normStartup(v: unknown): string {
-  return String(v ?? '').split(',').filter(Boolean).sort().join(',');
+  return String(v ?? '')
+    .split(',')
+    .filter(Boolean)
+    .sort()
+    .join(',');
 }
 
 function agentEnabled(v: unknown): boolean {
@@ -151,7 +174,12 @@ export function configChanges(vm: VmSpec, ownerTag: string, current: GuestConfig
   if (vm.sshPublicKeys !== undefined && vm.sshPublicKeys.trim() !== '') {
     const want = decodeSshKeys(encodeSshKeys(vm.sshPublicKeys));
     const have = decodeSshKeys(current.sshkeys === undefined ? undefined : String(current.sshkeys));
-    set('sshkeys', encodeSshKeys(vm.sshPublicKeys), want.join('\n') !== have.join('\n'), `set sshkeys (${want.length} key${want.length === 1 ? '' : 's'})`);
+    set(
+      'sshkeys',
+      encodeSshKeys(vm.sshPublicKeys),
+      want.join('\n') !== have.join('\n'),
+      `set sshkeys (${want.length} key${want.length === 1 ? '' : 's'})`,
+    );
   }
   set('agent', 'enabled=1', !agentEnabled(current.agent));
   const haveTags = parseTagList(current.tags);
@@ -166,7 +194,8 @@ const DISK_ORDER = ['scsi0', 'virtio0', 'sata0', 'ide0'];
 
 /** The boot disk: the first disk in the boot order that is not a CD-ROM, else the first of scsi0/virtio0/sata0/ide0. */
 export function bootDisk(config: GuestConfig): string | undefined {
-  const isDisk = (k: string) => /^(scsi|virtio|sata|ide)\d+$/.test(k) && config[k] !== undefined && !String(config[k]).includes('media=cdrom');
+  const isDisk = (k: string) =>
+    /^(scsi|virtio|sata|ide)\d+$/.test(k) && config[k] !== undefined && !String(config[k]).includes('media=cdrom');
   const order = /order=([^,]+)/.exec(String(config.boot ?? ''))?.[1]?.split(';') ?? [];
   return order.find(isDisk) ?? DISK_ORDER.find(isDisk);
 }
@@ -175,7 +204,9 @@ export function bootDisk(config: GuestConfig): string | undefined {
 export function diskSizeGb(value: unknown): number {
   const m = /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT]?)/.exec(String(value ?? ''));
   if (!m) return 0;
-  const factor = { '': 1 / 1024 ** 3, K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 }[m[2] as '' | 'K' | 'M' | 'G' | 'T'];
+  const factor = { '': 1 / 1024 ** 3, K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 }[
+    m[2] as '' | 'K' | 'M' | 'G' | 'T'
+  ];
   return Number(m[1]) * factor;
 }
 
@@ -188,7 +219,10 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
       const status = await api.qemu.status(vm.node, vm.vmid);
       if (!status.lock) return;
       if (Date.now() > deadline) {
-        throw refuse('VmStillLocked', `VM ${vm.vmid} (${vm.name}) is still locked (${status.lock}) after waiting; check its task log on node ${vm.node}.`);
+        throw refuse(
+          'VmStillLocked',
+          `VM ${vm.vmid} (${vm.name}) is still locked (${status.lock}) after waiting; check its task log on node ${vm.node}.`,
+        );
       }
       heartbeat({ what: `ensureVm ${vm.vmid}`, waitingForLock: status.lock });
       await sleep(wait);
@@ -231,7 +265,10 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         if (dryRun) return planFromTemplate(api, input, changes);
         cloneSent = true;
         const upid = await api.qemu.clone(vm.node, vm.cloneFrom, {
-          newid: vm.vmid, name: vm.name, full: true, storage: vm.storage,
+          newid: vm.vmid,
+          name: vm.name,
+          full: true,
+          storage: vm.storage,
           description: `Created by phoenix-migrate ${ownerMarker(settings.ownerTag)} from template ${vm.cloneFrom}.`,
         });
         created = true;
@@ -241,21 +278,31 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
 
       const guest = (await api.cluster.guests()).find((g) => g.vmid === vm.vmid);
       if (!guest) {
-        throw refuse('VmidTakenByForeignGuest',
+        throw refuse(
+          'VmidTakenByForeignGuest',
           `vmid ${vm.vmid} (${vm.name}) is taken, but token ${settings.tokenId} cannot see the guest (no VM.Audit on /vms/${vm.vmid}); ` +
-            `choose another vmid in the plan or grant VM.Audit to inspect it.`);
+            `choose another vmid in the plan or grant VM.Audit to inspect it.`,
+        );
       }
       if (guest.type !== 'qemu') {
-        throw refuse('VmidTakenByForeignGuest', `vmid ${vm.vmid} is taken by ${guest.type} guest "${guest.name ?? '?'}" on ${guest.node}, not a VM we created; choose another vmid for ${vm.name} in the plan.`);
+        throw refuse(
+          'VmidTakenByForeignGuest',
+          `vmid ${vm.vmid} is taken by ${guest.type} guest "${guest.name ?? '?'}" on ${guest.node}, not a VM we created; choose another vmid for ${vm.name} in the plan.`,
+        );
       }
       if (guest.node !== vm.node) {
-        throw refuse('VmOnUnexpectedNode', `VM ${vm.vmid} is on node ${guest.node}, but the plan expects ${vm.node}; migrate it back or fix vms[].node.`);
+        throw refuse(
+          'VmOnUnexpectedNode',
+          `VM ${vm.vmid} is on node ${guest.node}, but the plan expects ${vm.node}; migrate it back or fix vms[].node.`,
+        );
       }
       const config = await api.qemu.config(vm.node, vm.vmid);
       if (!isOurs(config, settings.ownerTag) || config.template) {
-        throw refuse('VmidTakenByForeignGuest',
+        throw refuse(
+          'VmidTakenByForeignGuest',
           `vmid ${vm.vmid} is taken by VM "${String(config.name ?? guest.name ?? '?')}" that phoenix-migrate did not create (no "${settings.ownerTag}" tag); ` +
-            `choose another vmid for ${vm.name} in the plan, or remove that VM yourself.`);
+            `choose another vmid for ${vm.name} in the plan, or remove that VM yourself.`,
+        );
       }
       if (cloneSent && !created) {
         created = true;
@@ -275,11 +322,17 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
 
       const latest = await api.qemu.config(vm.node, vm.vmid);
       const disk = bootDisk(latest);
-      if (!disk) throw refuse('VmHasNoBootDisk', `VM ${vm.vmid} has no boot disk (none of boot order / scsi0, virtio0, sata0, ide0); check template ${vm.cloneFrom}.`);
+      if (!disk)
+        throw refuse(
+          'VmHasNoBootDisk',
+          `VM ${vm.vmid} has no boot disk (none of boot order / scsi0, virtio0, sata0, ide0); check template ${vm.cloneFrom}.`,
+        );
       const size = diskSizeGb(latest[disk]);
       if (size > vm.diskSizeGb) {
-        throw refuse('DiskShrinkRefused',
-          `VM ${vm.vmid} disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb} in the plan; Proxmox cannot shrink disks — raise diskSizeGb to at least ${size}.`);
+        throw refuse(
+          'DiskShrinkRefused',
+          `VM ${vm.vmid} disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb} in the plan; Proxmox cannot shrink disks — raise diskSizeGb to at least ${size}.`,
+        );
       }
       if (size < vm.diskSizeGb) {
         if (!dryRun) {
@@ -300,14 +353,24 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         note('start');
       }
 
-      const pending = dryRun && status.status !== 'running' ? [] : (await api.qemu.pending(vm.node, vm.vmid)).filter((p) => p.pending !== undefined || p.delete);
+      const pending =
+        dryRun && status.status !== 'running'
+          ? []
+          : (await api.qemu.pending(vm.node, vm.vmid)).filter((p) => p.pending !== undefined || p.delete);
       const rebootRequired = pending.length > 0;
       if (rebootRequired) note(`reboot required (pending: ${pending.map((p) => p.key).join(', ')})`);
 
-      const ready = dryRun ? await agentInfo(api, vm.node, vm.vmid).then(() => true, () => false) : await waitReady(api, vm);
+      const ready = dryRun
+        ? await agentInfo(api, vm.node, vm.vmid).then(
+            () => true,
+            () => false,
+          )
+        : await waitReady(api, vm);
       return { vmid: vm.vmid, created, changes, rebootRequired, ready };
     });
-    deps.log?.info(`ensureVm ${vm.vmid}: ${result.changes.length === 0 ? 'no changes' : result.changes.join('; ')}`, { dryRun });
+    deps.log?.info(`ensureVm ${vm.vmid}: ${result.changes.length === 0 ? 'no changes' : result.changes.join('; ')}`, {
+      dryRun,
+    });
     return result;
   }
 
@@ -320,7 +383,8 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
     const disk = bootDisk(template);
     const size = disk ? diskSizeGb(template[disk]) : 0;
     if (disk && size < vm.diskSizeGb) changes.push(`resize ${disk} ${size}G → ${vm.diskSizeGb}G`);
-    if (disk && size > vm.diskSizeGb) changes.push(`refuse: template disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb}`);
+    if (disk && size > vm.diskSizeGb)
+      changes.push(`refuse: template disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb}`);
     changes.push('start');
     return { vmid: vm.vmid, created: false, changes, rebootRequired: false, ready: false };
   }
@@ -343,9 +407,17 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         const config = type === 'lxc' ? await api.lxc.config(node, vmid) : await api.qemu.config(node, vmid);
         const ipSource = type === 'lxc' ? String(config.net0 ?? '') : String(config.ipconfig0 ?? '');
         out.push({
-          vmid, exists: true, visible: true, type, node, name: String(r.name ?? config.name ?? config.hostname ?? ''), status: r.status,
-          lock: r.lock ?? (config.lock !== undefined ? String(config.lock) : undefined), protection: Number(config.protection ?? 0) === 1,
-          tags: parseTagList(config.tags), ip: /(?:^|,)ip=([0-9.]+)/.exec(ipSource)?.[1],
+          vmid,
+          exists: true,
+          visible: true,
+          type,
+          node,
+          name: String(r.name ?? config.name ?? config.hostname ?? ''),
+          status: r.status,
+          lock: r.lock ?? (config.lock !== undefined ? String(config.lock) : undefined),
+          protection: Number(config.protection ?? 0) === 1,
+          tags: parseTagList(config.tags),
+          ip: /(?:^|,)ip=([0-9.]+)/.exec(ipSource)?.[1],
         });
       }
       return out;
@@ -359,16 +431,28 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
  * The worker's `proxmoxFor`: one client per settings (cached), with the token secret resolved from the worker's
  * env/file when first needed. Insecure TLS is warned about at each client creation.
  */
-export function defaultProxmoxFor(opts: { warn?: (message: string) => void; env?: NodeJS.ProcessEnv } = {}): (settings: ProxmoxSettings) => ProxmoxApi {
+export function defaultProxmoxFor(
+  opts: { warn?: (message: string) => void; env?: NodeJS.ProcessEnv } = {},
+): (settings: ProxmoxSettings) => ProxmoxApi {
   const cache = new Map<string, ProxmoxApi>();
   return (settings) => {
-    const key = JSON.stringify([settings.apiUrl, settings.tls, settings.tokenId, settings.tokenSecret, settings.requestTimeoutMs]);
+    const key = JSON.stringify([
+      settings.apiUrl,
+      settings.tls,
+      settings.tokenId,
+      settings.tokenSecret,
+      settings.requestTimeoutMs,
+    ]);
     let api = cache.get(key);
     if (!api) {
       const ref = settings.tokenSecret;
       api = createProxmoxApi({
-        apiUrl: settings.apiUrl, tls: settings.tls, tokenId: settings.tokenId, tokenSecret: resolveSecret(ref, opts.env),
-        tokenSecretSource: 'env' in ref ? `env ${ref.env}` : `file ${ref.file}`, requestTimeoutMs: settings.requestTimeoutMs,
+        apiUrl: settings.apiUrl,
+        tls: settings.tls,
+        tokenId: settings.tokenId,
+        tokenSecret: resolveSecret(ref, opts.env),
+        tokenSecretSource: 'env' in ref ? `env ${ref.env}` : `file ${ref.file}`,
+        requestTimeoutMs: settings.requestTimeoutMs,
         warn: opts.warn ?? ((m) => process.emitWarning(m, 'InsecureTLSWarning')),
       });
       cache.set(key, api);

@@ -18,7 +18,14 @@ import { confirmationLatenciesMs, eventTimeMs, peakRssMiB, percentile, round, st
 import { startMigration } from '../temporal/start';
 
 /** Seconds-long simulated tasks, so the fixed overheads (polls, RPCs, workflow tasks) are small beside them. */
-export const BENCH_TASK_MS = { qmclone: 30_000, resize: 6_000, qmstart: 10_000, vzdump: 24_000, vzshutdown: 10_000, vzdestroy: 8_000 };
+export const BENCH_TASK_MS = {
+  qmclone: 30_000,
+  resize: 6_000,
+  qmstart: 10_000,
+  vzdump: 24_000,
+  vzshutdown: 10_000,
+  vzdestroy: 8_000,
+};
 export const BENCH_AGENT_DELAY_MS = 12_000;
 /** Everything else (none on the critical path: config changes are synchronous in PVE and in the simulator). */
 const DEFAULT_TASK_MS = 1_000;
@@ -33,7 +40,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, fleet: 100, scale: 1, dir: path.join(os.tmpdir(), `phoenix-bench-${process.pid}`), coldStarts: 3 };
+  const args: Args = {
+    json: false,
+    fleet: 100,
+    scale: 1,
+    dir: path.join(os.tmpdir(), `phoenix-bench-${process.pid}`),
+    coldStarts: 3,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -47,7 +60,9 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--cold-starts') args.coldStarts = Math.round(num());
     else if (a === '--dir') args.dir = path.resolve(argv[++i] ?? '.');
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--json] [--fleet N (100)] [--scale F (1: task durations ×F)] [--cold-starts N (3)] [--dir DIR]\n');
+      process.stdout.write(
+        'usage: npm run bench -- [--json] [--fleet N (100)] [--scale F (1: task durations ×F)] [--cold-starts N (3)] [--dir DIR]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -65,7 +80,12 @@ export interface CriticalPath {
  * (file push, readiness, cutover, verification are real but fast), then the CT decommissions run in parallel
  * (vzdump → shutdown → destroy). Human waits are answered at once (auto-confirm), so they count zero.
  */
-export function criticalPath(plan: ResolvedPlan, taskMs: Record<string, number>, agentDelayMs: number, deletedCts: number): CriticalPath {
+export function criticalPath(
+  plan: ResolvedPlan,
+  taskMs: Record<string, number>,
+  agentDelayMs: number,
+  deletedCts: number,
+): CriticalPath {
   const d = (type: string) => taskMs[type] ?? DEFAULT_TASK_MS;
   const vmChains = plan.vms.map((vm) => {
     const steps: [string, number][] = [[`qmclone ${vm.vmid}`, d('qmclone')]];
@@ -73,7 +93,14 @@ export function criticalPath(plan: ResolvedPlan, taskMs: Record<string, number>,
     steps.push([`qmstart ${vm.vmid}`, d('qmstart')], [`guest agent ${vm.vmid}`, agentDelayMs]);
     return steps;
   });
-  const ctChain: [string, number][] = deletedCts > 0 ? [...(plan.backups.enabled ? [['vzdump', d('vzdump')] as [string, number]] : []), ['vzshutdown', d('vzshutdown')], ['vzdestroy', d('vzdestroy')]] : [];
+  const ctChain: [string, number][] =
+    deletedCts > 0
+      ? [
+          ...(plan.backups.enabled ? [['vzdump', d('vzdump')] as [string, number]] : []),
+          ['vzshutdown', d('vzshutdown')],
+          ['vzdestroy', d('vzdestroy')],
+        ]
+      : [];
   const total = (c: [string, number][]) => c.reduce((n, [, ms]) => n + ms, 0);
   const longestVm = vmChains.reduce((a, b) => (total(b) > total(a) ? b : a), [] as [string, number][]);
   const chain = [...longestVm, ...ctChain];
@@ -81,7 +108,10 @@ export function criticalPath(plan: ResolvedPlan, taskMs: Record<string, number>,
 }
 
 function coldStart(mode: 'prebuilt' | 'bundle', address: string): number {
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'cold-start.js'), mode, address], { encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'cold-start.js'), mode, address], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{"mode"'));
   if (!line) throw new Error(`cold start (${mode}) failed: ${r.stderr.slice(-500)}`);
   return (JSON.parse(line) as { ms: number }).ms;
@@ -94,7 +124,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const taskMs = Object.fromEntries(Object.entries(BENCH_TASK_MS).map(([k, v]) => [k, Math.round(v * args.scale)]));
   const agentDelayMs = Math.round(BENCH_AGENT_DELAY_MS * args.scale);
-  say(`bench: ${os.cpus().length} CPU(s), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; task durations ${JSON.stringify(taskMs)}, guest agent ${agentDelayMs} ms; fleet ${args.fleet}`);
+  say(
+    `bench: ${os.cpus().length} CPU(s), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; task durations ${JSON.stringify(taskMs)}, guest agent ${agentDelayMs} ms; fleet ${args.fleet}`,
+  );
   const lab = await startLabRun({
     dir: args.dir,
     world: { taskDurations: taskMs, defaultTaskMs: Math.round(DEFAULT_TASK_MS * args.scale), agentDelayMs },
@@ -105,14 +137,26 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     // ── a) one migration vs its critical path ───────────────────────────────────────────────────────────────
     say('a) one migration …');
     const handle = await startMigration(client, { plan: world.plan, digest: world.digest });
-    const single = await driveRun({ client, workflowId: handle.workflowId, world, autoConfirm: true, say: () => undefined, pollMs: 100 });
-    if (single.report?.outcome !== 'completed') throw new Error(`the single run did not complete: ${single.failure ?? single.state}`);
+    const single = await driveRun({
+      client,
+      workflowId: handle.workflowId,
+      world,
+      autoConfirm: true,
+      say: () => undefined,
+      pollMs: 100,
+    });
+    if (single.report?.outcome !== 'completed')
+      throw new Error(`the single run did not complete: ${single.failure ?? single.state}`);
     const singleHistory = (await handle.fetchHistory()).events ?? [];
     const singleSeconds = (eventTimeMs(singleHistory[singleHistory.length - 1]) - eventTimeMs(singleHistory[0])) / 1000;
     const bound = criticalPath(world.plan, taskMs, agentDelayMs, single.report.decommission.deleted.length);
     const criticalPathRatio = singleSeconds / bound.seconds;
-    for (const p of single.report.phases) if (p.startedAt && p.endedAt) say(`   phase ${p.name}: ${((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000).toFixed(1)} s`);
-    say(`   ${singleSeconds.toFixed(1)} s vs lower bound ${bound.seconds} s (${bound.chain.join(' → ')}) → ratio ${criticalPathRatio.toFixed(3)}`);
+    for (const p of single.report.phases)
+      if (p.startedAt && p.endedAt)
+        say(`   phase ${p.name}: ${((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000).toFixed(1)} s`);
+    say(
+      `   ${singleSeconds.toFixed(1)} s vs lower bound ${bound.seconds} s (${bound.chain.join(' → ')}) → ratio ${criticalPathRatio.toFixed(3)}`,
+    );
 
     // ── b) the fleet, on a freshly started worker (so its peak RSS is the fleet's) ──────────────────────────
     say(`b) fleet of ${args.fleet} …`);
@@ -121,7 +165,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const tenants = await addTenants(world, args.fleet);
     const fleetStart = Date.now();
     let rssPeakSampled = 0;
-    const sampler = setInterval(() => (rssPeakSampled = Math.max(rssPeakSampled, peakRssMiB(lab.worker.pid()) ?? 0)), 2000);
+    const sampler = setInterval(
+      () => (rssPeakSampled = Math.max(rssPeakSampled, peakRssMiB(lab.worker.pid()) ?? 0)),
+      2000,
+    );
     const runs = await runFleet(client, world, tenants);
     clearInterval(sampler);
     const fleetWall = (Date.now() - fleetStart) / 1000;
@@ -132,7 +179,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     for (const f of failed.slice(0, 5)) say(`   ${f.handle.workflowId}: ${f.outcome}`);
     const p50 = percentile(durations, 50);
     const p95 = percentile(durations, 95);
-    say(`   ${fleetCompleted}/${args.fleet} completed in ${fleetWall.toFixed(1)} s; p50 ${p50.toFixed(1)} s, p95 ${p95.toFixed(1)} s; worker peak RSS ${workerPeakRssMiB} MiB`);
+    say(
+      `   ${fleetCompleted}/${args.fleet} completed in ${fleetWall.toFixed(1)} s; p50 ${p50.toFixed(1)} s, p95 ${p95.toFixed(1)} s; worker peak RSS ${workerPeakRssMiB} MiB`,
+    );
 
     // ── c) confirmation → next activity start ─────────────────────────────────────────────────────────────
     const singleLatencies = confirmationLatenciesMs(singleHistory);
@@ -185,8 +234,16 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       ['b', 'fleet p50 / p95 duration', `${result.fleetP50Seconds} s / ${result.fleetP95Seconds} s`],
       ['b', 'p50 / p95 vs single run', `${result.fleetP50VsSingle}× / ${result.fleetP95VsSingle}×`],
       ['b', 'worker peak RSS (VmHWM)', `${workerPeakRssMiB} MiB`],
-      ['c', 'confirmation sent → next activity start p50 / p99', `${result.confirmToActivityP50Ms} ms / ${result.confirmToActivityP99Ms} ms (${fromAccepted.length} samples)`],
-      ['c', 'answer given → next activity start p50 / p99', `${result.answeredToActivityP50Ms} ms / ${result.answeredToActivityP99Ms} ms`],
+      [
+        'c',
+        'confirmation sent → next activity start p50 / p99',
+        `${result.confirmToActivityP50Ms} ms / ${result.confirmToActivityP99Ms} ms (${fromAccepted.length} samples)`,
+      ],
+      [
+        'c',
+        'answer given → next activity start p50 / p99',
+        `${result.answeredToActivityP50Ms} ms / ${result.answeredToActivityP99Ms} ms`,
+      ],
       ['d', 'worker cold start, prebuilt bundle (median)', `${result.coldStartPrebuiltMs} ms`],
       ['d', 'worker cold start, bundling at start (median)', `${result.coldStartBundleMs} ms`],
     ];

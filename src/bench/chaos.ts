@@ -25,7 +25,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { runs: 3, json: false, seed: Date.now() % 1_000_000, dir: path.join(os.tmpdir(), `phoenix-chaos-${process.pid}`), runTimeoutMs: 600_000 };
+  const args: Args = {
+    runs: 3,
+    json: false,
+    seed: Date.now() % 1_000_000,
+    dir: path.join(os.tmpdir(), `phoenix-chaos-${process.pid}`),
+    runTimeoutMs: 600_000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -39,14 +45,15 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--dir') args.dir = path.resolve(value());
     else if (a === '--run-timeout') args.runTimeoutMs = Number(value()) * 1000;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run chaos -- [--runs N] [--json] [--seed S] [--dir DIR] [--run-timeout SECONDS]\n');
+      process.stdout.write(
+        'usage: npm run chaos -- [--runs N] [--json] [--seed S] [--dir DIR] [--run-timeout SECONDS]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs needs a whole number ≥ 1');
   return args;
 }
-
 
 export interface ChaosRunResult {
   run: number;
@@ -60,9 +67,18 @@ export interface ChaosRunResult {
   failure?: string;
 }
 
-async function chaosRun(index: number, args: Args, rand: () => number, killTemporal: boolean, say: (l: string) => void): Promise<ChaosRunResult> {
+async function chaosRun(
+  index: number,
+  args: Args,
+  rand: () => number,
+  killTemporal: boolean,
+  say: (l: string) => void,
+): Promise<ChaosRunResult> {
   const dir = path.join(args.dir, `run-${index + 1}`);
-  const lab = await startLabRun({ dir, world: { taskDurations: CHAOS_TASK_MS, defaultTaskMs: 300, agentDelayMs: 500 } });
+  const lab = await startLabRun({
+    dir,
+    world: { taskDurations: CHAOS_TASK_MS, defaultTaskMs: 300, agentDelayMs: 500 },
+  });
   const log = fs.createWriteStream(path.join(dir, 'drive.log'));
   const note = (l: string) => log.write(`${new Date().toISOString()} ${l}\n`);
   const started = Date.now();
@@ -77,7 +93,14 @@ async function chaosRun(index: number, args: Args, rand: () => number, killTempo
     const timedOut = new Promise<void>((r) => (giveUp = r));
     const timer = setTimeout(giveUp, args.runTimeoutMs);
     let done = false;
-    const driving = driveRun({ client, workflowId: handle.workflowId, world, autoConfirm: true, say: note, interrupted: timedOut }).finally(() => (done = true));
+    const driving = driveRun({
+      client,
+      workflowId: handle.workflowId,
+      world,
+      autoConfirm: true,
+      say: note,
+      interrupted: timedOut,
+    }).finally(() => (done = true));
 
     const kills = 1 + Math.floor(rand() * 3);
     const temporalAfter = killTemporal ? Math.floor(rand() * kills) : -1;
@@ -122,7 +145,17 @@ async function chaosRun(index: number, args: Args, rand: () => number, killTempo
         (effects.problems.length ? `\n    ${effects.problems.join('\n    ')}` : '') +
         (result.failure ? `\n    failure: ${result.failure}` : ''),
     );
-    return { run: index + 1, completed, outcome, seconds, workerKills, temporalKills, recoverySeconds: recoveries, effects, failure: result.failure };
+    return {
+      run: index + 1,
+      completed,
+      outcome,
+      seconds,
+      workerKills,
+      temporalKills,
+      recoverySeconds: recoveries,
+      effects,
+      failure: result.failure,
+    };
   } finally {
     log.end();
     await lab.stop();
@@ -134,14 +167,26 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const rand = prng(args.seed);
   const temporalRun = Math.floor(args.runs / 2);
-  say(`chaos: ${args.runs} run(s), seed ${args.seed}, dirs under ${args.dir}; Proxmox task durations ${JSON.stringify(CHAOS_TASK_MS)}`);
+  say(
+    `chaos: ${args.runs} run(s), seed ${args.seed}, dirs under ${args.dir}; Proxmox task durations ${JSON.stringify(CHAOS_TASK_MS)}`,
+  );
   const results: ChaosRunResult[] = [];
   for (let i = 0; i < args.runs; i++) {
     try {
       results.push(await chaosRun(i, args, rand, i === temporalRun, say));
     } catch (err) {
       say(`run ${i + 1}/${args.runs}: the harness failed: ${(err as Error).message}`);
-      results.push({ run: i + 1, completed: false, outcome: 'harness error', seconds: 0, workerKills: 0, temporalKills: 0, recoverySeconds: [], effects: countEffects([], ''), failure: (err as Error).message });
+      results.push({
+        run: i + 1,
+        completed: false,
+        outcome: 'harness error',
+        seconds: 0,
+        workerKills: 0,
+        temporalKills: 0,
+        recoverySeconds: [],
+        effects: countEffects([], ''),
+        failure: (err as Error).message,
+      });
     }
   }
   const summary = {
@@ -160,7 +205,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       `max recovery ${summary.maxRecoverySeconds} s; duplicate backups ${summary.duplicateBackups}; kills: worker ${summary.workerKills}, Temporal ${summary.temporalKills}`,
   );
   if (args.json) say(JSON.stringify(summary));
-  const ok = summary.completed === summary.runs && summary.duplicateEffects === 0 && summary.deletedBeforeVerification === 0;
+  const ok =
+    summary.completed === summary.runs && summary.duplicateEffects === 0 && summary.deletedBeforeVerification === 0;
   if (ok) fs.rmSync(args.dir, { recursive: true, force: true });
   else say(`kept the run dirs for inspection: ${args.dir}`);
   return ok ? 0 : 1;

@@ -11,11 +11,22 @@ import { createMigrationWorker, PREBUILT_BUNDLE } from '../worker';
 
 async function main(): Promise<void> {
   const [mode, address] = process.argv.slice(2);
-  if ((mode !== 'prebuilt' && mode !== 'bundle') || !address) throw new Error('usage: cold-start.js prebuilt|bundle <host:port>');
+  if ((mode !== 'prebuilt' && mode !== 'bundle') || !address)
+    throw new Error('usage: cold-start.js prebuilt|bundle <host:port>');
   const logger = createLogger({ level: 'warn' });
   const connection = await NativeConnection.connect({ address });
-  const workflowBundle = mode === 'prebuilt' ? { codePath: PREBUILT_BUNDLE } : await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: undefined });
-  const worker = await createMigrationWorker({ connection, namespace: 'default', taskQueue: `bench-cold-start-${process.pid}`, deps: defaultActivityDeps(logger), logger, workflowBundle });
+  const workflowBundle =
+    mode === 'prebuilt'
+      ? { codePath: PREBUILT_BUNDLE }
+      : await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: undefined });
+  const worker = await createMigrationWorker({
+    connection,
+    namespace: 'default',
+    taskQueue: `bench-cold-start-${process.pid}`,
+    deps: defaultActivityDeps(logger),
+    logger,
+    workflowBundle,
+  });
   const ms = performance.now();
   process.stdout.write(`${JSON.stringify({ mode, ms: Math.round(ms) })}\n`);
   void worker;

@@ -30,7 +30,16 @@ function bump(map: Record<string, number>, key: string): number {
 
 /** `initialSiteSha`: the gateway site file's sha256 (first 16 hex, as the nginx wrapper logs it) before the run. */
 export function countEffects(events: LabEvent[], initialSiteSha: string): EffectCounts {
-  const out: EffectCounts = { clones: {}, deletes: {}, backups: {}, gatewayChanges: 0, duplicateEffects: 0, duplicateBackups: 0, deletedBeforeVerification: 0, problems: [] };
+  const out: EffectCounts = {
+    clones: {},
+    deletes: {},
+    backups: {},
+    gatewayChanges: 0,
+    duplicateEffects: 0,
+    duplicateBackups: 0,
+    deletedBeforeVerification: 0,
+    problems: [],
+  };
   const ordered = [...events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   const verifiedAt = ordered.find((e) => e.kind === 'verification-passed')?.time;
   let siteSha = initialSiteSha;

@@ -36,7 +36,11 @@ export async function addTenants(world: World, count: number): Promise<Tenant[]>
   const legacyQdrantIp = new URL(base.qdrant.legacyUrl).hostname;
   const newQdrantIp = new URL(base.qdrant.newUrl).hostname;
   for (let k = 0; k < count; k++) {
-    const legacy = await startQdrantSim({ host: legacyIp(k, legacyQdrantIp), ready: 'ready', collections: world.legacyQdrant.collections().map((c) => ({ name: c.name, points: c.count })) });
+    const legacy = await startQdrantSim({
+      host: legacyIp(k, legacyQdrantIp),
+      ready: 'ready',
+      collections: world.legacyQdrant.collections().map((c) => ({ name: c.name, points: c.count })),
+    });
     const fresh = await startQdrantSim({ host: vmIp(k, newQdrantIp), ready: 'down' });
     const plan = structuredClone(base);
     const ctMap = new Map(base.legacyGuests.map((g) => [g.ctid, ctidOf(k, g.ctid)]));
@@ -48,17 +52,42 @@ export async function addTenants(world: World, count: number): Promise<Tenant[]>
       ip: vmIp(k, vm.ip),
       ipconfig0: vm.ipconfig0.replace(/127\.0\.0\./g, `127.2.${k}.`),
     }));
-    plan.composeFiles = base.composeFiles.map((f) => ({ ...f, vmid: vmidOf(k, f.vmid), hostPath: path.join(path.dirname(f.hostPath), `t${k}`, path.basename(f.hostPath)) }));
-    plan.legacyGuests = base.legacyGuests.map((g) => ({ ...g, ctid: ctMap.get(g.ctid) ?? g.ctid, name: `${g.name}-t${k}`, ip: g.ip ? legacyIp(k, g.ip) : g.ip }));
-    plan.guestDependencies = Object.fromEntries(Object.entries(base.guestDependencies).map(([ct, deps]) => [String(ctMap.get(Number(ct)) ?? ct), deps.map((d) => ctMap.get(d) ?? d)]));
+    plan.composeFiles = base.composeFiles.map((f) => ({
+      ...f,
+      vmid: vmidOf(k, f.vmid),
+      hostPath: path.join(path.dirname(f.hostPath), `t${k}`, path.basename(f.hostPath)),
+    }));
+    plan.legacyGuests = base.legacyGuests.map((g) => ({
+      ...g,
+      ctid: ctMap.get(g.ctid) ?? g.ctid,
+      name: `${g.name}-t${k}`,
+      ip: g.ip ? legacyIp(k, g.ip) : g.ip,
+    }));
+    plan.guestDependencies = Object.fromEntries(
+      Object.entries(base.guestDependencies).map(([ct, deps]) => [
+        String(ctMap.get(Number(ct)) ?? ct),
+        deps.map((d) => ctMap.get(d) ?? d),
+      ]),
+    );
     plan.gateway = { ...base.gateway, upstream: `qdrant_t${k}`, newServers: [`${fresh.host}:${fresh.port}`] };
-    plan.qdrant = { ...base.qdrant, gatewayUrl: base.qdrant.gatewayUrl.replace(/\/qdrant$/, `/qdrant-t${k}`), newUrl: fresh.url, legacyUrl: legacy.url };
+    plan.qdrant = {
+      ...base.qdrant,
+      gatewayUrl: base.qdrant.gatewayUrl.replace(/\/qdrant$/, `/qdrant-t${k}`),
+      newUrl: fresh.url,
+      legacyUrl: legacy.url,
+    };
     plan.portainer = { ...base.portainer, stackName: `qdrant-t${k}` };
     world.proxmox.addWorld({
       node: base.proxmox.node,
       storage: base.vms[0]?.storage ?? 'local-lvm',
       backupStorage: base.backups.storage,
-      guests: plan.legacyGuests.map((g) => ({ vmid: g.ctid, type: 'lxc' as const, name: g.name, ip: g.ip, status: 'running' as const })),
+      guests: plan.legacyGuests.map((g) => ({
+        vmid: g.ctid,
+        type: 'lxc' as const,
+        name: g.name,
+        ip: g.ip,
+        status: 'running' as const,
+      })),
     });
     tenants.push({ index: k, plan, legacy, fresh });
   }
@@ -66,12 +95,22 @@ export async function addTenants(world: World, count: number): Promise<Tenant[]>
   // its CT *0 (like embedding_service on CT 950) so each dependency scan keeps one CT, as in the single run.
   const site = fs.readFileSync(world.gateway.realSiteFile, 'utf8');
   const upstreams = tenants
-    .map((t) => `upstream qdrant_t${t.index} { server ${t.legacy.host}:${t.legacy.port}; }\nupstream embedding_t${t.index} { server ${legacyIp(t.index, '127.0.0.150')}:8000; }`)
+    .map(
+      (t) =>
+        `upstream qdrant_t${t.index} { server ${t.legacy.host}:${t.legacy.port}; }\nupstream embedding_t${t.index} { server ${legacyIp(t.index, '127.0.0.150')}:8000; }`,
+    )
     .join('\n');
-  const locations = tenants.map((t) => `    location /qdrant-t${t.index}/ { proxy_pass http://qdrant_t${t.index}/; proxy_connect_timeout 2s; }`).join('\n');
+  const locations = tenants
+    .map(
+      (t) => `    location /qdrant-t${t.index}/ { proxy_pass http://qdrant_t${t.index}/; proxy_connect_timeout 2s; }`,
+    )
+    .join('\n');
   const at = site.indexOf('server {');
   const end = site.lastIndexOf('}');
-  fs.writeFileSync(world.gateway.realSiteFile, `${site.slice(0, at)}${upstreams}\n\n${site.slice(at, end)}${locations}\n}\n`);
+  fs.writeFileSync(
+    world.gateway.realSiteFile,
+    `${site.slice(0, at)}${upstreams}\n\n${site.slice(at, end)}${locations}\n}\n`,
+  );
   const cmd = world.plan.gateway.nginxCommand;
   for (const flag of [['-t'], ['-s', 'reload']]) {
     const r = spawnSync(cmd[0], [...cmd.slice(1), ...flag], { encoding: 'utf8' });
@@ -90,7 +129,8 @@ async function deployTenantStack(world: World, t: Tenant, apiKey: string): Promi
   try {
     const [env] = await client.listEndpoints({ name: p.environmentName });
     if (!env) throw new Error(`Portainer has no environment "${p.environmentName}"`);
-    if (!(await client.listStacks(env.Id)).some((s) => s.Name === p.stackName)) await client.createStandaloneStackFromString(env.Id, p.stackName, content);
+    if (!(await client.listStacks(env.Id)).some((s) => s.Name === p.stackName))
+      await client.createStandaloneStackFromString(env.Id, p.stackName, content);
   } finally {
     await dispatcher.close();
   }
@@ -104,7 +144,12 @@ export interface FleetRun {
 }
 
 /** Starts every tenant's migration at once and plays the person for each (polling its status every `pollMs`). */
-export async function runFleet(client: Client, world: World, tenants: Tenant[], opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<FleetRun[]> {
+export async function runFleet(
+  client: Client,
+  world: World,
+  tenants: Tenant[],
+  opts: { pollMs?: number; timeoutMs?: number } = {},
+): Promise<FleetRun[]> {
   const apiKey = world.workerEnv.PHOENIX_LAB_PORTAINER_API_KEY;
   const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
   const handles = await Promise.all(tenants.map((t) => startMigration(client, { plan: t.plan, digest: world.digest })));
@@ -119,7 +164,10 @@ export async function runFleet(client: Client, world: World, tenants: Tenant[], 
       void result.then((o) => (outcome = o));
       await sleep(Math.random() * (opts.pollMs ?? 1000));
       while (outcome === undefined && Date.now() < deadline) {
-        const w = await handle.query(statusQuery).then((s) => s.waitingFor, () => undefined);
+        const w = await handle.query(statusQuery).then(
+          (s) => s.waitingFor,
+          () => undefined,
+        );
         try {
           if (w?.what === 'portainer-deploy') {
             await deployTenantStack(world, t, apiKey);

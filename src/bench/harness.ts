@@ -18,7 +18,9 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 export function temporalCliPath(): string {
   if (process.env.TEMPORAL_CLI_PATH) return process.env.TEMPORAL_CLI_PATH;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ensureTemporalCli } = require(path.join(PROJECT_ROOT, 'scripts', 'ensure-temporal-cli.js')) as { ensureTemporalCli(): string };
+  const { ensureTemporalCli } = require(path.join(PROJECT_ROOT, 'scripts', 'ensure-temporal-cli.js')) as {
+    ensureTemporalCli(): string;
+  };
   return ensureTemporalCli();
 }
 
@@ -40,7 +42,11 @@ export function siteSha(file: string): string {
 }
 
 /** A fresh lab in `dir` (wiped first: --reset semantics), headless Temporal, one worker process. */
-export async function startLabRun(opts: { dir: string; world?: Omit<WorldOptions, 'dir'>; workerEnv?: Record<string, string> }): Promise<LabRun> {
+export async function startLabRun(opts: {
+  dir: string;
+  world?: Omit<WorldOptions, 'dir'>;
+  workerEnv?: Record<string, string>;
+}): Promise<LabRun> {
   const dir = path.resolve(opts.dir);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -53,10 +59,21 @@ export async function startLabRun(opts: { dir: string; world?: Omit<WorldOptions
     const world = await startWorld({ ...opts.world, dir });
     stops.push(() => world.stop());
     const initialSiteSha = siteSha(world.gateway.realSiteFile);
-    const temporal = await temporalDevServer({ cliPath: temporalCliPath(), dbFile: path.join(dir, 'temporal', 'temporal.db'), logFile: path.join(dir, 'temporal.log'), ui: false, port: await freePort() });
+    const temporal = await temporalDevServer({
+      cliPath: temporalCliPath(),
+      dbFile: path.join(dir, 'temporal', 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+      ui: false,
+      port: await freePort(),
+    });
     await temporal.start();
     stops.push(() => temporal.stop());
-    const worker = workerProcess({ projectRoot: PROJECT_ROOT, address: temporal.address, env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', ...opts.workerEnv }, logFile: path.join(dir, 'worker.log') });
+    const worker = workerProcess({
+      projectRoot: PROJECT_ROOT,
+      address: temporal.address,
+      env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', ...opts.workerEnv },
+      logFile: path.join(dir, 'worker.log'),
+    });
     await worker.start();
     stops.push(() => worker.stop());
     const connection = await Connection.connect({ address: temporal.address });
@@ -76,7 +93,10 @@ export function eventTimeMs(e: HistoryEvent): number {
 
 /** When each activity completed (epoch ms), in order. */
 export function activityCompletions(events: HistoryEvent[]): number[] {
-  return events.filter((e) => e.activityTaskCompletedEventAttributes).map(eventTimeMs).sort((a, b) => a - b);
+  return events
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map(eventTimeMs)
+    .sort((a, b) => a - b);
 }
 
 /** For each restart: how long until the next activity completed (none after it → not counted). */
@@ -94,7 +114,10 @@ export function recoveryTimesMs(restarts: number[], completions: number[]): numb
  */
 export function confirmationLatenciesMs(events: HistoryEvent[]): { fromAccepted: number[]; fromCompleted: number[] } {
   const out = { fromAccepted: [] as number[], fromCompleted: [] as number[] };
-  const starts = events.filter((e) => e.activityTaskStartedEventAttributes).map(eventTimeMs).sort((a, b) => a - b);
+  const starts = events
+    .filter((e) => e.activityTaskStartedEventAttributes)
+    .map(eventTimeMs)
+    .sort((a, b) => a - b);
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
   for (const e of events) {
     const done = e.workflowExecutionUpdateCompletedEventAttributes;

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   fs.writeFileSync(out, code);
-  process.stdout.write(`workflow bundle: ${path.relative(process.cwd(), out)} (${Math.round(code.length / 1024)} KiB)\n`);
+  process.stdout.write(
+    `workflow bundle: ${path.relative(process.cwd(), out)} (${Math.round(code.length / 1024)} KiB)\n`,
+  );
 }
 
 main().catch((err) => {

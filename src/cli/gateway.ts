@@ -24,7 +24,9 @@ function readText(file: string, io: CliIo): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    io.err(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Copy the gateway's site file here first (e.g. pct exec 101 -- cat /etc/nginx/sites-available/<site>).`);
+    io.err(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Copy the gateway's site file here first (e.g. pct exec 101 -- cat /etc/nginx/sites-available/<site>).`,
+    );
     return undefined;
   }
 }

@@ -12,40 +12,70 @@ const DEFAULT_DIR = '.lab';
 export function runLabCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
   const lab = program
     .command('lab')
-    .description('the whole migration on this machine: simulators + real sshd/nginx on loopback, a Temporal dev server (UI :8233), a worker')
+    .description(
+      'the whole migration on this machine: simulators + real sshd/nginx on loopback, a Temporal dev server (UI :8233), a worker',
+    )
     .option('--dir <dir>', 'where the lab keeps its world, db and logs', DEFAULT_DIR)
     .option('--auto-confirm', 'do the manual Portainer step, confirm and approve automatically; exit when the run ends')
-    .option('--report <file>', 'write a JSON report of the run (status, phases, changes, gateway, deleted/refused, logs)')
+    .option(
+      '--report <file>',
+      'write a JSON report of the run (status, phases, changes, gateway, deleted/refused, logs)',
+    )
     .option('--faults <spec>', 'Proxmox simulator faults, e.g. transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7')
     .option('--reset', 'start the world over (otherwise an open run is resumed)')
     .option('--portainer-mode <mode>', 'manual (a person deploys the stack) or api (the run does it)')
     .option('--data-mode <mode>', 'Qdrant data: none, snapshot (copy before cutover) or reindex')
-    .action(async (o: { dir: string; autoConfirm?: boolean; report?: string; faults?: string; reset?: boolean; portainerMode?: string; dataMode?: string }) => {
-      const { runLab, parseFaultSpec } = await import('../lab/lab');
-      if (o.portainerMode && !['manual', 'api'].includes(o.portainerMode)) throw new CliError(`--portainer-mode must be manual or api, got ${o.portainerMode}`, 'see --help', ExitCode.badInput);
-      if (o.dataMode && !['none', 'snapshot', 'reindex'].includes(o.dataMode)) throw new CliError(`--data-mode must be none, snapshot or reindex, got ${o.dataMode}`, 'see --help', ExitCode.badInput);
-      let faults;
-      try {
-        faults = o.faults ? parseFaultSpec(o.faults) : undefined;
-      } catch (err) {
-        throw new CliError((err as Error).message, 'e.g. --faults transient=0.2,lost=0.1', ExitCode.badInput);
-      }
-      const temporalCli = process.env.TEMPORAL_CLI_PATH;
-      if (!temporalCli) throw new CliError('TEMPORAL_CLI_PATH is not set', 'run the lab with `npm run lab` (it finds or installs the Temporal CLI)', ExitCode.badInput);
-      setExit(
-        await runLab({
-          dir: path.resolve(o.dir),
-          temporalCli,
-          autoConfirm: o.autoConfirm,
-          reportFile: o.report ? path.resolve(o.report) : undefined,
-          faults,
-          reset: o.reset,
-          portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
-          dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
-          say: (l) => io.out(l),
-        }),
-      );
-    });
+    .action(
+      async (o: {
+        dir: string;
+        autoConfirm?: boolean;
+        report?: string;
+        faults?: string;
+        reset?: boolean;
+        portainerMode?: string;
+        dataMode?: string;
+      }) => {
+        const { runLab, parseFaultSpec } = await import('../lab/lab');
+        if (o.portainerMode && !['manual', 'api'].includes(o.portainerMode))
+          throw new CliError(
+            `--portainer-mode must be manual or api, got ${o.portainerMode}`,
+            'see --help',
+            ExitCode.badInput,
+          );
+        if (o.dataMode && !['none', 'snapshot', 'reindex'].includes(o.dataMode))
+          throw new CliError(
+            `--data-mode must be none, snapshot or reindex, got ${o.dataMode}`,
+            'see --help',
+            ExitCode.badInput,
+          );
+        let faults;
+        try {
+          faults = o.faults ? parseFaultSpec(o.faults) : undefined;
+        } catch (err) {
+          throw new CliError((err as Error).message, 'e.g. --faults transient=0.2,lost=0.1', ExitCode.badInput);
+        }
+        const temporalCli = process.env.TEMPORAL_CLI_PATH;
+        if (!temporalCli)
+          throw new CliError(
+            'TEMPORAL_CLI_PATH is not set',
+            'run the lab with `npm run lab` (it finds or installs the Temporal CLI)',
+            ExitCode.badInput,
+          );
+        setExit(
+          await runLab({
+            dir: path.resolve(o.dir),
+            temporalCli,
+            autoConfirm: o.autoConfirm,
+            reportFile: o.report ? path.resolve(o.report) : undefined,
+            faults,
+            reset: o.reset,
+            portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
+            dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
+            say: (l) => io.out(l),
+          }),
+        );
+      },
+    );
 
   lab
     .command('deploy-stack')
@@ -57,7 +87,9 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       const dir = lab.getOptionValueSource('dir') === 'cli' ? (lab.opts() as { dir: string }).dir : o.dir;
       try {
         io.out(await labDeployStack(dir));
-        io.out('now confirm it:  npx phoenix-migrate confirm-portainer --id migration-qdrant-to-dr-phoenix   (or --plan <the lab plan>)');
+        io.out(
+          'now confirm it:  npx phoenix-migrate confirm-portainer --id migration-qdrant-to-dr-phoenix   (or --plan <the lab plan>)',
+        );
         setExit(ExitCode.ok);
       } catch (err) {
         throw new CliError((err as Error).message, 'start the lab first: npm run lab', ExitCode.notFound);

@@ -7,7 +7,16 @@ import { runGatewayDiff, runGatewayRefs } from './gateway';
 import { ExitCode, processIo, type CliIo } from './io';
 import { runLabCommand } from './lab';
 import { runPlan } from './plan';
-import { CliError, runAnswer, runCancel, runHistoryExport, runStart, runStatus, runWatch, type AnswerCommand } from './runs';
+import {
+  CliError,
+  runAnswer,
+  runCancel,
+  runHistoryExport,
+  runStart,
+  runStatus,
+  runWatch,
+  type AnswerCommand,
+} from './runs';
 import { runValidate } from './validate';
 import { loadTemporalTarget } from '../temporal/connection';
 
@@ -23,7 +32,9 @@ function connectionOptions(cmd: Command): Command {
 /** Commands that act on a run: which one, by plan or by id. */
 function runRefOptions(cmd: Command): Command {
   return connectionOptions(
-    cmd.option('--plan <file>', 'the migration plan (the run id derives from its name)').option('--id <workflowId>', 'the run id (default: migration-<plan name>)'),
+    cmd
+      .option('--plan <file>', 'the migration plan (the run id derives from its name)')
+      .option('--id <workflowId>', 'the run id (default: migration-<plan name>)'),
   );
 }
 
@@ -51,30 +62,44 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--vm-configs <file>', "Phoenix's phoenix_vm_configs.json (without --plan)")
     .option('--lxc-configs <file>', "Phoenix's phoenix_lxc_configs.json (without --plan)")
     .option('--json', 'print the problems as JSON')
-    .action(action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; json?: boolean }) => runValidate(o, io)));
+    .action(
+      action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; json?: boolean }) => runValidate(o, io)),
+    );
 
   planOptions(
     program
       .command('plan')
-      .description('dry run on live state: every read and check, zero changes; prints what each phase would change (needs a worker)'),
+      .description(
+        'dry run on live state: every read and check, zero changes; prints what each phase would change (needs a worker)',
+      ),
   )
     .option('--json', 'print the report as JSON')
     .action(action((o) => runPlan(o, io)));
 
-  planOptions(program.command('start').description('start the migration; prints the run id and its Temporal UI address'))
-    .action(action((o) => runStart(o, io)));
+  planOptions(
+    program.command('start').description('start the migration; prints the run id and its Temporal UI address'),
+  ).action(action((o) => runStart(o, io)));
 
   runRefOptions(program.command('status').description('phases, steps and what the run waits for'))
     .option('--json', 'machine-readable')
     .action(action((o) => runStatus(o, io)));
 
-  runRefOptions(program.command('watch').description('live view until the run ends (exit 0/1) or waits for a person (exit 3)'))
+  runRefOptions(
+    program.command('watch').description('live view until the run ends (exit 0/1) or waits for a person (exit 3)'),
+  )
     .option('--until-done', 'keep watching through waits for a person')
     .addOption(new Option('--interval <ms>', 'refresh interval').default('1000'))
-    .action(action((o: Record<string, string | boolean | undefined>) => runWatch({ ...o, intervalMs: Number(o.interval), untilDone: !!o.untilDone }, io)));
+    .action(
+      action((o: Record<string, string | boolean | undefined>) =>
+        runWatch({ ...o, intervalMs: Number(o.interval), untilDone: !!o.untilDone }, io),
+      ),
+    );
 
   const answers: [AnswerCommand, string][] = [
-    ['confirm-portainer', 'after deploying the Qdrant stack in Portainer: the run checks it and answers accepted or why not'],
+    [
+      'confirm-portainer',
+      'after deploying the Qdrant stack in Portainer: the run checks it and answers accepted or why not',
+    ],
     ['approve-decommission', 'approve deleting the listed legacy containers'],
     ['retry-verification', 'after a failed verification (gateway rolled back): redo cutover and verification'],
     ['abort', 'stop while the run waits for a person: gateway restored if changed, VMs kept, nothing deleted'],
@@ -87,9 +112,9 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       .action(action((o) => runAnswer(name, o, io)));
   }
 
-  runRefOptions(program.command('cancel').description('cancel the run (behaves like abort: gateway restored, nothing deleted)')).action(
-    action((o) => runCancel(o, io)),
-  );
+  runRefOptions(
+    program.command('cancel').description('cancel the run (behaves like abort: gateway restored, nothing deleted)'),
+  ).action(action((o) => runCancel(o, io)));
 
   runRefOptions(program.command('history').description("export the run's event history (for replay tests or support)"))
     .requiredOption('--export <file>', 'where to write the JSON history')
@@ -111,8 +136,14 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
           // The native connection's error is a multi-line Rust debug dump: say it in one line, with exit 6.
           if ((err as Error)?.name === 'TransportError') {
             const address = loadTemporalTarget(o).address;
-            const reason = /connection refused/i.test((err as Error).message) ? 'connection refused' : 'transport error';
-            throw new CliError(`cannot reach the Temporal server at ${address} (${reason})`, 'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address', ExitCode.unavailable);
+            const reason = /connection refused/i.test((err as Error).message)
+              ? 'connection refused'
+              : 'transport error';
+            throw new CliError(
+              `cannot reach the Temporal server at ${address} (${reason})`,
+              'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address',
+              ExitCode.unavailable,
+            );
           }
           throw err;
         }
@@ -126,7 +157,11 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .requiredOption('--file <file>', 'the nginx site file')
     .requiredOption('--upstream <name>', 'the upstream block to rewrite')
     .requiredOption('--server <host:port>', 'a new server (repeatable)', collect)
-    .action(action((o: { file: string; upstream: string; server: string[] }) => runGatewayDiff({ file: o.file, upstream: o.upstream, servers: o.server }, io)));
+    .action(
+      action((o: { file: string; upstream: string; server: string[] }) =>
+        runGatewayDiff({ file: o.file, upstream: o.upstream, servers: o.server }, io),
+      ),
+    );
 
   program
     .command('gateway-refs')
@@ -134,7 +169,11 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .requiredOption('--file <file>', 'the nginx site file')
     .option('--ip <ip>', 'only upstreams pointing at this IP (repeatable)', collect)
     .option('--json', 'machine-readable')
-    .action(action((o: { file: string; ip?: string[]; json?: boolean }) => runGatewayRefs({ file: o.file, ips: o.ip, json: o.json }, io)));
+    .action(
+      action((o: { file: string; ip?: string[]; json?: boolean }) =>
+        runGatewayRefs({ file: o.file, ips: o.ip, json: o.json }, io),
+      ),
+    );
 
   runLabCommand(program, io, setExit);
   return program;

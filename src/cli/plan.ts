@@ -32,15 +32,24 @@ export async function runPlan(opts: ConnectionFlags & { plan: string; json?: boo
 }
 
 export function renderPlan(report: MigrationReport): string {
-  const lines = [`Dry run of plan ${report.planName} (digest ${report.planDigest.slice(0, 12)}): no changes were made.`];
+  const lines = [
+    `Dry run of plan ${report.planName} (digest ${report.planDigest.slice(0, 12)}): no changes were made.`,
+  ];
   PHASES.forEach((phase, i) => {
     lines.push('', `${i + 1}. ${phase}`);
     const steps = report.steps.filter((s) => s.phase === phase);
     if (!steps.length) lines.push('   (nothing to do)');
     for (const s of steps) lines.push(`   - ${s.name}: ${s.detail ?? s.status}`);
   });
-  if (report.decommission.refused.length) lines.push('', 'Would keep:', ...report.decommission.refused.map((r) => `   - ${r.reason}`));
+  if (report.decommission.refused.length)
+    lines.push('', 'Would keep:', ...report.decommission.refused.map((r) => `   - ${r.reason}`));
   if (report.needsPerson.length) lines.push('', 'Needs a person here:', ...report.needsPerson.map((n) => `   - ${n}`));
-  lines.push('', 'Changes a real run would make:', ...(report.changes.length ? report.changes.map((c) => `   * ${c}`) : ['   (none: the world already matches the plan)']));
+  lines.push(
+    '',
+    'Changes a real run would make:',
+    ...(report.changes.length
+      ? report.changes.map((c) => `   * ${c}`)
+      : ['   (none: the world already matches the plan)']),
+  );
   return lines.join('\n');
 }

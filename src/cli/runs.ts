@@ -5,7 +5,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
 import { loadTemporalTarget, webUiUrl, type TemporalTarget } from '../temporal/connection';
@@ -48,7 +55,9 @@ export class CliError extends Error {
 
 export { workflowIdFor };
 
-export async function connect(flags: ConnectionFlags): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {
+export async function connect(
+  flags: ConnectionFlags,
+): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {
   const target = loadTemporalTarget(flags);
   let connection: Connection;
   try {
@@ -67,9 +76,19 @@ export async function connect(flags: ConnectionFlags): Promise<{ client: Client;
 /** `--id` wins; otherwise the id derives from the plan's name, so the plan file is only read for its name. */
 export function resolveRunId(ref: RunRef): string {
   if (ref.id) return ref.id;
-  if (!ref.plan) throw new CliError('which run? no --id or --plan given', 'pass --id migration-<plan name> or --plan FILE', ExitCode.badInput);
+  if (!ref.plan)
+    throw new CliError(
+      'which run? no --id or --plan given',
+      'pass --id migration-<plan name> or --plan FILE',
+      ExitCode.badInput,
+    );
   const resolved = loadAndResolvePlan(ref.plan);
-  if (!resolved.ok) throw new CliError(`the plan ${ref.plan} is not valid`, `run: phoenix-migrate validate --plan ${ref.plan}`, ExitCode.badInput);
+  if (!resolved.ok)
+    throw new CliError(
+      `the plan ${ref.plan} is not valid`,
+      `run: phoenix-migrate validate --plan ${ref.plan}`,
+      ExitCode.badInput,
+    );
   return workflowIdFor(resolved.plan.name);
 }
 
@@ -77,7 +96,10 @@ export function operator(by?: string, note?: string): OperatorAction {
   return { by: by ?? process.env.USER ?? os.userInfo().username, ...(note ? { note } : {}) };
 }
 
-export async function runStart(opts: ConnectionFlags & { plan: string; dryRun?: boolean; id?: string }, io: CliIo): Promise<number> {
+export async function runStart(
+  opts: ConnectionFlags & { plan: string; dryRun?: boolean; id?: string },
+  io: CliIo,
+): Promise<number> {
   const resolved = loadAndResolvePlan(opts.plan);
   if (!resolved.ok) {
     printProblems(resolved.problems, io);
@@ -86,13 +108,18 @@ export async function runStart(opts: ConnectionFlags & { plan: string; dryRun?: 
   for (const w of resolved.warnings) io.err(`warning  ${w.file} ${w.path}: ${w.message}`);
   const { plan, digest } = resolved;
   const input: MigrationInput = { plan, digest, ...(opts.dryRun ? { dryRun: true } : {}) };
-  const workflowId = opts.id ?? (opts.dryRun ? `${workflowIdFor(plan.name)}-plan-${Date.now()}` : workflowIdFor(plan.name));
+  const workflowId =
+    opts.id ?? (opts.dryRun ? `${workflowIdFor(plan.name)}-plan-${Date.now()}` : workflowIdFor(plan.name));
   const { client, target, close } = await connect(opts);
   try {
     await startMigration(client, input, { workflowId });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`a run of plan ${plan.name} is already open: ${workflowId}`, `follow it with: phoenix-migrate watch --id ${workflowId}`, ExitCode.conflict);
+      throw new CliError(
+        `a run of plan ${plan.name} is already open: ${workflowId}`,
+        `follow it with: phoenix-migrate watch --id ${workflowId}`,
+        ExitCode.conflict,
+      );
     }
     throw err;
   } finally {
@@ -104,14 +131,21 @@ export async function runStart(opts: ConnectionFlags & { plan: string; dryRun?: 
   return ExitCode.ok;
 }
 
-async function withRun<T>(ref: RunRef, fn: (handle: WorkflowHandle, ctx: { target: TemporalTarget; workflowId: string }) => Promise<T>): Promise<T> {
+async function withRun<T>(
+  ref: RunRef,
+  fn: (handle: WorkflowHandle, ctx: { target: TemporalTarget; workflowId: string }) => Promise<T>,
+): Promise<T> {
   const workflowId = resolveRunId(ref);
   const { client, target, close } = await connect(ref);
   try {
     return await fn(client.workflow.getHandle(workflowId), { target, workflowId });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || isGrpcNotFound(err)) {
-      throw new CliError(`no run ${workflowId} on ${target.address} (namespace ${target.namespace})`, 'start one with: phoenix-migrate start --plan FILE', ExitCode.notFound);
+      throw new CliError(
+        `no run ${workflowId} on ${target.address} (namespace ${target.namespace})`,
+        'start one with: phoenix-migrate start --plan FILE',
+        ExitCode.notFound,
+      );
     }
     throw err;
   } finally {
@@ -158,7 +192,8 @@ export async function runStatus(ref: RunRef & { json?: boolean }, io: CliIo): Pr
 }
 
 export function exitCodeOf(snap: RunSnapshot): number {
-  if (snap.state === 'COMPLETED') return snap.report?.outcome === 'completed' || snap.report?.outcome === 'dry-run' ? ExitCode.ok : ExitCode.failed;
+  if (snap.state === 'COMPLETED')
+    return snap.report?.outcome === 'completed' || snap.report?.outcome === 'dry-run' ? ExitCode.ok : ExitCode.failed;
   if (snap.state === 'RUNNING') return snap.status?.waitingFor ? ExitCode.waitingForPerson : ExitCode.ok;
   return ExitCode.failed;
 }
@@ -175,7 +210,12 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string): string {
     for (const item of w.items) lines.push(`  - ${item}`);
     lines.push(`then run: ${w.command}`);
   }
-  if (snap.report) lines.push('', `outcome: ${snap.report.outcome}${snap.report.endReason ? ` — ${snap.report.endReason}` : ''}`, ...snap.report.changes.map((c) => `  * ${c}`));
+  if (snap.report)
+    lines.push(
+      '',
+      `outcome: ${snap.report.outcome}${snap.report.endReason ? ` — ${snap.report.endReason}` : ''}`,
+      ...snap.report.changes.map((c) => `  * ${c}`),
+    );
   if (snap.failure) lines.push('', `failed: ${snap.failure}`);
   lines.push('', `Temporal UI: ${uiUrl}`);
   return lines.join('\n');
@@ -193,7 +233,8 @@ export async function runWatch(ref: RunRef & { intervalMs?: number; untilDone?: 
         last = view;
       }
       if (snap.state !== 'RUNNING') return exitCodeOf(snap);
-      if (snap.status?.waitingFor && snap.status.waitingFor.what !== 'readiness' && !ref.untilDone) return ExitCode.waitingForPerson;
+      if (snap.status?.waitingFor && snap.status.waitingFor.what !== 'readiness' && !ref.untilDone)
+        return ExitCode.waitingForPerson;
       await new Promise((r) => setTimeout(r, ref.intervalMs ?? 1000));
     }
   });
@@ -209,7 +250,11 @@ const answers = {
 export type AnswerCommand = keyof typeof answers;
 
 /** Sends the person's answer as an Update: prints what the run said, or why it refused. */
-export async function runAnswer(command: AnswerCommand, ref: RunRef & { by?: string; note?: string }, io: CliIo): Promise<number> {
+export async function runAnswer(
+  command: AnswerCommand,
+  ref: RunRef & { by?: string; note?: string },
+  io: CliIo,
+): Promise<number> {
   return withRun(ref, async (handle) => {
     try {
       const result = await handle.executeUpdate(answers[command], { args: [operator(ref.by, ref.note)] });
@@ -222,7 +267,10 @@ export async function runAnswer(command: AnswerCommand, ref: RunRef & { by?: str
       }
       if (err instanceof WorkflowNotFoundError) {
         // An update to a run that has ended is "not found" to Temporal; the run exists, it just takes no answers.
-        const state = await handle.describe().then((d) => d.status.name, () => undefined);
+        const state = await handle.describe().then(
+          (d) => d.status.name,
+          () => undefined,
+        );
         if (state && state !== 'RUNNING') {
           io.err(`rejected: the run has ended (${state}); it takes no more answers`);
           return ExitCode.conflict;
@@ -236,7 +284,9 @@ export async function runAnswer(command: AnswerCommand, ref: RunRef & { by?: str
 export async function runCancel(ref: RunRef, io: CliIo): Promise<number> {
   return withRun(ref, async (handle, { workflowId }) => {
     await handle.cancel();
-    io.out(`cancel requested for ${workflowId}: the gateway is restored if it was changed, VMs are kept, nothing is deleted`);
+    io.out(
+      `cancel requested for ${workflowId}: the gateway is restored if it was changed, VMs are kept, nothing is deleted`,
+    );
     return ExitCode.ok;
   });
 }
@@ -257,7 +307,12 @@ function isGrpcNotFound(err: unknown): boolean {
 }
 
 function isRejection(err: unknown): boolean {
-  return !!err && typeof err === 'object' && /update/i.test((err as Error).name ?? '') && /reject|validat/i.test((err as Error).message ?? '');
+  return (
+    !!err &&
+    typeof err === 'object' &&
+    /update/i.test((err as Error).name ?? '') &&
+    /reject|validat/i.test((err as Error).message ?? '')
+  );
 }
 
 export function causeMessage(err: unknown): string {

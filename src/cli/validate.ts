@@ -27,9 +27,14 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
     }
     printProblems(io, warnings);
     io.out(`plan ${plan.name} is valid (digest ${digest})`);
-    for (const vm of plan.vms) io.out(`  create VM ${vm.vmid} ${vm.name} from ${vm.cloneFrom}: ${vm.cores} cores, ${vm.memoryMb} MB, ${vm.diskSizeGb} GB, ${vm.ipconfig0}`);
+    for (const vm of plan.vms)
+      io.out(
+        `  create VM ${vm.vmid} ${vm.name} from ${vm.cloneFrom}: ${vm.cores} cores, ${vm.memoryMb} MB, ${vm.diskSizeGb} GB, ${vm.ipconfig0}`,
+      );
     for (const c of plan.composeFiles) io.out(`  push ${c.source} → ${c.hostPath} (VM ${c.vmid} sees ${c.guestPath})`);
-    io.out(`  gateway CT ${plan.gateway.ctid} ${plan.gateway.name}: upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}`);
+    io.out(
+      `  gateway CT ${plan.gateway.ctid} ${plan.gateway.name}: upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}`,
+    );
     for (const g of plan.legacyGuests) io.out(`  retire CT ${g.ctid} ${g.name}${g.ip ? ` (${g.ip})` : ''}`);
     return ExitCode.ok;
   }

@@ -62,7 +62,12 @@ function lookAtCompose(text: string, vmFile: string, at: PathPart[], vmid: numbe
   }
   const services = isRecord(doc) && isRecord(doc.services) ? doc.services : undefined;
   if (!services) {
-    problems.error(vmFile, [...at, 'source'], `VM ${vmid}: compose file has no "services" mapping`, 'point it at a docker compose file');
+    problems.error(
+      vmFile,
+      [...at, 'source'],
+      `VM ${vmid}: compose file has no "services" mapping`,
+      'point it at a docker compose file',
+    );
     return;
   }
   for (const [name, service] of Object.entries(services)) {
@@ -106,7 +111,13 @@ function hasPersistentStorage(volumes: unknown): boolean {
       return parts.length >= 2 && parts[0] !== '' && stripSlash(parts[1]) === QDRANT_STORAGE;
     }
     if (isRecord(v)) {
-      return (v.type === 'volume' || v.type === 'bind') && typeof v.source === 'string' && v.source !== '' && typeof v.target === 'string' && stripSlash(v.target) === QDRANT_STORAGE;
+      return (
+        (v.type === 'volume' || v.type === 'bind') &&
+        typeof v.source === 'string' &&
+        v.source !== '' &&
+        typeof v.target === 'string' &&
+        stripSlash(v.target) === QDRANT_STORAGE
+      );
     }
     return false;
   });

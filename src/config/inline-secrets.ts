@@ -13,7 +13,8 @@ const REFERENCE_KEY = /(Env|File|Path|Id)$/;
 /** A Proxmox API token secret looks like a UUID. */
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-const HOW = 'reference it instead: {"env": "VAR_NAME"} (an environment variable on the worker) or {"file": "/abs/path"} (a file on the worker)';
+const HOW =
+  'reference it instead: {"env": "VAR_NAME"} (an environment variable on the worker) or {"file": "/abs/path"} (a file on the worker)';
 
 /** Scans the raw plan JSON; returns the JSON paths it reported so schema errors at the same place are not repeated. */
 export function findInlineSecrets(value: unknown, file: string, problems: ProblemList): Set<string> {
@@ -28,9 +29,14 @@ export function findInlineSecrets(value: unknown, file: string, problems: Proble
     if (typeof node === 'string') {
       if (node.includes('-----BEGIN')) report(at, 'this looks like a PEM key or certificate written inline');
       else if (UUID.test(node)) report(at, 'this looks like a Proxmox API token secret (a UUID) written inline');
-      else if (key !== undefined && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key)) report(at, `"${key}" holds a plain string, which would put a secret in the plan`);
+      else if (key !== undefined && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key))
+        report(at, `"${key}" holds a plain string, which would put a secret in the plan`);
       else if (key === 'tokenId' && node.includes('=')) {
-        report(at, 'tokenId contains "=": the part after it is the token secret', 'write only USER@REALM!TOKENID here, and put the secret in proxmox.tokenSecret as {"env": "VAR_NAME"}');
+        report(
+          at,
+          'tokenId contains "=": the part after it is the token secret',
+          'write only USER@REALM!TOKENID here, and put the secret in proxmox.tokenSecret as {"env": "VAR_NAME"}',
+        );
       }
       return;
     }

@@ -9,20 +9,26 @@ import { isDnsName, parseIPv4 } from './net';
 const custom = (ctx: z.RefinementCtx, message: string, hint: string, path: PropertyKey[] = []) =>
   ctx.addIssue({ code: 'custom', message, path, params: { hint } });
 
-export const envVarName = z
-  .string()
-  .refine((s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s), { message: 'not an environment variable name', params: { hint: 'use letters, digits and "_", e.g. "PHOENIX_PVE_TOKEN_SECRET"' } });
+export const envVarName = z.string().refine((s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s), {
+  message: 'not an environment variable name',
+  params: { hint: 'use letters, digits and "_", e.g. "PHOENIX_PVE_TOKEN_SECRET"' },
+});
 
-const absolutePath = z
-  .string()
-  .refine((p) => p.startsWith('/') && !p.includes('\0'), { message: 'must be an absolute path on the worker', params: { hint: 'write it like "/etc/phoenix-migrate/…"' } });
+const absolutePath = z.string().refine((p) => p.startsWith('/') && !p.includes('\0'), {
+  message: 'must be an absolute path on the worker',
+  params: { hint: 'write it like "/etc/phoenix-migrate/…"' },
+});
 
 /** `{"env": NAME}` or `{"file": "/abs/path"}`. */
 export const secretRefSchema = z
   .strictObject({ env: envVarName.optional(), file: absolutePath.optional() })
   .superRefine((v, ctx) => {
     if ((v.env === undefined) === (v.file === undefined)) {
-      custom(ctx, 'a secret reference needs exactly one of "env" or "file"', 'write {"env": "VAR_NAME"} or {"file": "/abs/path"}');
+      custom(
+        ctx,
+        'a secret reference needs exactly one of "env" or "file"',
+        'write {"env": "VAR_NAME"} or {"file": "/abs/path"}',
+      );
     }
   })
   .transform((v) => (v.env !== undefined ? { env: v.env } : { file: v.file as string }));
@@ -36,24 +42,46 @@ const httpUrl = z.string().refine(
   (u) => {
     try {
       const url = new URL(u);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+      return (
+        (url.protocol === 'http:' || url.protocol === 'https:') &&
+        url.username === '' &&
+        url.password === '' &&
+        url.search === '' &&
+        url.hash === ''
+      );
     } catch {
       return false;
     }
   },
-  { message: 'not an http(s) URL without credentials, query or fragment', params: { hint: 'write it like "http://10.0.0.102:6333"' } },
+  {
+    message: 'not an http(s) URL without credentials, query or fragment',
+    params: { hint: 'write it like "http://10.0.0.102:6333"' },
+  },
 );
 
 /** `{"caFile"}` | `{"fingerprint"}` | `{"insecure": true}` → the resolved TlsTrust. */
 export const tlsSchema = z
-  .strictObject({ caFile: absolutePath.optional(), fingerprint: z.string().optional(), insecure: z.literal(true).optional() })
+  .strictObject({
+    caFile: absolutePath.optional(),
+    fingerprint: z.string().optional(),
+    insecure: z.literal(true).optional(),
+  })
   .superRefine((v, ctx) => {
     const chosen = [v.caFile, v.fingerprint, v.insecure].filter((x) => x !== undefined).length;
     if (chosen !== 1) {
-      custom(ctx, 'choose exactly one way to trust the server', 'write {"caFile": "/abs/ca.pem"}, {"fingerprint": "AB:CD:…"} or, knowingly, {"insecure": true}');
+      custom(
+        ctx,
+        'choose exactly one way to trust the server',
+        'write {"caFile": "/abs/ca.pem"}, {"fingerprint": "AB:CD:…"} or, knowingly, {"insecure": true}',
+      );
     }
     if (v.fingerprint !== undefined && normaliseCertFingerprint(v.fingerprint) === undefined) {
-      custom(ctx, 'not a SHA-256 certificate fingerprint', 'copy it from `pvenode cert info` (32 hex bytes separated by ":")', ['fingerprint']);
+      custom(
+        ctx,
+        'not a SHA-256 certificate fingerprint',
+        'copy it from `pvenode cert info` (32 hex bytes separated by ":")',
+        ['fingerprint'],
+      );
     }
   })
   .transform((v) =>
@@ -74,12 +102,18 @@ export function normaliseCertFingerprint(text: string): string | undefined {
 export const sshEndpointSchema = z.strictObject({
   host: hostName,
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().refine((s) => /^[a-z_][a-z0-9_-]*$/i.test(s), { message: 'not a user name', params: { hint: 'e.g. "root"' } }).default('root'),
+  user: z
+    .string()
+    .refine((s) => /^[a-z_][a-z0-9_-]*$/i.test(s), { message: 'not a user name', params: { hint: 'e.g. "root"' } })
+    .default('root'),
   hostKey: z
     .strictObject({
       fingerprint: z
         .string()
-        .refine((s) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(s), { message: 'not an OpenSSH SHA256 fingerprint', params: { hint: 'copy it from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (SHA256:… without "=")' } })
+        .refine((s) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(s), {
+          message: 'not an OpenSSH SHA256 fingerprint',
+          params: { hint: 'copy it from `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (SHA256:… without "=")' },
+        })
         .optional(),
       knownHostsFile: absolutePath.optional(),
     })
@@ -96,8 +130,20 @@ export const sshEndpointSchema = z.strictObject({
 const vmid = z.number().int();
 
 const cloudInitSchema = z.strictObject({
-  ciuser: z.string().refine((s) => /^[a-z_][a-z0-9_-]*$/.test(s), { message: 'not a user name', params: { hint: 'e.g. "phoenix_user"' } }).optional(),
-  nameserver: z.string().refine((s) => s.split(' ').every((ip) => parseIPv4(ip) !== undefined), { message: 'not a space-separated list of IPv4 addresses', params: { hint: 'e.g. "10.0.0.13 1.1.1.1"' } }).optional(),
+  ciuser: z
+    .string()
+    .refine((s) => /^[a-z_][a-z0-9_-]*$/.test(s), {
+      message: 'not a user name',
+      params: { hint: 'e.g. "phoenix_user"' },
+    })
+    .optional(),
+  nameserver: z
+    .string()
+    .refine((s) => s.split(' ').every((ip) => parseIPv4(ip) !== undefined), {
+      message: 'not a space-separated list of IPv4 addresses',
+      params: { hint: 'e.g. "10.0.0.13 1.1.1.1"' },
+    })
+    .optional(),
   /** Public key file (not secret), relative to the plan file. */
   sshPublicKeyFile: z.string().min(1).optional(),
   /** Env var holding the public key file's path, read at resolve time; unset = no keys. */
@@ -111,7 +157,11 @@ const durationField = (fallback: string, allowZero = false) =>
     .transform((text, ctx) => {
       const ms = parseDuration(text);
       if (ms === undefined || (!allowZero && ms === 0)) {
-        custom(ctx, `"${text}" is not a ${allowZero ? '' : 'non-zero '}duration`, 'write it like "30s", "5m", "24h" or "1h30m" (units ms, s, m, h, d)');
+        custom(
+          ctx,
+          `"${text}" is not a ${allowZero ? '' : 'non-zero '}duration`,
+          'write it like "30s", "5m", "24h" or "1h30m" (units ms, s, m, h, d)',
+        );
         return z.NEVER;
       }
       return ms;
@@ -119,7 +169,10 @@ const durationField = (fallback: string, allowZero = false) =>
 
 export const planFileSchema = z.strictObject({
   $schema: z.string().optional(),
-  name: z.string().refine((s) => /^[a-z0-9-]{1,40}$/.test(s), { message: 'must be 1 to 40 of [a-z0-9-]', params: { hint: 'e.g. "qdrant-to-dr-phoenix" (the workflow id is migration-<name>)' } }),
+  name: z.string().refine((s) => /^[a-z0-9-]{1,40}$/.test(s), {
+    message: 'must be 1 to 40 of [a-z0-9-]',
+    params: { hint: 'e.g. "qdrant-to-dr-phoenix" (the workflow id is migration-<name>)' },
+  }),
   description: z.string().optional(),
   phoenix: z.strictObject({
     /** Relative to the plan file. */
@@ -127,24 +180,50 @@ export const planFileSchema = z.strictObject({
     lxcConfigs: z.string().min(1),
   }),
   proxmox: z.strictObject({
-    node: z.string().refine(isDnsName, { message: 'not a node name', params: { hint: 'use the hypervisor\'s hostname (see GET /nodes)' } }),
+    node: z.string().refine(isDnsName, {
+      message: 'not a node name',
+      params: { hint: "use the hypervisor's hostname (see GET /nodes)" },
+    }),
     apiUrl: z.string().refine(
       (u) => {
         try {
           const url = new URL(u);
-          return url.protocol === 'https:' && (url.pathname === '/' || url.pathname === '') && url.username === '' && url.search === '';
+          return (
+            url.protocol === 'https:' &&
+            (url.pathname === '/' || url.pathname === '') &&
+            url.username === '' &&
+            url.search === ''
+          );
         } catch {
           return false;
         }
       },
-      { message: 'not an https URL of the Proxmox API', params: { hint: 'write it like "https://10.0.0.13:8006" (the client appends /api2/json)' } },
+      {
+        message: 'not an https URL of the Proxmox API',
+        params: { hint: 'write it like "https://10.0.0.13:8006" (the client appends /api2/json)' },
+      },
     ),
     tls: tlsSchema,
-    tokenId: z.string().refine((s) => /^[^@!=\s]+@[^@!=\s]+![A-Za-z][A-Za-z0-9._-]*$/.test(s), { message: 'not a Proxmox API token id', params: { hint: 'write it as USER@REALM!TOKENID, e.g. "root@pam!phoenix-migrate"' } }),
+    tokenId: z.string().refine((s) => /^[^@!=\s]+@[^@!=\s]+![A-Za-z][A-Za-z0-9._-]*$/.test(s), {
+      message: 'not a Proxmox API token id',
+      params: { hint: 'write it as USER@REALM!TOKENID, e.g. "root@pam!phoenix-migrate"' },
+    }),
     tokenSecret: secretRefSchema,
     /** Storage for the full clones; defaults to the VM config's storage_pool. */
-    storage: z.string().refine((s) => /^[A-Za-z][A-Za-z0-9._-]*$/.test(s), { message: 'not a Proxmox storage id', params: { hint: 'e.g. "local-lvm"' } }).optional(),
-    ownerTag: z.string().refine((s) => /^[a-z0-9_][a-z0-9_.+-]*$/.test(s), { message: 'not a Proxmox tag', params: { hint: 'lower-case letters, digits and _.+- e.g. "phoenix-migrate"' } }).default('phoenix-migrate'),
+    storage: z
+      .string()
+      .refine((s) => /^[A-Za-z][A-Za-z0-9._-]*$/.test(s), {
+        message: 'not a Proxmox storage id',
+        params: { hint: 'e.g. "local-lvm"' },
+      })
+      .optional(),
+    ownerTag: z
+      .string()
+      .refine((s) => /^[a-z0-9_][a-z0-9_.+-]*$/.test(s), {
+        message: 'not a Proxmox tag',
+        params: { hint: 'lower-case letters, digits and _.+- e.g. "phoenix-migrate"' },
+      })
+      .default('phoenix-migrate'),
     requestTimeoutMs: z.number().int().min(1000).default(30_000),
   }),
   proxmoxHost: sshEndpointSchema,
@@ -153,12 +232,26 @@ export const planFileSchema = z.strictObject({
   vms: z.array(z.preprocess((v) => (typeof v === 'number' ? { vmid: v } : v), cloudInitSchema.extend({ vmid }))).min(1),
   gateway: z.strictObject({
     ctid: vmid,
-    access: z.discriminatedUnion('via', [z.strictObject({ via: z.literal('pct') }), z.strictObject({ via: z.literal('ssh'), ssh: sshEndpointSchema })]),
+    access: z.discriminatedUnion('via', [
+      z.strictObject({ via: z.literal('pct') }),
+      z.strictObject({ via: z.literal('ssh'), ssh: sshEndpointSchema }),
+    ]),
     siteFile: z.string(),
-    upstream: z.string().refine((s) => /^[A-Za-z0-9_.-]+$/.test(s), { message: 'not an nginx upstream name', params: { hint: 'use [A-Za-z0-9_.-], e.g. "qdrant_service"' } }),
+    upstream: z.string().refine((s) => /^[A-Za-z0-9_.-]+$/.test(s), {
+      message: 'not an nginx upstream name',
+      params: { hint: 'use [A-Za-z0-9_.-], e.g. "qdrant_service"' },
+    }),
     /** HOST:PORT list; defaults to the host:port of qdrant.newUrl. */
     newServers: z.array(z.string()).min(1).optional(),
-    nginxCommand: z.array(z.string().min(1).refine((s) => !/[\0\n\r]/.test(s), { message: 'contains a NUL or line break' })).min(1).default(['nginx']),
+    nginxCommand: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine((s) => !/[\0\n\r]/.test(s), { message: 'contains a NUL or line break' }),
+      )
+      .min(1)
+      .default(['nginx']),
     backupDir: z.string().default('/var/backups/phoenix-migrate'),
     lockFile: z.string().default('/run/lock/phoenix-migrate-gateway.lock'),
   }),
@@ -168,17 +261,36 @@ export const planFileSchema = z.strictObject({
     legacyUrl: httpUrl,
     apiKey: secretRefSchema.optional(),
     expectedCollections: z
-      .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'not a collection name' }), minCount: z.number().int().nonnegative().optional() }))
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'not a collection name' }),
+          minCount: z.number().int().nonnegative().optional(),
+        }),
+      )
       .default([]),
     data: z.strictObject({ mode: z.enum(['none', 'reindex', 'snapshot']) }).prefault({ mode: 'none' }),
   }),
   /** Entries are a ctid or {ctid, name?, node?}; name is required for a guest the LXC config no longer holds. */
   legacyGuests: z
-    .array(z.preprocess((v) => (typeof v === 'number' ? { ctid: v } : v), z.strictObject({
+    .array(
+      z.preprocess(
+        (v) => (typeof v === 'number' ? { ctid: v } : v),
+        z.strictObject({
           ctid: vmid,
-          name: z.string().refine(isDnsName, { message: 'not a guest name Proxmox accepts', params: { hint: 'use the name the guest has on Proxmox (letters, digits, "-")' } }).optional(),
-          node: z.string().refine(isDnsName, { message: 'not a node name', params: { hint: 'use the hypervisor\'s hostname' } }).optional(),
-        })))
+          name: z
+            .string()
+            .refine(isDnsName, {
+              message: 'not a guest name Proxmox accepts',
+              params: { hint: 'use the name the guest has on Proxmox (letters, digits, "-")' },
+            })
+            .optional(),
+          node: z
+            .string()
+            .refine(isDnsName, { message: 'not a node name', params: { hint: "use the hypervisor's hostname" } })
+            .optional(),
+        }),
+      ),
+    )
     .default([]),
   portainer: z
     .strictObject({
@@ -188,11 +300,29 @@ export const planFileSchema = z.strictObject({
       tls: tlsSchema.optional(),
       environmentName: z.string().min(1).default('Dr-Phoenix'),
       /** Defaults to tcp://<portainer_role agent VM ip>:9001. */
-      agentUrl: z.string().refine((s) => /^tcp:\/\/[^\s/:]+:[0-9]{1,5}$/.test(s), { message: 'not an agent URL', params: { hint: 'write it like "tcp://10.0.0.102:9001"' } }).optional(),
-      stackName: z.string().refine((s) => /^[a-z0-9][a-z0-9_-]*$/.test(s), { message: 'not a stack name Portainer keeps as is', params: { hint: 'use lower-case [a-z0-9_-], e.g. "qdrant"' } }).default('qdrant'),
+      agentUrl: z
+        .string()
+        .refine((s) => /^tcp:\/\/[^\s/:]+:[0-9]{1,5}$/.test(s), {
+          message: 'not an agent URL',
+          params: { hint: 'write it like "tcp://10.0.0.102:9001"' },
+        })
+        .optional(),
+      stackName: z
+        .string()
+        .refine((s) => /^[a-z0-9][a-z0-9_-]*$/.test(s), {
+          message: 'not a stack name Portainer keeps as is',
+          params: { hint: 'use lower-case [a-z0-9_-], e.g. "qdrant"' },
+        })
+        .default('qdrant'),
       /** The `destination` of the compose file the stack deploys; optional when there is only one. */
       composeFile: z.string().optional(),
-      credentials: z.strictObject({ apiKey: secretRefSchema.optional(), username: secretRefSchema.optional(), password: secretRefSchema.optional() }).optional(),
+      credentials: z
+        .strictObject({
+          apiKey: secretRefSchema.optional(),
+          username: secretRefSchema.optional(),
+          password: secretRefSchema.optional(),
+        })
+        .optional(),
       allowStackUpdate: z.boolean().default(false),
     })
     .prefault({}),

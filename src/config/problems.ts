@@ -82,13 +82,20 @@ export function addZodIssues(
     if (skipPaths.has(jsonPath(at))) continue;
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        list.error(file, [...at, key], `unknown field "${key}"`, 'remove it, or check its spelling against docs/plan.md');
+        list.error(
+          file,
+          [...at, key],
+          `unknown field "${key}"`,
+          'remove it, or check its spelling against docs/plan.md',
+        );
       }
       continue;
     }
     const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
     const last = at[at.length - 1];
-    const message = missing ? `required field ${typeof last === 'string' ? `"${last}" ` : ''}is missing` : issue.message;
+    const message = missing
+      ? `required field ${typeof last === 'string' ? `"${last}" ` : ''}is missing`
+      : issue.message;
     list.error(file, at, message, hintFor(issue, missing));
   }
 }

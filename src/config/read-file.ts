@@ -30,7 +30,12 @@ export function readTextFile(
     return { ok: false };
   }
   if (!stat.isFile()) {
-    problems.error(report.file, report.at, `${report.what} ${file} is not a regular file`, 'point it at a file, not a directory');
+    problems.error(
+      report.file,
+      report.at,
+      `${report.what} ${file} is not a regular file`,
+      'point it at a file, not a directory',
+    );
     return { ok: false };
   }
   if (stat.size > maxBytes) {
@@ -69,13 +74,23 @@ export function readJsonFile(file: string, problems: ProblemList): { value: unkn
   try {
     value = JSON.parse(read.text) as unknown;
   } catch (err) {
-    problems.error(file, [], `${file} is not valid JSON (${jsonErrorWhere(read.text, err)})`, 'fix the JSON syntax (a JSON linter shows the exact spot)');
+    problems.error(
+      file,
+      [],
+      `${file} is not valid JSON (${jsonErrorWhere(read.text, err)})`,
+      'fix the JSON syntax (a JSON linter shows the exact spot)',
+    );
     return undefined;
   }
   // JSON.parse copes with any depth, but the checks after it recurse: refuse absurd nesting here, by name.
   const tooDeep = findTooDeep(value, MAX_JSON_DEPTH);
   if (tooDeep) {
-    problems.error(file, tooDeep.slice(0, 1), `${file} nests values more than ${MAX_JSON_DEPTH} levels deep (at ${jsonPath(tooDeep.slice(0, 8))}…)`, 'configs are a few levels deep: this is not the file you meant, or it is broken');
+    problems.error(
+      file,
+      tooDeep.slice(0, 1),
+      `${file} nests values more than ${MAX_JSON_DEPTH} levels deep (at ${jsonPath(tooDeep.slice(0, 8))}…)`,
+      'configs are a few levels deep: this is not the file you meant, or it is broken',
+    );
     return undefined;
   }
   return { value };
@@ -103,7 +118,10 @@ function findTooDeep(root: unknown, max: number): PathPart[] | undefined {
 function jsonErrorWhere(text: string, err: unknown): string {
   const message = (err as Error).message ?? '';
   const match = /position (\d+)/.exec(message);
-  if (!match) return /end of JSON/.test(message) ? 'syntax error: unexpected end of file' : 'syntax error: unexpected character (a value must be quoted, a number, true, false or null)';
+  if (!match)
+    return /end of JSON/.test(message)
+      ? 'syntax error: unexpected end of file'
+      : 'syntax error: unexpected character (a value must be quoted, a number, true, false or null)';
   const pos = Number(match[1]);
   const before = text.slice(0, pos);
   const line = before.split('\n').length;

@@ -9,7 +9,8 @@ import { ProblemList } from './problems';
 import { readTextFile } from './read-file';
 
 const MAX_PUBLIC_KEY_BYTES = 64 * 1024;
-const PUBLIC_KEY_LINE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s+.*)?$/;
+const PUBLIC_KEY_LINE =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s+.*)?$/;
 
 export interface ResolveVmsInput {
   planFile: string;
@@ -31,7 +32,12 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
     const at = ['vms', i];
     const vmid = entry.vmid;
     if (vmid < MIN_VMID || vmid > MAX_VMID) {
-      problems.error(planFile, [...at], `vmid ${vmid} is outside ${MIN_VMID}..${MAX_VMID}`, 'Proxmox only accepts guest ids in that range');
+      problems.error(
+        planFile,
+        [...at],
+        `vmid ${vmid} is outside ${MIN_VMID}..${MAX_VMID}`,
+        'Proxmox only accepts guest ids in that range',
+      );
       return;
     }
     if (seen.has(vmid)) {
@@ -41,7 +47,12 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
     seen.add(vmid);
     const role = input.reserved.get(vmid);
     if (role) {
-      problems.error(planFile, at, `VM ${vmid} is also the ${role}: creating it would collide with that guest`, 'pick the vmid of a new VM defined in the VM config');
+      problems.error(
+        planFile,
+        at,
+        `VM ${vmid} is also the ${role}: creating it would collide with that guest`,
+        'pick the vmid of a new VM defined in the VM config',
+      );
       return;
     }
     const vm = world.vms.get(vmid);
@@ -50,7 +61,9 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
       problems.error(
         planFile,
         at,
-        elsewhere ? `vmid ${vmid} is a container in ${path.basename(world.lxcFile)}, not a VM` : `VM ${vmid} is not defined in ${path.basename(world.vmFile)}`,
+        elsewhere
+          ? `vmid ${vmid} is a container in ${path.basename(world.lxcFile)}, not a VM`
+          : `VM ${vmid} is not defined in ${path.basename(world.vmFile)}`,
         'add the VM to phoenix_vm_configs.json, or fix the vmid',
       );
       return;
@@ -63,7 +76,12 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
       return false;
     };
     if (isTemplate(world, vmid)) {
-      problems.error(planFile, at, `VM ${vmid} is a template, not a VM to create`, 'list the VMs cloned from it instead');
+      problems.error(
+        planFile,
+        at,
+        `VM ${vmid} is a template, not a VM to create`,
+        'list the VMs cloned from it instead',
+      );
       return;
     }
     const ok = [
@@ -76,11 +94,21 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
     ].every(Boolean);
     const storage = plan.proxmox.storage ?? e.storage_pool;
     if (storage === undefined) {
-      problems.error(planFile, ['proxmox', 'storage'], `no clone target storage for VM ${vmid}`, 'set proxmox.storage in the plan, or storage_pool in vm_defaults');
+      problems.error(
+        planFile,
+        ['proxmox', 'storage'],
+        `no clone target storage for VM ${vmid}`,
+        'set proxmox.storage in the plan, or storage_pool in vm_defaults',
+      );
     }
     const cidr = e.network_config ? parseCidr(e.network_config.ip) : undefined;
     if (e.network_config && !cidr) {
-      problems.error(world.vmFile, [...vAt, 'network_config', 'ip'], `VM ${vmid}: a VM to create needs a static address, not "${e.network_config.ip}"`, 'write it like "10.0.0.102/24": probes and the gateway need to know it');
+      problems.error(
+        world.vmFile,
+        [...vAt, 'network_config', 'ip'],
+        `VM ${vmid}: a VM to create needs a static address, not "${e.network_config.ip}"`,
+        'write it like "10.0.0.102/24": probes and the gateway need to know it',
+      );
     }
     if (!ok || !cidr || storage === undefined) return;
     const gw = e.network_config?.gw;
@@ -94,7 +122,10 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
       memoryMb: e.memory_mb as number,
       diskSizeGb: e.disk_size_gb as number,
       onboot: e.start_at_boot ?? false,
-      startup: e.boot_delay !== undefined ? { order: e.boot_order as number, up: e.boot_delay } : { order: e.boot_order as number },
+      startup:
+        e.boot_delay !== undefined
+          ? { order: e.boot_order as number, up: e.boot_delay }
+          : { order: e.boot_order as number },
       ip: cidr.ip,
       ipconfig0: gw ? `ip=${cidr.ip}/${cidr.prefix},gw=${gw}` : `ip=${cidr.ip}/${cidr.prefix}`,
       ...optional('nameserver', entry.nameserver ?? plan.cloudInit.nameserver ?? e.network_config?.nameserver),
@@ -134,7 +165,12 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
 }
 
 /** Public keys are not secret: read them now so the worker never needs the file. */
-function readPublicKeys(input: ResolveVmsInput, entry: PlanFile['vms'][number], i: number, unsetEnvWarned: Set<string>): string | undefined {
+function readPublicKeys(
+  input: ResolveVmsInput,
+  entry: PlanFile['vms'][number],
+  i: number,
+  unsetEnvWarned: Set<string>,
+): string | undefined {
   const { planFile, plan, problems, env } = input;
   let file: string | undefined;
   let at: (string | number)[];
@@ -143,14 +179,20 @@ function readPublicKeys(input: ResolveVmsInput, entry: PlanFile['vms'][number], 
   } else {
     at = ['cloudInit', plan.cloudInit.sshPublicKeyFile !== undefined ? 'sshPublicKeyFile' : 'sshPublicKeyFileEnv'];
   }
-  const direct = entry.sshPublicKeyFile ?? (entry.sshPublicKeyFileEnv === undefined ? plan.cloudInit.sshPublicKeyFile : undefined);
+  const direct =
+    entry.sshPublicKeyFile ?? (entry.sshPublicKeyFileEnv === undefined ? plan.cloudInit.sshPublicKeyFile : undefined);
   const envName = entry.sshPublicKeyFileEnv ?? plan.cloudInit.sshPublicKeyFileEnv;
   if (direct !== undefined) file = path.resolve(path.dirname(planFile), direct);
   else if (envName !== undefined) {
     const fromEnv = env[envName];
     if (!fromEnv) {
       if (!unsetEnvWarned.has(envName)) {
-        problems.warning(planFile, at, `${envName} is not set, so the VMs get no SSH public keys`, `export ${envName}=/path/to/key.pub to let cloud-init install it`);
+        problems.warning(
+          planFile,
+          at,
+          `${envName} is not set, so the VMs get no SSH public keys`,
+          `export ${envName}=/path/to/key.pub to let cloud-init install it`,
+        );
       }
       unsetEnvWarned.add(envName);
       return undefined;
@@ -158,16 +200,33 @@ function readPublicKeys(input: ResolveVmsInput, entry: PlanFile['vms'][number], 
     file = path.resolve(fromEnv);
   }
   if (file === undefined) return undefined;
-  const read = readTextFile(file, MAX_PUBLIC_KEY_BYTES, problems, { file: planFile, at, what: `VM ${entry.vmid}: SSH public key file` });
+  const read = readTextFile(file, MAX_PUBLIC_KEY_BYTES, problems, {
+    file: planFile,
+    at,
+    what: `VM ${entry.vmid}: SSH public key file`,
+  });
   if (!read.ok) return undefined;
   if (/PRIVATE KEY/.test(read.text)) {
-    problems.error(planFile, at, `VM ${entry.vmid}: the SSH public key file ${file} holds a private key`, 'point it at the ".pub" file');
+    problems.error(
+      planFile,
+      at,
+      `VM ${entry.vmid}: the SSH public key file ${file} holds a private key`,
+      'point it at the ".pub" file',
+    );
     return undefined;
   }
-  const lines = read.text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = read.text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   const bad = lines.findIndex((l) => !PUBLIC_KEY_LINE.test(l));
   if (lines.length === 0 || bad >= 0) {
-    problems.error(planFile, at, `VM ${entry.vmid}: ${file} is not a list of OpenSSH public keys${bad >= 0 ? ` (entry ${bad + 1})` : ''}`, 'use the ".pub" file made by ssh-keygen (one key per line)');
+    problems.error(
+      planFile,
+      at,
+      `VM ${entry.vmid}: ${file} is not a list of OpenSSH public keys${bad >= 0 ? ` (entry ${bad + 1})` : ''}`,
+      'use the ".pub" file made by ssh-keygen (one key per line)',
+    );
     return undefined;
   }
   return lines.join('\n');

@@ -3,17 +3,35 @@
  * files and public keys; never reads a secret (secrets stay references for the worker to resolve).
  */
 import * as path from 'node:path';
-import type { GatewaySettings, LegacyGuest, PortainerSettings, QdrantSettings, ResolvedPlan, SshEndpoint, VmSpec, ComposeFile } from './resolved-plan';
+import type {
+  GatewaySettings,
+  LegacyGuest,
+  PortainerSettings,
+  QdrantSettings,
+  ResolvedPlan,
+  SshEndpoint,
+  VmSpec,
+  ComposeFile,
+} from './resolved-plan';
 import { planDigest } from './digest';
 import { findInlineSecrets } from './inline-secrets';
 import { isCleanAbsolutePath, isSafeRemotePath, parseHostPort } from './net';
-import { checkPhoenixWorld, guestDependencies, isTemplate, loadPhoenixWorld, MAX_VMID, MIN_VMID, type PhoenixWorld } from './phoenix';
+import {
+  checkPhoenixWorld,
+  guestDependencies,
+  isTemplate,
+  loadPhoenixWorld,
+  MAX_VMID,
+  MIN_VMID,
+  type PhoenixWorld,
+} from './phoenix';
 import { planFileSchema, type PlanFile } from './plan-schema';
 import { addZodIssues, ProblemList, type Problem } from './problems';
 import { readJsonFile } from './read-file';
 import { optional, resolveVms } from './resolve-vms';
 
-export type ResolveResult = { ok: true; plan: ResolvedPlan; digest: string; warnings: Problem[] } | { ok: false; problems: Problem[] };
+export type ResolveResult =
+  { ok: true; plan: ResolvedPlan; digest: string; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 export interface ResolveOptions {
   /** Where `sshPublicKeyFileEnv` is looked up (default: process.env). Only public-key paths are read from it. */
@@ -33,11 +51,16 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   }
   const plan = parsed.data;
   const planDir = path.dirname(planPath);
-  const world = loadPhoenixWorld(path.resolve(planDir, plan.phoenix.vmConfigs), path.resolve(planDir, plan.phoenix.lxcConfigs), problems, {
-    file: planPath,
-    vmAt: ['phoenix', 'vmConfigs'],
-    lxcAt: ['phoenix', 'lxcConfigs'],
-  });
+  const world = loadPhoenixWorld(
+    path.resolve(planDir, plan.phoenix.vmConfigs),
+    path.resolve(planDir, plan.phoenix.lxcConfigs),
+    problems,
+    {
+      file: planPath,
+      vmAt: ['phoenix', 'vmConfigs'],
+      lxcAt: ['phoenix', 'lxcConfigs'],
+    },
+  );
   if (!world) return { ok: false, problems: problems.items };
   const compose = checkPhoenixWorld(world, problems, new Set(plan.vms.map((v) => v.vmid)));
 
@@ -51,14 +74,23 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
     const from = vm.entry.clone_from_vmid;
     if (from !== undefined && !reserved.has(from)) reserved.set(from, `template ${from}`);
   }
-  const { vms, composeFiles } = resolveVms({ planFile: planPath, plan, world, compose, reserved, problems, env: options.env ?? process.env });
+  const { vms, composeFiles } = resolveVms({
+    planFile: planPath,
+    plan,
+    world,
+    compose,
+    reserved,
+    problems,
+    env: options.env ?? process.env,
+  });
   const qdrant = resolveQdrant(plan);
   const gateway = gatewayBase ? resolveGateway(planPath, plan, gatewayBase, problems) : undefined;
   const portainer = resolvePortainer(planPath, plan, world, vms, composeFiles, problems);
   crossCheckUrls(planPath, plan, vms, legacyGuests, gateway, problems);
   warnAboutDependents(world, legacyGuests, problems);
 
-  if (problems.hasErrors() || !gateway || !portainer || vms.length === 0) return { ok: false, problems: problems.items };
+  if (problems.hasErrors() || !gateway || !portainer || vms.length === 0)
+    return { ok: false, problems: problems.items };
   const resolved: ResolvedPlan = {
     schemaVersion: 1,
     name: plan.name,
@@ -102,13 +134,22 @@ function checkPhoenixFilesAnyway(planPath: string, raw: unknown, problems: Probl
   const phoenix = (raw as { phoenix?: { vmConfigs?: unknown; lxcConfigs?: unknown } } | null)?.phoenix;
   if (typeof phoenix?.vmConfigs !== 'string' || typeof phoenix.lxcConfigs !== 'string') return;
   const dir = path.dirname(planPath);
-  const world = loadPhoenixWorld(path.resolve(dir, phoenix.vmConfigs), path.resolve(dir, phoenix.lxcConfigs), problems, {
-    file: planPath,
-    vmAt: ['phoenix', 'vmConfigs'],
-    lxcAt: ['phoenix', 'lxcConfigs'],
-  });
+  const world = loadPhoenixWorld(
+    path.resolve(dir, phoenix.vmConfigs),
+    path.resolve(dir, phoenix.lxcConfigs),
+    problems,
+    {
+      file: planPath,
+      vmAt: ['phoenix', 'vmConfigs'],
+      lxcAt: ['phoenix', 'lxcConfigs'],
+    },
+  );
   const vms = (raw as { vms?: unknown }).vms;
-  const ids = Array.isArray(vms) ? vms.map((v) => (typeof v === 'number' ? v : (v as { vmid?: unknown })?.vmid)).filter((v): v is number => typeof v === 'number') : [];
+  const ids = Array.isArray(vms)
+    ? vms
+        .map((v) => (typeof v === 'number' ? v : (v as { vmid?: unknown })?.vmid))
+        .filter((v): v is number => typeof v === 'number')
+    : [];
   if (world) checkPhoenixWorld(world, problems, new Set(ids));
 }
 
@@ -117,7 +158,10 @@ function sshEndpoint(s: PlanFile['proxmoxHost']): SshEndpoint {
     host: s.host,
     port: s.port,
     user: s.user,
-    hostKey: { ...optional('fingerprint', s.hostKey.fingerprint), ...optional('knownHostsFile', s.hostKey.knownHostsFile) },
+    hostKey: {
+      ...optional('fingerprint', s.hostKey.fingerprint),
+      ...optional('knownHostsFile', s.hostKey.knownHostsFile),
+    },
     privateKeyPathEnv: s.privateKeyPathEnv,
     ...optional('passphraseEnv', s.passphraseEnv),
     connectTimeoutMs: s.connectTimeoutMs,
@@ -127,11 +171,21 @@ function sshEndpoint(s: PlanFile['proxmoxHost']): SshEndpoint {
 
 function checkGuestId(planFile: string, at: (string | number)[], id: number, problems: ProblemList): boolean {
   if (id >= MIN_VMID && id <= MAX_VMID) return true;
-  problems.error(planFile, at, `guest id ${id} is outside ${MIN_VMID}..${MAX_VMID}`, 'Proxmox only accepts guest ids in that range');
+  problems.error(
+    planFile,
+    at,
+    `guest id ${id} is outside ${MIN_VMID}..${MAX_VMID}`,
+    'Proxmox only accepts guest ids in that range',
+  );
   return false;
 }
 
-function resolveLegacyGuests(planFile: string, plan: PlanFile, world: PhoenixWorld, problems: ProblemList): LegacyGuest[] {
+function resolveLegacyGuests(
+  planFile: string,
+  plan: PlanFile,
+  world: PhoenixWorld,
+  problems: ProblemList,
+): LegacyGuest[] {
   const out: LegacyGuest[] = [];
   plan.legacyGuests.forEach((entry, i) => {
     const at = ['legacyGuests', i];
@@ -141,21 +195,41 @@ function resolveLegacyGuests(planFile: string, plan: PlanFile, world: PhoenixWor
       return;
     }
     if (entry.ctid === plan.gateway.ctid) {
-      problems.error(planFile, at, `legacy guest ${entry.ctid} is the gateway`, 'the gateway is kept; remove it from legacyGuests or fix gateway.ctid');
+      problems.error(
+        planFile,
+        at,
+        `legacy guest ${entry.ctid} is the gateway`,
+        'the gateway is kept; remove it from legacyGuests or fix gateway.ctid',
+      );
       return;
     }
     if (world.vms.has(entry.ctid)) {
-      problems.error(planFile, at, `legacy guest ${entry.ctid} is a VM in ${path.basename(world.vmFile)}${isTemplate(world, entry.ctid) ? ' (the template)' : ''}`, 'legacy guests are the containers being retired: fix the ctid');
+      problems.error(
+        planFile,
+        at,
+        `legacy guest ${entry.ctid} is a VM in ${path.basename(world.vmFile)}${isTemplate(world, entry.ctid) ? ' (the template)' : ''}`,
+        'legacy guests are the containers being retired: fix the ctid',
+      );
       return;
     }
     const ct = world.containers.get(entry.ctid);
     const name = entry.name ?? ct?.entry.name;
     if (name === undefined) {
-      problems.error(planFile, at, `legacy guest ${entry.ctid} is not in ${path.basename(world.lxcFile)}, so its name is unknown`, `write it as {"ctid": ${entry.ctid}, "name": "<its name on Proxmox>"}: the name is checked against live state before deleting`);
+      problems.error(
+        planFile,
+        at,
+        `legacy guest ${entry.ctid} is not in ${path.basename(world.lxcFile)}, so its name is unknown`,
+        `write it as {"ctid": ${entry.ctid}, "name": "<its name on Proxmox>"}: the name is checked against live state before deleting`,
+      );
       return;
     }
     if (ct && entry.name !== undefined && entry.name !== ct.entry.name) {
-      problems.warning(planFile, [...at, 'name'], `legacy guest ${entry.ctid} is named "${entry.name}" here but "${ct.entry.name}" in the LXC config`, 'make them agree; the name is checked against live state');
+      problems.warning(
+        planFile,
+        [...at, 'name'],
+        `legacy guest ${entry.ctid} is named "${entry.name}" here but "${ct.entry.name}" in the LXC config`,
+        'make them agree; the name is checked against live state',
+      );
     }
     const ip = ct?.entry.network_config?.ip;
     const address = ip && ip !== 'dhcp' ? ip.split('/')[0] : undefined;
@@ -166,45 +240,85 @@ function resolveLegacyGuests(planFile: string, plan: PlanFile, world: PhoenixWor
 
 type GatewayGuest = Pick<GatewaySettings, 'ctid' | 'name' | 'ip'>;
 
-function resolveGatewayGuest(planFile: string, plan: PlanFile, world: PhoenixWorld, problems: ProblemList): GatewayGuest | undefined {
+function resolveGatewayGuest(
+  planFile: string,
+  plan: PlanFile,
+  world: PhoenixWorld,
+  problems: ProblemList,
+): GatewayGuest | undefined {
   const ctid = plan.gateway.ctid;
   if (!checkGuestId(planFile, ['gateway', 'ctid'], ctid, problems)) return undefined;
   const ct = world.containers.get(ctid);
   if (!ct) {
-    problems.error(planFile, ['gateway', 'ctid'], `gateway CT ${ctid} is not in ${path.basename(world.lxcFile)}`, 'use the CTID of the nginx gateway container (e.g. 101)');
+    problems.error(
+      planFile,
+      ['gateway', 'ctid'],
+      `gateway CT ${ctid} is not in ${path.basename(world.lxcFile)}`,
+      'use the CTID of the nginx gateway container (e.g. 101)',
+    );
     return undefined;
   }
   const ip = ct.entry.network_config?.ip;
   const address = ip && ip !== 'dhcp' ? ip.split('/')[0] : undefined;
   if (!address) {
-    problems.error(world.lxcFile, ['lxc_configs', ct.key, 'network_config', 'ip'], `gateway CT ${ctid} has no static address`, 'give it a static "ip" in CIDR form');
+    problems.error(
+      world.lxcFile,
+      ['lxc_configs', ct.key, 'network_config', 'ip'],
+      `gateway CT ${ctid} has no static address`,
+      'give it a static "ip" in CIDR form',
+    );
     return undefined;
   }
   return { ctid, name: ct.entry.name, ip: address };
 }
 
-function resolveGateway(planFile: string, plan: PlanFile, guest: GatewayGuest, problems: ProblemList): GatewaySettings | undefined {
+function resolveGateway(
+  planFile: string,
+  plan: PlanFile,
+  guest: GatewayGuest,
+  problems: ProblemList,
+): GatewaySettings | undefined {
   const g = plan.gateway;
   let ok = true;
   for (const field of ['siteFile', 'backupDir', 'lockFile'] as const) {
     const value = g[field];
     if (!isCleanAbsolutePath(value) || !isSafeRemotePath(value)) {
-      problems.error(planFile, ['gateway', field], `gateway.${field} "${value}" must be a clean absolute path of [A-Za-z0-9._/@:+-]`, 'it reaches a shell on the gateway: remove spaces and shell metacharacters');
+      problems.error(
+        planFile,
+        ['gateway', field],
+        `gateway.${field} "${value}" must be a clean absolute path of [A-Za-z0-9._/@:+-]`,
+        'it reaches a shell on the gateway: remove spaces and shell metacharacters',
+      );
       ok = false;
     }
   }
   if (ok && /^\/etc\/nginx(\/|$)/.test(g.backupDir)) {
-    problems.warning(planFile, ['gateway', 'backupDir'], `backups in ${g.backupDir} may be included by nginx`, 'keep them outside /etc/nginx, e.g. /var/backups/phoenix-migrate');
+    problems.warning(
+      planFile,
+      ['gateway', 'backupDir'],
+      `backups in ${g.backupDir} may be included by nginx`,
+      'keep them outside /etc/nginx, e.g. /var/backups/phoenix-migrate',
+    );
   }
   const newServers = g.newServers ?? [hostPortOf(plan.qdrant.newUrl)];
   newServers.forEach((server, i) => {
     const hp = parseHostPort(server);
     const at = g.newServers ? ['gateway', 'newServers', i] : ['qdrant', 'newUrl'];
     if (!hp) {
-      problems.error(planFile, at, `"${server}" is not HOST:PORT with a port in 1..65535`, 'write it like "10.0.0.102:6333"');
+      problems.error(
+        planFile,
+        at,
+        `"${server}" is not HOST:PORT with a port in 1..65535`,
+        'write it like "10.0.0.102:6333"',
+      );
       ok = false;
     } else if (!hp.isIp) {
-      problems.warning(planFile, at, `"${server}" is a host name: nginx resolves it only at reload and fails the reload if it cannot`, 'prefer an IP literal');
+      problems.warning(
+        planFile,
+        at,
+        `"${server}" is a host name: nginx resolves it only at reload and fails the reload if it cannot`,
+        'prefer an IP literal',
+      );
     }
   });
   if (!ok) return undefined;
@@ -247,28 +361,57 @@ function resolvePortainer(
   problems: ProblemList,
 ): PortainerSettings | undefined {
   const p = plan.portainer;
-  const byRole = (role: 'primary' | 'agent') => vms.find((v) => v.portainerRole === role)?.ip ?? [...world.vms.values()].find((v) => v.entry.portainer_role === role && v.entry.network_config?.ip !== 'dhcp')?.entry.network_config?.ip.split('/')[0];
+  const byRole = (role: 'primary' | 'agent') =>
+    vms.find((v) => v.portainerRole === role)?.ip ??
+    [...world.vms.values()]
+      .find((v) => v.entry.portainer_role === role && v.entry.network_config?.ip !== 'dhcp')
+      ?.entry.network_config?.ip.split('/')[0];
   const url = p.url ?? (byRole('primary') ? `https://${byRole('primary')}:9443` : undefined);
   const agentUrl = p.agentUrl ?? (byRole('agent') ? `tcp://${byRole('agent')}:9001` : undefined);
   let ok = true;
   if (!url) {
-    problems.error(planFile, ['portainer', 'url'], 'no Portainer URL, and no VM with portainer_role "primary" to derive it from', 'set portainer.url, e.g. "https://10.0.0.101:9443"');
+    problems.error(
+      planFile,
+      ['portainer', 'url'],
+      'no Portainer URL, and no VM with portainer_role "primary" to derive it from',
+      'set portainer.url, e.g. "https://10.0.0.101:9443"',
+    );
     ok = false;
   }
   if (!agentUrl) {
-    problems.error(planFile, ['portainer', 'agentUrl'], 'no agent URL, and no VM with portainer_role "agent" to derive it from', 'set portainer.agentUrl, e.g. "tcp://10.0.0.102:9001"');
+    problems.error(
+      planFile,
+      ['portainer', 'agentUrl'],
+      'no agent URL, and no VM with portainer_role "agent" to derive it from',
+      'set portainer.agentUrl, e.g. "tcp://10.0.0.102:9001"',
+    );
     ok = false;
   }
   if (!p.tls) {
-    problems.error(planFile, ['portainer', 'tls'], 'how to trust Portainer\'s certificate is not set', 'add {"caFile": …}, {"fingerprint": …}, or (Portainer\'s self-signed default) {"insecure": true}');
+    problems.error(
+      planFile,
+      ['portainer', 'tls'],
+      "how to trust Portainer's certificate is not set",
+      'add {"caFile": …}, {"fingerprint": …}, or (Portainer\'s self-signed default) {"insecure": true}',
+    );
     ok = false;
   } else if (p.mode === 'api' && p.tls.mode === 'insecure') {
-    problems.warning(planFile, ['portainer', 'tls'], 'Portainer API calls (with credentials) will not verify the server certificate', 'pin its fingerprint once VM 1001 runs: {"fingerprint": "AB:CD:…"}');
+    problems.warning(
+      planFile,
+      ['portainer', 'tls'],
+      'Portainer API calls (with credentials) will not verify the server certificate',
+      'pin its fingerprint once VM 1001 runs: {"fingerprint": "AB:CD:…"}',
+    );
   }
   if (p.mode === 'api') {
     const c = p.credentials;
     if (!c || !(c.apiKey || (c.username && c.password))) {
-      problems.error(planFile, ['portainer', 'credentials'], 'mode "api" needs credentials', 'set credentials.apiKey (preferred) or credentials.username and credentials.password, each as {"env": …} or {"file": …}');
+      problems.error(
+        planFile,
+        ['portainer', 'credentials'],
+        'mode "api" needs credentials',
+        'set credentials.apiKey (preferred) or credentials.username and credentials.password, each as {"env": …} or {"file": …}',
+      );
       ok = false;
     }
   }
@@ -276,13 +419,27 @@ function resolvePortainer(
   if (p.composeFile !== undefined) {
     composeFileIndex = composeFiles.findIndex((c) => c.destination === p.composeFile);
     if (composeFileIndex < 0) {
-      problems.error(planFile, ['portainer', 'composeFile'], `no compose file of the VMs to create has destination "${p.composeFile}"`, `use one of: ${composeFiles.map((c) => JSON.stringify(c.destination)).join(', ') || '(none: add docker_compose_files to a VM)'}`);
+      problems.error(
+        planFile,
+        ['portainer', 'composeFile'],
+        `no compose file of the VMs to create has destination "${p.composeFile}"`,
+        `use one of: ${composeFiles.map((c) => JSON.stringify(c.destination)).join(', ') || '(none: add docker_compose_files to a VM)'}`,
+      );
       ok = false;
     }
   } else if (composeFiles.length === 1) {
     composeFileIndex = 0;
   } else if (vms.length > 0) {
-    problems.error(planFile, ['portainer', 'composeFile'], composeFiles.length === 0 ? 'none of the VMs to create carries a compose file for the stack' : 'several compose files exist: which one does the stack deploy?', composeFiles.length === 0 ? 'add docker_compose_files to the Portainer VM in the VM config' : `set portainer.composeFile to one of: ${composeFiles.map((c) => JSON.stringify(c.destination)).join(', ')}`);
+    problems.error(
+      planFile,
+      ['portainer', 'composeFile'],
+      composeFiles.length === 0
+        ? 'none of the VMs to create carries a compose file for the stack'
+        : 'several compose files exist: which one does the stack deploy?',
+      composeFiles.length === 0
+        ? 'add docker_compose_files to the Portainer VM in the VM config'
+        : `set portainer.composeFile to one of: ${composeFiles.map((c) => JSON.stringify(c.destination)).join(', ')}`,
+    );
     ok = false;
   }
   if (!ok || !url || !agentUrl || !p.tls) return undefined;
@@ -300,29 +457,61 @@ function resolvePortainer(
 }
 
 /** URLs that point somewhere other than the guests the plan names are likely copy-paste mistakes. */
-function crossCheckUrls(planFile: string, plan: PlanFile, vms: VmSpec[], legacy: LegacyGuest[], gateway: GatewaySettings | undefined, problems: ProblemList): void {
+function crossCheckUrls(
+  planFile: string,
+  plan: PlanFile,
+  vms: VmSpec[],
+  legacy: LegacyGuest[],
+  gateway: GatewaySettings | undefined,
+  problems: ProblemList,
+): void {
   const host = (u: string) => new URL(u).hostname;
   const vmIps = new Set(vms.map((v) => v.ip));
   if (vms.length > 0 && !vmIps.has(host(plan.qdrant.newUrl))) {
-    problems.warning(planFile, ['qdrant', 'newUrl'], `newUrl host ${host(plan.qdrant.newUrl)} is not the address of a VM this plan creates`, `use the new Qdrant VM's address (${[...vmIps].join(', ')})`);
+    problems.warning(
+      planFile,
+      ['qdrant', 'newUrl'],
+      `newUrl host ${host(plan.qdrant.newUrl)} is not the address of a VM this plan creates`,
+      `use the new Qdrant VM's address (${[...vmIps].join(', ')})`,
+    );
   }
   if (gateway && host(plan.qdrant.gatewayUrl) !== gateway.ip) {
-    problems.warning(planFile, ['qdrant', 'gatewayUrl'], `gatewayUrl host ${host(plan.qdrant.gatewayUrl)} is not the gateway CT's address ${gateway.ip}`, 'verification must go through the gateway being changed');
+    problems.warning(
+      planFile,
+      ['qdrant', 'gatewayUrl'],
+      `gatewayUrl host ${host(plan.qdrant.gatewayUrl)} is not the gateway CT's address ${gateway.ip}`,
+      'verification must go through the gateway being changed',
+    );
   }
   const legacyIps = legacy.map((g) => g.ip).filter((ip): ip is string => ip !== undefined);
   if (legacyIps.length > 0 && !legacyIps.includes(host(plan.qdrant.legacyUrl))) {
-    problems.warning(planFile, ['qdrant', 'legacyUrl'], `legacyUrl host ${host(plan.qdrant.legacyUrl)} is not the address of a legacy guest`, 'point it at the legacy Qdrant (e.g. CT 952)');
+    problems.warning(
+      planFile,
+      ['qdrant', 'legacyUrl'],
+      `legacyUrl host ${host(plan.qdrant.legacyUrl)} is not the address of a legacy guest`,
+      'point it at the legacy Qdrant (e.g. CT 952)',
+    );
   }
   if (gateway && vms.length > 0) {
     gateway.newServers.forEach((s, i) => {
       const h = parseHostPort(s)?.host;
       if (h && !vmIps.has(h)) {
-        problems.warning(planFile, plan.gateway.newServers ? ['gateway', 'newServers', i] : ['qdrant', 'newUrl'], `new upstream server ${s} is not on a VM this plan creates`, `point it at the new Qdrant VM (${[...vmIps].join(', ')})`);
+        problems.warning(
+          planFile,
+          plan.gateway.newServers ? ['gateway', 'newServers', i] : ['qdrant', 'newUrl'],
+          `new upstream server ${s} is not on a VM this plan creates`,
+          `point it at the new Qdrant VM (${[...vmIps].join(', ')})`,
+        );
       }
     });
   }
   if (plan.qdrant.data.mode !== 'none' && plan.qdrant.expectedCollections.length === 0) {
-    problems.warning(planFile, ['qdrant', 'expectedCollections'], `data mode "${plan.qdrant.data.mode}" with no expected collections: nothing will be ${plan.qdrant.data.mode === 'snapshot' ? 'copied' : 'waited for'}`, 'list the collections the new instance must hold');
+    problems.warning(
+      planFile,
+      ['qdrant', 'expectedCollections'],
+      `data mode "${plan.qdrant.data.mode}" with no expected collections: nothing will be ${plan.qdrant.data.mode === 'snapshot' ? 'copied' : 'waited for'}`,
+      'list the collections the new instance must hold',
+    );
   }
 }
 
@@ -333,7 +522,12 @@ function warnAboutDependents(world: PhoenixWorld, legacy: LegacyGuest[], problem
     if (retiring.has(id)) continue;
     (ct.entry.dependencies ?? []).forEach((dep, i) => {
       if (retiring.has(Number(dep))) {
-        problems.warning(world.lxcFile, ['lxc_configs', ct.key, 'dependencies', i], `CT ${id} depends on ${dep}, which this plan decommissions`, 'move that dependency to the new VM first, or keep the legacy guest');
+        problems.warning(
+          world.lxcFile,
+          ['lxc_configs', ct.key, 'dependencies', i],
+          `CT ${id} depends on ${dep}, which this plan decommissions`,
+          'move that dependency to the new VM first, or keep the legacy guest',
+        );
       }
     });
   }

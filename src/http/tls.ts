@@ -19,7 +19,10 @@ export interface TlsPinError extends Error {
 
 /** `AA:BB:…` upper-case, the way `pvenode cert info` and Node's `fingerprint256` print it. Accepts any case/colons. */
 export function normaliseFingerprint(fp: string): string {
-  const hex = fp.replace(/^sha256[:=]?/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
+  const hex = fp
+    .replace(/^sha256[:=]?/i, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase();
   return (hex.match(/.{2}/g) ?? []).join(':');
 }
 
@@ -44,7 +47,8 @@ export function dispatcherFor(tls: TlsTrust, opts: DispatcherOptions = {}): Agen
   const field = opts.planField ?? 'tls';
   const fail =
     opts.makeError ??
-    ((code: TlsErrorCode, message: string) => Object.assign(new Error(message), { code, name: 'TlsPinError' }) as TlsPinError);
+    ((code: TlsErrorCode, message: string) =>
+      Object.assign(new Error(message), { code, name: 'TlsPinError' }) as TlsPinError);
   const common = { connectTimeout: timeout, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000 };
 
   if (tls.mode === 'ca') {
@@ -52,17 +56,25 @@ export function dispatcherFor(tls: TlsTrust, opts: DispatcherOptions = {}): Agen
     try {
       ca = readFileSync(tls.caFile, 'utf8');
     } catch (e) {
-      throw fail('TLS_CA_UNREADABLE', `CA file ${tls.caFile} for ${what} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix ${field}.caFile in the plan.`);
+      throw fail(
+        'TLS_CA_UNREADABLE',
+        `CA file ${tls.caFile} for ${what} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix ${field}.caFile in the plan.`,
+      );
     }
     return new Agent({ ...common, connect: { ca, timeout } });
   }
   if (tls.mode === 'insecure') {
-    opts.warn?.(`TLS verification is OFF for ${what} (${field}: insecure in the plan); anyone on the path can read what is sent. Pin the certificate's fingerprint instead.`);
+    opts.warn?.(
+      `TLS verification is OFF for ${what} (${field}: insecure in the plan); anyone on the path can read what is sent. Pin the certificate's fingerprint instead.`,
+    );
     return new Agent({ ...common, connect: { rejectUnauthorized: false, timeout } });
   }
   const want = normaliseFingerprint(tls.sha256);
   if (want.length !== 95) {
-    throw fail('TLS_PIN_INVALID', `${field}.fingerprint in the plan is not a SHA-256 fingerprint (expected 32 colon-separated hex bytes, as \`pvenode cert info\` prints them).`);
+    throw fail(
+      'TLS_PIN_INVALID',
+      `${field}.fingerprint in the plan is not a SHA-256 fingerprint (expected 32 colon-separated hex bytes, as \`pvenode cert info\` prints them).`,
+    );
   }
   // No TLS session cache: a resumed session carries no peer certificate, and every socket must show its pin.
   const connector = buildConnector({ rejectUnauthorized: false, timeout, maxCachedSessions: 0 });

@@ -4,7 +4,13 @@
  * approval). Used by `npm run lab`, chaos runs and benchmarks.
  */
 import type { Client } from '@temporalio/client';
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate, reindexDoneUpdate, abortUpdate, statusQuery } from '../workflows/messages';
+import {
+  approveDecommissionUpdate,
+  confirmPortainerDeployUpdate,
+  reindexDoneUpdate,
+  abortUpdate,
+  statusQuery,
+} from '../workflows/messages';
 import type { MigrationReport } from '../workflows/report';
 import type { MigrationStatus } from '../workflows/status';
 import type { World } from './world';
@@ -58,7 +64,8 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
         return { state: desc.status.name, report: (await handle.result()) as MigrationReport, status };
       } catch (err) {
         let cause: unknown = err;
-        while (cause && typeof cause === 'object' && (cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
+        while (cause && typeof cause === 'object' && (cause as { cause?: unknown }).cause)
+          cause = (cause as { cause?: unknown }).cause;
         const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as MigrationReport | undefined;
         return { state: desc.status.name, failure: (cause as Error)?.message ?? String(err), report: details, status };
       }
@@ -68,8 +75,11 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
         const key = `${s.name}:${s.status}:${s.endedAt ?? ''}`;
         if ((s.status === 'done' || s.status === 'failed') && !seenSteps.has(key)) {
           seenSteps.add(key);
-          opts.say(`  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`);
-          if (s.name === 'verification through the gateway' && s.status === 'done') world.events.write({ kind: 'verification-passed' });
+          opts.say(
+            `  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`,
+          );
+          if (s.name === 'verification through the gateway' && s.status === 'done')
+            world.events.write({ kind: 'verification-passed' });
         }
       }
       if (status.phase !== lastPhase) {
@@ -85,7 +95,8 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
         if (!opts.autoConfirm) {
           const dir = opts.hintFlags?.dir ? ` --dir ${opts.hintFlags.dir}` : '';
           const address = opts.hintFlags?.address ? ` --address ${opts.hintFlags.address}` : '';
-          if (w.what === 'portainer-deploy') opts.say(`   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack${dir}`);
+          if (w.what === 'portainer-deploy')
+            opts.say(`   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack${dir}`);
           if (w.what !== 'readiness') opts.say(`   Then run:  npx ${w.command}${address}\n`);
         }
       }
@@ -96,11 +107,18 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
   }
 }
 
-async function actFor(what: string, handle: ReturnType<Client['workflow']['getHandle']>, world: World, say: (l: string) => void): Promise<void> {
+async function actFor(
+  what: string,
+  handle: ReturnType<Client['workflow']['getHandle']>,
+  world: World,
+  say: (l: string) => void,
+): Promise<void> {
   try {
     if (what === 'portainer-deploy') {
       say(`   (auto) ${await world.deployStack()}`);
-      const answer = await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by, note: 'lab auto-confirm' }] });
+      const answer = await handle.executeUpdate(confirmPortainerDeployUpdate, {
+        args: [{ by, note: 'lab auto-confirm' }],
+      });
       world.events.write({ kind: 'confirmation', what: 'confirmPortainerDeploy', answer });
       say(`   (auto) confirm-portainer → ${answer}`);
     } else if (what === 'decommission-approval') {
@@ -109,11 +127,17 @@ async function actFor(what: string, handle: ReturnType<Client['workflow']['getHa
       say(`   (auto) approve-decommission → ${answer}`);
     } else if (what === 'reindex') {
       // The producers' job in the lab: write the legacy data into the new instance, then report it.
-      for (const c of world.legacyQdrant.collections()) world.newQdrant.setCollections([...world.newQdrant.collections().map((x) => ({ name: x.name, points: x.count })), { name: c.name, points: c.count }]);
+      for (const c of world.legacyQdrant.collections())
+        world.newQdrant.setCollections([
+          ...world.newQdrant.collections().map((x) => ({ name: x.name, points: x.count })),
+          { name: c.name, points: c.count },
+        ]);
       const answer = await handle.executeUpdate(reindexDoneUpdate, { args: [{ by }] });
       world.events.write({ kind: 'confirmation', what: 'reindexDone', answer });
     } else if (what === 'operator-choice-after-failed-verification') {
-      const answer = await handle.executeUpdate(abortUpdate, { args: [{ by, note: 'verification failed in an unattended lab run' }] });
+      const answer = await handle.executeUpdate(abortUpdate, {
+        args: [{ by, note: 'verification failed in an unattended lab run' }],
+      });
       say(`   (auto) abort → ${answer}`);
     }
   } catch (err) {

@@ -53,7 +53,10 @@ export class EventLog {
 
   /** Records a `file-write` whenever the file's content changes. */
   watchFile(file: string): void {
-    const hash = () => (fs.existsSync(file) ? crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16) : undefined);
+    const hash = () =>
+      fs.existsSync(file)
+        ? crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16)
+        : undefined;
     let last = hash();
     const poll = () => {
       const now = hash();

@@ -45,21 +45,36 @@ export interface LabReport {
 /** `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → simulator fault settings. */
 export function parseFaultSpec(spec: string): FaultSettings {
   const out: FaultSettings = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [key, raw] = part.split('=');
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) throw new Error(`--faults: "${part}" needs a non-negative number (e.g. transient=0.2)`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new Error(`--faults: "${part}" needs a non-negative number (e.g. transient=0.2)`);
     const rate = () => {
       if (value > 1) throw new Error(`--faults: ${key} is a share between 0 and 1, got ${raw}`);
       return value;
     };
     switch (key) {
-      case 'transient': out.transientRate = rate(); break;
-      case 'lock': out.lockRate = rate(); break;
-      case 'lost': out.lostResponseRate = rate(); break;
-      case 'latency': out.latencyMs = value; break;
-      case 'seed': out.seed = value; break;
-      default: throw new Error(`--faults: unknown fault "${key}" (known: transient, lock, lost, latency, seed)`);
+      case 'transient':
+        out.transientRate = rate();
+        break;
+      case 'lock':
+        out.lockRate = rate();
+        break;
+      case 'lost':
+        out.lostResponseRate = rate();
+        break;
+      case 'latency':
+        out.latencyMs = value;
+        break;
+      case 'seed':
+        out.seed = value;
+        break;
+      default:
+        throw new Error(`--faults: unknown fault "${key}" (known: transient, lock, lost, latency, seed)`);
     }
   }
   return out;
@@ -103,7 +118,12 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
   const site = fs.readFileSync(world.gateway.realSiteFile, 'utf8');
   const upstream = readUpstreams(site).find((u) => u.name === world.plan.gateway.upstream);
   const report = result.report;
-  const phases = (report?.phases.length ? report.phases : (result.status?.phases ?? [])).map((p) => ({ name: p.name, status: p.status, startedAt: p.startedAt, endedAt: p.endedAt }));
+  const phases = (report?.phases.length ? report.phases : (result.status?.phases ?? [])).map((p) => ({
+    name: p.name,
+    status: p.status,
+    startedAt: p.startedAt,
+    endedAt: p.endedAt,
+  }));
   return {
     status: report?.outcome ?? (result.state === 'RUNNING' ? 'running' : result.state.toLowerCase()),
     workflowId,
@@ -127,7 +147,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
   const control = labControlFile(dir);
   if (fs.existsSync(control)) {
     const { pid } = JSON.parse(fs.readFileSync(control, 'utf8')) as { pid: number };
-    if (pid !== process.pid && alive(pid)) throw new Error(`a lab is already running in ${dir} (pid ${pid}); stop it with Ctrl-C there, or use --dir`);
+    if (pid !== process.pid && alive(pid))
+      throw new Error(`a lab is already running in ${dir} (pid ${pid}); stop it with Ctrl-C there, or use --dir`);
   }
 
   const stops: (() => Promise<void>)[] = [];
@@ -146,14 +167,29 @@ export async function runLab(opts: LabOptions): Promise<number> {
 
   try {
     say('building the lab world (Proxmox/Qdrant/Portainer simulators, real sshd and nginx on loopback) …');
-    const world = await startWorld({ dir, standardPorts: true, proxmoxFaults: opts.faults, portainerMode: opts.portainerMode, dataMode: opts.dataMode });
+    const world = await startWorld({
+      dir,
+      standardPorts: true,
+      proxmoxFaults: opts.faults,
+      portainerMode: opts.portainerMode,
+      dataMode: opts.dataMode,
+    });
     stops.push(() => world.stop());
 
-    const temporal = await temporalDevServer({ cliPath: opts.temporalCli, dbFile: path.join(dir, 'temporal', 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
+    const temporal = await temporalDevServer({
+      cliPath: opts.temporalCli,
+      dbFile: path.join(dir, 'temporal', 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+    });
     await temporal.start();
     stops.push(() => temporal.stop());
 
-    const worker: ManagedProcess = workerProcess({ projectRoot: PROJECT_ROOT, address: temporal.address, env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info' }, logFile: path.join(dir, 'worker.log') });
+    const worker: ManagedProcess = workerProcess({
+      projectRoot: PROJECT_ROOT,
+      address: temporal.address,
+      env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info' },
+      logFile: path.join(dir, 'worker.log'),
+    });
     await worker.start();
     stops.push(() => worker.stop());
 
@@ -166,7 +202,9 @@ export async function runLab(opts: LabOptions): Promise<number> {
     say('\nThe lab world (real addresses → lab addresses):');
     for (const [real, lab] of Object.entries(world.addressMap).sort()) say(`  ${real.padEnd(12)} → ${lab}`);
     say(`  Proxmox API      ${world.plan.proxmox.apiUrl}   (simulator; audit log ${world.auditLogPath})`);
-    say(`  Proxmox host     ssh ${world.plan.proxmoxHost.user}@${world.plan.proxmoxHost.host} -p ${world.plan.proxmoxHost.port}   (real sshd, pct stand-in)`);
+    say(
+      `  Proxmox host     ssh ${world.plan.proxmoxHost.user}@${world.plan.proxmoxHost.host} -p ${world.plan.proxmoxHost.port}   (real sshd, pct stand-in)`,
+    );
     say(`  gateway (LXC 101) ${world.plan.qdrant.gatewayUrl}/   (real nginx, site file ${world.gateway.realSiteFile})`);
     say(`  Portainer        ${world.plan.portainer.url}   (simulator)`);
     say(`  Temporal UI      ${temporal.uiUrl}   (server ${temporal.address})`);
@@ -186,7 +224,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
     }
     if (open) say(`\nresuming the open run ${workflowId}`);
     else {
-      await startMigration(client, { plan: world.plan, digest: world.digest }, { workflowId, note: `Lab world in \`${dir}\`; addresses 10.0.0.N are mapped onto 127.0.0.N.` });
+      await startMigration(
+        client,
+        { plan: world.plan, digest: world.digest },
+        { workflowId, note: `Lab world in \`${dir}\`; addresses 10.0.0.N are mapped onto 127.0.0.N.` },
+      );
       world.events.write({ kind: 'run-started', workflowId });
       say(`\nstarted ${workflowId}`);
     }
@@ -196,7 +238,15 @@ export async function runLab(opts: LabOptions): Promise<number> {
       dir: path.relative(PROJECT_ROOT, dir) === '.lab' ? undefined : dir,
       address: temporal.address === '127.0.0.1:7233' ? undefined : temporal.address,
     };
-    const result = await driveRun({ client, workflowId, world, autoConfirm: !!opts.autoConfirm, say, interrupted, hintFlags });
+    const result = await driveRun({
+      client,
+      workflowId,
+      world,
+      autoConfirm: !!opts.autoConfirm,
+      say,
+      interrupted,
+      hintFlags,
+    });
     const report = buildLabReport(world, workflowId, result);
     if (opts.reportFile) {
       fs.writeFileSync(opts.reportFile, JSON.stringify(report, null, 2));
@@ -205,7 +255,9 @@ export async function runLab(opts: LabOptions): Promise<number> {
     if (result.interrupted) return 130;
     say(`\nthe run ended: ${report.status}${result.failure ? ` — ${result.failure}` : ''}`);
     say(`gateway upstream ${world.plan.gateway.upstream} → ${report.gatewayUpstream.join(', ')}`);
-    say(`deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`);
+    say(
+      `deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`,
+    );
     return report.status === 'completed' ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -217,7 +269,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
 /** `phoenix-migrate lab deploy-stack`: the person's Portainer step, performed in the running lab's world. */
 export async function labDeployStack(dir: string): Promise<string> {
   const control = labControlFile(path.resolve(dir));
-  if (!fs.existsSync(control)) throw new Error(`no lab is running in ${path.resolve(dir)} (start one with: npm run lab)`);
+  if (!fs.existsSync(control))
+    throw new Error(`no lab is running in ${path.resolve(dir)} (start one with: npm run lab)`);
   const { url } = JSON.parse(fs.readFileSync(control, 'utf8')) as { url: string };
   const res = await fetch(`${url}/deploy-stack`, { method: 'POST' });
   const text = await res.text();

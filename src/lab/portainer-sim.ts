@@ -102,8 +102,25 @@ function selfSignedCert(host: string): { key: string; cert: string } {
   try {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=portainer-sim',
-        '-addext', `subjectAltName=IP:${host}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=portainer-sim',
+        '-addext',
+        `subjectAltName=IP:${host}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
       { stdio: 'ignore' },
     );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
@@ -132,7 +149,14 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
   let nextEndpoint = 1;
   let nextStack = 1;
   for (const e of opts.endpoints ?? []) {
-    state.endpoints.push({ ...e, Id: nextEndpoint++, Type: 2, Status: 1, GroupId: 1, TLSConfig: { TLS: true, TLSSkipVerify: true } });
+    state.endpoints.push({
+      ...e,
+      Id: nextEndpoint++,
+      Type: 2,
+      Status: 1,
+      GroupId: 1,
+      TLSConfig: { TLS: true, TLSSkipVerify: true },
+    });
   }
   const newContainer = (endpointId: number, project: string, service: string, st: string): SimContainer => ({
     Id: randomBytes(32).toString('hex'),
@@ -180,17 +204,29 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
   };
   const endpointOr404 = (id: number): SimEndpoint => {
     const ep = state.endpoints.find((e) => e.Id === id);
-    if (!ep) throw new HttpFail(404, 'Unable to find an environment with the specified identifier inside the database', 'Object not found inside the database');
+    if (!ep)
+      throw new HttpFail(
+        404,
+        'Unable to find an environment with the specified identifier inside the database',
+        'Object not found inside the database',
+      );
     return ep;
   };
   const stackOr404 = (id: number): SimStack => {
     const st = state.stacks.find((s) => s.Id === id);
-    if (!st) throw new HttpFail(404, 'Unable to find a stack with the specified identifier inside the database', 'Object not found inside the database');
+    if (!st)
+      throw new HttpFail(
+        404,
+        'Unable to find a stack with the specified identifier inside the database',
+        'Object not found inside the database',
+      );
     return st;
   };
   const deploy = async (stack: SimStack) => {
     const project = stack.Name;
-    state.containers = state.containers.filter((c) => !(c.endpointId === stack.EndpointId && c.Labels['com.docker.compose.project'] === project));
+    state.containers = state.containers.filter(
+      (c) => !(c.endpointId === stack.EndpointId && c.Labels['com.docker.compose.project'] === project),
+    );
     for (const svc of composeServices(stack.StackFileContent)) {
       state.containers.push(newContainer(stack.EndpointId, project, svc, opts.deployedContainerState ?? 'running'));
     }
@@ -223,14 +259,17 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
     if (!authorised(req)) throw new HttpFail(401, 'Unauthorized', 'A valid authorisation token is missing');
 
     let m: RegExpExecArray | null;
-    if (method === 'GET' && path === '/api/users/me') return send(res, 200, { Id: 1, Username: opts.admin?.username ?? 'admin', Role: 1 });
+    if (method === 'GET' && path === '/api/users/me')
+      return send(res, 200, { Id: 1, Username: opts.admin?.username ?? 'admin', Role: 1 });
     if (method === 'GET' && path === '/api/endpoints') {
       const name = url.searchParams.get('name');
       const search = url.searchParams.get('search')?.toLowerCase();
       return send(
         res,
         200,
-        state.endpoints.filter((e) => (name === null || e.Name === name) && (!search || e.Name.toLowerCase().includes(search))),
+        state.endpoints.filter(
+          (e) => (name === null || e.Name === name) && (!search || e.Name.toLowerCase().includes(search)),
+        ),
       );
     }
     if (method === 'POST' && path === '/api/endpoints') {
@@ -238,12 +277,23 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
       const name = field('Name');
       if (!name) throw new HttpFail(400, 'Invalid request payload', 'Invalid environment name');
       const creationType = Number(field('EndpointCreationType'));
-      if (!(creationType >= 1 && creationType <= 5)) throw new HttpFail(400, 'Invalid request payload', 'Invalid environment type value. Value must be one of: 1 (Docker environment), 2 (Agent environment), 3 (Azure environment), 4 (EdgeAgent environment) or 5 (Local Kubernetes Environment)');
+      if (!(creationType >= 1 && creationType <= 5))
+        throw new HttpFail(
+          400,
+          'Invalid request payload',
+          'Invalid environment type value. Value must be one of: 1 (Docker environment), 2 (Agent environment), 3 (Azure environment), 4 (EdgeAgent environment) or 5 (Local Kubernetes Environment)',
+        );
       const agentUrl = field('URL');
-      if (creationType === 2 && !agentUrl) throw new HttpFail(400, 'Invalid request payload', 'Invalid environment URL');
-      if (state.endpoints.some((e) => e.Name === name)) throw new HttpFail(409, 'Name is not unique', 'Name is not unique');
+      if (creationType === 2 && !agentUrl)
+        throw new HttpFail(400, 'Invalid request payload', 'Invalid environment URL');
+      if (state.endpoints.some((e) => e.Name === name))
+        throw new HttpFail(409, 'Name is not unique', 'Name is not unique');
       if (creationType === 2 && !(await (opts.agentReachable ?? (() => true))(agentUrl))) {
-        throw new HttpFail(500, 'Unable to get environment type', `Get "https://${agentUrl.replace(/^tcp:\/\//, '')}/ping": dial tcp ${agentUrl.replace(/^tcp:\/\//, '')}: connect: connection refused`);
+        throw new HttpFail(
+          500,
+          'Unable to get environment type',
+          `Get "https://${agentUrl.replace(/^tcp:\/\//, '')}/ping": dial tcp ${agentUrl.replace(/^tcp:\/\//, '')}: connect: connection refused`,
+        );
       }
       const ep: SimEndpoint = {
         Id: nextEndpoint++,
@@ -273,7 +323,13 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
     }
     if (method === 'GET' && path === '/api/stacks') {
       const filters = JSON.parse(url.searchParams.get('filters') ?? '{}') as { EndpointID?: number };
-      return send(res, 200, state.stacks.filter((s) => filters.EndpointID === undefined || s.EndpointId === filters.EndpointID).map(publicStack));
+      return send(
+        res,
+        200,
+        state.stacks
+          .filter((s) => filters.EndpointID === undefined || s.EndpointId === filters.EndpointID)
+          .map(publicStack),
+      );
     }
     if (method === 'POST' && path === '/api/stacks/create/standalone/string') {
       const ep = endpointOr404(Number(url.searchParams.get('endpointId')));
@@ -286,7 +342,12 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
       const clash =
         state.stacks.some((s) => s.EndpointId === ep.Id && s.Name === name) ||
         state.containers.some((c) => c.endpointId === ep.Id && c.Labels['com.docker.compose.project'] === name);
-      if (clash) throw new HttpFail(409, `A stack with the normalized name '${name}' already exists`, `A stack with the normalized name '${name}' already exists`);
+      if (clash)
+        throw new HttpFail(
+          409,
+          `A stack with the normalized name '${name}' already exists`,
+          `A stack with the normalized name '${name}' already exists`,
+        );
       const stack: SimStack = {
         Id: nextStack++,
         Name: name,
@@ -306,7 +367,8 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
     if ((m = /^\/api\/stacks\/(\d+)$/.exec(path)) && method === 'PUT') {
       const stack = stackOr404(Number(m[1]));
       const endpointId = Number(url.searchParams.get('endpointId'));
-      if (endpointId !== stack.EndpointId) throw new HttpFail(400, 'Invalid query parameter: endpointId', 'endpointId does not match the stack');
+      if (endpointId !== stack.EndpointId)
+        throw new HttpFail(400, 'Invalid query parameter: endpointId', 'endpointId does not match the stack');
       const body = await readJson(req);
       if (typeof body.StackFileContent !== 'string' || body.StackFileContent === '') {
         throw new HttpFail(400, 'Invalid request payload', 'Invalid stack file content');

@@ -18,7 +18,11 @@ export interface ManagedProcess {
   start(): Promise<void>;
 }
 
-function manage(name: string, launch: () => ChildProcess, ready: (child: ChildProcess) => Promise<void>): ManagedProcess {
+function manage(
+  name: string,
+  launch: () => ChildProcess,
+  ready: (child: ChildProcess) => Promise<void>,
+): ManagedProcess {
   let child: ChildProcess | undefined;
   const exited = () => !child || child.exitCode !== null || child.signalCode !== null;
   const waitExit = () => (exited() ? Promise.resolve() : new Promise<void>((r) => child?.once('exit', () => r())));
@@ -53,35 +57,61 @@ export interface TemporalDevServer extends ManagedProcess {
   uiUrl: string;
 }
 
-export async function temporalDevServer(opts: { cliPath: string; dbFile: string; logFile: string; host?: string; port?: number; uiPort?: number; ui?: boolean }): Promise<TemporalDevServer> {
+export async function temporalDevServer(opts: {
+  cliPath: string;
+  dbFile: string;
+  logFile: string;
+  host?: string;
+  port?: number;
+  uiPort?: number;
+  ui?: boolean;
+}): Promise<TemporalDevServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await preferredPort(host, 7233));
   const uiPort = opts.uiPort ?? (await preferredPort(host, port + 1000));
   fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', host,
-    '--port', String(port),
-    '--db-filename', opts.dbFile,
-    '--namespace', 'default',
-    '--search-attribute', 'MigrationPhase=Keyword',
-    '--search-attribute', 'PlanName=Keyword',
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--db-filename',
+    opts.dbFile,
+    '--namespace',
+    'default',
+    '--search-attribute',
+    'MigrationPhase=Keyword',
+    '--search-attribute',
+    'PlanName=Keyword',
+    '--log-level',
+    'warn',
     ...(opts.ui === false ? ['--headless'] : ['--ui-port', String(uiPort)]),
   ];
   const proc = manage(
     'temporal',
-    () => spawn(opts.cliPath, args, { stdio: ['ignore', fs.openSync(opts.logFile, 'a'), fs.openSync(opts.logFile, 'a')] }),
+    () =>
+      spawn(opts.cliPath, args, { stdio: ['ignore', fs.openSync(opts.logFile, 'a'), fs.openSync(opts.logFile, 'a')] }),
     (child) =>
       waitForTcp(host, port, {
         timeoutMs: 60_000,
-        alive: () => (child.exitCode !== null ? `the Temporal dev server exited (${child.exitCode}); see ${opts.logFile}` : undefined),
+        alive: () =>
+          child.exitCode !== null
+            ? `the Temporal dev server exited (${child.exitCode}); see ${opts.logFile}`
+            : undefined,
       }),
   );
   return Object.assign(proc, { address: `${host}:${port}`, uiUrl: `http://${host}:${uiPort}` });
 }
 
-export function workerProcess(opts: { projectRoot: string; address: string; env: Record<string, string>; logFile: string; taskQueue?: string }): ManagedProcess {
+export function workerProcess(opts: {
+  projectRoot: string;
+  address: string;
+  env: Record<string, string>;
+  logFile: string;
+  taskQueue?: string;
+}): ManagedProcess {
   const bin = path.join(opts.projectRoot, 'bin', 'phoenix-migrate.js');
   let logOffset = 0;
   const newLog = () => (fs.existsSync(opts.logFile) ? fs.readFileSync(opts.logFile, 'utf8').slice(logOffset) : '');

@@ -101,13 +101,29 @@ const ROUTES: { method: string; re: RegExp; endpoint: string }[] = [
   { method: 'GET', re: /^\/readyz$/, endpoint: '/readyz' },
   { method: 'GET', re: /^\/metrics$/, endpoint: '/metrics' },
   { method: 'GET', re: /^\/collections$/, endpoint: '/collections' },
-  { method: 'PUT', re: new RegExp(`^/collections/${NAME}/snapshots/recover$`), endpoint: '/collections/{name}/snapshots/recover' },
+  {
+    method: 'PUT',
+    re: new RegExp(`^/collections/${NAME}/snapshots/recover$`),
+    endpoint: '/collections/{name}/snapshots/recover',
+  },
   { method: 'POST', re: new RegExp(`^/collections/${NAME}/snapshots$`), endpoint: '/collections/{name}/snapshots' },
   { method: 'GET', re: new RegExp(`^/collections/${NAME}/snapshots$`), endpoint: '/collections/{name}/snapshots' },
-  { method: 'GET', re: new RegExp(`^/collections/${NAME}/snapshots/${NAME}$`), endpoint: '/collections/{name}/snapshots/{snapshot_name}' },
-  { method: 'DELETE', re: new RegExp(`^/collections/${NAME}/snapshots/${NAME}$`), endpoint: '/collections/{name}/snapshots/{snapshot_name}' },
+  {
+    method: 'GET',
+    re: new RegExp(`^/collections/${NAME}/snapshots/${NAME}$`),
+    endpoint: '/collections/{name}/snapshots/{snapshot_name}',
+  },
+  {
+    method: 'DELETE',
+    re: new RegExp(`^/collections/${NAME}/snapshots/${NAME}$`),
+    endpoint: '/collections/{name}/snapshots/{snapshot_name}',
+  },
   { method: 'PUT', re: new RegExp(`^/collections/${NAME}/points$`), endpoint: '/collections/{name}/points' },
-  { method: 'POST', re: new RegExp(`^/collections/${NAME}/points/count$`), endpoint: '/collections/{name}/points/count' },
+  {
+    method: 'POST',
+    re: new RegExp(`^/collections/${NAME}/points/count$`),
+    endpoint: '/collections/{name}/points/count',
+  },
   { method: 'GET', re: new RegExp(`^/collections/${NAME}$`), endpoint: '/collections/{name}' },
   { method: 'PUT', re: new RegExp(`^/collections/${NAME}$`), endpoint: '/collections/{name}' },
   { method: 'DELETE', re: new RegExp(`^/collections/${NAME}$`), endpoint: '/collections/{name}' },
@@ -128,7 +144,11 @@ function seedToCollection(seed: SimCollectionSeed): Collection {
   const points = new Map<string, SimPoint>();
   if (typeof seed.points === 'number') {
     for (let i = 1; i <= seed.points; i++) {
-      points.set(String(i), { id: i, vector: Array.from({ length: size }, (_, k) => ((i * 31 + k * 7) % 100) / 100), payload: { n: i } });
+      points.set(String(i), {
+        id: i,
+        vector: Array.from({ length: size }, (_, k) => ((i * 31 + k * 7) % 100) / 100),
+        payload: { n: i },
+      });
     }
   } else {
     for (const p of seed.points) points.set(String(p.id), p);
@@ -181,7 +201,10 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
 
   const checkVector = (c: Collection, p: SimPoint) => {
     if (!Array.isArray(p.vector) || p.vector.length !== c.size) {
-      throw new HttpFail(400, `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${Array.isArray(p.vector) ? p.vector.length : 0}`);
+      throw new HttpFail(
+        400,
+        `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${Array.isArray(p.vector) ? p.vector.length : 0}`,
+      );
     }
   };
 
@@ -206,7 +229,11 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       lines.push(`rest_responses_total{${labels}} ${n}`);
       if (Number(status) >= 400) fails.push(`rest_responses_fail_total{${labels}} ${n}`);
     }
-    lines.push('# HELP rest_responses_fail_total total number of failed responses', '# TYPE rest_responses_fail_total counter', ...fails);
+    lines.push(
+      '# HELP rest_responses_fail_total total number of failed responses',
+      '# TYPE rest_responses_fail_total counter',
+      ...fails,
+    );
     return `${lines.join('\n')}\n`;
   };
 
@@ -224,11 +251,17 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       const res = await request(location, { headers, signal: AbortSignal.timeout(30_000) });
       bytes = Buffer.from(await res.body.arrayBuffer());
       if (res.statusCode !== 200) {
-        throw new HttpFail(500, `Service internal error: Failed to download snapshot from ${location}: status ${res.statusCode}`);
+        throw new HttpFail(
+          500,
+          `Service internal error: Failed to download snapshot from ${location}: status ${res.statusCode}`,
+        );
       }
     } catch (e) {
       if (e instanceof HttpFail) throw e;
-      throw new HttpFail(500, `Service internal error: Failed to download snapshot from ${location}: ${(e as Error).message}`);
+      throw new HttpFail(
+        500,
+        `Service internal error: Failed to download snapshot from ${location}: ${(e as Error).message}`,
+      );
     }
     const got = createHash('sha256').update(bytes).digest('hex');
     if (typeof body.checksum === 'string' && body.checksum !== got) {
@@ -243,10 +276,20 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
     let points = parsed.points;
     const drop = faults.dropPointsOnRecover?.[name] ?? 0;
     if (drop > 0) points = points.slice(0, Math.max(0, points.length - drop));
-    collections.set(name, { size: parsed.size, distance: parsed.distance, points: new Map(points.map((p) => [String(p.id), p])) });
+    collections.set(name, {
+      size: parsed.size,
+      distance: parsed.distance,
+      points: new Map(points.map((p) => [String(p.id), p])),
+    });
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, method: string, endpoint: string, m: RegExpExecArray): Promise<void> => {
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    endpoint: string,
+    m: RegExpExecArray,
+  ): Promise<void> => {
     const t0 = Date.now();
     const name = m[1] ? decodeURIComponent(m[1]) : '';
     switch (`${method} ${endpoint}`) {
@@ -255,7 +298,8 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       case 'GET /healthz':
         return send(res, 200, 'healthz check passed', 'text/plain; charset=utf-8');
       case 'GET /readyz': {
-        const answer: ReadyAnswer = typeof readyState === 'string' ? readyState : readyState.flap[flapIndex++ % readyState.flap.length];
+        const answer: ReadyAnswer =
+          typeof readyState === 'string' ? readyState : readyState.flap[flapIndex++ % readyState.flap.length];
         if (answer === 'down') {
           req.socket.destroy();
           return;
@@ -287,7 +331,8 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
         const body = await readBody(req);
         if (collections.has(name)) throw new HttpFail(409, `Wrong input: Collection \`${name}\` already exists!`);
         const vectors = body.vectors as { size?: number; distance?: string } | undefined;
-        if (!vectors || typeof vectors.size !== 'number') throw new HttpFail(400, 'Wrong input: `vectors.size` is required');
+        if (!vectors || typeof vectors.size !== 'number')
+          throw new HttpFail(400, 'Wrong input: `vectors.size` is required');
         collections.set(name, { size: vectors.size, distance: vectors.distance ?? 'Cosine', points: new Map() });
         return ok(res, true, t0);
       }
@@ -299,7 +344,11 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
         let points: SimPoint[];
         if (Array.isArray(body.points)) points = body.points as SimPoint[];
         else if (body.batch && typeof body.batch === 'object') {
-          const b = body.batch as { ids: (number | string)[]; vectors: number[][]; payloads?: Record<string, unknown>[] };
+          const b = body.batch as {
+            ids: (number | string)[];
+            vectors: number[][];
+            payloads?: Record<string, unknown>[];
+          };
           points = b.ids.map((id, i) => ({ id, vector: b.vectors[i], payload: b.payloads?.[i] }));
         } else throw new HttpFail(400, 'Wrong input: expected `points` or `batch`');
         points.forEach((p) => checkVector(c, p));
@@ -313,11 +362,14 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       }
       case 'POST /collections/{name}/snapshots': {
         const c = collectionOr404(name);
-        const bytes = Buffer.from(JSON.stringify({ size: c.size, distance: c.distance, points: [...c.points.values()] }));
+        const bytes = Buffer.from(
+          JSON.stringify({ size: c.size, distance: c.distance, points: [...c.points.values()] }),
+        );
         const list = snapshots.get(name) ?? [];
         const now = new Date();
         let snapName = `${name}-${peerId}-${snapshotTimestamp(now)}.snapshot`;
-        for (let i = 1; list.some((s) => s.name === snapName); i++) snapName = `${name}-${peerId}-${snapshotTimestamp(now)}-${i}.snapshot`;
+        for (let i = 1; list.some((s) => s.name === snapName); i++)
+          snapName = `${name}-${peerId}-${snapshotTimestamp(now)}-${i}.snapshot`;
         const snap: Snapshot = {
           name: snapName,
           creation_time: now.toISOString().replace(/\.\d+Z$/, ''),
@@ -331,7 +383,11 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       }
       case 'GET /collections/{name}/snapshots': {
         collectionOr404(name);
-        return ok(res, (snapshots.get(name) ?? []).map(({ bytes: _b, ...desc }) => desc), t0);
+        return ok(
+          res,
+          (snapshots.get(name) ?? []).map(({ bytes: _b, ...desc }) => desc),
+          t0,
+        );
       }
       case 'GET /collections/{name}/snapshots/{snapshot_name}':
       case 'DELETE /collections/{name}/snapshots/{snapshot_name}': {
@@ -360,7 +416,13 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
     const method = req.method ?? 'GET';
     const prefix = (opts.pathPrefix ?? '').replace(/\/+$/, '');
     const rawPath = (req.url ?? '/').split('?')[0];
-    const path = !prefix ? rawPath : rawPath === prefix ? '/' : rawPath.startsWith(`${prefix}/`) ? rawPath.slice(prefix.length) : `\0${rawPath}`;
+    const path = !prefix
+      ? rawPath
+      : rawPath === prefix
+        ? '/'
+        : rawPath.startsWith(`${prefix}/`)
+          ? rawPath.slice(prefix.length)
+          : `\0${rawPath}`;
     const routeDef = ROUTES.find((r) => r.method === method && r.re.test(path));
     res.on('finish', () => {
       const key = `${method} ${routeDef?.endpoint ?? 'unknown'} ${res.statusCode}`;
@@ -446,7 +508,14 @@ async function main(argv: string[]): Promise<void> {
   const stateFile = argValue(argv, '--state');
   const readState = (): StateFile => (stateFile ? (JSON.parse(readFileSync(stateFile, 'utf8')) as StateFile) : {});
   const state = readState();
-  const sim = await startQdrantSim({ host, port, ready: state.ready, apiKey: state.apiKey, collections: state.collections, version: state.version });
+  const sim = await startQdrantSim({
+    host,
+    port,
+    ready: state.ready,
+    apiKey: state.apiKey,
+    collections: state.collections,
+    version: state.version,
+  });
   process.stdout.write(`${JSON.stringify({ url: sim.url, pid: process.pid })}\n`);
   process.on('SIGHUP', () => {
     void sim.setReady(readState().ready ?? 'ready');

@@ -101,7 +101,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
   const stateFile = path.join(stateDir, 'world.json');
   const state: WorldState = fs.existsSync(stateFile)
     ? (readJson(stateFile) as unknown as WorldState)
-    : { tokenSecret: crypto.randomUUID(), portainerApiKey: `ptr_${crypto.randomBytes(16).toString('hex')}`, deployed: false, ports: {} };
+    : {
+        tokenSecret: crypto.randomUUID(),
+        portainerApiKey: `ptr_${crypto.randomBytes(16).toString('hex')}`,
+        deployed: false,
+        ports: {},
+      };
   const saveState = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 2));
   const events = new EventLog(path.join(stateDir, 'events.jsonl'));
   const addressMap: AddressMap = {};
@@ -153,10 +158,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     // ── Proxmox: the simulator, resumed from its saved state ──────────────────────────────────────────────
     const lxcEntries = lxcConfigs.lxc_configs as Record<string, { name: string; network_config?: { ip?: string } }>;
     const ipOf = (ctid: number) => lxcEntries[String(ctid)]?.network_config?.ip?.split('/')[0];
-    const legacyIds: { ctid: number; name: string }[] = (plan.legacyGuests as (number | { ctid: number; name: string })[]).map((g) =>
-      typeof g === 'number' ? { ctid: g, name: lxcEntries[String(g)]?.name ?? `ct-${g}` } : g,
+    const legacyIds: { ctid: number; name: string }[] = (
+      plan.legacyGuests as (number | { ctid: number; name: string })[]
+    ).map((g) => (typeof g === 'number' ? { ctid: g, name: lxcEntries[String(g)]?.name ?? `ct-${g}` } : g));
+    const template = (vmConfigs.vms as { vmid: number; name: string; is_template?: boolean }[]).find(
+      (v) => v.is_template,
     );
-    const template = (vmConfigs.vms as { vmid: number; name: string; is_template?: boolean }[]).find((v) => v.is_template);
     const proxmoxStateFile = path.join(stateDir, 'proxmox.json');
     const proxmox = await startProxmoxSim({
       host: proxmoxApi.host,
@@ -193,11 +200,30 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       await proxmox.stop();
     });
     events.follow(proxmox.auditLogPath, (line) => {
-      const e = JSON.parse(line) as { method: string; path: string; status: number; fault?: string; upid?: string; params?: Record<string, unknown> };
+      const e = JSON.parse(line) as {
+        method: string;
+        path: string;
+        status: number;
+        fault?: string;
+        upid?: string;
+        params?: Record<string, unknown>;
+      };
       if (e.method === 'GET') return undefined;
       // newid (clone target) and vmid (vzdump) name the guest a call acts on when the path does not: chaos runs count effects per guest.
-      const target = { ...(e.params?.newid !== undefined ? { newid: Number(e.params.newid) } : {}), ...(e.params?.vmid !== undefined ? { vmid: String(e.params.vmid) } : {}) };
-      return { kind: 'proxmox', method: e.method, path: e.path, status: e.status, fault: e.fault, upid: e.upid, ...target, effect: e.status < 300 || e.fault === 'lost-response' };
+      const target = {
+        ...(e.params?.newid !== undefined ? { newid: Number(e.params.newid) } : {}),
+        ...(e.params?.vmid !== undefined ? { vmid: String(e.params.vmid) } : {}),
+      };
+      return {
+        kind: 'proxmox',
+        method: e.method,
+        path: e.path,
+        status: e.status,
+        fault: e.fault,
+        upid: e.upid,
+        ...target,
+        effect: e.status < 300 || e.fault === 'lost-response',
+      };
     });
 
     // ── Qdrant: legacy with data; the new one is down until the stack is deployed ─────────────────────────
@@ -211,20 +237,29 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       ],
     });
     stoppers.push(() => legacyQdrant.stop());
-    const newQdrant = await startQdrantSim({ host: qdrantNew.host, port: await port('qdrantNew', qdrantNew.host, 6333), ready: state.deployed ? 'ready' : 'down' });
+    const newQdrant = await startQdrantSim({
+      host: qdrantNew.host,
+      port: await port('qdrantNew', qdrantNew.host, 6333),
+      ready: state.deployed ? 'ready' : 'down',
+    });
     stoppers.push(() => newQdrant.stop());
 
     // ── Portainer (on VM 1001) and its agent (on VM 1002) ─────────────────────────────────────────────────
     const agent = net.createServer((s) => s.end());
     const agentPort = await port('agent', agentAt.host, 9001);
-    await new Promise<void>((resolve, reject) => agent.once('error', reject).listen(agentPort, agentAt.host, () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      agent.once('error', reject).listen(agentPort, agentAt.host, () => resolve()),
+    );
     stoppers.push(() => new Promise<void>((r) => agent.close(() => r())));
     const agentUrl = `tcp://${agentAt.host}:${agentPort}`;
     const portainer = await startPortainerSim({
       host: portainerAt.host,
       port: await port('portainer', portainerAt.host, 9443),
       apiKeys: [state.portainerApiKey],
-      endpoints: (opts.portainerMode ?? plan.portainer.mode) === 'api' ? [] : [{ Name: plan.portainer.environmentName, URL: agentUrl }],
+      endpoints:
+        (opts.portainerMode ?? plan.portainer.mode) === 'api'
+          ? []
+          : [{ Name: plan.portainer.environmentName, URL: agentUrl }],
       onDeploy: async (stack) => {
         await newQdrant.setReady('ready');
         state.deployed = true;
@@ -236,7 +271,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
 
     // ── the Proxmox host: a real sshd with `pct` on its PATH ──────────────────────────────────────────────
     const binDir = installPctStandin(path.join(dir, 'bin'));
-    const sshd = await startSshd({ dir: path.join(stateDir, 'sshd'), listenHost: sshHost, port: await port('ssh', sshHost, 22), extraPath: [binDir] });
+    const sshd = await startSshd({
+      dir: path.join(stateDir, 'sshd'),
+      listenHost: sshHost,
+      port: await port('ssh', sshHost, 22),
+      extraPath: [binDir],
+    });
     stoppers.push(() => sshd.stop());
 
     // ── the gateway: a real nginx routing /qdrant/ to the legacy Qdrant ───────────────────────────────────
@@ -249,7 +289,10 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       listenHost: gatewayAt.host,
       port: gatewayPort,
       siteName,
-      siteText: gatewaySiteText(`${gatewayAt.host}:${gatewayPort}`, { qdrant: `${qdrantLegacy.host}:${legacyQdrant.port}`, others }),
+      siteText: gatewaySiteText(`${gatewayAt.host}:${gatewayPort}`, {
+        qdrant: `${qdrantLegacy.host}:${legacyQdrant.port}`,
+        others,
+      }),
       eventLogPath: events.file,
     });
     stoppers.push(() => gateway.stop());
@@ -261,8 +304,21 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       ...plan,
       name: opts.planName ?? plan.name,
       phoenix: { vmConfigs: 'phoenix_vm_configs.json', lxcConfigs: 'phoenix_lxc_configs.json' },
-      proxmox: { ...plan.proxmox, apiUrl: proxmox.url, tls: { fingerprint: proxmox.fingerprint }, tokenSecret: { env: 'PHOENIX_PVE_TOKEN_SECRET' }, requestTimeoutMs: 15_000 },
-      proxmoxHost: { host: sshHost, port: sshd.port, user: sshd.user, hostKey: { fingerprint: sshd.hostKeyFingerprint }, privateKeyPathEnv: 'PHOENIX_SSH_KEY', commandTimeoutMs: 60_000 },
+      proxmox: {
+        ...plan.proxmox,
+        apiUrl: proxmox.url,
+        tls: { fingerprint: proxmox.fingerprint },
+        tokenSecret: { env: 'PHOENIX_PVE_TOKEN_SECRET' },
+        requestTimeoutMs: 15_000,
+      },
+      proxmoxHost: {
+        host: sshHost,
+        port: sshd.port,
+        user: sshd.user,
+        hostKey: { fingerprint: sshd.hostKeyFingerprint },
+        privateKeyPathEnv: 'PHOENIX_SSH_KEY',
+        commandTimeoutMs: 60_000,
+      },
       cloudInit: undefined,
       gateway: {
         ...plan.gateway,
@@ -302,7 +358,9 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
 
     const resolved = loadAndResolvePlan(planPath);
     if (!resolved.ok) {
-      throw new Error(`the lab's own plan does not validate (a lab bug):\n${resolved.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
+      throw new Error(
+        `the lab's own plan does not validate (a lab bug):\n${resolved.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`,
+      );
     }
     for (const f of resolved.plan.composeFiles) events.watchFile(f.hostPath);
 
@@ -318,7 +376,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       // What the person does in Portainer's UI: take the compose file from the server's filesystem, make a stack.
       const content = fs.readFileSync(file.hostPath, 'utf8');
       const dispatcher = dispatcherFor(p.tls);
-      const client = new PortainerClient({ url: p.url, auth: { apiKey: state.portainerApiKey }, timeoutMs: 10_000, dispatcher });
+      const client = new PortainerClient({
+        url: p.url,
+        auth: { apiKey: state.portainerApiKey },
+        timeoutMs: 10_000,
+        dispatcher,
+      });
       try {
         const [env] = await client.listEndpoints({ name: p.environmentName });
         if (!env) throw new Error(`Portainer has no environment "${p.environmentName}"`);

@@ -60,7 +60,8 @@ function lcsOps(a: string[], b: string[]): { kind: ' ' | '-' | '+'; line: string
   const n = b.length;
   const table: Uint32Array[] = Array.from({ length: m + 1 }, () => new Uint32Array(n + 1));
   for (let i = m - 1; i >= 0; i--) {
-    for (let j = n - 1; j >= 0; j--) table[i][j] = a[i] === b[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
+    for (let j = n - 1; j >= 0; j--)
+      table[i][j] = a[i] === b[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
   }
   const ops: { kind: ' ' | '-' | '+'; line: string }[] = [];
   let i = 0;

@@ -68,7 +68,8 @@ export function parseUpstreamBlocks(text: string): ParseResult {
     }
     if (ch === ';') {
       const frame = top();
-      if (words.length > 0 && frame.upstream) frame.upstream.statements.push({ words, start: words[0].start, end: i + 1 });
+      if (words.length > 0 && frame.upstream)
+        frame.upstream.statements.push({ words, start: words[0].start, end: i + 1 });
       words = [];
       i++;
       continue;
@@ -77,10 +78,16 @@ export function parseUpstreamBlocks(text: string): ParseResult {
       const frame = top();
       const owner = frame.upstream ?? frame.inside;
       if (owner) {
-        owner.nestedBlocks.push(`a nested block \`${words.map((w) => w.value).join(' ')} {\` at line ${lineOf(text, i)}`);
+        owner.nestedBlocks.push(
+          `a nested block \`${words.map((w) => w.value).join(' ')} {\` at line ${lineOf(text, i)}`,
+        );
         stack.push({ inside: owner });
       } else if (words.length >= 1 && words[0].value === 'upstream' && !words[0].quoted) {
-        if (words.length !== 2) return { ok: false, error: `the upstream at line ${lineOf(text, words[0].start)} has ${words.length - 1} names; expected exactly one` };
+        if (words.length !== 2)
+          return {
+            ok: false,
+            error: `the upstream at line ${lineOf(text, words[0].start)} has ${words.length - 1} names; expected exactly one`,
+          };
         const block: UpstreamBlock = {
           name: words[1].value,
           line: lineOf(text, words[0].start),
@@ -100,8 +107,10 @@ export function parseUpstreamBlocks(text: string): ParseResult {
       continue;
     }
     if (ch === '}') {
-      if (words.length > 0) return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: the statement before it has no ";"` };
-      if (stack.length === 1) return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: no block is open` };
+      if (words.length > 0)
+        return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: the statement before it has no ";"` };
+      if (stack.length === 1)
+        return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: no block is open` };
       const frame = stack.pop() as Frame;
       if (frame.upstream) frame.upstream.close = i;
       i++;
@@ -150,7 +159,8 @@ export function parseUpstreamBlocks(text: string): ParseResult {
     }
     words.push({ value, start, end: i, quoted });
   }
-  if (words.length > 0) return { ok: false, error: `the last statement (line ${lineOf(text, words[0].start)}) has no ";"` };
+  if (words.length > 0)
+    return { ok: false, error: `the last statement (line ${lineOf(text, words[0].start)}) has no ";"` };
   if (stack.length > 1) return { ok: false, error: `a block is not closed: ${stack.length - 1} "{" without "}"` };
   return { ok: true, upstreams };
 }

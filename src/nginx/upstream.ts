@@ -23,8 +23,7 @@ export interface UpstreamInfo {
 }
 
 export type RewriteResult =
-  | { ok: true; text: string; previousServers: string[]; changed: boolean }
-  | { ok: false; error: string };
+  { ok: true; text: string; previousServers: string[]; changed: boolean } | { ok: false; error: string };
 
 export interface NginxParseError extends Error {
   code: 'nginx-parse';
@@ -51,37 +50,63 @@ export function parseServerAddress(address: string): { host: string; port: numbe
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `unix:/path`; nothing a config parser could read as syntax. */
-const NEW_SERVER = /^(?:unix:\/[^\s;{}#'"$\\]+|\[[0-9A-Fa-f:.]+\]:\d{1,5}|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$/;
+const NEW_SERVER =
+  /^(?:unix:\/[^\s;{}#'"$\\]+|\[[0-9A-Fa-f:.]+\]:\d{1,5}|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$/;
 
 export function rewriteUpstream(configText: string, upstreamName: string, servers: string[]): RewriteResult {
-  if (servers.length === 0) return { ok: false, error: `no new servers given for upstream "${upstreamName}": pass at least one HOST:PORT` };
+  if (servers.length === 0)
+    return { ok: false, error: `no new servers given for upstream "${upstreamName}": pass at least one HOST:PORT` };
   const bad = servers.find((s) => !NEW_SERVER.test(s));
-  if (bad !== undefined) return { ok: false, error: `new server ${JSON.stringify(bad)} for upstream "${upstreamName}" is not HOST:PORT (e.g. 10.0.0.102:6333)` };
-  if (new Set(servers).size !== servers.length) return { ok: false, error: `the new servers for upstream "${upstreamName}" list an address twice: ${servers.join(', ')}` };
+  if (bad !== undefined)
+    return {
+      ok: false,
+      error: `new server ${JSON.stringify(bad)} for upstream "${upstreamName}" is not HOST:PORT (e.g. 10.0.0.102:6333)`,
+    };
+  if (new Set(servers).size !== servers.length)
+    return {
+      ok: false,
+      error: `the new servers for upstream "${upstreamName}" list an address twice: ${servers.join(', ')}`,
+    };
 
   const parsed = parseUpstreamBlocks(configText);
   if (!parsed.ok) return { ok: false, error: `cannot parse the config: ${parsed.error}` };
   const blocks = parsed.upstreams.filter((b) => b.name === upstreamName);
   if (blocks.length === 0) {
     const names = parsed.upstreams.map((b) => b.name);
-    return { ok: false, error: `upstream "${upstreamName}" not found; the file defines ${names.length ? names.join(', ') : 'no upstreams'}. Check gateway.upstream in the plan.` };
+    return {
+      ok: false,
+      error: `upstream "${upstreamName}" not found; the file defines ${names.length ? names.join(', ') : 'no upstreams'}. Check gateway.upstream in the plan.`,
+    };
   }
   if (blocks.length > 1) {
-    return { ok: false, error: `upstream "${upstreamName}" is defined ${blocks.length} times (lines ${blocks.map((b) => b.line).join(', ')}); fix the config by hand first: a rewrite could not know which one nginx uses.` };
+    return {
+      ok: false,
+      error: `upstream "${upstreamName}" is defined ${blocks.length} times (lines ${blocks.map((b) => b.line).join(', ')}); fix the config by hand first: a rewrite could not know which one nginx uses.`,
+    };
   }
   const block = blocks[0];
   const unsafe = unsafeReasons(block);
-  if (unsafe.length > 0) return { ok: false, error: `upstream "${upstreamName}" (line ${block.line}) cannot be rewritten safely: ${unsafe.join('; ')}. Change it by hand.` };
+  if (unsafe.length > 0)
+    return {
+      ok: false,
+      error: `upstream "${upstreamName}" (line ${block.line}) cannot be rewritten safely: ${unsafe.join('; ')}. Change it by hand.`,
+    };
 
   const current = serverStatements(block);
-  if (current.length === 0) return { ok: false, error: `upstream "${upstreamName}" (line ${block.line}) has no server lines to replace` };
+  if (current.length === 0)
+    return { ok: false, error: `upstream "${upstreamName}" (line ${block.line}) has no server lines to replace` };
   const previousServers = current.map((s) => s.words[1].value);
 
   const live = current.map(toServer).filter((s) => !s.params.includes('down') && !s.params.includes('backup'));
   const already = live.length === current.length && sameSet(previousServers, servers);
   if (already) return { ok: true, text: configText, previousServers, changed: false };
 
-  return { ok: true, text: applyEdits(configText, planEdits(configText, current, servers)), previousServers, changed: true };
+  return {
+    ok: true,
+    text: applyEdits(configText, planEdits(configText, current, servers)),
+    previousServers,
+    changed: true,
+  };
 }
 
 function serverStatements(block: UpstreamBlock): Statement[] {
@@ -132,7 +157,8 @@ function lineSpan(text: string, s: Statement): { start: number; end: number; ind
 function planEdits(text: string, current: Statement[], servers: string[]): Edit[] {
   const edits: Edit[] = [];
   const shared = Math.min(current.length, servers.length);
-  for (let i = 0; i < shared; i++) edits.push({ start: current[i].start, end: current[i].end, text: `server ${servers[i]};` });
+  for (let i = 0; i < shared; i++)
+    edits.push({ start: current[i].start, end: current[i].end, text: `server ${servers[i]};` });
 
   if (servers.length > current.length) {
     const last = current[current.length - 1];
@@ -140,7 +166,11 @@ function planEdits(text: string, current: Statement[], servers: string[]): Edit[
     const span = lineSpan(text, last);
     if (span && text[span.end - 1] === '\n') {
       const eol = text[span.end - 2] === '\r' ? '\r\n' : '\n';
-      edits.push({ start: span.end, end: span.end, text: extra.map((s) => `${span.indent}server ${s};${eol}`).join('') });
+      edits.push({
+        start: span.end,
+        end: span.end,
+        text: extra.map((s) => `${span.indent}server ${s};${eol}`).join(''),
+      });
     } else {
       edits.push({ start: last.end, end: last.end, text: extra.map((s) => ` server ${s};`).join('') });
     }
@@ -161,7 +191,7 @@ function planEdits(text: string, current: Statement[], servers: string[]): Edit[
 
 function applyEdits(text: string, edits: Edit[]): string {
   let out = text;
-  for (const e of [...edits].sort((a, b) => b.start - a.start || b.end - a.end)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const e of [...edits].sort((a, b) => b.start - a.start || b.end - a.end))
+    out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
-

@@ -104,9 +104,19 @@ export class PortainerClient {
           ? `no answer within ${this.opts.timeoutMs} ms`
           : `${code ?? err.name ?? 'error'}: ${err.cause?.message ?? err.message ?? ''}`;
       if (code && /^(TLS_|ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/.test(code)) {
-        throw new PortainerError('tls', 0, `Portainer at ${this.base}: TLS certificate not trusted (${why}); check portainer.tls in the plan`, code);
+        throw new PortainerError(
+          'tls',
+          0,
+          `Portainer at ${this.base}: TLS certificate not trusted (${why}); check portainer.tls in the plan`,
+          code,
+        );
       }
-      throw new PortainerError('unreachable', 0, `Portainer at ${this.base} is unreachable (${method} ${path}: ${why})`, code ?? '');
+      throw new PortainerError(
+        'unreachable',
+        0,
+        `Portainer at ${this.base} is unreachable (${method} ${path}: ${why})`,
+        code ?? '',
+      );
     }
   }
 
@@ -127,14 +137,24 @@ export class PortainerClient {
         : kind === 'agent-unreachable'
           ? '; check that the Portainer agent runs on the VM and that Portainer can reach its URL'
           : '';
-    throw new PortainerError(kind, res.status, `Portainer ${method} ${path} answered ${res.status}: ${message}${details && details !== message ? ` (${details})` : ''}${hint}`, details);
+    throw new PortainerError(
+      kind,
+      res.status,
+      `Portainer ${method} ${path} answered ${res.status}: ${message}${details && details !== message ? ` (${details})` : ''}${hint}`,
+      details,
+    );
   }
 
   private async authHeaders(): Promise<Record<string, string>> {
     const auth = this.opts.auth;
     if ('apiKey' in auth) return { 'x-api-key': auth.apiKey };
     if (!this.jwt) {
-      const res = await this.send('POST', '/api/auth', { json: { Username: auth.username, Password: auth.password } }, {});
+      const res = await this.send(
+        'POST',
+        '/api/auth',
+        { json: { Username: auth.username, Password: auth.password } },
+        {},
+      );
       if (res.status !== 200) this.fail('POST', '/api/auth', res);
       this.jwt = (JSON.parse(res.text) as { jwt: string }).jwt;
     }
@@ -153,7 +173,11 @@ export class PortainerClient {
     try {
       return JSON.parse(res.text) as T;
     } catch {
-      throw new PortainerError('http', res.status, `Portainer ${method} ${path} answered ${res.status} with a body that is not JSON; is ${this.base} really Portainer?`);
+      throw new PortainerError(
+        'http',
+        res.status,
+        `Portainer ${method} ${path} answered ${res.status} with a body that is not JSON; is ${this.base} really Portainer?`,
+      );
     }
   }
 
@@ -181,7 +205,8 @@ export class PortainerClient {
   }
 
   async listStacks(endpointId?: number): Promise<PortainerStack[]> {
-    const q = endpointId === undefined ? '' : `?filters=${encodeURIComponent(JSON.stringify({ EndpointID: endpointId }))}`;
+    const q =
+      endpointId === undefined ? '' : `?filters=${encodeURIComponent(JSON.stringify({ EndpointID: endpointId }))}`;
     return this.call<PortainerStack[]>('GET', `/api/stacks${q}`);
   }
 
@@ -190,7 +215,12 @@ export class PortainerClient {
   }
 
   /** Deploys a standalone compose stack from its content (CE cannot deploy a file on the Portainer host). */
-  async createStandaloneStackFromString(endpointId: number, name: string, content: string, env: StackEnv[] = []): Promise<PortainerStack> {
+  async createStandaloneStackFromString(
+    endpointId: number,
+    name: string,
+    content: string,
+    env: StackEnv[] = [],
+  ): Promise<PortainerStack> {
     return this.call<PortainerStack>('POST', `/api/stacks/create/standalone/string?endpointId=${endpointId}`, {
       json: { Name: name, StackFileContent: content, Env: env },
     });
@@ -205,6 +235,9 @@ export class PortainerClient {
   /** Containers of one compose project on an environment, stopped ones included (Docker API passthrough). */
   async listContainers(endpointId: number, composeProject: string): Promise<DockerContainer[]> {
     const filters = encodeURIComponent(JSON.stringify({ label: [composeProjectLabel(composeProject)] }));
-    return this.call<DockerContainer[]>('GET', `/api/endpoints/${endpointId}/docker/containers/json?all=1&filters=${filters}`);
+    return this.call<DockerContainer[]>(
+      'GET',
+      `/api/endpoints/${endpointId}/docker/containers/json?all=1&filters=${filters}`,
+    );
   }
 }

@@ -10,7 +10,12 @@ export function normaliseStackName(name: string): string {
  * `https://10.0.0.102:9001/` all name the same agent.
  */
 export function sameAgentUrl(a: string, b: string): boolean {
-  const strip = (u: string) => u.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+  const strip = (u: string) =>
+    u
+      .trim()
+      .toLowerCase()
+      .replace(/^[a-z]+:\/\//, '')
+      .replace(/\/+$/, '');
   return strip(a) === strip(b);
 }
 

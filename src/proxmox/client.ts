@@ -84,11 +84,17 @@ const KIND_HINTS: Partial<Record<ProxmoxErrorKind, string>> = {
 export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
   const base = new URL(options.apiUrl);
   if (base.protocol !== 'https:') {
-    throw new ProxmoxError(`proxmox.apiUrl ${options.apiUrl} must be https:// (the API only listens on TLS).`, { kind: 'invalid' });
+    throw new ProxmoxError(`proxmox.apiUrl ${options.apiUrl} must be https:// (the API only listens on TLS).`, {
+      kind: 'invalid',
+    });
   }
   const origin = base.origin;
   const timeoutMs = Math.max(options.requestTimeoutMs ?? MIN_REQUEST_TIMEOUT_MS, MIN_REQUEST_TIMEOUT_MS);
-  const dispatcher: Agent = createDispatcher(options.tls, { baseUrl: origin, connectTimeoutMs: timeoutMs, warn: options.warn });
+  const dispatcher: Agent = createDispatcher(options.tls, {
+    baseUrl: origin,
+    connectTimeoutMs: timeoutMs,
+    warn: options.warn,
+  });
   const authorization = `PVEAPIToken=${options.tokenId}=${options.tokenSecret}`;
   const bodyEncoding = options.bodyEncoding ?? 'form';
   const secretSource = options.tokenSecretSource ? ` (secret from ${options.tokenSecretSource})` : '';
@@ -112,7 +118,15 @@ export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
     let statusText: string;
     let text: string;
     try {
-      const res = await dispatcher.request({ origin, path: fullPath, method: method as 'GET', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const res = await dispatcher.request({
+        origin,
+        path: fullPath,
+        method: method as 'GET',
+        headers,
+        body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
       statusCode = res.statusCode;
       statusText = res.statusText ?? '';
       text = await res.body.text();
@@ -130,25 +144,43 @@ export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
     }
     if (statusCode >= 200 && statusCode < 300) {
       if (json === undefined) {
-        throw new ProxmoxError(`${method} ${path} on ${origin} answered ${statusCode} without a JSON envelope; is apiUrl the Proxmox API?`, {
-          kind: 'transient', status: statusCode, method, path,
-        });
+        throw new ProxmoxError(
+          `${method} ${path} on ${origin} answered ${statusCode} without a JSON envelope; is apiUrl the Proxmox API?`,
+          {
+            kind: 'transient',
+            status: statusCode,
+            method,
+            path,
+          },
+        );
       }
       return json.data as T;
     }
     const reason = (json?.message ?? '').trim() || statusText || `HTTP ${statusCode}`;
     const errors = json?.errors ?? undefined;
     const kind = classifyHttpFailure(statusCode, reason, errors);
-    const errorText = errors ? ` — ${Object.entries(errors).map(([k, v]) => `${k}: ${String(v).trim()}`).join('; ')}` : '';
+    const errorText = errors
+      ? ` — ${Object.entries(errors)
+          .map(([k, v]) => `${k}: ${String(v).trim()}`)
+          .join('; ')}`
+      : '';
     let hint = KIND_HINTS[kind] ?? '';
     if (kind === 'auth') {
       hint = `the API token ${options.tokenId}${secretSource} was not accepted; check proxmox.tokenId in the plan and the token secret`;
     } else if (kind === 'permission') {
       hint = `the API token ${options.tokenId} lacks a privilege; grant it (pveum acl modify … --tokens ${options.tokenId}) or use a token with more rights`;
     }
-    throw new ProxmoxError(`${method} ${path} on ${origin} failed: ${statusCode} ${reason}${errorText}${hint ? ` (${hint})` : ''}`, {
-      kind, status: statusCode, reason: statusText || reason.split('\n')[0], errors, method, path,
-    });
+    throw new ProxmoxError(
+      `${method} ${path} on ${origin} failed: ${statusCode} ${reason}${errorText}${hint ? ` (${hint})` : ''}`,
+      {
+        kind,
+        status: statusCode,
+        reason: statusText || reason.split('\n')[0],
+        errors,
+        method,
+        path,
+      },
+    );
   }
 
   const readRetries = options.readRetries ?? 3;

@@ -55,12 +55,19 @@ export function clusterApi(http: ProxmoxHttp) {
 export function storageApi(http: ProxmoxHttp) {
   return {
     backups: (node: string, storage: string, vmid: number) =>
-      http.get<BackupVolume[]>(`/nodes/${encodeURIComponent(node)}/storage/${encodeURIComponent(storage)}/content`, { content: 'backup', vmid }),
+      http.get<BackupVolume[]>(`/nodes/${encodeURIComponent(node)}/storage/${encodeURIComponent(storage)}/content`, {
+        content: 'backup',
+        vmid,
+      }),
     /** → UPID (`vzdump`), or `OK` when none of the guests is on this node. */
     vzdump: (node: string, p: VzdumpParams) =>
       http.post<string>(`/nodes/${encodeURIComponent(node)}/vzdump`, {
-        vmid: String(p.vmid), storage: p.storage, mode: p.mode, compress: p.compress,
-        'notes-template': p.notesTemplate, protected: p.protected,
+        vmid: String(p.vmid),
+        storage: p.storage,
+        mode: p.mode,
+        compress: p.compress,
+        'notes-template': p.notesTemplate,
+        protected: p.protected,
       }),
   };
 }

@@ -4,14 +4,7 @@
  */
 
 export type ProxmoxErrorKind =
-  | 'not-found'
-  | 'already-exists'
-  | 'locked'
-  | 'transient'
-  | 'auth'
-  | 'permission'
-  | 'invalid'
-  | 'tls';
+  'not-found' | 'already-exists' | 'locked' | 'transient' | 'auth' | 'permission' | 'invalid' | 'tls';
 
 export interface ProxmoxErrorFields {
   kind: ProxmoxErrorKind;
@@ -53,8 +46,12 @@ export class ProxmoxError extends Error implements ProxmoxErrorFields {
 
 /** True for anything shaped like a ProxmoxError (checked by fields, so it works across module copies). */
 export function isProxmoxError(err: unknown): err is ProxmoxError {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'PROXMOX_ERROR' &&
-    typeof (err as { kind?: unknown }).kind === 'string';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { code?: unknown }).code === 'PROXMOX_ERROR' &&
+    typeof (err as { kind?: unknown }).kind === 'string'
+  );
 }
 
 /** Locked guests, file-lock timeouts and server-side hiccups go away on their own; the rest needs a person. */
@@ -69,7 +66,11 @@ const LOCK_PATTERNS = [/is locked \(/i, /can't lock file/i, /got timeout/i, /got
  * Classify an HTTP answer by its status and message, following how PVE words things (see the API reference):
  * 500 is used for almost everything, so the message decides.
  */
-export function classifyHttpFailure(status: number, message: string, errors?: Record<string, string>): ProxmoxErrorKind {
+export function classifyHttpFailure(
+  status: number,
+  message: string,
+  errors?: Record<string, string>,
+): ProxmoxErrorKind {
   const text = `${message} ${errors ? Object.values(errors).join(' ') : ''}`;
   if (status === 401) return 'auth';
   if (status === 403) return 'permission';
@@ -90,7 +91,8 @@ export function classifyTaskFailure(exitstatus: string): ProxmoxErrorKind {
   if (/does not exist/i.test(exitstatus)) return 'not-found';
   if (/already exists/i.test(exitstatus)) return 'already-exists';
   if (LOCK_PATTERNS.some((p) => p.test(exitstatus))) return 'locked';
-  if (/not supported|not allowed|permission|invalid|parameter|unable to parse|protection mode/i.test(exitstatus)) return 'invalid';
+  if (/not supported|not allowed|permission|invalid|parameter|unable to parse|protection mode/i.test(exitstatus))
+    return 'invalid';
   return 'transient';
 }
 

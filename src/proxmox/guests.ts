@@ -1,7 +1,8 @@
 import type { ProxmoxHttp } from './client';
 import { ProxmoxError } from './errors';
 
-const agentPath = (node: string, vmid: number, leaf: string) => `/nodes/${encodeURIComponent(node)}/qemu/${vmid}/agent/${leaf}`;
+const agentPath = (node: string, vmid: number, leaf: string) =>
+  `/nodes/${encodeURIComponent(node)}/qemu/${vmid}/agent/${leaf}`;
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Resolves when the guest agent answers (POST agent/ping → null); throws the API's error otherwise. */
@@ -63,7 +64,10 @@ export async function guestExec(
 ): Promise<GuestExecResult> {
   if (argv.length === 0) throw new ProxmoxError('guestExec needs a command (argv is empty).', { kind: 'invalid' });
   const sleep = opts.sleep ?? defaultSleep;
-  const started = await http.post<{ pid: number }>(agentPath(node, vmid, 'exec'), { command: argv, 'input-data': opts.inputData });
+  const started = await http.post<{ pid: number }>(agentPath(node, vmid, 'exec'), {
+    command: argv,
+    'input-data': opts.inputData,
+  });
   const deadline = Date.now() + opts.timeoutMs;
   let interval = 100;
   for (;;) {

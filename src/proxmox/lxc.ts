@@ -12,7 +12,10 @@ const ctPath = (node: string, vmid: number) => `/nodes/${encodeURIComponent(node
 
 export function lxcApi(http: ProxmoxHttp) {
   return {
-    list: (node: string) => http.get<{ vmid: number | string; name?: string; status: string; lock?: string }[]>(`/nodes/${encodeURIComponent(node)}/lxc`),
+    list: (node: string) =>
+      http.get<{ vmid: number | string; name?: string; status: string; lock?: string }[]>(
+        `/nodes/${encodeURIComponent(node)}/lxc`,
+      ),
     config: (node: string, vmid: number) => http.get<GuestConfig>(`${ctPath(node, vmid)}/config`),
     status: (node: string, vmid: number) => http.get<LxcStatus>(`${ctPath(node, vmid)}/status/current`),
     /** → UPID (`vzshutdown`); 500 `CT N not running` when stopped. */

@@ -33,7 +33,10 @@ const vmPath = (node: string, vmid: number) => `/nodes/${encodeURIComponent(node
 
 export function qemuApi(http: ProxmoxHttp) {
   return {
-    list: (node: string) => http.get<{ vmid: number; name?: string; status: string; template?: number }[]>(`/nodes/${encodeURIComponent(node)}/qemu`),
+    list: (node: string) =>
+      http.get<{ vmid: number; name?: string; status: string; template?: number }[]>(
+        `/nodes/${encodeURIComponent(node)}/qemu`,
+      ),
     /** The config with pending changes applied (PVE's default), or the running one with `current`. */
     config: (node: string, vmid: number, current = false) =>
       http.get<GuestConfig>(`${vmPath(node, vmid)}/config`, current ? { current: 1 } : undefined),
@@ -42,9 +45,11 @@ export function qemuApi(http: ProxmoxHttp) {
     setConfig: (node: string, vmid: number, params: Params) => http.put<null>(`${vmPath(node, vmid)}/config`, params),
     status: (node: string, vmid: number) => http.get<QemuStatus>(`${vmPath(node, vmid)}/status/current`),
     /** → UPID (type `qmclone`, id = source vmid). */
-    clone: (node: string, sourceVmid: number, params: CloneParams) => http.post<string>(`${vmPath(node, sourceVmid)}/clone`, params),
+    clone: (node: string, sourceVmid: number, params: CloneParams) =>
+      http.post<string>(`${vmPath(node, sourceVmid)}/clone`, params),
     /** → UPID on PVE ≥ 8, null on PVE 7. */
-    resize: (node: string, vmid: number, disk: string, size: string) => http.put<string | null>(`${vmPath(node, vmid)}/resize`, { disk, size }),
+    resize: (node: string, vmid: number, disk: string, size: string) =>
+      http.put<string | null>(`${vmPath(node, vmid)}/resize`, { disk, size }),
     start: (node: string, vmid: number) => http.post<string>(`${vmPath(node, vmid)}/status/start`),
     shutdown: (node: string, vmid: number, timeoutSec?: number) =>
       http.post<string>(`${vmPath(node, vmid)}/status/shutdown`, { timeout: timeoutSec }),

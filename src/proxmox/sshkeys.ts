@@ -4,7 +4,10 @@
  * handled by the HTTP core: callers pass the value from `encodeSshKeys` as a plain string.
  */
 export function encodeSshKeys(keys: string): string {
-  const lines = keys.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = keys
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return encodeURIComponent(lines.join('\n'));
 }
 
@@ -17,5 +20,8 @@ export function decodeSshKeys(stored: string | undefined): string[] {
   } catch {
     // Not valid percent-encoding: it was stored raw; compare it as it is.
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }

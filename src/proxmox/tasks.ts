@@ -14,17 +14,26 @@ export interface Upid {
   user: string;
 }
 
-const UPID_RE = /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
+const UPID_RE =
+  /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
 
 /** Parse `UPID:NODE:PID:PSTART:STARTTIME:TYPE:ID:USER:`; throws an `invalid` ProxmoxError otherwise. */
 export function parseUpid(upid: string): Upid {
   const m = UPID_RE.exec(upid.trim());
   if (!m) {
-    throw new ProxmoxError(`"${upid}" is not a Proxmox task id (UPID:NODE:PID:PSTART:STARTTIME:TYPE:ID:USER:)`, { kind: 'invalid' });
+    throw new ProxmoxError(`"${upid}" is not a Proxmox task id (UPID:NODE:PID:PSTART:STARTTIME:TYPE:ID:USER:)`, {
+      kind: 'invalid',
+    });
   }
   return {
-    upid: upid.trim(), node: m[1], pid: parseInt(m[2], 16), pstart: parseInt(m[3], 16), starttime: parseInt(m[4], 16),
-    type: m[5], id: m[6], user: m[7],
+    upid: upid.trim(),
+    node: m[1],
+    pid: parseInt(m[2], 16),
+    pstart: parseInt(m[3], 16),
+    starttime: parseInt(m[4], 16),
+    type: m[5],
+    id: m[6],
+    user: m[7],
   };
 }
 
@@ -83,13 +92,18 @@ export async function readTaskLog(http: ProxmoxHttp, upid: string, lines = 50): 
   return (entries ?? []).map((e) => e.t).slice(-lines);
 }
 
-async function statusWithBriefRetry(http: ProxmoxHttp, upid: Upid, sleep: (ms: number) => Promise<void>): Promise<TaskStatus> {
+async function statusWithBriefRetry(
+  http: ProxmoxHttp,
+  upid: Upid,
+  sleep: (ms: number) => Promise<void>,
+): Promise<TaskStatus> {
   // Right after creation a busy node may not know the task yet ("no such task"): retry briefly.
   for (let attempt = 0; ; attempt++) {
     try {
       return await http.get<TaskStatus>(taskPath(upid, 'status'));
     } catch (err) {
-      const noSuchTask = isProxmoxError(err) && /no such task/i.test(`${err.message} ${JSON.stringify(err.errors ?? {})}`);
+      const noSuchTask =
+        isProxmoxError(err) && /no such task/i.test(`${err.message} ${JSON.stringify(err.errors ?? {})}`);
       if (!noSuchTask || attempt >= 5) throw err;
       await sleep(200 * (attempt + 1));
     }
@@ -110,7 +124,14 @@ export async function waitForTask(http: ProxmoxHttp, upidText: string, opts: Wai
   let interval = min;
   for (let polls = 1; ; polls++) {
     const status = await statusWithBriefRetry(http, upid, sleep);
-    opts.heartbeat?.({ upid: upid.upid, type: upid.type, id: upid.id, status: status.status, elapsedMs: Date.now() - started, polls });
+    opts.heartbeat?.({
+      upid: upid.upid,
+      type: upid.type,
+      id: upid.id,
+      status: status.status,
+      elapsedMs: Date.now() - started,
+      polls,
+    });
     if (status.status === 'stopped') {
       const exitstatus = String(status.exitstatus ?? '').trim();
       const logTail = await readTaskLog(http, upid.upid, opts.logLines ?? 50).catch(() => [] as string[]);

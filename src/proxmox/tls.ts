@@ -7,7 +7,10 @@ import { ProxmoxError } from './errors';
 export const normalizeFingerprint = normaliseFingerprint;
 
 /** The shared TLS trust (src/http/tls.ts), with failures as ProxmoxErrors of kind `tls` (permanent). */
-export function createDispatcher(tls: TlsTrust, opts: { baseUrl: string; connectTimeoutMs: number; warn?: (message: string) => void }): Agent {
+export function createDispatcher(
+  tls: TlsTrust,
+  opts: { baseUrl: string; connectTimeoutMs: number; warn?: (message: string) => void },
+): Agent {
   return dispatcherFor(tls, {
     connectTimeoutMs: opts.connectTimeoutMs,
     what: `the Proxmox API at ${opts.baseUrl}`,

@@ -93,7 +93,11 @@ export class QdrantClient {
         err.name === 'TimeoutError' || err.name === 'AbortError'
           ? `no answer within ${this.opts.timeoutMs} ms`
           : `${err.code ?? err.name ?? 'error'}: ${err.message ?? ''}`.trim();
-      throw new QdrantError('unreachable', 0, `Qdrant at ${this.base} is unreachable (${method} ${path}: ${why}); check that it runs and the URL is right`);
+      throw new QdrantError(
+        'unreachable',
+        0,
+        `Qdrant at ${this.base} is unreachable (${method} ${path}: ${why}); check that it runs and the URL is right`,
+      );
     }
   }
 
@@ -114,7 +118,11 @@ export class QdrantClient {
         : kind === 'not-ready'
           ? '; wait for it to finish loading'
           : '';
-    throw new QdrantError(kind, res.status, `Qdrant at ${this.base}: ${method} ${path} answered ${res.status}: ${detail}${hint}`);
+    throw new QdrantError(
+      kind,
+      res.status,
+      `Qdrant at ${this.base}: ${method} ${path} answered ${res.status}: ${detail}${hint}`,
+    );
   }
 
   private async json<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
@@ -123,7 +131,11 @@ export class QdrantClient {
     try {
       return (JSON.parse(res.text) as { result: T }).result;
     } catch {
-      throw new QdrantError('http', res.status, `Qdrant at ${this.base}: ${method} ${path} answered ${res.status} with a body that is not JSON`);
+      throw new QdrantError(
+        'http',
+        res.status,
+        `Qdrant at ${this.base}: ${method} ${path} answered ${res.status} with a body that is not JSON`,
+      );
     }
   }
 
@@ -151,7 +163,11 @@ export class QdrantClient {
     try {
       return JSON.parse(res.text) as QdrantVersion;
     } catch {
-      throw new QdrantError('http', res.status, `Qdrant at ${this.base}: GET / did not answer JSON; is this URL really Qdrant?`);
+      throw new QdrantError(
+        'http',
+        res.status,
+        `Qdrant at ${this.base}: GET / did not answer JSON; is this URL really Qdrant?`,
+      );
     }
   }
 
@@ -175,7 +191,9 @@ export class QdrantClient {
 
   /** Exact point count (the approximate `points_count` is not good enough to compare two instances). */
   async countExact(name: string): Promise<number> {
-    const result = await this.json<{ count: number }>('POST', `/collections/${encodeURIComponent(name)}/points/count`, { exact: true });
+    const result = await this.json<{ count: number }>('POST', `/collections/${encodeURIComponent(name)}/points/count`, {
+      exact: true,
+    });
     return result.count;
   }
 
@@ -189,7 +207,10 @@ export class QdrantClient {
   }
 
   async deleteSnapshot(name: string, snapshot: string): Promise<unknown> {
-    return this.json('DELETE', `/collections/${encodeURIComponent(name)}/snapshots/${encodeURIComponent(snapshot)}?wait=true`);
+    return this.json(
+      'DELETE',
+      `/collections/${encodeURIComponent(name)}/snapshots/${encodeURIComponent(snapshot)}?wait=true`,
+    );
   }
 
   /** Where another Qdrant can download this instance's snapshot. */
@@ -201,11 +222,20 @@ export class QdrantClient {
    * Makes this instance fetch a snapshot from `location` and load it into `collection` (replacing its data).
    * `sourceApiKey` is sent along so the instance can download from a source that requires a key.
    */
-  async recoverFromUrl(collection: string, location: string, checksum?: string, sourceApiKey?: string): Promise<boolean> {
+  async recoverFromUrl(
+    collection: string,
+    location: string,
+    checksum?: string,
+    sourceApiKey?: string,
+  ): Promise<boolean> {
     const body: Record<string, string> = { location, priority: 'snapshot' };
     if (checksum) body.checksum = checksum;
     if (sourceApiKey) body.api_key = sourceApiKey;
-    return this.json<boolean>('PUT', `/collections/${encodeURIComponent(collection)}/snapshots/recover?wait=true`, body);
+    return this.json<boolean>(
+      'PUT',
+      `/collections/${encodeURIComponent(collection)}/snapshots/recover?wait=true`,
+      body,
+    );
   }
 
   /** Parsed `/metrics`, with request totals summed (probe endpoints counted apart). */

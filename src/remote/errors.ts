@@ -31,8 +31,12 @@ export function remoteError(
 }
 
 export function isRemoteError(err: unknown): err is RemoteError {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'RemoteError'
-    && typeof (err as { kind?: unknown }).kind === 'string';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'RemoteError' &&
+    typeof (err as { kind?: unknown }).kind === 'string'
+  );
 }
 
 /**

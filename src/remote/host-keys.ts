@@ -13,8 +13,7 @@ export function fingerprintOf(keyBlob: Buffer): string {
 }
 
 export type HostKeyVerdict =
-  | { ok: true }
-  | { ok: false; reason: 'unknown' | 'changed' | 'revoked' | 'no-trust' | 'unreadable'; detail: string };
+  { ok: true } | { ok: false; reason: 'unknown' | 'changed' | 'revoked' | 'no-trust' | 'unreadable'; detail: string };
 
 export function checkHostKey(trust: SshHostKeyTrust, host: string, port: number, keyBlob: Buffer): HostKeyVerdict {
   const seen = fingerprintOf(keyBlob);
@@ -28,11 +27,19 @@ export function checkHostKey(trust: SshHostKeyTrust, host: string, port: number,
     try {
       text = readFileSync(trust.knownHostsFile, 'utf8');
     } catch (e) {
-      return { ok: false, reason: 'unreadable', detail: `cannot read known_hosts file ${trust.knownHostsFile}: ${(e as Error).message}` };
+      return {
+        ok: false,
+        reason: 'unreadable',
+        detail: `cannot read known_hosts file ${trust.knownHostsFile}: ${(e as Error).message}`,
+      };
     }
     return checkKnownHosts(text, trust.knownHostsFile, host, port, keyBlob);
   }
-  return { ok: false, reason: 'no-trust', detail: 'the plan gives neither hostKey.fingerprint nor hostKey.knownHostsFile' };
+  return {
+    ok: false,
+    reason: 'no-trust',
+    detail: 'the plan gives neither hostKey.fingerprint nor hostKey.knownHostsFile',
+  };
 }
 
 function normalizeFingerprint(fp: string): string {
@@ -85,6 +92,12 @@ function hostMatches(patternList: string, name: string): boolean {
 }
 
 function wildcard(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|\\[\]]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|\\[\]]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(name);
 }

@@ -1,5 +1,13 @@
 export { shellQuote } from './quote';
 export { isRetryable, isRemoteError, remoteError, type RemoteError, type RemoteErrorKind } from './errors';
-export { withSsh, connectSsh, describeEndpoint, type SshSession, type CommandResult, type RunOptions, type WorkerEnv } from './ssh';
+export {
+  withSsh,
+  connectSsh,
+  describeEndpoint,
+  type SshSession,
+  type CommandResult,
+  type RunOptions,
+  type WorkerEnv,
+} from './ssh';
 export { hostTarget, containerTarget, type RemoteTarget } from './target';
 export { fingerprintOf, checkHostKey } from './host-keys';

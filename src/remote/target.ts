@@ -15,7 +15,8 @@ export function hostTarget(session: SshSession): RemoteTarget {
 }
 
 export function containerTarget(session: SshSession, ctid: number): RemoteTarget {
-  if (!Number.isInteger(ctid) || ctid <= 0) throw new Error(`containerTarget: ctid must be a positive integer, got ${ctid}`);
+  if (!Number.isInteger(ctid) || ctid <= 0)
+    throw new Error(`containerTarget: ctid must be a positive integer, got ${ctid}`);
   return {
     describe: `CT ${ctid} via ${session.describe}`,
     run: (argv, opts) => session.run(['pct', 'exec', String(ctid), '--', ...argv], opts),

@@ -14,12 +14,16 @@ export interface TemporalTarget {
   connectionOptions: NativeConnectionOptions;
 }
 
-export function loadTemporalTarget(opts: { profile?: string; address?: string; namespace?: string } = {}): TemporalTarget {
+export function loadTemporalTarget(
+  opts: { profile?: string; address?: string; namespace?: string } = {},
+): TemporalTarget {
   let loaded: ReturnType<typeof loadClientConnectConfig>;
   try {
     loaded = loadClientConnectConfig({ profile: opts.profile ?? process.env.TEMPORAL_PROFILE });
   } catch (err) {
-    throw new Error(`cannot read the Temporal connection settings: ${(err as Error).message}\nhint: check TEMPORAL_* variables and your temporal.toml profile`);
+    throw new Error(
+      `cannot read the Temporal connection settings: ${(err as Error).message}\nhint: check TEMPORAL_* variables and your temporal.toml profile`,
+    );
   }
   const connectionOptions: NativeConnectionOptions = { ...loaded.connectionOptions };
   if (opts.address) connectionOptions.address = opts.address;
@@ -40,5 +44,7 @@ export function webUiUrl(target: TemporalTarget, workflowId?: string): string {
       return m ? `http://${m[1]}:${Number(m[2]) + 1000}` : 'http://localhost:8233';
     })();
   const ns = encodeURIComponent(target.namespace);
-  return workflowId ? `${base}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : `${base}/namespaces/${ns}/workflows`;
+  return workflowId
+    ? `${base}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}`
+    : `${base}/namespaces/${ns}/workflows`;
 }

@@ -40,7 +40,8 @@ export function scanDependencies(input: {
       if (legacyIds.has(Number(dependent))) continue;
       if (deps.includes(guest.ctid)) reasons.push(`guest ${dependent} declares it as a dependency`);
     }
-    if (reasons.length) refused.push({ ctid: guest.ctid, reason: `CT ${guest.ctid} (${guest.name}): ${reasons.join('; ')}` });
+    if (reasons.length)
+      refused.push({ ctid: guest.ctid, reason: `CT ${guest.ctid} (${guest.name}): ${reasons.join('; ')}` });
     else deletable.push(guest);
   }
   return { deletable, refused };

@@ -35,11 +35,7 @@ export const statusQuery = defineQuery<MigrationStatus>('status');
 
 /** What the run is waiting for a person to do, with the CLI command that continues it. */
 export type WaitingFor =
-  | 'readiness'
-  | 'portainer-deploy'
-  | 'operator-choice-after-failed-verification'
-  | 'reindex'
-  | 'decommission-approval';
+  'readiness' | 'portainer-deploy' | 'operator-choice-after-failed-verification' | 'reindex' | 'decommission-approval';
 
 /** The update a CLI command sends, for the messages in the checklist and in `watch`. */
 export const continueCommands: Record<WaitingFor, string> = {

@@ -29,7 +29,12 @@ import { formatMs, messageOf } from './text';
 
 type Acts = MigrationActivities;
 
-const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 };
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 20,
+};
 // A worker that dies mid-activity is noticed when its heartbeats stop: the timeout bounds how long a crash costs.
 // Every activity heartbeats at least every few seconds while it waits (task polls, probes, SSH steps).
 const quick: ActivityOptions = { startToCloseTimeout: '2m', heartbeatTimeout: '20s', retry };
@@ -38,8 +43,11 @@ const long: ActivityOptions = { startToCloseTimeout: '30m', heartbeatTimeout: '2
 const acts = proxyActivities<Acts>(quick);
 const longActs = proxyActivities<Acts>(long);
 /** Notifications must never block or fail the run. */
-const notifyActs = proxyActivities<Acts>({ scheduleToCloseTimeout: '5m', startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
-
+const notifyActs = proxyActivities<Acts>({
+  scheduleToCloseTimeout: '5m',
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5 },
+});
 
 export async function migration(input: MigrationInput): Promise<MigrationReport> {
   const { plan, digest } = input;
@@ -55,7 +63,10 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     if (!plan.notify || dryRun) return;
     pendingNotifications.push(
       notifyActs
-        .notify({ webhookUrlEnv: plan.notify.webhookUrlEnv, event: { event, message, workflowId, planName: plan.name, phase: board.status.phase } })
+        .notify({
+          webhookUrlEnv: plan.notify.webhookUrlEnv,
+          event: { event, message, workflowId, planName: plan.name, phase: board.status.phase },
+        })
         .catch((err) => log.warn('notification not delivered', { event, error: String(err) })),
     );
   };
@@ -100,7 +111,6 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
   installOperatorHandlers(person, board, plan, report, publish, notify, () => verified);
   upsertSearchAttributes([{ key: PlanNameKey, value: plan.name }]);
 
-
   /**
    * The end-state rule for the gateway (docs/end-states.md): changed and not yet verified → back on its previous
    * servers, in a non-cancellable scope so a cancel cannot interrupt the compensation. After verification it stays.
@@ -117,12 +127,22 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     await CancellationScope.nonCancellable(async () => {
       const res = await acts.rollbackGateway.executeWithOptions(
         { ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${previousServers.join(', ')} (rollback)` },
-        [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, previousServers, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, verifyBudgetMs: plan.timings.verifyBudgetMs }],
+        [
+          {
+            proxmoxHost: plan.proxmoxHost,
+            gateway: plan.gateway,
+            previousServers,
+            verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`,
+            verifyBudgetMs: plan.timings.verifyBudgetMs,
+          },
+        ],
       );
       gatewayChanged = false;
       report.gateway.rolledBack = true;
       report.gateway.currentServers = previousServers;
-      report.changes.push(`gateway rolled back to ${previousServers.join(', ')} (${why})${res.changed ? '' : ` — ${res.reason}`}`);
+      report.changes.push(
+        `gateway rolled back to ${previousServers.join(', ')} (${why})${res.changed ? '' : ` — ${res.reason}`}`,
+      );
     });
   };
   /** The same, for the ways out that must not fail because of it: a failed rollback is reported, not thrown. */
@@ -130,7 +150,9 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     try {
       await restoreGateway(why);
     } catch (e) {
-      report.changes.push(`gateway rollback FAILED (${why}): ${messageOf(e)} — put upstream ${plan.gateway.upstream} back on ${previousServers.join(', ')} by hand`);
+      report.changes.push(
+        `gateway rollback FAILED (${why}): ${messageOf(e)} — put upstream ${plan.gateway.upstream} back on ${previousServers.join(', ')} by hand`,
+      );
     }
   };
 
@@ -139,13 +161,21 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     enterPhase('Declarative Configuration');
     const preflight = await step(
       'preflight on live state',
-      () => acts.preflight.executeWithOptions({ ...quick, summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' }, [{ plan }]),
+      () =>
+        acts.preflight.executeWithOptions(
+          { ...quick, summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' },
+          [{ plan }],
+        ),
       (r) => `${r.checks.length} checks passed`,
     );
     if (preflight.problems.length) {
       const list = preflight.problems.map((p) => `${p.item} — fix: ${p.fix}`);
       board.endStep('preflight on live state', 'failed', undefined, `${list.length} problem(s)`);
-      throw ApplicationFailure.nonRetryable(`Preflight found ${list.length} problem(s); nothing was changed:\n- ${list.join('\n- ')}`, 'PreflightFailed', preflight);
+      throw ApplicationFailure.nonRetryable(
+        `Preflight found ${list.length} problem(s); nothing was changed:\n- ${list.join('\n- ')}`,
+        'PreflightFailed',
+        preflight,
+      );
     }
 
     // ── Phase 2 ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -154,13 +184,17 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       'compose files onto the NFS export',
       () =>
         acts.provisionComposeFiles.executeWithOptions(
-          { ...quick, summary: `push ${plan.composeFiles.map((f) => f.destination).join(', ')} → ${plan.proxmoxHost.host}` },
+          {
+            ...quick,
+            summary: `push ${plan.composeFiles.map((f) => f.destination).join(', ')} → ${plan.proxmoxHost.host}`,
+          },
           [{ host: plan.proxmoxHost, files: plan.composeFiles, dryRun }],
         ),
       (r) => r.files.map((f) => `${f.hostPath}: ${f.outcome}`).join('; '),
     );
     report.composeFiles = files.files;
-    for (const f of files.files) if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}`);
+    for (const f of files.files)
+      if (f.outcome !== 'unchanged') report.changes.push(`compose file ${f.hostPath}: ${f.outcome}`);
 
     // ── Phase 3 ────────────────────────────────────────────────────────────────────────────────────────────────
     enterPhase('Infrastructure Provisioning');
@@ -169,8 +203,14 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       plan.vms.map((vm) =>
         step(
           `VM ${vm.vmid} ${vm.name}`,
-          () => longActs.ensureVm.executeWithOptions({ ...long, summary: `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})` }, [{ proxmox: plan.proxmox, vm, dryRun }]),
-          (r) => (r.changes.length ? r.changes.join('; ') : 'already as planned') + (r.rebootRequired ? ' — REBOOT REQUIRED for pending changes' : ''),
+          () =>
+            longActs.ensureVm.executeWithOptions(
+              { ...long, summary: `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})` },
+              [{ proxmox: plan.proxmox, vm, dryRun }],
+            ),
+          (r) =>
+            (r.changes.length ? r.changes.join('; ') : 'already as planned') +
+            (r.rebootRequired ? ' — REBOOT REQUIRED for pending changes' : ''),
         ).then((r) => {
           report.vms.push(r);
           report.changes.push(...r.changes.map((c) => `VM ${r.vmid}: ${c}${dryRun ? ' (would be)' : ''}`));
@@ -186,14 +226,30 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         await step(
           'Portainer deploy',
           () =>
-            acts.ensurePortainerDeployment.executeWithOptions({ ...quick, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName} (dry run)` }, [
-              { portainer: plan.portainer, composeContent: plan.composeFiles[plan.portainer.composeFileIndex].content, dryRun: true },
-            ]),
+            acts.ensurePortainerDeployment.executeWithOptions(
+              {
+                ...quick,
+                summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName} (dry run)`,
+              },
+              [
+                {
+                  portainer: plan.portainer,
+                  composeContent: plan.composeFiles[plan.portainer.composeFileIndex].content,
+                  dryRun: true,
+                },
+              ],
+            ),
           (r) => r.changes.join('; ') || 'already deployed',
         ).then((r) => report.changes.push(...r.changes.map((c) => `Portainer: ${c} (would be)`)));
       } else {
-        board.endStep('Portainer deploy', 'skipped', 'needs a person here: deploy the stack in Portainer, then confirm');
-        report.needsPerson.push('Phase 4: deploy the Qdrant stack in Portainer (environment Dr-Phoenix), then `phoenix-migrate confirm-portainer`');
+        board.endStep(
+          'Portainer deploy',
+          'skipped',
+          'needs a person here: deploy the stack in Portainer, then confirm',
+        );
+        report.needsPerson.push(
+          'Phase 4: deploy the Qdrant stack in Portainer (environment Dr-Phoenix), then `phoenix-migrate confirm-portainer`',
+        );
       }
     } else {
       await waitUntilReady();
@@ -201,10 +257,14 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       if (plan.qdrant.data.mode === 'snapshot') {
         const copied = await step(
           'copy Qdrant collections by snapshot',
-          () => longActs.copyQdrantCollections.executeWithOptions({ ...long, summary: `snapshot ${plan.qdrant.legacyUrl} → ${plan.qdrant.newUrl}` }, [
-            { legacyUrl: plan.qdrant.legacyUrl, newUrl: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey },
-          ]),
-          (r) => r.map((c) => `${c.name}: ${c.newCount}/${c.legacyCount}`).join('; ') || 'no collections on the legacy instance',
+          () =>
+            longActs.copyQdrantCollections.executeWithOptions(
+              { ...long, summary: `snapshot ${plan.qdrant.legacyUrl} → ${plan.qdrant.newUrl}` },
+              [{ legacyUrl: plan.qdrant.legacyUrl, newUrl: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey }],
+            ),
+          (r) =>
+            r.map((c) => `${c.name}: ${c.newCount}/${c.legacyCount}`).join('; ') ||
+            'no collections on the legacy instance',
         );
         report.changes.push(...copied.map((c) => `Qdrant collection ${c.name} copied (${c.newCount} points)`));
       }
@@ -227,7 +287,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         verified = true;
         break;
       }
-      await step('gateway rollback', () => restoreGateway(failure ?? 'verification failed'), () => `back on ${previousServers.join(', ')}`);
+      await step(
+        'gateway rollback',
+        () => restoreGateway(failure ?? 'verification failed'),
+        () => `back on ${previousServers.join(', ')}`,
+      );
       notify('rejected', `Verification failed and the gateway was rolled back: ${failure}`);
       const choice = await person.waitForChoice(() =>
         waitFor(
@@ -243,13 +307,23 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     if (plan.qdrant.data.mode === 'reindex' && !dryRun) await waitForReindex();
 
     // ── Phase 5: decommissioning behind its gates ─────────────────────────────────────────────────────────────
-    const gatewayNow = await step(
-      'dependency scan',
-      () => acts.readGateway.executeWithOptions({ ...quick, summary: `read gateway ${plan.gateway.siteFile}` }, [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway }]),
+    const gatewayNow = await step('dependency scan', () =>
+      acts.readGateway.executeWithOptions({ ...quick, summary: `read gateway ${plan.gateway.siteFile}` }, [
+        { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
+      ]),
     );
-    const scan = scanDependencies({ legacy: plan.legacyGuests, movedUpstream: plan.gateway.upstream, upstreams: gatewayNow.upstreams, guestDependencies: plan.guestDependencies });
+    const scan = scanDependencies({
+      legacy: plan.legacyGuests,
+      movedUpstream: plan.gateway.upstream,
+      upstreams: gatewayNow.upstreams,
+      guestDependencies: plan.guestDependencies,
+    });
     report.decommission.refused.push(...scan.refused);
-    board.endStep('dependency scan', 'done', `${scan.deletable.length} deletable, ${scan.refused.length} refused${scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : ''}`);
+    board.endStep(
+      'dependency scan',
+      'done',
+      `${scan.deletable.length} deletable, ${scan.refused.length} refused${scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : ''}`,
+    );
     if (dryRun) for (const r of scan.refused) report.changes.push(`kept (refused by the dependency scan): ${r.reason}`);
 
     let toDelete = scan.deletable;
@@ -261,13 +335,18 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         );
       } else {
         const items = [
-          ...toDelete.map((g) => `delete CT ${g.ctid} ${g.name}${plan.backups.enabled ? ` (after a vzdump backup to ${plan.backups.storage})` : ''}`),
+          ...toDelete.map(
+            (g) =>
+              `delete CT ${g.ctid} ${g.name}${plan.backups.enabled ? ` (after a vzdump backup to ${plan.backups.storage})` : ''}`,
+          ),
           ...scan.refused.map((r) => `kept: ${r.reason}`),
           ...report.legacyTraffic.map((t) => `⚠ ${t}`),
         ];
         board.setStepWaiting('decommission approval', 'waiting for approval');
         notify('waiting', `Approve deleting ${toDelete.map((g) => g.ctid).join(', ')}`);
-        await person.waitForApproval(() => waitFor('decommission-approval', 'Approve deleting these legacy containers.', items));
+        await person.waitForApproval(() =>
+          waitFor('decommission-approval', 'Approve deleting these legacy containers.', items),
+        );
         stopWaiting();
         board.endStep('decommission approval', 'done', `approved by ${person.lastActor}`);
         report.operator.push(person.lastRecord('approveDecommission'));
@@ -275,7 +354,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       }
     }
 
-    const protectedVmids = { template: plan.templateVmid, gateway: plan.gateway.ctid, targets: plan.vms.map((v) => v.vmid) };
+    const protectedVmids = {
+      template: plan.templateVmid,
+      gateway: plan.gateway.ctid,
+      targets: plan.vms.map((v) => v.vmid),
+    };
     decommissionStarted = !dryRun && toDelete.length > 0;
     // Each deletion is recorded as soon as it is done, so a failure of another still reports what is gone.
     await allOrFirstFailure(
@@ -283,23 +366,30 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         step(
           `decommission CT ${guest.ctid} ${guest.name}`,
           () =>
-            longActs.decommissionGuest.executeWithOptions({ ...long, summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})${dryRun ? ' (dry run)' : ''}` }, [
+            longActs.decommissionGuest.executeWithOptions(
               {
-                proxmox: plan.proxmox,
-                guest,
-                legacyCtids: plan.legacyGuests.map((g) => g.ctid),
-                protectedVmids,
-                backups: plan.backups,
-                shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,
-                dryRun,
+                ...long,
+                summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})${dryRun ? ' (dry run)' : ''}`,
               },
-            ]),
+              [
+                {
+                  proxmox: plan.proxmox,
+                  guest,
+                  legacyCtids: plan.legacyGuests.map((g) => g.ctid),
+                  protectedVmids,
+                  backups: plan.backups,
+                  shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,
+                  dryRun,
+                },
+              ],
+            ),
           (r) => `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}` : ''}`,
         ).then((r) => {
           report.decommission.results.push(r);
           if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
           if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
-          if (r.outcome !== 'already-absent') report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
+          if (r.outcome !== 'already-absent')
+            report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
         }),
       ),
     );
@@ -348,7 +438,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       : report.gateway.rolledBack
         ? `gateway back on ${report.gateway.previousServers.join(', ')}`
         : `gateway on ${report.gateway.currentServers.join(', ')}${verified ? ' (verified)' : ''}`;
-    const deleted = report.decommission.deleted.length ? `deleted CT ${report.decommission.deleted.join(', ')}` : decommissionStarted ? 'no CT deleted' : 'nothing deleted';
+    const deleted = report.decommission.deleted.length
+      ? `deleted CT ${report.decommission.deleted.join(', ')}`
+      : decommissionStarted
+        ? 'no CT deleted'
+        : 'nothing deleted';
     return `${vms.length ? `VMs ${vms.join(', ')} kept` : 'no VM created'}; ${gw}; ${deleted}`;
   }
 
@@ -356,7 +450,10 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     board.finishPhases(outcome, endReason);
     board.status.changes = report.changes;
     publish();
-    notify(outcome === 'completed' || outcome === 'dry-run' ? 'completed' : outcome, endReason ?? `Migration ${plan.name}: ${outcome}`);
+    notify(
+      outcome === 'completed' || outcome === 'dry-run' ? 'completed' : outcome,
+      endReason ?? `Migration ${plan.name}: ${outcome}`,
+    );
     await settle(pendingNotifications);
     await condition(allHandlersFinished);
     return { ...report, outcome, endReason, phases: board.status.phases, steps: board.status.steps };
@@ -374,33 +471,67 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         name,
         async () => {
           if (!dryRun) {
-            const before = await acts.readGateway.executeWithOptions({ ...quick, summary: `read upstream ${plan.gateway.upstream} before the cutover` }, [
-              { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
-            ]);
-            const servers = before.upstreams.find((u) => u.name === plan.gateway.upstream)?.servers.map((s) => s.address) ?? [];
+            const before = await acts.readGateway.executeWithOptions(
+              { ...quick, summary: `read upstream ${plan.gateway.upstream} before the cutover` },
+              [{ proxmoxHost: plan.proxmoxHost, gateway: plan.gateway }],
+            );
+            const servers =
+              before.upstreams.find((u) => u.name === plan.gateway.upstream)?.servers.map((s) => s.address) ?? [];
             if (servers.length && !sameServers(servers, plan.gateway.newServers)) previousServers = servers;
             gatewayChanged = true;
           }
-          return acts.cutoverGateway.executeWithOptions({ ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${target}` }, [
-            { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`, verifyBudgetMs: plan.timings.verifyBudgetMs, dryRun },
-          ]);
+          return acts.cutoverGateway.executeWithOptions(
+            { ...quick, summary: `nginx upstream ${plan.gateway.upstream} → ${target}` },
+            [
+              {
+                proxmoxHost: plan.proxmoxHost,
+                gateway: plan.gateway,
+                verifyUrl: `${plan.qdrant.gatewayUrl}/readyz`,
+                verifyBudgetMs: plan.timings.verifyBudgetMs,
+                dryRun,
+              },
+            ],
+          );
         },
-        (r) => (r.changed ? `${r.previousServers.join(', ')} → ${target}${dryRun ? ' (would change)' : ''}` : `already on ${target}`),
+        (r) =>
+          r.changed
+            ? `${r.previousServers.join(', ')} → ${target}${dryRun ? ' (would change)' : ''}`
+            : `already on ${target}`,
       );
       if (dryRun) {
-        if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${target} (would change)${cut.diff ? `\n${cut.diff}` : ''}`);
+        if (cut.changed)
+          report.changes.push(
+            `nginx upstream ${plan.gateway.upstream}: ${cut.previousServers.join(', ')} → ${target} (would change)${cut.diff ? `\n${cut.diff}` : ''}`,
+          );
         return undefined;
       }
       // A retry after a lost response learns the previous servers from the activity's record on the gateway.
-      if (cut.previousKnown && cut.previousServers.length && !sameServers(cut.previousServers, plan.gateway.newServers)) previousServers = cut.previousServers;
-      report.gateway = { ...report.gateway, previousServers, changed: true, backupPath: cut.backupPath ?? undefined, currentServers: plan.gateway.newServers, rolledBack: false };
-      if (cut.changed) report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target}`);
+      if (cut.previousKnown && cut.previousServers.length && !sameServers(cut.previousServers, plan.gateway.newServers))
+        previousServers = cut.previousServers;
+      report.gateway = {
+        ...report.gateway,
+        previousServers,
+        changed: true,
+        backupPath: cut.backupPath ?? undefined,
+        currentServers: plan.gateway.newServers,
+        rolledBack: false,
+      };
+      if (cut.changed)
+        report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target}`);
       return undefined;
     } catch (err) {
       if (isCancellation(err) || failureTypeOf(err) !== 'GatewayVerifyFailed') throw err;
       // nginx was changed and reloaded, but the new backend does not answer through it: that is a failed verification.
-      report.gateway = { ...report.gateway, previousServers, changed: true, currentServers: plan.gateway.newServers, rolledBack: false };
-      report.changes.push(`nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target} (did not answer through the gateway)`);
+      report.gateway = {
+        ...report.gateway,
+        previousServers,
+        changed: true,
+        currentServers: plan.gateway.newServers,
+        rolledBack: false,
+      };
+      report.changes.push(
+        `nginx upstream ${plan.gateway.upstream}: ${previousServers.join(', ')} → ${target} (did not answer through the gateway)`,
+      );
       return `the gateway did not answer through the new servers after the cutover: ${messageOf(err)}`;
     }
   }
@@ -410,7 +541,10 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     const name = 'readiness of VMs, Docker, Portainer and NFS';
     board.startStep(name);
     for (;;) {
-      const r = await acts.checkReadiness.executeWithOptions({ ...quick, summary: 'readiness: Docker, Portainer, agent, NFS mount' }, [{ plan }]);
+      const r = await acts.checkReadiness.executeWithOptions(
+        { ...quick, summary: 'readiness: Docker, Portainer, agent, NFS mount' },
+        [{ plan }],
+      );
       if (!r.missing.length) break;
       const items = r.missing.map((m) => `${m.item} — fix: ${m.fix}`);
       board.setStepWaiting(name, `${r.missing.length} item(s) missing`);
@@ -431,29 +565,35 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       await step(
         name,
         () =>
-          longActs.ensurePortainerDeployment.executeWithOptions({ ...long, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName}` }, [
-            { portainer: plan.portainer, composeContent: composeFile.content },
-          ]),
+          longActs.ensurePortainerDeployment.executeWithOptions(
+            { ...long, summary: `Portainer stack ${plan.portainer.stackName} on ${plan.portainer.environmentName}` },
+            [{ portainer: plan.portainer, composeContent: composeFile.content }],
+          ),
         (r) => r.changes.join('; ') || 'already deployed',
       );
       // The container runs; Qdrant must also answer before clients are moved to it.
       // Bounded like the manual wait: a stack that never answers fails the run before anything downstream changes.
-      await step('Qdrant answers on the new VM', async () => {
-        const deadline = Date.now() + plan.timings.deployTimeoutMs;
-        for (;;) {
-          const probe = await acts.probeQdrant.executeWithOptions({ ...quick, summary: `probe ${plan.qdrant.newUrl}/readyz` }, [
-            { url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 },
-          ]);
-          if (probe.ready) return probe;
-          if (Date.now() >= deadline) {
-            throw ApplicationFailure.nonRetryable(
-              `Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) did not answer ready within ${formatMs(plan.timings.deployTimeoutMs)} after the Portainer deploy (last: ${probe.detail}); nothing downstream was changed. Check the stack's container logs in Portainer, then start the run again.`,
-              'DeployTimeout',
+      await step(
+        'Qdrant answers on the new VM',
+        async () => {
+          const deadline = Date.now() + plan.timings.deployTimeoutMs;
+          for (;;) {
+            const probe = await acts.probeQdrant.executeWithOptions(
+              { ...quick, summary: `probe ${plan.qdrant.newUrl}/readyz` },
+              [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
             );
+            if (probe.ready) return probe;
+            if (Date.now() >= deadline) {
+              throw ApplicationFailure.nonRetryable(
+                `Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) did not answer ready within ${formatMs(plan.timings.deployTimeoutMs)} after the Portainer deploy (last: ${probe.detail}); nothing downstream was changed. Check the stack's container logs in Portainer, then start the run again.`,
+                'DeployTimeout',
+              );
+            }
+            await sleep(Math.min(plan.timings.soakProbeEveryMs, Math.max(1, deadline - Date.now())));
           }
-          await sleep(Math.min(plan.timings.soakProbeEveryMs, Math.max(1, deadline - Date.now())));
-        }
-      }, (p) => p.detail);
+        },
+        (p) => p.detail,
+      );
       return;
     }
     board.setStepWaiting(name, 'waiting for the manual deploy');
@@ -473,11 +613,17 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
           'DeployTimeout',
         );
       }
-      const woke = await condition(() => person.deployConfirmed || person.abortRequested, Math.min(left, plan.timings.remindEveryMs));
+      const woke = await condition(
+        () => person.deployConfirmed || person.abortRequested,
+        Math.min(left, plan.timings.remindEveryMs),
+      );
       if (person.abortRequested) throw new AbortRequested(`aborted by ${person.lastActor}`);
       if (!woke && Date.now() < deadline && !person.deployConfirmed) {
         const n = board.remind();
-        log.info('still waiting for the Portainer deploy', { waitingSince: board.status.waitingFor?.since, reminder: n });
+        log.info('still waiting for the Portainer deploy', {
+          waitingSince: board.status.waitingFor?.since,
+          reminder: n,
+        });
         notify('reminder', `Still waiting (reminder ${n}, ${formatMs(deadline - Date.now())} left): ${message}`);
         publish();
       }
@@ -493,9 +639,17 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     const verification = await step(
       'verification through the gateway',
       () =>
-        longActs.verifyQdrant.executeWithOptions({ ...long, summary: `verify ${plan.qdrant.gatewayUrl}/readyz and collections` }, [
-          { url: plan.qdrant.gatewayUrl, apiKey: plan.qdrant.apiKey, expectedCollections: plan.qdrant.data.mode === 'reindex' ? [] : plan.qdrant.expectedCollections, budgetMs: plan.timings.verifyBudgetMs },
-        ]),
+        longActs.verifyQdrant.executeWithOptions(
+          { ...long, summary: `verify ${plan.qdrant.gatewayUrl}/readyz and collections` },
+          [
+            {
+              url: plan.qdrant.gatewayUrl,
+              apiKey: plan.qdrant.apiKey,
+              expectedCollections: plan.qdrant.data.mode === 'reindex' ? [] : plan.qdrant.expectedCollections,
+              budgetMs: plan.timings.verifyBudgetMs,
+            },
+          ],
+        ),
       (r) => r.detail,
     );
     report.verification = verification;
@@ -515,7 +669,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     let probes = 0;
     while (Date.now() < soakEnd) {
       await sleep(Math.min(plan.timings.soakProbeEveryMs, Math.max(1, soakEnd - Date.now())));
-      const probe = await acts.probeQdrant({ url: `${plan.qdrant.gatewayUrl}`, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 });
+      const probe = await acts.probeQdrant({
+        url: `${plan.qdrant.gatewayUrl}`,
+        apiKey: plan.qdrant.apiKey,
+        timeoutMs: 5000,
+      });
       probes++;
       if (!probe.ready) {
         board.endStep(soakName, 'failed', undefined, `probe ${probes} failed: ${probe.detail}`);
@@ -530,7 +688,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
         `${who} still received ${trafficAfter.dataRequestsTotal - trafficBefore.dataRequestsTotal} request(s) directly during the soak: some client bypasses the gateway`,
       );
     }
-    board.endStep(soakName, 'done', `${probes} probe(s) passed${report.legacyTraffic.length ? `; ${report.legacyTraffic.join('; ')}` : ''}`);
+    board.endStep(
+      soakName,
+      'done',
+      `${probes} probe(s) passed${report.legacyTraffic.length ? `; ${report.legacyTraffic.join('; ')}` : ''}`,
+    );
     return undefined;
   }
 
@@ -540,7 +702,11 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     notify('waiting', 'Re-index Qdrant data into the new instance, then run `phoenix-migrate reindex-done`.');
     person.expectReindex = true;
     await person.waitForReindex(() =>
-      waitFor('reindex', 'Let the producers re-index into the new Qdrant, then report it.', plan.qdrant.expectedCollections.map((c) => `${c.name}${c.minCount ? ` ≥ ${c.minCount} points` : ''}`)),
+      waitFor(
+        'reindex',
+        'Let the producers re-index into the new Qdrant, then report it.',
+        plan.qdrant.expectedCollections.map((c) => `${c.name}${c.minCount ? ` ≥ ${c.minCount} points` : ''}`),
+      ),
     );
     person.expectReindex = false;
     stopWaiting();
@@ -549,7 +715,12 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
       'check re-indexed collections',
       () =>
         longActs.verifyQdrant.executeWithOptions({ ...long, summary: 'check collections and minimum counts' }, [
-          { url: plan.qdrant.gatewayUrl, apiKey: plan.qdrant.apiKey, expectedCollections: plan.qdrant.expectedCollections, budgetMs: plan.timings.verifyBudgetMs },
+          {
+            url: plan.qdrant.gatewayUrl,
+            apiKey: plan.qdrant.apiKey,
+            expectedCollections: plan.qdrant.expectedCollections,
+            budgetMs: plan.timings.verifyBudgetMs,
+          },
         ]),
       (r) => r.detail,
     );

@@ -21,7 +21,10 @@ import type { StatusBoard } from './status';
 import { messageOf } from './text';
 
 /** Checks run inside a person's confirmation: bounded, so the caller gets an answer quickly. */
-const boundedActs = proxyActivities<MigrationActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 2, initialInterval: '1s' } });
+const boundedActs = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 2, initialInterval: '1s' },
+});
 
 /** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
 export class AbortRequested extends Error {}
@@ -90,7 +93,9 @@ export function installOperatorHandlers(
   const notWaiting = (expected: string) => {
     const w = board.status.waitingFor;
     return new Error(
-      w ? `the run is not waiting for ${expected}; it waits for ${w.what}: ${w.message}${w.items.length ? ` (${w.items.join('; ')})` : ''}` : `the run is not waiting for ${expected} (phase: ${board.status.phase})`,
+      w
+        ? `the run is not waiting for ${expected}; it waits for ${w.what}: ${w.message}${w.items.length ? ` (${w.items.join('; ')})` : ''}`
+        : `the run is not waiting for ${expected} (phase: ${board.status.phase})`,
     );
   };
 
@@ -100,21 +105,41 @@ export function installOperatorHandlers(
     try {
       const reasons: string[] = [];
       const probe = await boundedActs.probeQdrant.executeWithOptions(
-        { startToCloseTimeout: '30s', retry: { maximumAttempts: 2 }, summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz` },
+        {
+          startToCloseTimeout: '30s',
+          retry: { maximumAttempts: 2 },
+          summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz`,
+        },
         [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
       );
-      if (!probe.ready) reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
+      if (!probe.ready)
+        reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
       if (plan.portainer.credentials) {
         const stack = await boundedActs.checkPortainerStack.executeWithOptions(
-          { startToCloseTimeout: '30s', retry: { maximumAttempts: 2 }, summary: `check stack ${plan.portainer.stackName} in Portainer` },
+          {
+            startToCloseTimeout: '30s',
+            retry: { maximumAttempts: 2 },
+            summary: `check stack ${plan.portainer.stackName} in Portainer`,
+          },
           [{ portainer: plan.portainer }],
         );
-        if (!stack.stackExists) reasons.push(`Portainer has no stack "${plan.portainer.stackName}" on environment "${plan.portainer.environmentName}": ${stack.detail}`);
-        else if (!stack.containerRunning) reasons.push(`the stack "${plan.portainer.stackName}" exists but its container is not running: ${stack.detail}`);
+        if (!stack.stackExists)
+          reasons.push(
+            `Portainer has no stack "${plan.portainer.stackName}" on environment "${plan.portainer.environmentName}": ${stack.detail}`,
+          );
+        else if (!stack.containerRunning)
+          reasons.push(
+            `the stack "${plan.portainer.stackName}" exists but its container is not running: ${stack.detail}`,
+          );
       }
       if (reasons.length) {
         const msg = `Confirmation by ${action.by} rejected: ${reasons.join('; ')}. Fix it and confirm again; the run keeps waiting.`;
-        report.operator.push({ what: 'confirmPortainerDeploy (rejected)', by: action.by, note: msg, at: new Date().toISOString() });
+        report.operator.push({
+          what: 'confirmPortainerDeploy (rejected)',
+          by: action.by,
+          note: msg,
+          at: new Date().toISOString(),
+        });
         board.setStepWaiting('Portainer deploy', msg);
         notify('rejected', msg);
         publish();
@@ -129,11 +154,15 @@ export function installOperatorHandlers(
   };
   const validateConfirm = (a: OperatorAction) => {
     requireActor(a);
-    if (person.confirmInProgress) throw new Error('another confirmation is being checked right now; wait for its answer');
+    if (person.confirmInProgress)
+      throw new Error('another confirmation is being checked right now; wait for its answer');
     if (person.deployConfirmed) throw new Error('the Portainer deploy was already confirmed');
     if (!person.expectDeploy) throw notWaiting('the Portainer deploy confirmation');
   };
-  setHandler(confirmPortainerDeployUpdate, checkDeploy, { validator: validateConfirm, description: 'The Qdrant stack is deployed in Portainer: check it and continue.' });
+  setHandler(confirmPortainerDeployUpdate, checkDeploy, {
+    validator: validateConfirm,
+    description: 'The Qdrant stack is deployed in Portainer: check it and continue.',
+  });
   setHandler(portainerDeployedSignal, async (a) => {
     try {
       validateConfirm(a);
@@ -141,7 +170,8 @@ export function installOperatorHandlers(
     } catch (err) {
       // Signals cannot answer: the rejection shows in the run's details and history instead.
       log.warn('portainerDeployed signal rejected', { reason: messageOf(err) });
-      if (!(err instanceof ApplicationFailure)) board.setStepWaiting('Portainer deploy', `signal rejected: ${messageOf(err)}`);
+      if (!(err instanceof ApplicationFailure))
+        board.setStepWaiting('Portainer deploy', `signal rejected: ${messageOf(err)}`);
       publish();
     }
   });
@@ -155,7 +185,10 @@ export function installOperatorHandlers(
     person.approved = true;
     return `approved: ${board.status.waitingFor?.items.filter((i) => i.startsWith('delete')).join('; ') ?? ''}`;
   };
-  setHandler(approveDecommissionUpdate, approve, { validator: validateApprove, description: 'Approve deleting the listed legacy containers.' });
+  setHandler(approveDecommissionUpdate, approve, {
+    validator: validateApprove,
+    description: 'Approve deleting the listed legacy containers.',
+  });
   setHandler(decommissionApprovedSignal, (a) => {
     try {
       validateApprove(a);
@@ -190,9 +223,13 @@ export function installOperatorHandlers(
   };
   const validateAbort = (a: OperatorAction) => {
     requireActor(a);
-    if (!board.status.waitingFor) throw notWaiting('a person (abort is possible while it waits for one; use cancel otherwise)');
+    if (!board.status.waitingFor)
+      throw notWaiting('a person (abort is possible while it waits for one; use cancel otherwise)');
   };
-  setHandler(abortUpdate, doAbort, { validator: validateAbort, description: 'Stop the migration: restore the gateway if changed, keep VMs, delete nothing.' });
+  setHandler(abortUpdate, doAbort, {
+    validator: validateAbort,
+    description: 'Stop the migration: restore the gateway if changed, keep VMs, delete nothing.',
+  });
   setHandler(abortSignal, (a) => {
     try {
       validateAbort(a);

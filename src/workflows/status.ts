@@ -180,7 +180,8 @@ export function renderChecklist(status: MigrationStatus): string {
   const lines: string[] = [];
   const title = status.dryRun ? 'Dry run' : 'Migration';
   lines.push(`### ${title} \`${status.planName}\` — ${status.phase}`);
-  if (status.outcome) lines.push('', `**Outcome: ${status.outcome}**${status.endReason ? ` — ${status.endReason}` : ''}`);
+  if (status.outcome)
+    lines.push('', `**Outcome: ${status.outcome}**${status.endReason ? ` — ${status.endReason}` : ''}`);
   const w = status.waitingFor;
   if (w) {
     lines.push('', `**✋ Waiting for a person:** ${w.message}`);

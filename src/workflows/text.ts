@@ -5,7 +5,8 @@ export function messageOf(err: unknown): string {
   if (err && typeof err === 'object') {
     // Activity failures wrap the real reason in `cause`.
     const cause = (err as { cause?: unknown }).cause;
-    if (cause && typeof cause === 'object' && 'message' in cause) return String((cause as { message: unknown }).message);
+    if (cause && typeof cause === 'object' && 'message' in cause)
+      return String((cause as { message: unknown }).message);
     if ('message' in err) return String((err as { message: unknown }).message);
   }
   return String(err);

@@ -134,14 +134,32 @@ describe('phoenix-migrate: offline commands', () => {
   it('gateway-diff: prints the cutover diff; says when nothing would change; names the file on errors', async () => {
     const site = path.join(tmp, 'site.conf');
     fs.writeFileSync(site, SITE);
-    const diff = await cli('gateway-diff', '--file', site, '--upstream', 'qdrant_service', '--server', '10.0.0.102:6333', '--server', '10.0.0.103:6333');
+    const diff = await cli(
+      'gateway-diff',
+      '--file',
+      site,
+      '--upstream',
+      'qdrant_service',
+      '--server',
+      '10.0.0.102:6333',
+      '--server',
+      '10.0.0.103:6333',
+    );
     expect(diff.code).toBe(ExitCode.ok);
     expect(diff.out).toMatch(/^-\s+server 10\.0\.0\.152:6333;$/m);
     expect(diff.out).toMatch(/^\+\s+server 10\.0\.0\.102:6333;$/m);
     expect(diff.out).toMatch(/^\+\s+server 10\.0\.0\.103:6333;$/m);
     expect(fs.readFileSync(site, 'utf8')).toBe(SITE); // offline: the file is only read
 
-    const same = await cli('gateway-diff', '--file', site, '--upstream', 'qdrant_service', '--server', '10.0.0.152:6333');
+    const same = await cli(
+      'gateway-diff',
+      '--file',
+      site,
+      '--upstream',
+      'qdrant_service',
+      '--server',
+      '10.0.0.152:6333',
+    );
     expect(same.code).toBe(ExitCode.ok);
     expect(same.out).toMatch(/already points at 10\.0\.0\.152:6333: the cutover would change nothing/);
 
@@ -150,7 +168,15 @@ describe('phoenix-migrate: offline commands', () => {
     expect(noUpstream.err).toContain(site);
     expect(noUpstream.err).toMatch(/nope/);
 
-    const missing = await cli('gateway-diff', '--file', path.join(tmp, 'absent.conf'), '--upstream', 'qdrant_service', '--server', '10.0.0.102:6333');
+    const missing = await cli(
+      'gateway-diff',
+      '--file',
+      path.join(tmp, 'absent.conf'),
+      '--upstream',
+      'qdrant_service',
+      '--server',
+      '10.0.0.102:6333',
+    );
     expect(missing.code).toBe(ExitCode.badInput);
     expect(missing.err).toMatch(/cannot read .*absent\.conf: ENOENT/);
 
@@ -176,7 +202,10 @@ describe('phoenix-migrate: offline commands', () => {
 
     const json = await cli('gateway-refs', '--file', site, '--json');
     expect(json.code).toBe(ExitCode.ok);
-    expect((JSON.parse(json.out) as { name: string }[]).map((u) => u.name)).toEqual(['qdrant_service', 'embedding_service']);
+    expect((JSON.parse(json.out) as { name: string }[]).map((u) => u.name)).toEqual([
+      'qdrant_service',
+      'embedding_service',
+    ]);
 
     const empty = path.join(tmp, 'empty.conf');
     fs.writeFileSync(empty, 'server { listen 80; }\n');
@@ -244,7 +273,11 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     await mw?.close();
   });
 
-  async function untilStatus(pred: (s: { phase?: string; waitingFor?: { what: string } }) => boolean, timeoutMs = 40_000, plan = planPath): Promise<CliResult> {
+  async function untilStatus(
+    pred: (s: { phase?: string; waitingFor?: { what: string } }) => boolean,
+    timeoutMs = 40_000,
+    plan = planPath,
+  ): Promise<CliResult> {
     const deadline = Date.now() + timeoutMs;
     let last: CliResult | undefined;
     while (Date.now() < deadline) {
@@ -263,7 +296,14 @@ describeIf('phoenix-migrate: run commands against a world', () => {
       expect(r.err).toMatch(/no run migration-no-such-run on .* \(namespace default\)/);
       expect(r.err).toMatch(/hint: start one with: phoenix-migrate start --plan FILE/);
     }
-    const h = await cli('history', '--id', 'migration-no-such-run', '--export', path.join(mw.world.dir, 'h.json'), ...at());
+    const h = await cli(
+      'history',
+      '--id',
+      'migration-no-such-run',
+      '--export',
+      path.join(mw.world.dir, 'h.json'),
+      ...at(),
+    );
     expect(h.code).toBe(ExitCode.notFound);
     expect(fs.existsSync(path.join(mw.world.dir, 'h.json'))).toBe(false);
   });
@@ -279,7 +319,9 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(r.err).toMatch(/\$\.gateway\.upstream/);
     expect(r.err).toMatch(/\$\.durations\.soak/);
     expect(r.err).toMatch(/2 error\(s\)/);
-    await expect(mw.t.client.workflow.getHandle(workflowId).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
+    await expect(mw.t.client.workflow.getHandle(workflowId).describe()).rejects.toMatchObject({
+      name: 'WorkflowNotFoundError',
+    });
     const status = await cli('status', '--plan', badPath, ...at());
     expect(status.code).toBe(ExitCode.badInput);
     expect(status.err).toMatch(/the plan .*bad-plan\.json is not valid/);
@@ -291,7 +333,13 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(ExitCode.ok);
     expect(r.out).toMatch(new RegExp(`Dry run of plan ${planName} \\(digest [0-9a-f]{12}\\): no changes were made`));
-    for (const phase of ['1. Declarative Configuration', '2. Orchestrator and File Preparation', '3. Infrastructure Provisioning', '4. Application Deployment and Cutover', '5. Verification and Decommissioning']) {
+    for (const phase of [
+      '1. Declarative Configuration',
+      '2. Orchestrator and File Preparation',
+      '3. Infrastructure Provisioning',
+      '4. Application Deployment and Cutover',
+      '5. Verification and Decommissioning',
+    ]) {
       expect(r.out).toContain(phase);
     }
     expect(r.out).toMatch(/Changes a real run would make:/);
@@ -331,7 +379,9 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(r.code).toBe(ExitCode.ok);
     expect(r.out).toContain(`started ${workflowId}`);
     const port = Number(address.split(':').pop());
-    expect(r.out).toContain(`Temporal UI: http://${address.replace(/:\d+$/, '')}:${port + 1000}/namespaces/default/workflows/${workflowId}`);
+    expect(r.out).toContain(
+      `Temporal UI: http://${address.replace(/:\d+$/, '')}:${port + 1000}/namespaces/default/workflows/${workflowId}`,
+    );
 
     const again = await cli('start', '--plan', planPath, ...at());
     expect(again.code).toBe(ExitCode.conflict);
@@ -342,7 +392,15 @@ describeIf('phoenix-migrate: run commands against a world', () => {
   it('status waits for the Portainer deploy: exit 3, JSON with phase, steps and waitingFor; watch exits 3 too', async () => {
     const r = await untilStatus((s) => s.waitingFor?.what === 'portainer-deploy');
     expect(r.code).toBe(ExitCode.waitingForPerson);
-    const snap = JSON.parse(r.out) as { workflowId: string; state: string; status: { phase: string; steps: { name: string; status: string }[]; waitingFor: { what: string; command: string } } };
+    const snap = JSON.parse(r.out) as {
+      workflowId: string;
+      state: string;
+      status: {
+        phase: string;
+        steps: { name: string; status: string }[];
+        waitingFor: { what: string; command: string };
+      };
+    };
     expect(snap).toMatchObject({ workflowId, state: 'RUNNING' });
     expect(snap.status.phase).toBe('Application Deployment and Cutover');
     expect(snap.status.steps.length).toBeGreaterThan(3);
@@ -375,7 +433,16 @@ describeIf('phoenix-migrate: run commands against a world', () => {
 
   it('after the deploy: confirm-portainer --note is accepted, approve-decommission ok, the run completes (status 0)', async () => {
     await mw.world.deployStack();
-    const confirm = await cli('confirm-portainer', '--plan', planPath, '--by', 'tester', '--note', 'deployed v1.12', ...at());
+    const confirm = await cli(
+      'confirm-portainer',
+      '--plan',
+      planPath,
+      '--by',
+      'tester',
+      '--note',
+      'deployed v1.12',
+      ...at(),
+    );
     expect(confirm.err).toBe('');
     expect(confirm.code).toBe(ExitCode.ok);
     expect(confirm.out).toBe('accepted');
@@ -390,10 +457,15 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(watch.out).toMatch(/outcome: completed/);
     const status = await cli('status', '--plan', planPath, '--json', ...at());
     expect(status.code).toBe(ExitCode.ok);
-    const snap = JSON.parse(status.out) as { state: string; report: { outcome: string; operator: { by: string; note?: string }[] } };
+    const snap = JSON.parse(status.out) as {
+      state: string;
+      report: { outcome: string; operator: { by: string; note?: string }[] };
+    };
     expect(snap.state).toBe('COMPLETED');
     expect(snap.report.outcome).toBe('completed');
-    expect(snap.report.operator).toEqual(expect.arrayContaining([expect.objectContaining({ by: 'tester', note: 'deployed v1.12' })]));
+    expect(snap.report.operator).toEqual(
+      expect.arrayContaining([expect.objectContaining({ by: 'tester', note: 'deployed v1.12' })]),
+    );
 
     const again = await cli('approve-decommission', '--id', workflowId, '--by', 'tester', ...at());
     expect(again.code).toBe(ExitCode.conflict);
@@ -406,7 +478,9 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     const file = path.join(mw.world.dir, 'history.json');
     const r = await cli('history', '--plan', planPath, '--export', file, ...at());
     expect({ code: r.code, err: r.err }).toEqual({ code: ExitCode.ok, err: '' });
-    expect(r.out).toMatch(new RegExp(`wrote \\d+ events of ${workflowId} to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(r.out).toMatch(
+      new RegExp(`wrote \\d+ events of ${workflowId} to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     // historyFromJSON, as the SDK has it.
     const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
     expect(history.events?.length).toBeGreaterThan(10);
@@ -414,7 +488,14 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     // …and it is a real history: the current workflow code replays it without non-determinism.
     await Worker.runReplayHistory({ workflowBundle: { codePath: mw.t.workflowBundlePath } }, history, workflowId);
 
-    const nowhere = await cli('history', '--plan', planPath, '--export', path.join(mw.world.dir, 'no-such-dir', 'h.json'), ...at());
+    const nowhere = await cli(
+      'history',
+      '--plan',
+      planPath,
+      '--export',
+      path.join(mw.world.dir, 'no-such-dir', 'h.json'),
+      ...at(),
+    );
     expect(nowhere.code).toBe(ExitCode.failed);
     expect(nowhere.err).toMatch(/ENOENT/);
     expectClean(nowhere);
@@ -428,7 +509,10 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     expect(r.out).toMatch(new RegExp(`cancel requested for ${id}`));
 
     const handle = mw.t.client.workflow.getHandle(id);
-    await expect(handle.result()).rejects.toMatchObject({ name: 'WorkflowFailedError', cause: { name: 'CancelledFailure' } });
+    await expect(handle.result()).rejects.toMatchObject({
+      name: 'WorkflowFailedError',
+      cause: { name: 'CancelledFailure' },
+    });
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     const status = await cli('status', '--plan', cancelPlan, ...at());
     expect(status.code).toBe(ExitCode.failed);

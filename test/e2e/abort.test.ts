@@ -27,19 +27,33 @@ describeIf('migration: failed verification → abort', () => {
     await mw.world.deployStack();
     // Ready for the confirmation's one probe, then not ready any more (deterministic: no race with the cutover).
     await mw.world.newQdrant.setReady({ flap: ['ready', ...Array<'not-ready'>(200).fill('not-ready')] });
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe('accepted');
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe(
+      'accepted',
+    );
 
     const choice = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'operator-choice-after-failed-verification');
-    expect(choice.steps.find((s) => s.name === 'gateway cutover')).toMatchObject({ status: 'failed', error: expect.stringMatching(/did not answer 200 .*within 2000 ms/) });
+    expect(choice.steps.find((s) => s.name === 'gateway cutover')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/did not answer 200 .*within 2000 ms/),
+    });
     expect(upstreamServers(mw)).toEqual(before);
     const mutatingBefore = mutatingCalls(mw).length;
 
-    await expect(handle.executeUpdate(abortUpdate, { args: [{ by: 'tester', note: 'new Qdrant broken' }] })).resolves.toMatch(/gateway is put back/);
+    await expect(
+      handle.executeUpdate(abortUpdate, { args: [{ by: 'tester', note: 'new Qdrant broken' }] }),
+    ).resolves.toMatch(/gateway is put back/);
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('aborted');
-    expect(report.endReason).toMatch(/aborted by tester after a failed verification; VMs 100[12], 100[12] kept; gateway back on /);
+    expect(report.endReason).toMatch(
+      /aborted by tester after a failed verification; VMs 100[12], 100[12] kept; gateway back on /,
+    );
     expect(report.vms.map((v) => v.vmid).sort()).toEqual([1001, 1002]);
-    expect(report.gateway).toMatchObject({ changed: true, rolledBack: true, currentServers: before, previousServers: before });
+    expect(report.gateway).toMatchObject({
+      changed: true,
+      rolledBack: true,
+      currentServers: before,
+      previousServers: before,
+    });
     expect(report.decommission.deleted).toEqual([]);
     expect(upstreamServers(mw)).toEqual(before);
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);

@@ -25,17 +25,29 @@ describeIf('migration: confirmation before readiness', () => {
     await mw.world.portainer.stop(); // Portainer is not up yet: readiness cannot pass
     const handle = await mw.start();
     const waiting = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'readiness');
-    expect(waiting.waitingFor?.items.join('\n')).toMatch(/Portainer does not answer .* — fix: start the Portainer server stack/);
+    expect(waiting.waitingFor?.items.join('\n')).toMatch(
+      /Portainer does not answer .* — fix: start the Portainer server stack/,
+    );
 
     const early = handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
     await expect(early).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    await expect(early).rejects.toMatchObject({ cause: { message: expect.stringMatching(/not waiting for the Portainer deploy confirmation; it waits for readiness/) } });
-    expect((await mw.waitFor(handle, (s) => s.waitingFor?.what === 'readiness')).phase).toBe('Application Deployment and Cutover');
+    await expect(early).rejects.toMatchObject({
+      cause: {
+        message: expect.stringMatching(/not waiting for the Portainer deploy confirmation; it waits for readiness/),
+      },
+    });
+    expect((await mw.waitFor(handle, (s) => s.waitingFor?.what === 'readiness')).phase).toBe(
+      'Application Deployment and Cutover',
+    );
 
-    await expect(handle.executeUpdate(abortUpdate, { args: [{ by: 'tester' }] })).resolves.toMatch(/nothing is deleted/);
+    await expect(handle.executeUpdate(abortUpdate, { args: [{ by: 'tester' }] })).resolves.toMatch(
+      /nothing is deleted/,
+    );
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('aborted');
-    expect(report.endReason).toMatch(/aborted by tester; VMs 100[12], 100[12] kept; gateway never touched; nothing deleted/);
+    expect(report.endReason).toMatch(
+      /aborted by tester; VMs 100[12], 100[12] kept; gateway never touched; nothing deleted/,
+    );
     expect(report.gateway.changed).toBe(false);
     expect(upstreamServers(mw)).toEqual(before);
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);

@@ -50,11 +50,17 @@ describeIf('migration: legacy traffic during the soak', () => {
     expect(approval.steps.find((s) => s.name.startsWith('soak'))?.detail).toMatch(/CT 952/);
 
     // The person decides, knowing it.
-    await expect(handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester', note: 'the stray client is being retired' }] })).resolves.toMatch(/approved/);
+    await expect(
+      handle.executeUpdate(approveDecommissionUpdate, {
+        args: [{ by: 'tester', note: 'the stray client is being retired' }],
+      }),
+    ).resolves.toMatch(/approved/);
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('completed');
     expect(report.legacyTraffic).toHaveLength(1);
-    expect(report.legacyTraffic[0]).toMatch(/^CT 952 \(\S+\) still received ([4-9]|\d{2,}) request\(s\) directly during the soak: some client bypasses the gateway$/);
+    expect(report.legacyTraffic[0]).toMatch(
+      /^CT 952 \(\S+\) still received ([4-9]|\d{2,}) request\(s\) directly during the soak: some client bypasses the gateway$/,
+    );
     expect(report.decommission.deleted).toContain(952);
   }, 120_000);
 });

@@ -16,7 +16,7 @@ import { legacyCtsPresent, upstreamServers } from './support';
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
 const isCreate = (r: { method: string; path: string }) =>
-  r.method === 'POST' && (r.path === '/api/endpoints' || r.path.startsWith('/api/stacks/create/')) ;
+  r.method === 'POST' && (r.path === '/api/endpoints' || r.path.startsWith('/api/stacks/create/'));
 
 describeIf('migration: Portainer api mode', () => {
   let mw: MigrationWorld;
@@ -35,21 +35,36 @@ describeIf('migration: Portainer api mode', () => {
     expect(report.outcome).toBe('completed');
     expect(report.operator).toEqual([]);
     expect(report.steps.find((s) => s.name === 'Portainer deploy')).toMatchObject({ status: 'done' });
-    expect(report.steps.find((s) => s.name === 'Portainer deploy')?.detail).toMatch(/created agent environment "Dr-Phoenix".*created stack qdrant/);
+    expect(report.steps.find((s) => s.name === 'Portainer deploy')?.detail).toMatch(
+      /created agent environment "Dr-Phoenix".*created stack qdrant/,
+    );
     expect(report.steps.find((s) => s.name === 'Qdrant answers on the new VM')).toMatchObject({ status: 'done' });
-    expect(report.steps.map((s) => s.name).indexOf('Qdrant answers on the new VM')).toBeLessThan(report.steps.map((s) => s.name).indexOf('gateway cutover'));
+    expect(report.steps.map((s) => s.name).indexOf('Qdrant answers on the new VM')).toBeLessThan(
+      report.steps.map((s) => s.name).indexOf('gateway cutover'),
+    );
 
     // What went over the wire to Portainer.
     const creates = portainer.requests.filter(isCreate);
-    expect(creates.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/endpoints', 'POST /api/stacks/create/standalone/string']);
+    expect(creates.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /api/endpoints',
+      'POST /api/stacks/create/standalone/string',
+    ]);
     expect(creates[0].contentType).toMatch(/^multipart\/form-data; boundary=/);
     expect(creates[1].contentType).toMatch(/^application\/json/);
-    expect(portainer.endpoints).toEqual([expect.objectContaining({ Name: 'Dr-Phoenix', URL: mw.world.plan.portainer.agentUrl })]);
+    expect(portainer.endpoints).toEqual([
+      expect.objectContaining({ Name: 'Dr-Phoenix', URL: mw.world.plan.portainer.agentUrl }),
+    ]);
     expect(portainer.stacks).toHaveLength(1);
     expect(portainer.stacks[0]).toMatchObject({ Name: 'qdrant', EndpointId: portainer.endpoints[0].Id });
     // Created from the plan's compose content, not from a path on Portainer's filesystem.
-    expect(portainer.stacks[0].StackFileContent).toBe(mw.world.plan.composeFiles[mw.world.plan.portainer.composeFileIndex].content);
-    expect(portainer.containers.filter((c) => c.Labels['com.docker.compose.project'] === 'qdrant').every((c) => c.State === 'running')).toBe(true);
+    expect(portainer.stacks[0].StackFileContent).toBe(
+      mw.world.plan.composeFiles[mw.world.plan.portainer.composeFileIndex].content,
+    );
+    expect(
+      portainer.containers
+        .filter((c) => c.Labels['com.docker.compose.project'] === 'qdrant')
+        .every((c) => c.State === 'running'),
+    ).toBe(true);
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);
 
     // Again on the same world: it converges on what exists; Portainer sees reads only.
@@ -97,14 +112,20 @@ describeIf('migration: Portainer manual mode with credentials', () => {
     expect(mw.world.portainer.state.stacks).toEqual([]);
 
     await mw.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester', note: 'deployed' }] })).resolves.toBe('accepted');
+    await expect(
+      handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester', note: 'deployed' }] }),
+    ).resolves.toBe('accepted');
 
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('completed');
-    expect(report.operator.map((o) => o.what)).toEqual(['confirmPortainerDeploy (rejected)', 'confirmPortainerDeploy', 'approveDecommission']);
+    expect(report.operator.map((o) => o.what)).toEqual([
+      'confirmPortainerDeploy (rejected)',
+      'confirmPortainerDeploy',
+      'approveDecommission',
+    ]);
     expect(report.operator[0].note).toMatch(/no stack "qdrant"/);
   }, 120_000);
 });

@@ -31,7 +31,11 @@ describeIf('migration: reindex data mode', () => {
 
   /** A producer re-indexing: writes points through the gateway (which now routes to the new Qdrant). */
   async function qdrant(method: 'PUT', path: string, body: unknown): Promise<void> {
-    const res = await request(`${mw.world.plan.qdrant.gatewayUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await request(`${mw.world.plan.qdrant.gatewayUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`${method} ${path}: ${res.statusCode} ${text}`);
   }
@@ -40,7 +44,8 @@ describeIf('migration: reindex data mode', () => {
     for (let id = from; id <= to; id++) points.push({ id, vector: [id % 7, 1, 0.5, 0.25], payload: { doc: `d${id}` } });
     await qdrant('PUT', '/collections/vscode_rag/points?wait=true', { points });
   }
-  const waitForReindex = (handle: WorkflowHandle) => mw.waitFor(handle, (s) => s.waitingFor?.what === 'reindex', 60_000);
+  const waitForReindex = (handle: WorkflowHandle) =>
+    mw.waitFor(handle, (s) => s.waitingFor?.what === 'reindex', 60_000);
 
   it('waits after the cutover; too few points block decommissioning without a rollback; a re-run with enough completes', async () => {
     const handle = await mw.start();
@@ -62,9 +67,16 @@ describeIf('migration: reindex data mode', () => {
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const message = String((err as WorkflowFailedError).cause?.message);
-    expect(message).toMatch(/Re-indexed data does not match the plan \(vscode_rag: exact count 60 is below the expected minimum 100\); decommissioning is blocked/);
-    const report = (err as WorkflowFailedError & { cause: { details?: unknown[] } }).cause.details?.[0] as MigrationReport;
-    expect(report.gateway).toMatchObject({ changed: true, rolledBack: false, currentServers: mw.world.plan.gateway.newServers });
+    expect(message).toMatch(
+      /Re-indexed data does not match the plan \(vscode_rag: exact count 60 is below the expected minimum 100\); decommissioning is blocked/,
+    );
+    const report = (err as WorkflowFailedError & { cause: { details?: unknown[] } }).cause
+      .details?.[0] as MigrationReport;
+    expect(report.gateway).toMatchObject({
+      changed: true,
+      rolledBack: false,
+      currentServers: mw.world.plan.gateway.newServers,
+    });
     expect(report.decommission.deleted).toEqual([]);
     expect(report.steps.some((s) => s.name === 'gateway rollback')).toBe(false);
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);
@@ -77,7 +89,10 @@ describeIf('migration: reindex data mode', () => {
     await again.executeUpdate(reindexDoneUpdate, { args: [{ by: 'producers' }] });
     const done = (await again.result()) as MigrationReport;
     expect(done.outcome).toBe('completed');
-    expect(done.steps.find((s) => s.name === 'check re-indexed collections')).toMatchObject({ status: 'done', detail: expect.stringMatching(/vscode_rag=130/) });
+    expect(done.steps.find((s) => s.name === 'check re-indexed collections')).toMatchObject({
+      status: 'done',
+      detail: expect.stringMatching(/vscode_rag=130/),
+    });
     expect(done.decommission.deleted.sort()).toEqual([951, 952, 953]);
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);
     expect(mw.world.newQdrant.collections()).toEqual([{ name: 'vscode_rag', count: 130 }]);

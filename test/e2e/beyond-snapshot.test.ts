@@ -55,7 +55,12 @@ describeIf('migration: snapshot data mode', () => {
     const cut = report.steps[names.indexOf(CUTOVER)];
     expect(copy).toMatchObject({ status: 'done', detail: 'vscode_rag: 120/120; docs: 48/48' });
     expect(Date.parse(copy.endedAt ?? '')).toBeLessThanOrEqual(Date.parse(cut.startedAt ?? ''));
-    expect(report.changes).toEqual(expect.arrayContaining(['Qdrant collection vscode_rag copied (120 points)', 'Qdrant collection docs copied (48 points)']));
+    expect(report.changes).toEqual(
+      expect.arrayContaining([
+        'Qdrant collection vscode_rag copied (120 points)',
+        'Qdrant collection docs copied (48 points)',
+      ]),
+    );
     // The copy comes before the gateway change in the report's own order too.
     const changeIndex = (re: RegExp) => report.changes.findIndex((c) => re.test(c));
     expect(changeIndex(/^Qdrant collection docs copied/)).toBeLessThan(changeIndex(/^nginx upstream qdrant_service/));
@@ -93,11 +98,17 @@ describeIf('migration: snapshot data mode, counts differ', () => {
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const message = String((err as WorkflowFailedError).cause?.message);
-    expect(message).toMatch(/Collection docs: the new Qdrant holds 43 points after recovery but the legacy one holds 48/);
-    const report = (err as WorkflowFailedError & { cause: { details?: unknown[] } }).cause.details?.[0] as MigrationReport;
+    expect(message).toMatch(
+      /Collection docs: the new Qdrant holds 43 points after recovery but the legacy one holds 48/,
+    );
+    const report = (err as WorkflowFailedError & { cause: { details?: unknown[] } }).cause
+      .details?.[0] as MigrationReport;
     expect(report.endReason).toMatch(/gateway never touched; nothing deleted/);
     expect(report.gateway.changed).toBe(false);
-    expect(report.steps.find((s) => s.name === COPY)).toMatchObject({ status: 'failed', error: expect.stringMatching(/Collection docs/) });
+    expect(report.steps.find((s) => s.name === COPY)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/Collection docs/),
+    });
     expect(report.steps.some((s) => s.name === CUTOVER)).toBe(false);
 
     // Clients never noticed: the gateway still routes to the legacy Qdrant, every legacy CT is there, its data too.

@@ -29,14 +29,19 @@ describeIf('migration: cancel after the cutover', () => {
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);
 
     await handle.cancel();
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     expect(upstreamServers(mw)).toEqual(before);
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
     const status = await handle.query(statusQuery);
     expect(status.outcome).toBe('cancelled');
-    expect(status.endReason).toMatch(/the run was cancelled; VMs 100[12], 100[12] kept; gateway back on .*; nothing deleted/);
+    expect(status.endReason).toMatch(
+      /the run was cancelled; VMs 100[12], 100[12] kept; gateway back on .*; nothing deleted/,
+    );
     expect(status.changes?.join('\n')).toMatch(/gateway rolled back to .* \(cancelled\)/);
   }, 120_000);
 });

@@ -26,7 +26,11 @@ describeIf('migration: nobody deploys', () => {
     });
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
-    mw = await startMigrationWorld({ durations: { remindEvery: '1s', deployTimeout: '4s' }, notifyWebhookUrlEnv: 'PHOENIX_E2E_WEBHOOK', workerEnv: { PHOENIX_E2E_WEBHOOK: url } });
+    mw = await startMigrationWorld({
+      durations: { remindEvery: '1s', deployTimeout: '4s' },
+      notifyWebhookUrlEnv: 'PHOENIX_E2E_WEBHOOK',
+      workerEnv: { PHOENIX_E2E_WEBHOOK: url },
+    });
   }, 60_000);
   afterAll(async () => {
     await mw?.close();
@@ -36,12 +40,20 @@ describeIf('migration: nobody deploys', () => {
   it('reminds, then fails with nothing downstream changed', async () => {
     const before = upstreamServers(mw);
     const handle = await mw.start();
-    const waiting = await mw.waitFor(handle, (s) => (s.waitingFor?.what === 'portainer-deploy' && (s.waitingFor.reminders ?? 0) >= 2));
+    const waiting = await mw.waitFor(
+      handle,
+      (s) => s.waitingFor?.what === 'portainer-deploy' && (s.waitingFor.reminders ?? 0) >= 2,
+    );
     expect(waiting.waitingFor?.reminders).toBeGreaterThanOrEqual(2);
 
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/Nobody confirmed the Portainer deploy within 4s; nothing downstream was changed/);
+    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(
+      /Nobody confirmed the Portainer deploy within 4s; nothing downstream was changed/,
+    );
     const reminders = events.filter((e) => e.event === 'reminder');
     expect(reminders.length).toBeGreaterThanOrEqual(2);
     expect(reminders.length).toBeLessThanOrEqual(4);

@@ -32,10 +32,14 @@ describeIf('migration: happy path', () => {
     const early = handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
     await expect(early).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     await expect(early).rejects.toMatchObject({ cause: { message: expect.stringMatching(/does not answer ready/) } });
-    expect((await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy')).phase).toBe('Application Deployment and Cutover');
+    expect((await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy')).phase).toBe(
+      'Application Deployment and Cutover',
+    );
 
     await mw.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester', note: 'deployed' }] })).resolves.toBe('accepted');
+    await expect(
+      handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester', note: 'deployed' }] }),
+    ).resolves.toBe('accepted');
 
     const approval = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     expect(approval.waitingFor?.items.join('\n')).toMatch(/delete CT 952/);
@@ -65,7 +69,9 @@ describeIf('migration: happy path', () => {
     expect(qdrant?.servers.map((s) => s.address)).toEqual(mw.world.plan.gateway.newServers);
     for (const ctid of [951, 952, 953]) expect(mw.world.proxmox.guest(ctid)).toBeUndefined();
     expect(mw.world.proxmox.guest(950)).toBeDefined();
-    const clones = mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/qemu\/\d+\/clone$/.test(e.path) && e.status === 200);
+    const clones = mw.world.proxmox
+      .audit()
+      .filter((e) => e.method === 'POST' && /\/qemu\/\d+\/clone$/.test(e.path) && e.status === 200);
     expect(clones).toHaveLength(2);
 
     // The history: activity summaries for the Web UI, no secrets; recorded as a replay fixture on request.

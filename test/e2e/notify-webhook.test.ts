@@ -59,7 +59,8 @@ describeIf('notifications: webhook', () => {
   const eventually = async (what: string, pred: () => boolean, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms; received: ${JSON.stringify(received, null, 1)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${what} within ${timeoutMs} ms; received: ${JSON.stringify(received, null, 1)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -75,7 +76,9 @@ describeIf('notifications: webhook', () => {
     await eventually('no "rejected" notification', () => received.length >= 2);
 
     await mw.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe('accepted');
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe(
+      'accepted',
+    );
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     await eventually('no "waiting" notification for the approval', () => received.length >= 3);
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
@@ -101,7 +104,9 @@ describeIf('notifications: webhook', () => {
 
     // The URL (with its token) came from the worker's environment: it is nowhere in the run's history.
     const json = JSON.stringify(await handle.fetchHistory());
-    const decoded = [...json.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString('utf8')).join('\n');
+    const decoded = [...json.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)]
+      .map((m) => Buffer.from(m[1], 'base64').toString('utf8'))
+      .join('\n');
     expect(decoded.includes(`"webhookUrlEnv":"${HOOK_ENV}"`)).toBe(true);
     expect(decoded.includes('t0k3n') || json.includes('t0k3n')).toBe(false);
   }, 180_000);

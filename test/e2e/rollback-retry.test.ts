@@ -4,7 +4,11 @@
  * Qdrant; it is created before the retry.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate, retryVerificationUpdate } from '../../src/workflows/messages';
+import {
+  approveDecommissionUpdate,
+  confirmPortainerDeployUpdate,
+  retryVerificationUpdate,
+} from '../../src/workflows/messages';
 import type { MigrationReport } from '../../src/workflows/report';
 import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
@@ -15,7 +19,10 @@ const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 describeIf('migration: failed verification → rollback → retry', () => {
   let mw: MigrationWorld;
   beforeAll(async () => {
-    mw = await startMigrationWorld({ expectedCollections: [{ name: 'vscode_rag' }], durations: { verifyBudget: '2s' } });
+    mw = await startMigrationWorld({
+      expectedCollections: [{ name: 'vscode_rag' }],
+      durations: { verifyBudget: '2s' },
+    });
   }, 60_000);
   afterAll(async () => {
     await mw?.close();
@@ -26,7 +33,9 @@ describeIf('migration: failed verification → rollback → retry', () => {
     const handle = await mw.start();
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
     await mw.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe('accepted');
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe(
+      'accepted',
+    );
 
     const choice = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'operator-choice-after-failed-verification');
     expect(choice.waitingFor?.message).toMatch(/vscode_rag/);
@@ -35,10 +44,14 @@ describeIf('migration: failed verification → rollback → retry', () => {
     expect(choice.steps.find((s) => s.name === 'gateway rollback')?.status).toBe('done');
     expect(upstreamServers(mw)).toEqual(before); // rolled back before the run asks
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
-    await expect(handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
 
     mw.world.newQdrant.setCollections([{ name: 'vscode_rag', points: 10 }]);
-    await expect(handle.executeUpdate(retryVerificationUpdate, { args: [{ by: 'tester' }] })).resolves.toMatch(/retrying/);
+    await expect(handle.executeUpdate(retryVerificationUpdate, { args: [{ by: 'tester' }] })).resolves.toMatch(
+      /retrying/,
+    );
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
@@ -46,7 +59,12 @@ describeIf('migration: failed verification → rollback → retry', () => {
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('completed');
     expect(report.changes.join('\n')).toMatch(/gateway rolled back to .*verification retried \(asked by tester\)/s);
-    expect(report.gateway).toMatchObject({ changed: true, rolledBack: false, currentServers: mw.world.plan.gateway.newServers, previousServers: before });
+    expect(report.gateway).toMatchObject({
+      changed: true,
+      rolledBack: false,
+      currentServers: mw.world.plan.gateway.newServers,
+      previousServers: before,
+    });
     expect(report.decommission.deleted.sort()).toEqual([951, 952, 953]);
     await checkedHistory(mw, handle, 'rollback-retry');
   }, 120_000);

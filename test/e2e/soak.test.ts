@@ -25,7 +25,9 @@ describeIf('migration: a failed soak probe', () => {
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
     await mw.world.deployStack();
     await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
-    await mw.waitFor(handle, (s) => s.steps.some((st) => st.name.startsWith('soak') && st.status === 'running' && Date.parse(st.startedAt ?? '') > 0));
+    await mw.waitFor(handle, (s) =>
+      s.steps.some((st) => st.name.startsWith('soak') && st.status === 'running' && Date.parse(st.startedAt ?? '') > 0),
+    );
     await mw.world.newQdrant.setReady('not-ready');
 
     const choice = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'operator-choice-after-failed-verification');

@@ -46,11 +46,19 @@ export async function checkedHistory(mw: MigrationWorld, handle: WorkflowHandle,
   for (const [name, value] of Object.entries(mw.world.workerEnv)) {
     if (text.includes(value)) throw new Error(`the history of ${handle.workflowId} contains the value of ${name}`);
   }
-  const keyText = fs.readFileSync(mw.world.workerEnv.PHOENIX_SSH_KEY, 'utf8').split('\n').find((l) => l.length > 40 && !l.startsWith('-----'));
-  if (keyText && text.includes(keyText)) throw new Error(`the history of ${handle.workflowId} contains private-key text`);
+  const keyText = fs
+    .readFileSync(mw.world.workerEnv.PHOENIX_SSH_KEY, 'utf8')
+    .split('\n')
+    .find((l) => l.length > 40 && !l.startsWith('-----'));
+  if (keyText && text.includes(keyText))
+    throw new Error(`the history of ${handle.workflowId} contains private-key text`);
   expect(text).not.toContain('-----BEGIN');
   if (RECORDING && scenario) {
-    const fixture: HistoryFixture = { workflowId: handle.workflowId, scenario, history: JSON.parse(json) as Record<string, unknown> };
+    const fixture: HistoryFixture = {
+      workflowId: handle.workflowId,
+      scenario,
+      history: JSON.parse(json) as Record<string, unknown>,
+    };
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
     fs.writeFileSync(path.join(HISTORIES_DIR, `${scenario}.json`), `${JSON.stringify(fixture)}\n`);
   }
@@ -66,14 +74,23 @@ export function mutatingCalls(mw: MigrationWorld) {
 export function effectiveClones(mw: MigrationWorld, vmid: number) {
   return mw.world.proxmox
     .audit()
-    .filter((e) => e.method === 'POST' && new RegExp(`/qemu/\\d+/clone$`).test(e.path) && (e.status === 200 || e.fault === 'lost-response'))
+    .filter(
+      (e) =>
+        e.method === 'POST' &&
+        new RegExp(`/qemu/\\d+/clone$`).test(e.path) &&
+        (e.status === 200 || e.fault === 'lost-response'),
+    )
     .filter((e) => String((e.params as Record<string, unknown> | undefined)?.newid) === String(vmid));
 }
 
 /** What the gateway's upstream points at right now, read from nginx's real site file. */
 export function upstreamServers(mw: MigrationWorld, name = mw.world.plan.gateway.upstream): string[] {
   const site = fs.readFileSync(mw.world.gateway.realSiteFile, 'utf8');
-  return readUpstreams(site).find((u) => u.name === name)?.servers.map((s) => s.address) ?? [];
+  return (
+    readUpstreams(site)
+      .find((u) => u.name === name)
+      ?.servers.map((s) => s.address) ?? []
+  );
 }
 
 /** The Markdown the Web UI shows on the run's page (`setCurrentDetails`). */

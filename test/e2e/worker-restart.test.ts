@@ -21,10 +21,19 @@ describeIf('migration: worker killed during Phase 3', () => {
 
   it('completes after a restart with no duplicate clone', async () => {
     const handle = await mw.start();
-    await mw.waitFor(handle, (s) => s.phase === 'Infrastructure Provisioning' && s.steps.some((st) => st.name.startsWith('VM ') && st.status === 'running'));
+    await mw.waitFor(
+      handle,
+      (s) =>
+        s.phase === 'Infrastructure Provisioning' &&
+        s.steps.some((st) => st.name.startsWith('VM ') && st.status === 'running'),
+    );
     // Wait until both clones were requested, so the stop lands inside the clone tasks.
     const deadline = Date.now() + 20_000;
-    while (mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/clone$/.test(e.path)).length < 2 && Date.now() < deadline) await sleepMs(100);
+    while (
+      mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/clone$/.test(e.path)).length < 2 &&
+      Date.now() < deadline
+    )
+      await sleepMs(100);
     const running = mw.world.proxmox.audit().filter((e) => e.method === 'POST' && /\/clone$/.test(e.path));
     expect(running.length).toBeGreaterThanOrEqual(2);
     // The stop is requested while the 3 s clone tasks run. (The SDK's graceful shutdown lets the in-flight ensureVm
@@ -37,7 +46,9 @@ describeIf('migration: worker killed during Phase 3', () => {
 
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy', 120_000);
     await mw.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe('accepted');
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe(
+      'accepted',
+    );
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
     const report = (await handle.result()) as MigrationReport;

@@ -39,7 +39,13 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     // Nothing downstream happened: no gateway change, no legacy CT touched (and, when it stopped in Phase 1, nothing at all).
     const outcomes = await activityOutcomes(handle);
     const ran = new Set(outcomes.map((o) => o.activity));
-    for (const later of ['cutoverGateway', 'rollbackGateway', 'decommissionGuest', ...(ran.has('ensureVm') ? [] : ['provisionComposeFiles'])]) expect(ran).not.toContain(later);
+    for (const later of [
+      'cutoverGateway',
+      'rollbackGateway',
+      'decommissionGuest',
+      ...(ran.has('ensureVm') ? [] : ['provisionComposeFiles']),
+    ])
+      expect(ran).not.toContain(later);
     for (const g of mw.world.plan.legacyGuests) expect(mw.world.proxmox.guest(g.ctid)).toBeDefined();
     expect(await gatewayBackend(mw.world)).toBe('legacy');
     return { result, outcomes, failure: result.failure ?? '' };
@@ -53,7 +59,9 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     const failed = outcomes.find((o) => o.failed);
     expect(failed).toMatchObject({ activity: 'preflight', attempt: 1, failureType: 'ProxmoxAuth', nonRetryable: true });
     expect(failure).toMatch(/401/);
-    expect(failure).toMatch(new RegExp(`token ${mw.world.plan.proxmox.tokenId.replace(/[!@]/g, '.')}.*${WRONG_SECRET_ENV}.*was not accepted`));
+    expect(failure).toMatch(
+      new RegExp(`token ${mw.world.plan.proxmox.tokenId.replace(/[!@]/g, '.')}.*${WRONG_SECRET_ENV}.*was not accepted`),
+    );
     expect(failure).not.toContain('not-the-token-secret');
   }, 60_000);
 
@@ -80,7 +88,9 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     });
     const { outcomes, failure } = await runToFailure(variant);
     // The preflight lists every problem at once (it does not throw on the first); the run stops on them, unretried.
-    expect(outcomes.filter((o) => o.activity === 'preflight')).toEqual([expect.objectContaining({ failed: false, attempt: 1 })]);
+    expect(outcomes.filter((o) => o.activity === 'preflight')).toEqual([
+      expect.objectContaining({ failed: false, attempt: 1 }),
+    ]);
     expect(failure).toMatch(/Preflight found \d+ problem/);
     expect(failure).toMatch(/host key/i);
     expect(failure).toContain(mw.world.sshd.hostKeyFingerprint);
@@ -94,7 +104,9 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     const plan = { ...base.plan, vms: base.plan.vms.map((v) => (v.vmid === 1002 ? { ...v, name: 'Dr_Phoenix' } : v)) };
     const { outcomes, failure } = await runToFailure({ plan, digest: base.digest });
     const failed = outcomes.filter((o) => o.failed);
-    expect(failed).toEqual([expect.objectContaining({ activity: 'ensureVm', attempt: 1, failureType: 'ProxmoxInvalid', nonRetryable: true })]);
+    expect(failed).toEqual([
+      expect.objectContaining({ activity: 'ensureVm', attempt: 1, failureType: 'ProxmoxInvalid', nonRetryable: true }),
+    ]);
     expect(failure).toMatch(/400/);
     expect(failure).toMatch(/name/);
     // Nothing was cloned for the refused VM.

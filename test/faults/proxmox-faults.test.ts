@@ -38,21 +38,27 @@ describeIf('fault matrix: a flaky, slow, lock-contended Proxmox API', () => {
     const handle = await mw.start();
     const log: string[] = [];
     const result = await driveToEnd(mw, handle, log);
-    if (result.state !== 'COMPLETED') throw new Error(`run ended ${result.state}: ${result.failure}\n${log.join('\n')}`);
+    if (result.state !== 'COMPLETED')
+      throw new Error(`run ended ${result.state}: ${result.failure}\n${log.join('\n')}`);
     expect(result.report?.outcome).toBe('completed');
 
     // The faults really happened (so the counts below mean something).
     const audit = mw.world.proxmox.audit();
-    for (const shape of ['transient', 'lock', 'lost-response']) expect(audit.filter((e) => e.fault === shape).length).toBeGreaterThan(0);
+    for (const shape of ['transient', 'lock', 'lost-response'])
+      expect(audit.filter((e) => e.fault === shape).length).toBeGreaterThan(0);
 
     for (const vm of mw.world.plan.vms) {
-      expect(effectiveCalls(mw.world, 'POST', /\/qemu\/\d+\/clone$/).filter((e) => param(e, 'newid') === String(vm.vmid))).toHaveLength(1);
+      expect(
+        effectiveCalls(mw.world, 'POST', /\/qemu\/\d+\/clone$/).filter((e) => param(e, 'newid') === String(vm.vmid)),
+      ).toHaveLength(1);
     }
     const deleted = result.report?.decommission.deleted.slice().sort() ?? [];
     expect(deleted).toEqual([951, 952, 953]);
     for (const ctid of deleted) {
       expect(effectiveCalls(mw.world, 'DELETE', new RegExp(`/lxc/${ctid}$`))).toHaveLength(1);
-      expect(effectiveCalls(mw.world, 'POST', /\/vzdump$/).filter((e) => param(e, 'vmid') === String(ctid))).toHaveLength(1);
+      expect(
+        effectiveCalls(mw.world, 'POST', /\/vzdump$/).filter((e) => param(e, 'vmid') === String(ctid)),
+      ).toHaveLength(1);
       expect(mw.world.proxmox.guest(ctid)).toBeUndefined();
     }
     expect(mw.world.proxmox.guest(950)).toBeDefined();

@@ -12,7 +12,14 @@ import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import { readUpstreams } from '../../src/nginx/upstream';
 import {
-  activityOutcomes, driveToEnd, gatewayBackend, pauseHookOnHost, planVariant, startCuttingProxy, switchableNginx, type CuttingProxy,
+  activityOutcomes,
+  driveToEnd,
+  gatewayBackend,
+  pauseHookOnHost,
+  planVariant,
+  startCuttingProxy,
+  switchableNginx,
+  type CuttingProxy,
 } from './support';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
@@ -46,8 +53,13 @@ describeIf('fault matrix: SSH connection dropped mid-upload and mid-cutover', ()
       cuts[name] = proxy.cutAll();
     };
     const log: string[] = [];
-    const [result] = await Promise.all([driveToEnd(mw, handle, log), cutWhen('upload', upload), cutWhen('cutover', nginx.pauseNextReload)]);
-    if (result.state !== 'COMPLETED') throw new Error(`run ended ${result.state}: ${result.failure}\n${log.join('\n')}`);
+    const [result] = await Promise.all([
+      driveToEnd(mw, handle, log),
+      cutWhen('upload', upload),
+      cutWhen('cutover', nginx.pauseNextReload),
+    ]);
+    if (result.state !== 'COMPLETED')
+      throw new Error(`run ended ${result.state}: ${result.failure}\n${log.join('\n')}`);
 
     // Each drop hit a live connection, and the activity it cut was tried again (and then succeeded).
     expect(cuts.upload).toBeGreaterThanOrEqual(1);
@@ -65,11 +77,19 @@ describeIf('fault matrix: SSH connection dropped mid-upload and mid-cutover', ()
     // The gateway: moved, reloaded (traffic reaches the new Qdrant), and the run still knows where it came from.
     const report = result.report;
     const site = fs.readFileSync(mw.world.gateway.realSiteFile, 'utf8');
-    expect(readUpstreams(site).find((u) => u.name === plan.gateway.upstream)?.servers.map((s) => s.address)).toEqual(plan.gateway.newServers);
+    expect(
+      readUpstreams(site)
+        .find((u) => u.name === plan.gateway.upstream)
+        ?.servers.map((s) => s.address),
+    ).toEqual(plan.gateway.newServers);
     expect(await gatewayBackend(mw.world)).toBe('new');
     expect(report?.gateway.previousServers).toEqual([new URL(plan.qdrant.legacyUrl).host]);
-    expect(report?.changes.join('\n')).toMatch(/nginx upstream qdrant_service: 127\.0\.0\.152:\d+ → 127\.0\.0\.102:\d+/);
-    expect(fs.readdirSync(path.dirname(mw.world.gateway.realSiteFile)).filter((f) => f.includes('phoenix-tmp'))).toEqual([]);
+    expect(report?.changes.join('\n')).toMatch(
+      /nginx upstream qdrant_service: 127\.0\.0\.152:\d+ → 127\.0\.0\.102:\d+/,
+    );
+    expect(
+      fs.readdirSync(path.dirname(mw.world.gateway.realSiteFile)).filter((f) => f.includes('phoenix-tmp')),
+    ).toEqual([]);
     expect(report?.decommission.deleted.slice().sort()).toEqual([951, 952, 953]);
   }, 120_000);
 });

@@ -28,7 +28,10 @@ export interface CuttingProxy {
   close(): Promise<void>;
 }
 
-export async function startCuttingProxy(listenHost: string, target: { host: string; port: number }): Promise<CuttingProxy> {
+export async function startCuttingProxy(
+  listenHost: string,
+  target: { host: string; port: number },
+): Promise<CuttingProxy> {
   const open = new Set<net.Socket>();
   let accepted = 0;
   const server = net.createServer((client) => {
@@ -75,13 +78,19 @@ type RawPlan = Record<string, any>; // eslint-disable-line @typescript-eslint/no
 let variants = 0;
 
 /** A copy of the world's plan file, edited, next to it (relative Phoenix paths still resolve), resolved. */
-export function planVariant(world: World, edit: (raw: RawPlan) => void): { plan: ResolvedPlan; digest: string; planPath: string } {
+export function planVariant(
+  world: World,
+  edit: (raw: RawPlan) => void,
+): { plan: ResolvedPlan; digest: string; planPath: string } {
   const raw = JSON.parse(fs.readFileSync(world.planPath, 'utf8')) as RawPlan;
   edit(raw);
   const planPath = path.join(path.dirname(world.planPath), `plan-variant-${variants++}.json`);
   fs.writeFileSync(planPath, JSON.stringify(raw, null, 2));
   const resolved = loadAndResolvePlan(planPath);
-  if (!resolved.ok) throw new Error(`plan variant does not validate:\n${resolved.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
+  if (!resolved.ok)
+    throw new Error(
+      `plan variant does not validate:\n${resolved.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`,
+    );
   return { plan: resolved.plan, digest: resolved.digest, planPath };
 }
 
@@ -128,7 +137,8 @@ function pauseControls(base: string): PauseHook {
     async waitReached(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (!fs.existsSync(`${base}.reached`)) {
-        if (Date.now() > deadline) throw new Error(`the pause hook ${path.basename(base)} was not reached within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`the pause hook ${path.basename(base)} was not reached within ${timeoutMs} ms`);
         await sleepMs(20);
       }
     },
@@ -172,7 +182,8 @@ exec '${real}' "$@"
       else fs.rmSync(failFlag, { force: true });
     },
     pauseNextReload: pauseControls(base),
-    reloadsAttempted: () => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0),
+    reloadsAttempted: () =>
+      fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0,
   };
 }
 
@@ -180,7 +191,14 @@ exec '${real}' "$@"
 
 /** Drives the run like an unattended operator (deploys, confirms, approves; aborts after a failed verification). */
 export async function driveToEnd(mw: MigrationWorld, handle: WorkflowHandle, log: string[] = []): Promise<DriveResult> {
-  return driveRun({ client: mw.t.client, workflowId: handle.workflowId, world: mw.world, autoConfirm: true, say: (l) => log.push(l), pollMs: 150 });
+  return driveRun({
+    client: mw.t.client,
+    workflowId: handle.workflowId,
+    world: mw.world,
+    autoConfirm: true,
+    say: (l) => log.push(l),
+    pollMs: 150,
+  });
 }
 
 export interface ActivityOutcome {
@@ -201,10 +219,14 @@ export async function activityOutcomes(handle: WorkflowHandle): Promise<Activity
   const out: ActivityOutcome[] = [];
   for (const e of history.events ?? []) {
     const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     const started = e.activityTaskStartedEventAttributes;
     if (started) attempts.set(String(started.scheduledEventId), started.attempt ?? 1);
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
     if (done) {
       const sid = String(done.scheduledEventId);
       const failure = 'failure' in done ? done.failure : undefined;
@@ -223,7 +245,9 @@ export async function activityOutcomes(handle: WorkflowHandle): Promise<Activity
 
 /** Proxmox calls that took effect: answered 200, or applied with the answer lost. */
 export function effectiveCalls(world: World, method: string, pathRe: RegExp): AuditEntry[] {
-  return world.proxmox.audit().filter((e) => e.method === method && pathRe.test(e.path) && (e.status === 200 || e.fault === 'lost-response'));
+  return world.proxmox
+    .audit()
+    .filter((e) => e.method === method && pathRe.test(e.path) && (e.status === 200 || e.fault === 'lost-response'));
 }
 
 export function param(e: AuditEntry, key: string): string | undefined {
@@ -235,7 +259,10 @@ export function param(e: AuditEntry, key: string): string | undefined {
 export async function gatewayBackend(world: World): Promise<'legacy' | 'new' | 'none'> {
   const legacyBefore = world.legacyQdrant.requestCount();
   const newBefore = world.newQdrant.requestCount();
-  const res = await request(`${world.plan.qdrant.gatewayUrl}/collections`, { headersTimeout: 5000, bodyTimeout: 5000 }).catch(() => undefined);
+  const res = await request(`${world.plan.qdrant.gatewayUrl}/collections`, {
+    headersTimeout: 5000,
+    bodyTimeout: 5000,
+  }).catch(() => undefined);
   await res?.body.dump();
   if (world.legacyQdrant.requestCount() > legacyBefore) return 'legacy';
   if (world.newQdrant.requestCount() > newBefore) return 'new';

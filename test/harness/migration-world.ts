@@ -61,7 +61,10 @@ export async function startMigrationWorld(options: MigrationWorldOptions = {}): 
   const makeWorker = () =>
     createTestWorker(t, {
       taskQueue,
-      activities: createActivities({ ...defaultActivityDeps(undefined, env), timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 } }),
+      activities: createActivities({
+        ...defaultActivityDeps(undefined, env),
+        timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 },
+      }),
     });
   const mw: MigrationWorld = {
     world,
@@ -72,11 +75,15 @@ export async function startMigrationWorld(options: MigrationWorldOptions = {}): 
     async start(o = {}) {
       const plan = o.plan ?? world.plan;
       const digest = o.plan ? (o.digest ?? world.digest) : world.digest;
-      return startMigration(t.client, { plan, digest, ...(o.dryRun ? { dryRun: true } : {}) }, {
-        taskQueue,
-        workflowId: o.workflowId ?? `migration-${plan.name}${o.dryRun ? '-dry' : ''}`,
-        note: 'Started by the e2e harness.',
-      });
+      return startMigration(
+        t.client,
+        { plan, digest, ...(o.dryRun ? { dryRun: true } : {}) },
+        {
+          taskQueue,
+          workflowId: o.workflowId ?? `migration-${plan.name}${o.dryRun ? '-dry' : ''}`,
+          note: 'Started by the e2e harness.',
+        },
+      );
     },
     async waitFor(handle, pred, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
@@ -85,7 +92,10 @@ export async function startMigrationWorld(options: MigrationWorldOptions = {}): 
         last = await handle.query(statusQuery);
         if (pred(last)) return last;
         const desc = await handle.describe();
-        if (desc.status.name !== 'RUNNING') throw new Error(`run ended (${desc.status.name}) before the condition held; last status: ${JSON.stringify(last, null, 1)}`);
+        if (desc.status.name !== 'RUNNING')
+          throw new Error(
+            `run ended (${desc.status.name}) before the condition held; last status: ${JSON.stringify(last, null, 1)}`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
       throw new Error(`condition not met within ${timeoutMs} ms; last status: ${JSON.stringify(last, null, 1)}`);

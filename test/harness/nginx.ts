@@ -38,10 +38,11 @@ export async function startBackend(host: string, label: string): Promise<Backend
     address: `${host}:${port}`,
     label,
     hits: () => hits,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -19,7 +19,9 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
   const address = process.env.PHOENIX_TEST_TEMPORAL_ADDRESS;
   const workflowBundlePath = process.env.PHOENIX_TEST_WORKFLOW_BUNDLE;
   if (!address || !workflowBundlePath) {
-    throw new Error('The Temporal test server is not running: run tests through jest with test/harness/global-setup.ts (npm test).');
+    throw new Error(
+      'The Temporal test server is not running: run tests through jest with test/harness/global-setup.ts (npm test).',
+    );
   }
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });

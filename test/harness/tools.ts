@@ -8,7 +8,13 @@ import { delimiter, join } from 'node:path';
 const KNOWN: Record<string, string> = { sshd: '/usr/sbin/sshd', nginx: '/usr/sbin/nginx' };
 
 export function findTool(tool: string): string | undefined {
-  const candidates = [KNOWN[tool], ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, tool))];
+  const candidates = [
+    KNOWN[tool],
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, tool)),
+  ];
   for (const c of candidates) {
     if (!c) continue;
     try {

@@ -38,69 +38,310 @@ const VM1001 = 1; // index of VM 1001 (the one with the compose file and the NFS
 
 const CASES: Case[] = [
   // ── paths that would reach a shell or escape their directory ───────────────────────────────────────────
-  { what: 'path traversal in a compose destination', vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = '../../../etc/cron.d/evil'), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].destination` },
-  { what: 'absolute compose destination', vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = '/etc/passwd'), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].destination` },
-  { what: 'compose destination with $(…)', vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = 'qdrant/$(reboot).yml'), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].destination` },
-  { what: 'NFS path with backticks', vm: (c) => (c.vms[VM1001].volumes[0].path = '/quickOS/`id`/1001'), file: 'vm', at: `$.vms[${VM1001}].volumes[0].path` },
-  { what: 'NFS mount point with a newline', vm: (c) => (c.vms[VM1001].volumes[0].mount_point = '/persistent-storage\nrm -rf /'), file: 'vm', at: `$.vms[${VM1001}].volumes[0].mount_point` },
-  { what: 'gateway.siteFile with "; rm -rf /"', plan: (p) => (p.gateway.siteFile = '/etc/nginx/sites-enabled/x; rm -rf /'), file: 'plan', at: '$.gateway.siteFile' },
-  { what: 'gateway.backupDir with $(…)', plan: (p) => (p.gateway.backupDir = '/var/backups/$(touch /tmp/pwned)'), file: 'plan', at: '$.gateway.backupDir' },
-  { what: 'gateway.lockFile with a newline', plan: (p) => (p.gateway.lockFile = '/run/lock/x\nreboot'), file: 'plan', at: '$.gateway.lockFile' },
-  { what: 'gateway.siteFile with .. segments', plan: (p) => (p.gateway.siteFile = '/etc/nginx/../../root/.ssh/authorized_keys'), file: 'plan', at: '$.gateway.siteFile' },
+  {
+    what: 'path traversal in a compose destination',
+    vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = '../../../etc/cron.d/evil'),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].destination`,
+  },
+  {
+    what: 'absolute compose destination',
+    vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = '/etc/passwd'),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].destination`,
+  },
+  {
+    what: 'compose destination with $(…)',
+    vm: (c) => (c.vms[VM1001].docker_compose_files[0].destination = 'qdrant/$(reboot).yml'),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].destination`,
+  },
+  {
+    what: 'NFS path with backticks',
+    vm: (c) => (c.vms[VM1001].volumes[0].path = '/quickOS/`id`/1001'),
+    file: 'vm',
+    at: `$.vms[${VM1001}].volumes[0].path`,
+  },
+  {
+    what: 'NFS mount point with a newline',
+    vm: (c) => (c.vms[VM1001].volumes[0].mount_point = '/persistent-storage\nrm -rf /'),
+    file: 'vm',
+    at: `$.vms[${VM1001}].volumes[0].mount_point`,
+  },
+  {
+    what: 'gateway.siteFile with "; rm -rf /"',
+    plan: (p) => (p.gateway.siteFile = '/etc/nginx/sites-enabled/x; rm -rf /'),
+    file: 'plan',
+    at: '$.gateway.siteFile',
+  },
+  {
+    what: 'gateway.backupDir with $(…)',
+    plan: (p) => (p.gateway.backupDir = '/var/backups/$(touch /tmp/pwned)'),
+    file: 'plan',
+    at: '$.gateway.backupDir',
+  },
+  {
+    what: 'gateway.lockFile with a newline',
+    plan: (p) => (p.gateway.lockFile = '/run/lock/x\nreboot'),
+    file: 'plan',
+    at: '$.gateway.lockFile',
+  },
+  {
+    what: 'gateway.siteFile with .. segments',
+    plan: (p) => (p.gateway.siteFile = '/etc/nginx/../../root/.ssh/authorized_keys'),
+    file: 'plan',
+    at: '$.gateway.siteFile',
+  },
   // ── names ────────────────────────────────────────────────────────────────────────────────────────────────
   { what: 'plan name with "; rm -rf /"', plan: (p) => (p.name = 'x; rm -rf /'), file: 'plan', at: '$.name' },
   { what: 'plan name with $(…)', plan: (p) => (p.name = '$(reboot)'), file: 'plan', at: '$.name' },
   { what: 'plan name with backticks', plan: (p) => (p.name = '`reboot`'), file: 'plan', at: '$.name' },
   { what: 'plan name with a newline', plan: (p) => (p.name = 'a\nb'), file: 'plan', at: '$.name' },
   { what: 'plan name with a NUL byte', plan: (p) => (p.name = 'a\u0000b'), file: 'plan', at: '$.name' },
-  { what: 'braces in the upstream name', plan: (p) => (p.gateway.upstream = 'qdrant_service { } server { listen 1'), file: 'plan', at: '$.gateway.upstream' },
-  { what: 'VM name with shell metacharacters', vm: (c) => (c.vms[2].name = 'Dr-Phoenix;rm -rf /'), file: 'vm', at: '$.vms[2].name' },
-  { what: 'Portainer stack name with $(…)', plan: (p) => (p.portainer.stackName = '$(id)'), file: 'plan', at: '$.portainer.stackName' },
-  { what: 'env var name with "; rm -rf /"', plan: (p) => (p.proxmox.tokenSecret = { env: 'X; rm -rf /' }), file: 'plan', at: '$.proxmox.tokenSecret.env' },
+  {
+    what: 'braces in the upstream name',
+    plan: (p) => (p.gateway.upstream = 'qdrant_service { } server { listen 1'),
+    file: 'plan',
+    at: '$.gateway.upstream',
+  },
+  {
+    what: 'VM name with shell metacharacters',
+    vm: (c) => (c.vms[2].name = 'Dr-Phoenix;rm -rf /'),
+    file: 'vm',
+    at: '$.vms[2].name',
+  },
+  {
+    what: 'Portainer stack name with $(…)',
+    plan: (p) => (p.portainer.stackName = '$(id)'),
+    file: 'plan',
+    at: '$.portainer.stackName',
+  },
+  {
+    what: 'env var name with "; rm -rf /"',
+    plan: (p) => (p.proxmox.tokenSecret = { env: 'X; rm -rf /' }),
+    file: 'plan',
+    at: '$.proxmox.tokenSecret.env',
+  },
   // ── out-of-range numbers and addresses ───────────────────────────────────────────────────────────────────
-  { what: 'VM IP out of range', vm: (c) => (c.vms[2].network_config.ip = '10.0.0.256/24'), file: 'vm', at: '$.vms[2].network_config.ip' },
-  { what: 'new upstream server 300.1.1.1', plan: (p) => (p.gateway.newServers = ['300.1.1.1:6333']), file: 'plan', at: '$.gateway.newServers[0]' },
+  {
+    what: 'VM IP out of range',
+    vm: (c) => (c.vms[2].network_config.ip = '10.0.0.256/24'),
+    file: 'vm',
+    at: '$.vms[2].network_config.ip',
+  },
+  {
+    what: 'new upstream server 300.1.1.1',
+    plan: (p) => (p.gateway.newServers = ['300.1.1.1:6333']),
+    file: 'plan',
+    at: '$.gateway.newServers[0]',
+  },
   { what: 'vmid below 100', plan: (p) => (p.vms = [99]), file: 'plan', at: '$.vms[0]' },
   { what: 'vmid 1e12', plan: (p) => (p.vms = [1e12]), file: 'plan', at: '$.vms[0]' },
-  { what: 'vmid 1e400 (Infinity)', raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('"vms": [\n    1001,', '"vms": [\n    1e400,')), file: 'plan', at: '$.vms[0].vmid' },
+  {
+    what: 'vmid 1e400 (Infinity)',
+    raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('"vms": [\n    1001,', '"vms": [\n    1e400,')),
+    file: 'plan',
+    at: '$.vms[0].vmid',
+  },
   { what: 'negative gateway ctid', plan: (p) => (p.gateway.ctid = -1), file: 'plan', at: '$.gateway.ctid' },
-  { what: 'fractional legacy ctid', plan: (p) => (p.legacyGuests = [950.5]), file: 'plan', at: '$.legacyGuests[0].ctid' },
+  {
+    what: 'fractional legacy ctid',
+    plan: (p) => (p.legacyGuests = [950.5]),
+    file: 'plan',
+    at: '$.legacyGuests[0].ctid',
+  },
   { what: 'port 0 in an SSH endpoint', plan: (p) => (p.proxmoxHost.port = 0), file: 'plan', at: '$.proxmoxHost.port' },
   // ── wrong types ──────────────────────────────────────────────────────────────────────────────────────────
   { what: 'name is a number', plan: (p) => (p.name = 42), file: 'plan', at: '$.name' },
   { what: 'vms is a string', plan: (p) => (p.vms = '1001,1002'), file: 'plan', at: '$.vms' },
   { what: 'proxmox is an array', plan: (p) => (p.proxmox = []), file: 'plan', at: '$.proxmox' },
   { what: 'a duration is a number', plan: (p) => (p.durations.soak = 5), file: 'plan', at: '$.durations.soak' },
-  { what: 'approvals.decommission is "yes"', plan: (p) => (p.approvals.decommission = 'yes'), file: 'plan', at: '$.approvals.decommission' },
+  {
+    what: 'approvals.decommission is "yes"',
+    plan: (p) => (p.approvals.decommission = 'yes'),
+    file: 'plan',
+    at: '$.approvals.decommission',
+  },
   { what: 'the plan is a JSON array', raw: (root) => write(root, PLAN_REL, '[]'), file: 'plan', at: '$' },
   { what: 'the plan is JSON null', raw: (root) => write(root, PLAN_REL, 'null'), file: 'plan', at: '$' },
   { what: 'VM config vms is an object', vm: (c) => (c.vms = { 1001: {} }), file: 'vm', at: '$.vms' },
-  { what: 'LXC config entry is a string', lxc: (c) => (c.lxc_configs['101'] = 'nginx'), file: 'lxc', at: '$.lxc_configs["101"]' },
-  { what: 'phoenix.vmConfigs is a number', plan: (p) => (p.phoenix.vmConfigs = 7), file: 'plan', at: '$.phoenix.vmConfigs' },
+  {
+    what: 'LXC config entry is a string',
+    lxc: (c) => (c.lxc_configs['101'] = 'nginx'),
+    file: 'lxc',
+    at: '$.lxc_configs["101"]',
+  },
+  {
+    what: 'phoenix.vmConfigs is a number',
+    plan: (p) => (p.phoenix.vmConfigs = 7),
+    file: 'plan',
+    at: '$.phoenix.vmConfigs',
+  },
   // ── structure ────────────────────────────────────────────────────────────────────────────────────────────
-  { what: 'deeply nested JSON (100 000 levels)', plan: (p) => (p.description = '@@DEEP@@'), raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('"@@DEEP@@"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`)), file: 'plan', at: '$.description', says: /more than 64 levels deep/ },
-  { what: 'deeply nested objects in the VM config', raw: (root) => rewrite(root, VM_REL, (t) => t.replace('"vm_defaults": {', `"deep": ${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}, "vm_defaults": {`)), file: 'vm', at: '$.deep', says: /more than 64 levels deep/ },
-  { what: 'a __proto__ key at the top', raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('{', '{"__proto__": {"polluted": true},')), file: 'plan', at: '$.__proto__' },
-  { what: 'a __proto__ key inside gateway', raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('"gateway": {', '"gateway": {"__proto__": {"upstream": "evil"},')), file: 'plan', at: '$.gateway.__proto__' },
-  { what: 'a constructor.prototype key', plan: (p) => (p.constructor = { prototype: { polluted: true } }), file: 'plan', at: '$.constructor' },
+  {
+    what: 'deeply nested JSON (100 000 levels)',
+    plan: (p) => (p.description = '@@DEEP@@'),
+    raw: (root) =>
+      rewrite(root, PLAN_REL, (t) => t.replace('"@@DEEP@@"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`)),
+    file: 'plan',
+    at: '$.description',
+    says: /more than 64 levels deep/,
+  },
+  {
+    what: 'deeply nested objects in the VM config',
+    raw: (root) =>
+      rewrite(root, VM_REL, (t) =>
+        t.replace('"vm_defaults": {', `"deep": ${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}, "vm_defaults": {`),
+      ),
+    file: 'vm',
+    at: '$.deep',
+    says: /more than 64 levels deep/,
+  },
+  {
+    what: 'a __proto__ key at the top',
+    raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('{', '{"__proto__": {"polluted": true},')),
+    file: 'plan',
+    at: '$.__proto__',
+  },
+  {
+    what: 'a __proto__ key inside gateway',
+    raw: (root) =>
+      rewrite(root, PLAN_REL, (t) => t.replace('"gateway": {', '"gateway": {"__proto__": {"upstream": "evil"},')),
+    file: 'plan',
+    at: '$.gateway.__proto__',
+  },
+  {
+    what: 'a constructor.prototype key',
+    plan: (p) => (p.constructor = { prototype: { polluted: true } }),
+    file: 'plan',
+    at: '$.constructor',
+  },
   { what: 'an unknown key (typo)', plan: (p) => (p.gatway = p.gateway), file: 'plan', at: '$.gatway' },
-  { what: 'an inline secret', plan: (p) => (p.proxmox.tokenSecret = 'c0ffee00-1234-4abc-8def-0123456789ab'), file: 'plan', at: '$.proxmox.tokenSecret', says: /^(?![\s\S]*c0ffee00-1234)/ },
+  {
+    what: 'an inline secret',
+    plan: (p) => (p.proxmox.tokenSecret = 'c0ffee00-1234-4abc-8def-0123456789ab'),
+    file: 'plan',
+    at: '$.proxmox.tokenSecret',
+    says: /^(?![\s\S]*c0ffee00-1234)/,
+  },
   // ── files that are not what they claim ───────────────────────────────────────────────────────────────────
-  { what: 'a plan over 1 MiB', plan: (p) => (p.description = BIG), file: 'plan', at: '$', says: /more than the limit of 1048576/ },
-  { what: 'a compose file over 256 KiB', raw: (root) => write(root, COMPOSE_REL, `# ${'x'.repeat(256 * 1024)}\nservices: {}\n`), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].source`, says: /more than the limit of 262144/ },
-  { what: 'non-UTF-8 bytes in the plan', raw: (root) => rewrite(root, PLAN_REL, (t) => Buffer.concat([Buffer.from(t.slice(0, t.indexOf('Move'))), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(t.slice(t.indexOf('Move')))])), file: 'plan', at: '$', says: /not valid UTF-8/ },
-  { what: 'non-UTF-8 bytes in the compose file', raw: (root) => write(root, COMPOSE_REL, Buffer.from([0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x73, 0x3a, 0x20, 0xc0, 0xaf, 0x0a])), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].source`, says: /not valid UTF-8/ },
-  { what: 'a YAML bomb as compose file', raw: (root) => write(root, COMPOSE_REL, yamlBomb()), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].source` },
-  { what: 'an empty plan file', raw: (root) => write(root, PLAN_REL, ''), file: 'plan', at: '$', says: /not valid JSON/ },
-  { what: 'a whitespace-only plan file', raw: (root) => write(root, PLAN_REL, ' \n\t\n'), file: 'plan', at: '$', says: /not valid JSON/ },
-  { what: 'truncated JSON', raw: (root) => rewrite(root, PLAN_REL, (t) => t.slice(0, t.length / 2)), file: 'plan', at: '$', says: /not valid JSON/ },
-  { what: 'a directory instead of the plan', planArg: (root) => path.join(root, 'plans'), file: (root) => path.join(root, 'plans'), at: '$', says: /not a regular file/ },
-  { what: 'a symlink loop as the plan', raw: (root) => loop(root, 'plans/loop.json'), planArg: (root) => path.join(root, 'plans/loop.json'), file: (root) => path.join(root, 'plans/loop.json'), at: '$', says: /ELOOP/ },
-  { what: 'a directory as phoenix.vmConfigs', plan: (p) => (p.phoenix.vmConfigs = '../examples/phoenix'), file: (root) => path.join(root, 'examples/phoenix'), at: '$', says: /not a regular file/ },
-  { what: 'a symlink loop as phoenix.lxcConfigs', plan: (p) => (p.phoenix.lxcConfigs = 'loop.json'), raw: (root) => loop(root, 'plans/loop.json'), file: 'plan', at: '$.phoenix.lxcConfigs' },
-  { what: '/dev/zero as phoenix.vmConfigs', plan: (p) => (p.phoenix.vmConfigs = '/dev/zero'), file: () => '/dev/zero', at: '$', says: /not a regular file/ },
-  { what: 'a FIFO as the compose file', raw: (root) => fifo(root, COMPOSE_REL), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].source`, says: /not a regular file/ },
-  { what: 'a missing compose file', raw: (root) => fs.rmSync(path.join(root, COMPOSE_REL)), file: 'vm', at: `$.vms[${VM1001}].docker_compose_files[0].source`, says: /does not exist/ },
+  {
+    what: 'a plan over 1 MiB',
+    plan: (p) => (p.description = BIG),
+    file: 'plan',
+    at: '$',
+    says: /more than the limit of 1048576/,
+  },
+  {
+    what: 'a compose file over 256 KiB',
+    raw: (root) => write(root, COMPOSE_REL, `# ${'x'.repeat(256 * 1024)}\nservices: {}\n`),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].source`,
+    says: /more than the limit of 262144/,
+  },
+  {
+    what: 'non-UTF-8 bytes in the plan',
+    raw: (root) =>
+      rewrite(root, PLAN_REL, (t) =>
+        Buffer.concat([
+          Buffer.from(t.slice(0, t.indexOf('Move'))),
+          Buffer.from([0xff, 0xfe, 0xc3]),
+          Buffer.from(t.slice(t.indexOf('Move'))),
+        ]),
+      ),
+    file: 'plan',
+    at: '$',
+    says: /not valid UTF-8/,
+  },
+  {
+    what: 'non-UTF-8 bytes in the compose file',
+    raw: (root) =>
+      write(
+        root,
+        COMPOSE_REL,
+        Buffer.from([0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x73, 0x3a, 0x20, 0xc0, 0xaf, 0x0a]),
+      ),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].source`,
+    says: /not valid UTF-8/,
+  },
+  {
+    what: 'a YAML bomb as compose file',
+    raw: (root) => write(root, COMPOSE_REL, yamlBomb()),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].source`,
+  },
+  {
+    what: 'an empty plan file',
+    raw: (root) => write(root, PLAN_REL, ''),
+    file: 'plan',
+    at: '$',
+    says: /not valid JSON/,
+  },
+  {
+    what: 'a whitespace-only plan file',
+    raw: (root) => write(root, PLAN_REL, ' \n\t\n'),
+    file: 'plan',
+    at: '$',
+    says: /not valid JSON/,
+  },
+  {
+    what: 'truncated JSON',
+    raw: (root) => rewrite(root, PLAN_REL, (t) => t.slice(0, t.length / 2)),
+    file: 'plan',
+    at: '$',
+    says: /not valid JSON/,
+  },
+  {
+    what: 'a directory instead of the plan',
+    planArg: (root) => path.join(root, 'plans'),
+    file: (root) => path.join(root, 'plans'),
+    at: '$',
+    says: /not a regular file/,
+  },
+  {
+    what: 'a symlink loop as the plan',
+    raw: (root) => loop(root, 'plans/loop.json'),
+    planArg: (root) => path.join(root, 'plans/loop.json'),
+    file: (root) => path.join(root, 'plans/loop.json'),
+    at: '$',
+    says: /ELOOP/,
+  },
+  {
+    what: 'a directory as phoenix.vmConfigs',
+    plan: (p) => (p.phoenix.vmConfigs = '../examples/phoenix'),
+    file: (root) => path.join(root, 'examples/phoenix'),
+    at: '$',
+    says: /not a regular file/,
+  },
+  {
+    what: 'a symlink loop as phoenix.lxcConfigs',
+    plan: (p) => (p.phoenix.lxcConfigs = 'loop.json'),
+    raw: (root) => loop(root, 'plans/loop.json'),
+    file: 'plan',
+    at: '$.phoenix.lxcConfigs',
+  },
+  {
+    what: '/dev/zero as phoenix.vmConfigs',
+    plan: (p) => (p.phoenix.vmConfigs = '/dev/zero'),
+    file: () => '/dev/zero',
+    at: '$',
+    says: /not a regular file/,
+  },
+  {
+    what: 'a FIFO as the compose file',
+    raw: (root) => fifo(root, COMPOSE_REL),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].source`,
+    says: /not a regular file/,
+  },
+  {
+    what: 'a missing compose file',
+    raw: (root) => fs.rmSync(path.join(root, COMPOSE_REL)),
+    file: 'vm',
+    at: `$.vms[${VM1001}].docker_compose_files[0].source`,
+    says: /does not exist/,
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -171,7 +412,11 @@ function makeCase(parent: string, c: Case): { root: string; planArg: string; nam
     fs.writeFileSync(path.join(root, rel), data);
   }
   c.raw?.(root);
-  return { root, planArg: c.planArg ? c.planArg(root) : path.join(root, PLAN_REL), name: typeof plan.name === 'string' ? plan.name : name };
+  return {
+    root,
+    planArg: c.planArg ? c.planArg(root) : path.join(root, PLAN_REL),
+    name: typeof plan.name === 'string' ? plan.name : name,
+  };
 }
 
 describe('hostile plans and configs: validate and start refuse them (exit 2), name file and path, start and write nothing', () => {
@@ -201,13 +446,19 @@ describe('hostile plans and configs: validate and start refuse them (exit 2), na
 
   it.each(CASES.map((c) => [c.what, c] as const))('%s', async (_what, c) => {
     const { root, planArg, name } = makeCase(parent, c);
-    const file = typeof c.file === 'function' ? c.file(root) : path.join(root, { plan: PLAN_REL, vm: VM_REL, lxc: LXC_REL }[c.file]);
+    const file =
+      typeof c.file === 'function'
+        ? c.file(root)
+        : path.join(root, { plan: PLAN_REL, vm: VM_REL, lxc: LXC_REL }[c.file]);
     const before = snapshotDir(root);
 
     const validate = await cli('validate', '--plan', planArg);
     const start = await cli('start', '--plan', planArg, '--address', testAddress());
     for (const r of [validate, start]) {
-      expect({ code: r.code, err: r.err }).toEqual({ code: ExitCode.badInput, err: expect.stringContaining(`error  ${file} ${c.at}: `) });
+      expect({ code: r.code, err: r.err }).toEqual({
+        code: ExitCode.badInput,
+        err: expect.stringContaining(`error  ${file} ${c.at}: `),
+      });
       expect(r.all).not.toMatch(STACK_TRACE);
       expect(r.out).not.toMatch(/^started /m);
       if (c.says) expect(r.err).toMatch(c.says);
@@ -215,9 +466,12 @@ describe('hostile plans and configs: validate and start refuse them (exit 2), na
     expect(validate.err).toMatch(/nothing was changed/);
 
     // Nothing started: no run under the derived id, none carrying the plan's name.
-    await expect(client.workflow.getHandle(`migration-${name}`).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
+    await expect(client.workflow.getHandle(`migration-${name}`).describe()).rejects.toMatchObject({
+      name: 'WorkflowNotFoundError',
+    });
     const listed = [];
-    for await (const w of client.workflow.list({ query: `PlanName = ${JSON.stringify(name)}` })) listed.push(w.workflowId);
+    for await (const w of client.workflow.list({ query: `PlanName = ${JSON.stringify(name)}` }))
+      listed.push(w.workflowId);
     expect(listed).toEqual([]);
     // Nothing written, nothing prototype-polluted.
     expect(snapshotDir(root)).toEqual(before);

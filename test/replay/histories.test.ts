@@ -14,7 +14,12 @@ import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-const fixtures = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+const fixtures = fs.existsSync(dir)
+  ? fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 describe('replay of recorded histories', () => {
   it('has the four recorded scenarios', () => {
@@ -36,9 +41,16 @@ describe('replay of recorded histories', () => {
   });
 
   it.each(fixtures)('%s replays without non-determinism', async (file) => {
-    const fixture = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { workflowId: string; history: unknown };
+    const fixture = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+      workflowId: string;
+      history: unknown;
+    };
     const codePath = process.env.PHOENIX_TEST_WORKFLOW_BUNDLE;
     if (!codePath) throw new Error('no workflow bundle: run through jest with the global setup (npm test)');
-    await Worker.runReplayHistory({ workflowBundle: { codePath } }, historyFromJSON(fixture.history), fixture.workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath } },
+      historyFromJSON(fixture.history),
+      fixture.workflowId,
+    );
   });
 });

@@ -30,7 +30,14 @@ const describeIf = requireOrSkip('sshd', 'nginx') && chromiumOrSkip() ? describe
 
 /** What the page shows, frames included (the UI may render Markdown in a frame of its own). */
 async function pageText(page: Page): Promise<string> {
-  const parts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+  const parts = await Promise.all(
+    page.frames().map((f) =>
+      f
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    ),
+  );
   return parts.join('\n');
 }
 
@@ -48,7 +55,11 @@ async function shows(page: Page, pattern: RegExp, shot: string, timeoutMs = 30_0
 }
 
 async function openTab(page: Page, name: string): Promise<void> {
-  await page.getByRole('tab', { name }).or(page.getByRole('link', { name, exact: true })).first().click();
+  await page
+    .getByRole('tab', { name })
+    .or(page.getByRole('link', { name, exact: true }))
+    .first()
+    .click();
 }
 
 describeIf('Temporal Web UI (chromium)', () => {
@@ -64,10 +75,19 @@ describeIf('Temporal Web UI (chromium)', () => {
   beforeAll(async () => {
     const cliPath = process.env.PHOENIX_TEST_TEMPORAL_CLI;
     const bundlePath = process.env.PHOENIX_TEST_WORKFLOW_BUNDLE;
-    if (!cliPath || !bundlePath) throw new Error('PHOENIX_TEST_TEMPORAL_CLI / PHOENIX_TEST_WORKFLOW_BUNDLE are not set: run through jest (npm test)');
+    if (!cliPath || !bundlePath)
+      throw new Error(
+        'PHOENIX_TEST_TEMPORAL_CLI / PHOENIX_TEST_WORKFLOW_BUNDLE are not set: run through jest (npm test)',
+      );
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-ui-'));
-    server = await temporalDevServer({ cliPath, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log'), port: await freePort(), uiPort: await freePort() });
+    server = await temporalDevServer({
+      cliPath,
+      dbFile: path.join(dir, 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+      port: await freePort(),
+      uiPort: await freePort(),
+    });
     await server.start();
     ww = await startWorkerWorld({ address: server.address, bundlePath });
     handle = await ww.start();
@@ -78,7 +98,15 @@ describeIf('Temporal Web UI (chromium)', () => {
     browser = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
       viewport: { width: 1400, height: 1000 },
     });
     // Tests talk to loopback only: whatever the page would fetch elsewhere is refused (and listed, for the curious).
@@ -119,13 +147,17 @@ describeIf('Temporal Web UI (chromium)', () => {
     expect(attrs).toContain(`"MigrationPhase": "${PHASE_4}"`);
     expect(attrs).toContain(`"PlanName": "${ww.world.plan.name}"`);
 
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`MigrationPhase="${PHASE_4}"`)}`);
+    await page.goto(
+      `${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`MigrationPhase="${PHASE_4}"`)}`,
+    );
     const list = await shows(page, new RegExp(handle.workflowId), 'list-by-phase');
     expect(list).toContain(`MigrationPhase = "${PHASE_4}"`);
     expect(list).toContain(handle.workflowId);
 
     // The same filter with another phase does not list it: the page really filters.
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('MigrationPhase="Verification and Decommissioning"')}`);
+    await page.goto(
+      `${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent('MigrationPhase="Verification and Decommissioning"')}`,
+    );
     const other = await shows(page, /No Workflows Found/, 'list-other-phase');
     expect(other).toContain('No Workflows Found');
     expect(other).not.toContain(handle.workflowId);

@@ -24,16 +24,64 @@ export function generateNodeCertificate(nodeName: string, dir?: string, extraIps
   else dir = mkdtempSync(join(tmpdir(), 'proxmox-sim-'));
   const cwd = dir;
   const run = (args: string[]) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3',
-    '-subj', '/CN=Proxmox Virtual Environment/OU=sim/O=PVE Cluster Manager CA', '-keyout', 'ca.key', '-out', 'ca.pem',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-subj', `/CN=${nodeName}.local/OU=PVE Cluster Node/O=Proxmox Virtual Environment`, '-keyout', 'node.key', '-out', 'node.csr']);
-  writeFileSync(join(dir, 'ext.cnf'),
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '3',
+    '-subj',
+    '/CN=Proxmox Virtual Environment/OU=sim/O=PVE Cluster Manager CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  run([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    `/CN=${nodeName}.local/OU=PVE Cluster Node/O=Proxmox Virtual Environment`,
+    '-keyout',
+    'node.key',
+    '-out',
+    'node.csr',
+  ]);
+  writeFileSync(
+    join(dir, 'ext.cnf'),
     `subjectAltName=${[...new Set(['127.0.0.1', ...extraIps])].map((ip) => `IP:${ip}`).join(',')},IP:::1,DNS:localhost,DNS:${nodeName},DNS:${nodeName}.local\n` +
-      'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
-  run(['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3',
-    '-extfile', 'ext.cnf', '-out', 'node.pem']);
+      'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
+  );
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'node.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '3',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'node.pem',
+  ]);
   return readCertificate(dir);
 }
 

@@ -7,7 +7,9 @@ import type { GuestType, SimGuest, SimTask } from './types';
 export function requireNode(ctx: RouteContext): string {
   const node = ctx.path.node;
   if (!ctx.state.nodes.some((n) => n.node === node)) {
-    throw fail500(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`);
+    throw fail500(
+      `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`,
+    );
   }
   return node;
 }
@@ -21,7 +23,8 @@ export function requireGuest(ctx: RouteContext, type: GuestType): SimGuest {
   const node = requireNode(ctx);
   const vmid = Number(ctx.path.vmid);
   const g = ctx.state.guests[vmid];
-  if (!g || g.type !== type || g.node !== node) throw fail500(`Configuration file '${confPath(node, type, vmid)}' does not exist`);
+  if (!g || g.type !== type || g.node !== node)
+    throw fail500(`Configuration file '${confPath(node, type, vmid)}' does not exist`);
   return g;
 }
 
@@ -35,7 +38,10 @@ export function checkLock(g: SimGuest, skiplock = false): void {
   if (g.busyTask) throw fail500(`can't lock file '${lockFile(g)}' - got timeout`);
 }
 
-export function startTask(ctx: RouteContext, t: Omit<NewTask, 'user' | 'durationMs'> & { durationMs?: number }): SimTask {
+export function startTask(
+  ctx: RouteContext,
+  t: Omit<NewTask, 'user' | 'durationMs'> & { durationMs?: number },
+): SimTask {
   const durationMs = t.durationMs ?? ctx.options.taskDurations[t.type] ?? ctx.options.defaultTaskMs;
   return createTask(ctx.state, { ...t, user: ctx.user, durationMs });
 }
@@ -45,5 +51,7 @@ export function digestOf(config: Record<string, unknown>): string {
 }
 
 export function parseTags(value: unknown): string[] {
-  return String(value ?? '').split(/[;, ]+/).filter((t) => t !== '');
+  return String(value ?? '')
+    .split(/[;, ]+/)
+    .filter((t) => t !== '');
 }

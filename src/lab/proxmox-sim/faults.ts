@@ -41,7 +41,11 @@ export class FaultInjector {
 
   /** Merge new settings in; a new seed restarts the random sequence. `scripted` replaces the queue. */
   set(next: FaultSettings): void {
-    this.settings = { ...this.settings, ...next, scripted: next.scripted ? next.scripted.map((f) => ({ ...f })) : this.settings.scripted };
+    this.settings = {
+      ...this.settings,
+      ...next,
+      scripted: next.scripted ? next.scripted.map((f) => ({ ...f })) : this.settings.scripted,
+    };
     if (next.seed !== undefined) this.random = seededRandom(next.seed);
   }
 

@@ -9,5 +9,6 @@ export class SimHttpError extends Error {
   }
 }
 
-export const paramError = (errors: Record<string, string>) => new SimHttpError(400, 'Parameter verification failed.', errors);
+export const paramError = (errors: Record<string, string>) =>
+  new SimHttpError(400, 'Parameter verification failed.', errors);
 export const fail500 = (message: string) => new SimHttpError(500, message);

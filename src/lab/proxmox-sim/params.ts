@@ -58,7 +58,8 @@ export function asBool(v: string | string[] | undefined): boolean {
 export function validate(params: RawParams, schema: Schema): void {
   const errors: Record<string, string> = {};
   for (const key of Object.keys(params)) {
-    if (!schema[key]) errors[key] = 'property is not defined in schema and the schema does not allow additional properties';
+    if (!schema[key])
+      errors[key] = 'property is not defined in schema and the schema does not allow additional properties';
   }
   for (const [key, spec] of Object.entries(schema)) {
     const value = params[key];
@@ -73,11 +74,14 @@ export function validate(params: RawParams, schema: Schema): void {
     const v = String(value);
     if (spec.type === 'int') {
       if (!/^-?\d+$/.test(v)) errors[key] = `type check ('integer') failed - got '${v}'`;
-      else if (spec.min !== undefined && Number(v) < spec.min) errors[key] = `value must have a minimum value of ${spec.min}`;
+      else if (spec.min !== undefined && Number(v) < spec.min)
+        errors[key] = `value must have a minimum value of ${spec.min}`;
     } else if (spec.type === 'bool') {
-      if (![...BOOL_TRUE, ...BOOL_FALSE].includes(v.toLowerCase())) errors[key] = `type check ('boolean') failed - got '${v}'`;
+      if (![...BOOL_TRUE, ...BOOL_FALSE].includes(v.toLowerCase()))
+        errors[key] = `type check ('boolean') failed - got '${v}'`;
     } else if (spec.type === 'string') {
-      if (spec.enum && !spec.enum.includes(v)) errors[key] = `value '${v}' does not have a value in the enumeration '${spec.enum.join(', ')}'`;
+      if (spec.enum && !spec.enum.includes(v))
+        errors[key] = `value '${v}' does not have a value in the enumeration '${spec.enum.join(', ')}'`;
       else if (spec.pattern && !spec.pattern.test(v)) errors[key] = `value does not match the regex pattern`;
     }
   }

@@ -32,7 +32,13 @@ export interface Route {
   handler: (ctx: RouteContext) => unknown;
 }
 
-export function route(method: Route['method'], pattern: string, privilege: string, schema: Schema, handler: Route['handler']): Route {
+export function route(
+  method: Route['method'],
+  pattern: string,
+  privilege: string,
+  schema: Schema,
+  handler: Route['handler'],
+): Route {
   const keys: string[] = [];
   const regex = new RegExp(
     `^${pattern.replace(/\{(\w+)\}/g, (_m, k: string) => {
@@ -45,7 +51,11 @@ export function route(method: Route['method'], pattern: string, privilege: strin
   return { method, pattern, regex, keys, schema: full, privilege, handler };
 }
 
-export function matchRoute(routes: Route[], method: string, subpath: string): { route: Route; path: Record<string, string> } | undefined {
+export function matchRoute(
+  routes: Route[],
+  method: string,
+  subpath: string,
+): { route: Route; path: Record<string, string> } | undefined {
   for (const r of routes) {
     if (r.method !== method) continue;
     const m = r.regex.exec(subpath);

@@ -5,11 +5,22 @@ import { Envelope, route, type Route } from './router';
 import { archiveName, dumpDir } from './tasks';
 import type { SimTask } from './types';
 
-const opt = (type: 'int' | 'bool' | 'string', extra: Partial<Schema[string]> = {}): Schema[string] => ({ type, optional: true, ...extra });
+const opt = (type: 'int' | 'bool' | 'string', extra: Partial<Schema[string]> = {}): Schema[string] => ({
+  type,
+  optional: true,
+  ...extra,
+});
 
 function taskEntry(t: SimTask) {
   return {
-    upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user,
+    upid: t.upid,
+    node: t.node,
+    pid: t.pid,
+    pstart: t.pstart,
+    starttime: t.starttime,
+    type: t.type,
+    id: t.id,
+    user: t.user,
     ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
   };
 }
@@ -17,19 +28,47 @@ function taskEntry(t: SimTask) {
 export function clusterRoutes(): Route[] {
   return [
     route('GET', '/version', 'Sys.Audit', {}, () => ({ version: '8.2.4', release: '8.2', repoid: 'faa83925c9641325' })),
-    route('GET', '/nodes', 'Sys.Audit', {}, (ctx) => ctx.state.nodes.map((n) => ({ node: n.node, status: 'online', type: 'node', id: `node/${n.node}` }))),
-    route('GET', '/cluster/resources', 'Sys.Audit', { type: opt('string', { enum: ['vm', 'storage', 'node', 'sdn'] }) }, (ctx) => {
-      const guests = Object.values(ctx.state.guests).map((g) => ({
-        id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, name: g.type === 'lxc' ? g.config.hostname : g.config.name,
-        status: g.status, template: g.config.template ? 1 : 0, ...(g.lock ? { lock: g.lock } : {}), ...(g.config.tags ? { tags: g.config.tags } : {}),
-      }));
-      if (ctx.params.type === 'vm') return guests;
-      const storages = ctx.state.nodes.flatMap((n) => n.storages.map((s) => ({ id: `storage/${n.node}/${s}`, type: 'storage', storage: s, node: n.node, status: 'available' })));
-      const nodes = ctx.state.nodes.map((n) => ({ id: `node/${n.node}`, type: 'node', node: n.node, status: 'online' }));
-      if (ctx.params.type === 'storage') return storages;
-      if (ctx.params.type === 'node') return nodes;
-      return [...nodes, ...storages, ...guests];
-    }),
+    route('GET', '/nodes', 'Sys.Audit', {}, (ctx) =>
+      ctx.state.nodes.map((n) => ({ node: n.node, status: 'online', type: 'node', id: `node/${n.node}` })),
+    ),
+    route(
+      'GET',
+      '/cluster/resources',
+      'Sys.Audit',
+      { type: opt('string', { enum: ['vm', 'storage', 'node', 'sdn'] }) },
+      (ctx) => {
+        const guests = Object.values(ctx.state.guests).map((g) => ({
+          id: `${g.type}/${g.vmid}`,
+          type: g.type,
+          vmid: g.vmid,
+          node: g.node,
+          name: g.type === 'lxc' ? g.config.hostname : g.config.name,
+          status: g.status,
+          template: g.config.template ? 1 : 0,
+          ...(g.lock ? { lock: g.lock } : {}),
+          ...(g.config.tags ? { tags: g.config.tags } : {}),
+        }));
+        if (ctx.params.type === 'vm') return guests;
+        const storages = ctx.state.nodes.flatMap((n) =>
+          n.storages.map((s) => ({
+            id: `storage/${n.node}/${s}`,
+            type: 'storage',
+            storage: s,
+            node: n.node,
+            status: 'available',
+          })),
+        );
+        const nodes = ctx.state.nodes.map((n) => ({
+          id: `node/${n.node}`,
+          type: 'node',
+          node: n.node,
+          status: 'online',
+        }));
+        if (ctx.params.type === 'storage') return storages;
+        if (ctx.params.type === 'node') return nodes;
+        return [...nodes, ...storages, ...guests];
+      },
+    ),
     route('GET', '/cluster/nextid', 'Sys.Audit', { vmid: opt('int', { min: 100 }) }, (ctx) => {
       if (ctx.params.vmid !== undefined) {
         const vmid = Number(ctx.params.vmid);
@@ -40,88 +79,157 @@ export function clusterRoutes(): Route[] {
       while (ctx.state.guests[id]) id++;
       return String(id);
     }),
-    route('GET', '/nodes/{node}/storage/{storage}/content', 'Datastore.Audit', { content: opt('string'), vmid: opt('int') }, (ctx) => {
-      const node = ctx.state.nodes.find((n) => n.node === requireNode(ctx))!;
-      const storage = ctx.path.storage;
-      if (!node.storages.includes(storage)) throw fail500(`storage '${storage}' does not exist`);
-      if (ctx.params.content && ctx.params.content !== 'backup') return [];
-      return (ctx.state.backups[storage] ?? []).filter((v) => ctx.params.vmid === undefined || v.vmid === Number(ctx.params.vmid));
-    }),
-    route('POST', '/nodes/{node}/vzdump', 'VM.Backup', {
-      vmid: opt('string', { pattern: /^\d+([,; ]\d+)*$/ }), all: opt('bool'), storage: opt('string'),
-      mode: opt('string', { enum: ['snapshot', 'suspend', 'stop'] }), compress: opt('string', { enum: ['0', '1', 'gzip', 'lzo', 'zstd'] }),
-      'notes-template': opt('string'), protected: opt('bool'), remove: opt('bool'), quiet: opt('bool'),
-    }, (ctx) => {
-      const nodeName = requireNode(ctx);
-      const node = ctx.state.nodes.find((n) => n.node === nodeName)!;
-      const storage = String(ctx.params.storage ?? 'local');
-      if (!node.storages.includes(storage)) throw fail500(`storage '${storage}' does not exist`);
-      if (!ctx.params.vmid && !asBool(ctx.params.all)) throw paramError({ vmid: 'property is missing and it is not optional' });
-      const vmids = String(ctx.params.vmid ?? '').split(/[,; ]+/).filter(Boolean).map(Number);
-      const here = vmids.map((v) => ctx.state.guests[v]).filter((g) => g && g.node === nodeName);
-      if (here.length === 0) return 'OK';
-      const compress = String(ctx.params.compress ?? '0');
-      const mode = String(ctx.params.mode ?? 'snapshot');
-      const notesTemplate = ctx.params['notes-template'] !== undefined ? String(ctx.params['notes-template']) : undefined;
-      const now = new Date();
-      const stamp = now.toISOString().replace('T', ' ').slice(0, 19);
-      const log = [`INFO: starting new backup job: vzdump ${vmids.join(' ')} --storage ${storage} --mode ${mode} --compress ${compress}` +
-        `${notesTemplate ? ` --notes-template '${notesTemplate}'` : ''}${asBool(ctx.params.protected) ? ' --protected 1' : ''} --node ${nodeName}`];
-      const files: Record<string, string> = {};
-      const ok: number[] = [];
-      let failed = false;
-      for (const g of here) {
-        log.push(`INFO: Starting Backup of VM ${g.vmid} (${g.type})`, `INFO: Backup started at ${stamp}`, `INFO: status = ${g.status}`);
-        if (g.lock || g.busyTask) {
-          log.push(`ERROR: Backup of VM ${g.vmid} failed - ${g.type === 'lxc' ? 'CT' : 'VM'} is locked (${g.lock ?? 'backup'})`);
-          failed = true;
-          continue;
-        }
-        const file = archiveName(g, compress, now);
-        files[g.vmid] = file;
-        g.lock = 'backup';
-        ok.push(g.vmid);
-        log.push(
-          g.type === 'lxc' ? `INFO: CT Name: ${g.config.hostname}` : `INFO: VM Name: ${g.config.name}`,
-          `INFO: including mount point rootfs ('/') in backup`, `INFO: backup mode: ${mode}`, `INFO: ionice priority: 7`,
-          `INFO: creating vzdump archive '${dumpDir(storage)}/${file}'`,
+    route(
+      'GET',
+      '/nodes/{node}/storage/{storage}/content',
+      'Datastore.Audit',
+      { content: opt('string'), vmid: opt('int') },
+      (ctx) => {
+        const node = ctx.state.nodes.find((n) => n.node === requireNode(ctx))!;
+        const storage = ctx.path.storage;
+        if (!node.storages.includes(storage)) throw fail500(`storage '${storage}' does not exist`);
+        if (ctx.params.content && ctx.params.content !== 'backup') return [];
+        return (ctx.state.backups[storage] ?? []).filter(
+          (v) => ctx.params.vmid === undefined || v.vmid === Number(ctx.params.vmid),
         );
-      }
-      if (failed) log.push('INFO: Backup job finished with errors');
-      return startTask(ctx, {
-        node: nodeName, type: 'vzdump', id: vmids.length === 1 ? String(vmids[0]) : '', log,
-        failWith: failed ? 'job errors' : undefined,
-        effect: { kind: 'vzdump', vmids: ok, storage, compress, mode, notesTemplate, protected: asBool(ctx.params.protected), files },
-      }).upid;
-    }),
-    route('GET', '/nodes/{node}/tasks', 'Sys.Audit', {
-      vmid: opt('int'), source: opt('string', { enum: ['archive', 'active', 'all'] }), typefilter: opt('string'), limit: opt('int'),
-      start: opt('int'), errors: opt('bool'), userfilter: opt('string'), statusfilter: opt('string'), since: opt('int'), until: opt('int'),
-    }, (ctx) => {
-      const node = requireNode(ctx);
-      const source = String(ctx.params.source ?? 'archive');
-      const list = ctx.state.tasks
-        .filter((t) => t.node === node)
-        .filter((t) => (source === 'active' ? t.status === 'running' : source === 'archive' ? t.status === 'stopped' : true))
-        .filter((t) => ctx.params.vmid === undefined || t.id === String(ctx.params.vmid))
-        .filter((t) => ctx.params.typefilter === undefined || t.type === ctx.params.typefilter)
-        .filter((t) => !asBool(ctx.params.errors) || (t.status === 'stopped' && t.exitstatus !== 'OK'))
-        .sort((a, b) => b.startedAtMs - a.startedAtMs);
-      const start = Number(ctx.params.start ?? 0);
-      return list.slice(start, start + Number(ctx.params.limit ?? 50)).map(taskEntry);
-    }),
+      },
+    ),
+    route(
+      'POST',
+      '/nodes/{node}/vzdump',
+      'VM.Backup',
+      {
+        vmid: opt('string', { pattern: /^\d+([,; ]\d+)*$/ }),
+        all: opt('bool'),
+        storage: opt('string'),
+        mode: opt('string', { enum: ['snapshot', 'suspend', 'stop'] }),
+        compress: opt('string', { enum: ['0', '1', 'gzip', 'lzo', 'zstd'] }),
+        'notes-template': opt('string'),
+        protected: opt('bool'),
+        remove: opt('bool'),
+        quiet: opt('bool'),
+      },
+      (ctx) => {
+        const nodeName = requireNode(ctx);
+        const node = ctx.state.nodes.find((n) => n.node === nodeName)!;
+        const storage = String(ctx.params.storage ?? 'local');
+        if (!node.storages.includes(storage)) throw fail500(`storage '${storage}' does not exist`);
+        if (!ctx.params.vmid && !asBool(ctx.params.all))
+          throw paramError({ vmid: 'property is missing and it is not optional' });
+        const vmids = String(ctx.params.vmid ?? '')
+          .split(/[,; ]+/)
+          .filter(Boolean)
+          .map(Number);
+        const here = vmids.map((v) => ctx.state.guests[v]).filter((g) => g && g.node === nodeName);
+        if (here.length === 0) return 'OK';
+        const compress = String(ctx.params.compress ?? '0');
+        const mode = String(ctx.params.mode ?? 'snapshot');
+        const notesTemplate =
+          ctx.params['notes-template'] !== undefined ? String(ctx.params['notes-template']) : undefined;
+        const now = new Date();
+        const stamp = now.toISOString().replace('T', ' ').slice(0, 19);
+        const log = [
+          `INFO: starting new backup job: vzdump ${vmids.join(' ')} --storage ${storage} --mode ${mode} --compress ${compress}` +
+            `${notesTemplate ? ` --notes-template '${notesTemplate}'` : ''}${asBool(ctx.params.protected) ? ' --protected 1' : ''} --node ${nodeName}`,
+        ];
+        const files: Record<string, string> = {};
+        const ok: number[] = [];
+        let failed = false;
+        for (const g of here) {
+          log.push(
+            `INFO: Starting Backup of VM ${g.vmid} (${g.type})`,
+            `INFO: Backup started at ${stamp}`,
+            `INFO: status = ${g.status}`,
+          );
+          if (g.lock || g.busyTask) {
+            log.push(
+              `ERROR: Backup of VM ${g.vmid} failed - ${g.type === 'lxc' ? 'CT' : 'VM'} is locked (${g.lock ?? 'backup'})`,
+            );
+            failed = true;
+            continue;
+          }
+          const file = archiveName(g, compress, now);
+          files[g.vmid] = file;
+          g.lock = 'backup';
+          ok.push(g.vmid);
+          log.push(
+            g.type === 'lxc' ? `INFO: CT Name: ${g.config.hostname}` : `INFO: VM Name: ${g.config.name}`,
+            `INFO: including mount point rootfs ('/') in backup`,
+            `INFO: backup mode: ${mode}`,
+            `INFO: ionice priority: 7`,
+            `INFO: creating vzdump archive '${dumpDir(storage)}/${file}'`,
+          );
+        }
+        if (failed) log.push('INFO: Backup job finished with errors');
+        return startTask(ctx, {
+          node: nodeName,
+          type: 'vzdump',
+          id: vmids.length === 1 ? String(vmids[0]) : '',
+          log,
+          failWith: failed ? 'job errors' : undefined,
+          effect: {
+            kind: 'vzdump',
+            vmids: ok,
+            storage,
+            compress,
+            mode,
+            notesTemplate,
+            protected: asBool(ctx.params.protected),
+            files,
+          },
+        }).upid;
+      },
+    ),
+    route(
+      'GET',
+      '/nodes/{node}/tasks',
+      'Sys.Audit',
+      {
+        vmid: opt('int'),
+        source: opt('string', { enum: ['archive', 'active', 'all'] }),
+        typefilter: opt('string'),
+        limit: opt('int'),
+        start: opt('int'),
+        errors: opt('bool'),
+        userfilter: opt('string'),
+        statusfilter: opt('string'),
+        since: opt('int'),
+        until: opt('int'),
+      },
+      (ctx) => {
+        const node = requireNode(ctx);
+        const source = String(ctx.params.source ?? 'archive');
+        const list = ctx.state.tasks
+          .filter((t) => t.node === node)
+          .filter((t) =>
+            source === 'active' ? t.status === 'running' : source === 'archive' ? t.status === 'stopped' : true,
+          )
+          .filter((t) => ctx.params.vmid === undefined || t.id === String(ctx.params.vmid))
+          .filter((t) => ctx.params.typefilter === undefined || t.type === ctx.params.typefilter)
+          .filter((t) => !asBool(ctx.params.errors) || (t.status === 'stopped' && t.exitstatus !== 'OK'))
+          .sort((a, b) => b.startedAtMs - a.startedAtMs);
+        const start = Number(ctx.params.start ?? 0);
+        return list.slice(start, start + Number(ctx.params.limit ?? 50)).map(taskEntry);
+      },
+    ),
     route('GET', '/nodes/{node}/tasks/{upid}/status', 'Sys.Audit', {}, (ctx) => {
       const t = ctx.state.tasks.find((x) => x.upid === ctx.path.upid && x.node === ctx.path.node);
       if (!t) throw new SimHttpError(400, 'Parameter verification failed.', { upid: 'no such task' });
       return { ...taskEntry(t), status: t.status, ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}) };
     }),
-    route('GET', '/nodes/{node}/tasks/{upid}/log', 'Sys.Audit', { start: opt('int'), limit: opt('int'), download: opt('bool') }, (ctx) => {
-      const t = ctx.state.tasks.find((x) => x.upid === ctx.path.upid && x.node === ctx.path.node);
-      if (!t) throw new SimHttpError(400, 'Parameter verification failed.', { upid: 'no such task' });
-      const start = Number(ctx.params.start ?? 0);
-      const limit = Number(ctx.params.limit ?? 50);
-      const lines = t.log.map((text, i) => ({ n: i + 1, t: text }));
-      return new Envelope({ data: lines.slice(start, start + limit), total: lines.length });
-    }),
+    route(
+      'GET',
+      '/nodes/{node}/tasks/{upid}/log',
+      'Sys.Audit',
+      { start: opt('int'), limit: opt('int'), download: opt('bool') },
+      (ctx) => {
+        const t = ctx.state.tasks.find((x) => x.upid === ctx.path.upid && x.node === ctx.path.node);
+        if (!t) throw new SimHttpError(400, 'Parameter verification failed.', { upid: 'no such task' });
+        const start = Number(ctx.params.start ?? 0);
+        const limit = Number(ctx.params.limit ?? 50);
+        const lines = t.log.map((text, i) => ({ n: i + 1, t: text }));
+        return new Envelope({ data: lines.slice(start, start + limit), total: lines.length });
+      },
+    ),
   ];
 }

@@ -13,31 +13,66 @@ export function lxcRoutes(): Route[] {
       const node = requireNode(ctx);
       return Object.values(ctx.state.guests)
         .filter((g) => g.type === 'lxc' && g.node === node)
-        .map((g) => ({ vmid: String(g.vmid), name: g.config.hostname, status: g.status, type: 'lxc', lock: g.lock, tags: g.config.tags }));
+        .map((g) => ({
+          vmid: String(g.vmid),
+          name: g.config.hostname,
+          status: g.status,
+          type: 'lxc',
+          lock: g.lock,
+          tags: g.config.tags,
+        }));
     }),
     route('GET', `${ct}/config`, 'VM.Audit', { current: opt('bool'), snapshot: opt('string') }, (ctx) => {
       const g = requireGuest(ctx, 'lxc');
       return { ...g.config, ...(g.lock ? { lock: g.lock } : {}), digest: digestOf(g.config) };
     }),
-    route('PUT', `${ct}/config`, 'VM.Config.Options', {
-      protection: opt('bool'), description: opt('string'), tags: opt('string'), onboot: opt('bool'), startup: opt('string'),
-      cores: opt('int'), memory: opt('int'), hostname: opt('string'), net0: opt('string'), delete: opt('string'), digest: opt('string'),
-    }, (ctx) => {
-      const g = requireGuest(ctx, 'lxc');
-      checkLock(g);
-      for (const [key, raw] of Object.entries(ctx.params)) {
-        if (['delete', 'digest', 'node', 'vmid'].includes(key)) continue;
-        const v = String(raw);
-        const value: ConfigValue = ['protection', 'onboot'].includes(key) ? (asBool(v) ? 1 : 0) : ['cores', 'memory'].includes(key) ? Number(v) : v;
-        g.config[key] = value;
-      }
-      for (const key of String(ctx.params.delete ?? '').split(/[,; ]+/).filter(Boolean)) delete g.config[key];
-      return null;
-    }),
+    route(
+      'PUT',
+      `${ct}/config`,
+      'VM.Config.Options',
+      {
+        protection: opt('bool'),
+        description: opt('string'),
+        tags: opt('string'),
+        onboot: opt('bool'),
+        startup: opt('string'),
+        cores: opt('int'),
+        memory: opt('int'),
+        hostname: opt('string'),
+        net0: opt('string'),
+        delete: opt('string'),
+        digest: opt('string'),
+      },
+      (ctx) => {
+        const g = requireGuest(ctx, 'lxc');
+        checkLock(g);
+        for (const [key, raw] of Object.entries(ctx.params)) {
+          if (['delete', 'digest', 'node', 'vmid'].includes(key)) continue;
+          const v = String(raw);
+          const value: ConfigValue = ['protection', 'onboot'].includes(key)
+            ? asBool(v)
+              ? 1
+              : 0
+            : ['cores', 'memory'].includes(key)
+              ? Number(v)
+              : v;
+          g.config[key] = value;
+        }
+        for (const key of String(ctx.params.delete ?? '')
+          .split(/[,; ]+/)
+          .filter(Boolean))
+          delete g.config[key];
+        return null;
+      },
+    ),
     route('GET', `${ct}/status/current`, 'VM.Audit', {}, (ctx) => {
       const g = requireGuest(ctx, 'lxc');
       return {
-        vmid: g.vmid, name: g.config.hostname, status: g.status, type: 'lxc', ...(g.lock ? { lock: g.lock } : {}),
+        vmid: g.vmid,
+        name: g.config.hostname,
+        status: g.status,
+        type: 'lxc',
+        ...(g.lock ? { lock: g.lock } : {}),
         uptime: g.startedAt ? Math.floor((Date.now() - g.startedAt) / 1000) : 0,
       };
     }),
@@ -45,7 +80,14 @@ export function lxcRoutes(): Route[] {
       const g = requireGuest(ctx, 'lxc');
       if (g.status === 'running') throw fail500(`CT ${g.vmid} already running`);
       checkLock(g, asBool(ctx.params.skiplock));
-      return startTask(ctx, { node: g.node, type: 'vzstart', id: String(g.vmid), holds: g, log: [], effect: { kind: 'start', vmid: g.vmid } }).upid;
+      return startTask(ctx, {
+        node: g.node,
+        type: 'vzstart',
+        id: String(g.vmid),
+        holds: g,
+        log: [],
+        effect: { kind: 'start', vmid: g.vmid },
+      }).upid;
     }),
     route('POST', `${ct}/status/shutdown`, 'VM.PowerMgmt', { timeout: opt('int'), forceStop: opt('bool') }, (ctx) => {
       const g = requireGuest(ctx, 'lxc');
@@ -55,29 +97,59 @@ export function lxcRoutes(): Route[] {
       const timeoutMs = Number(ctx.params.timeout ?? 60) * 1000;
       const base = ctx.options.taskDurations.vzshutdown ?? ctx.options.defaultTaskMs;
       return startTask(ctx, {
-        node: g.node, type: 'vzshutdown', id: String(g.vmid), holds: g, log: [],
+        node: g.node,
+        type: 'vzshutdown',
+        id: String(g.vmid),
+        holds: g,
+        log: [],
         durationMs: g.ignoresShutdown && !forceStop ? Math.min(timeoutMs, Math.max(base, 50)) : base,
         effect: { kind: 'shutdown', vmid: g.vmid, forceStop },
       }).upid;
     }),
-    route('POST', `${ct}/status/stop`, 'VM.PowerMgmt', { skiplock: opt('bool'), 'overrule-shutdown': opt('bool') }, (ctx) => {
-      const g = requireGuest(ctx, 'lxc');
-      if (g.status !== 'running') throw fail500(`CT ${g.vmid} not running`);
-      if (g.busyTask && !asBool(ctx.params['overrule-shutdown'])) checkLock(g);
-      if (g.lock && !asBool(ctx.params.skiplock)) checkLock(g);
-      return startTask(ctx, { node: g.node, type: 'vzstop', id: String(g.vmid), holds: g, log: [], effect: { kind: 'stop', vmid: g.vmid } }).upid;
-    }),
-    route('DELETE', ct, 'VM.Allocate', { purge: opt('bool'), 'destroy-unreferenced-disks': opt('bool'), force: opt('bool') }, (ctx) => {
-      const g = requireGuest(ctx, 'lxc');
-      if (g.config.protection) throw fail500(`can't remove CT ${g.vmid} - protection mode enabled`);
-      checkLock(g);
-      const force = asBool(ctx.params.force);
-      if (g.status === 'running' && !force) throw fail500(`unable to destroy CT ${g.vmid} - container is running`);
-      const log = [
-        ...(g.status === 'running' ? [`stopping CT ${g.vmid} before destroying it`] : []),
-        `Logical volume "vm-${g.vmid}-disk-0" successfully removed.`,
-      ];
-      return startTask(ctx, { node: g.node, type: 'vzdestroy', id: String(g.vmid), holds: g, log, effect: { kind: 'destroy', vmid: g.vmid } }).upid;
-    }),
+    route(
+      'POST',
+      `${ct}/status/stop`,
+      'VM.PowerMgmt',
+      { skiplock: opt('bool'), 'overrule-shutdown': opt('bool') },
+      (ctx) => {
+        const g = requireGuest(ctx, 'lxc');
+        if (g.status !== 'running') throw fail500(`CT ${g.vmid} not running`);
+        if (g.busyTask && !asBool(ctx.params['overrule-shutdown'])) checkLock(g);
+        if (g.lock && !asBool(ctx.params.skiplock)) checkLock(g);
+        return startTask(ctx, {
+          node: g.node,
+          type: 'vzstop',
+          id: String(g.vmid),
+          holds: g,
+          log: [],
+          effect: { kind: 'stop', vmid: g.vmid },
+        }).upid;
+      },
+    ),
+    route(
+      'DELETE',
+      ct,
+      'VM.Allocate',
+      { purge: opt('bool'), 'destroy-unreferenced-disks': opt('bool'), force: opt('bool') },
+      (ctx) => {
+        const g = requireGuest(ctx, 'lxc');
+        if (g.config.protection) throw fail500(`can't remove CT ${g.vmid} - protection mode enabled`);
+        checkLock(g);
+        const force = asBool(ctx.params.force);
+        if (g.status === 'running' && !force) throw fail500(`unable to destroy CT ${g.vmid} - container is running`);
+        const log = [
+          ...(g.status === 'running' ? [`stopping CT ${g.vmid} before destroying it`] : []),
+          `Logical volume "vm-${g.vmid}-disk-0" successfully removed.`,
+        ];
+        return startTask(ctx, {
+          node: g.node,
+          type: 'vzdestroy',
+          id: String(g.vmid),
+          holds: g,
+          log,
+          effect: { kind: 'destroy', vmid: g.vmid },
+        }).upid;
+      },
+    ),
   ];
 }

@@ -75,7 +75,9 @@ export interface ProxmoxSim {
   /** Live state: tests may read and change it (e.g. set protection) between calls. */
   state: SimState;
   setFaults(faults: FaultSettings): void;
-  setOptions(opts: Partial<Pick<ProxmoxSimOptions, 'authDelayMs' | 'agentDelayMs' | 'taskDurations' | 'defaultTaskMs'>>): void;
+  setOptions(
+    opts: Partial<Pick<ProxmoxSimOptions, 'authDelayMs' | 'agentDelayMs' | 'taskDurations' | 'defaultTaskMs'>>,
+  ): void;
   addWorld(world: WorldSeed): void;
   addGuest(seed: SimGuestSeed & { node: string }, storage?: string): void;
   guest(vmid: number): SimGuest | undefined;
@@ -88,7 +90,10 @@ export interface ProxmoxSim {
 const ROUTES: Route[] = [...clusterRoutes(), ...qemuRoutes(), ...lxcRoutes()];
 
 function reasonPhrase(message: string): string {
-  return message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return message
+    .split('\n')[0]
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 200);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -99,15 +104,20 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
   const host = opts.host ?? '127.0.0.1';
   const cert = generateNodeCertificate(nodeName, opts.certDir, [host]);
   let state: SimState;
-  if (opts.stateFile && existsSync(opts.stateFile)) state = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as SimState;
+  if (opts.stateFile && existsSync(opts.stateFile))
+    state = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as SimState;
   else {
     state = emptyState();
     for (const w of opts.worlds ?? []) addWorld(state, w);
   }
   if (opts.exec) state.exec = opts.exec;
-  const tokens = opts.tokens ?? [{ tokenId: 'root@pam!phoenix', secret: '5f2c0b5e-0d7a-4a39-9f4e-6b1d2c3e4f50', role: 'admin' as const }];
+  const tokens = opts.tokens ?? [
+    { tokenId: 'root@pam!phoenix', secret: '5f2c0b5e-0d7a-4a39-9f4e-6b1d2c3e4f50', role: 'admin' as const },
+  ];
   const simOptions: SimOptions = {
-    taskDurations: { ...(opts.taskDurations ?? {}) }, defaultTaskMs: opts.defaultTaskMs ?? 100, agentDelayMs: opts.agentDelayMs ?? 300,
+    taskDurations: { ...(opts.taskDurations ?? {}) },
+    defaultTaskMs: opts.defaultTaskMs ?? 100,
+    agentDelayMs: opts.agentDelayMs ?? 300,
   };
   let authDelayMs = opts.authDelayMs ?? 3_000;
   const faults = new FaultInjector(opts.faults ?? {});
@@ -119,8 +129,11 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
   function send(res: ServerResponse, status: number, body: Record<string, unknown> | null, reason?: string) {
     const text = body === null ? '' : JSON.stringify(body);
     res.writeHead(status, reason ?? (status === 200 ? 'OK' : 'Error'), {
-      'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'max-age=0',
-      pragma: 'no-cache', server: 'pve-api-daemon/3.0',
+      'content-type': 'application/json;charset=UTF-8',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'max-age=0',
+      pragma: 'no-cache',
+      server: 'pve-api-daemon/3.0',
     });
     res.end(text);
   }
@@ -140,7 +153,13 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
     const sentPath = url.pathname;
     const query = parseQuery(url.searchParams);
     let params: RawParams = { ...query };
-    const entry: AuditEntry = { time: new Date().toISOString(), method, path: sentPath, params: redact(params), status: 0 };
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      method,
+      path: sentPath,
+      params: redact(params),
+      status: 0,
+    };
     const finish = (status: number, extra: Partial<AuditEntry> = {}) => audit({ ...entry, ...extra, status });
     try {
       if (faults.latencyMs() > 0) await sleep(faults.latencyMs());
@@ -156,11 +175,16 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
         finish(401);
         return;
       }
-      if (!sentPath.startsWith('/api2/json/')) throw new SimHttpError(501, `Method '${method} ${sentPath}' not implemented`);
+      if (!sentPath.startsWith('/api2/json/'))
+        throw new SimHttpError(501, `Method '${method} ${sentPath}' not implemented`);
       const sub = sentPath.slice('/api2/json'.length);
       const found = matchRoute(ROUTES, method, sub);
       if (!found) throw new SimHttpError(501, `Method '${method} ${sub}' not implemented`);
-      if (method === 'DELETE' && bodyText.trim() !== '') throw new SimHttpError(501, `Method '${method} ${sub}' not implemented (parameters of DELETE go in the query string)`);
+      if (method === 'DELETE' && bodyText.trim() !== '')
+        throw new SimHttpError(
+          501,
+          `Method '${method} ${sub}' not implemented (parameters of DELETE go in the query string)`,
+        );
       const body = method === 'POST' || method === 'PUT' ? parseBody(req.headers['content-type'], bodyText) : {};
       params = { ...body, ...query };
       entry.params = redact(params);
@@ -179,7 +203,10 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
       if (fault === 'lock') {
         const vmid = found.path.vmid ?? String(params.vmid ?? params.newid ?? '0');
         const g = state.guests[Number(vmid)];
-        const file = g?.type === 'lxc' || sub.includes('/lxc/') ? `/run/lock/lxc/pve-config-${vmid}.lock` : `/var/lock/qemu-server/lock-${vmid}.conf`;
+        const file =
+          g?.type === 'lxc' || sub.includes('/lxc/')
+            ? `/run/lock/lxc/pve-config-${vmid}.lock`
+            : `/var/lock/qemu-server/lock-${vmid}.conf`;
         sendError(res, new SimHttpError(500, `can't lock file '${file}' - got timeout`));
         finish(500, { fault });
         return;
@@ -238,7 +265,11 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
       tick(state, simOptions.agentDelayMs);
       return state.guests[vmid];
     },
-    audit: () => readFileSync(auditLogPath, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditEntry),
+    audit: () =>
+      readFileSync(auditLogPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as AuditEntry),
     saveState(file) {
       tick(state, simOptions.agentDelayMs);
       writeFileSync(file, JSON.stringify(state, null, 2));

@@ -23,8 +23,20 @@ export function createTask(state: SimState, t: NewTask): SimTask {
   const starttime = Math.floor(now / 1000);
   const upid = `UPID:${t.node}:${hex8(pid)}:${hex8(pstart)}:${hex8(starttime)}:${t.type}:${t.id}:${t.user}:`;
   const task: SimTask = {
-    upid, node: t.node, type: t.type, id: t.id, user: t.user, pid, pstart, starttime, startedAtMs: now,
-    durationMs: t.durationMs, status: 'running', log: [...t.log], effect: t.effect, failWith: t.failWith,
+    upid,
+    node: t.node,
+    type: t.type,
+    id: t.id,
+    user: t.user,
+    pid,
+    pstart,
+    starttime,
+    startedAtMs: now,
+    durationMs: t.durationMs,
+    status: 'running',
+    log: [...t.log],
+    effect: t.effect,
+    failWith: t.failWith,
   };
   if (t.holds) t.holds.busyTask = upid;
   state.tasks.push(task);
@@ -45,14 +57,19 @@ export function dumpDir(storage: string): string {
 
 export function archiveName(guest: SimGuest, compress: string, at: Date): string {
   const ext = { zstd: '.zst', gzip: '.gz', '1': '.lzo', lzo: '.lzo', '0': '' }[compress] ?? '.zst';
-  const base = guest.type === 'lxc' ? `vzdump-lxc-${guest.vmid}-${vzdumpStamp(at)}.tar` : `vzdump-qemu-${guest.vmid}-${vzdumpStamp(at)}.vma`;
+  const base =
+    guest.type === 'lxc'
+      ? `vzdump-lxc-${guest.vmid}-${vzdumpStamp(at)}.tar`
+      : `vzdump-qemu-${guest.vmid}-${vzdumpStamp(at)}.vma`;
   return `${base}${ext}`;
 }
 
 function parseSizeGiB(size: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMGT]?)$/.exec(size);
   if (!m) return NaN;
-  const factor = { '': 1 / (1024 * 1024 * 1024), K: 1 / (1024 * 1024), M: 1 / 1024, G: 1, T: 1024 }[m[2] as '' | 'K' | 'M' | 'G' | 'T'];
+  const factor = { '': 1 / (1024 * 1024 * 1024), K: 1 / (1024 * 1024), M: 1 / 1024, G: 1, T: 1024 }[
+    m[2] as '' | 'K' | 'M' | 'G' | 'T'
+  ];
   return Number(m[1]) * factor;
 }
 
@@ -99,7 +116,10 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
       return { exitstatus: 'OK', log: ['TASK OK'] };
     case 'shutdown':
       if (g && g.ignoresShutdown && !e.forceStop) {
-        return { exitstatus: `command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`, log: [`TASK ERROR: command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`] };
+        return {
+          exitstatus: `command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`,
+          log: [`TASK ERROR: command 'lxc-stop -n ${e.vmid} --nokill --timeout 60' failed: exit code 1`],
+        };
       }
       if (g) {
         g.status = 'stopped';
@@ -111,7 +131,11 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
       const current = String(g.config[e.disk] ?? '');
       const before = diskSizeGiB(current);
       const target = e.size.startsWith('+') ? before + parseSizeGiB(e.size.slice(1)) : parseSizeGiB(e.size);
-      if (target < before) return { exitstatus: 'shrinking disks is not supported', log: ['TASK ERROR: shrinking disks is not supported'] };
+      if (target < before)
+        return {
+          exitstatus: 'shrinking disks is not supported',
+          log: ['TASK ERROR: shrinking disks is not supported'],
+        };
       g.config[e.disk] = current.replace(/size=[^,]+/, `size=${fmtGiB(target)}`);
       return { exitstatus: 'OK', log: [`Image resized.`, 'TASK OK'] };
     }
@@ -121,7 +145,11 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
       if (g) {
         delete state.guests[e.vmid];
         const warned = g.status === 'running';
-        if (warned) return { exitstatus: 'WARNINGS: 1', log: [`WARN: CT ${e.vmid} was running - stopped it forcefully`, 'TASK WARNINGS: 1'] };
+        if (warned)
+          return {
+            exitstatus: 'WARNINGS: 1',
+            log: [`WARN: CT ${e.vmid} was running - stopped it forcefully`, 'TASK WARNINGS: 1'],
+          };
       }
       return { exitstatus: 'OK', log: [`purging CT ${e.vmid} from related configurations..`, 'TASK OK'] };
     }
@@ -138,8 +166,14 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
           .replace(/\{\{node\}\}/g, guest.node)
           .replace(/\{\{cluster\}\}/g, 'phoenix');
         const vol: BackupVolume = {
-          volid: `${e.storage}:backup/${file}`, ctime: Math.floor(task.startedAtMs / 1000), size: 734003200 + vmid,
-          format: file.replace(/^.*?\.(tar|vma)/, '$1').replace(/^\./, ''), vmid, notes, subtype: guest.type, content: 'backup',
+          volid: `${e.storage}:backup/${file}`,
+          ctime: Math.floor(task.startedAtMs / 1000),
+          size: 734003200 + vmid,
+          format: file.replace(/^.*?\.(tar|vma)/, '$1').replace(/^\./, ''),
+          vmid,
+          notes,
+          subtype: guest.type,
+          content: 'backup',
           ...(e.protected ? { protected: 1 } : {}),
         };
         (state.backups[e.storage] ??= []).push(vol);

@@ -75,7 +75,16 @@ export type TaskEffect =
   | { kind: 'resize'; vmid: number; disk: string; size: string }
   | { kind: 'config'; vmid: number; params: Record<string, string | string[]> }
   | { kind: 'destroy'; vmid: number }
-  | { kind: 'vzdump'; vmids: number[]; storage: string; compress: string; mode: string; notesTemplate?: string; protected: boolean; files: Record<string, string> };
+  | {
+      kind: 'vzdump';
+      vmids: number[];
+      storage: string;
+      compress: string;
+      mode: string;
+      notesTemplate?: string;
+      protected: boolean;
+      files: Record<string, string>;
+    };
 
 export interface SimTask {
   upid: string;

@@ -14,21 +14,33 @@ function guestFromSeed(seed: SimGuestSeed, world: WorldSeed): SimGuest {
   const config: Record<string, string | number> = { name: seed.name };
   if (seed.type === 'qemu') {
     Object.assign(config, {
-      cores: 2, memory: '2048', sockets: 1, ostype: 'l26', scsihw: 'virtio-scsi-single', boot: 'order=scsi0;ide2;net0',
+      cores: 2,
+      memory: '2048',
+      sockets: 1,
+      ostype: 'l26',
+      scsihw: 'virtio-scsi-single',
+      boot: 'order=scsi0;ide2;net0',
       scsi0: `${world.storage}:${seed.template ? 'base' : 'vm'}-${seed.vmid}-disk-0,iothread=1,size=32G`,
       ide2: `${world.storage}:vm-${seed.vmid}-cloudinit,media=cdrom`,
       net0: `virtio=${macFor(seed.vmid)},bridge=vmbr0`,
       ipconfig0: seed.ip ? `ip=${seed.ip}/24` : 'ip=dhcp',
-      serial0: 'socket', vga: 'serial0',
+      serial0: 'socket',
+      vga: 'serial0',
     });
     if (seed.agent !== false) config.agent = 'enabled=1';
     if (seed.template) config.template = 1;
   } else {
     Object.assign(config, {
-      hostname: seed.name, arch: 'amd64', cores: 2, memory: 2048, swap: 512, ostype: 'ubuntu',
+      hostname: seed.name,
+      arch: 'amd64',
+      cores: 2,
+      memory: 2048,
+      swap: 512,
+      ostype: 'ubuntu',
       rootfs: `${world.storage}:vm-${seed.vmid}-disk-0,size=16G`,
       net0: `name=eth0,bridge=vmbr0,hwaddr=${macFor(seed.vmid)},ip=${seed.ip ? `${seed.ip}/24` : 'dhcp'},type=veth`,
-      onboot: 1, unprivileged: 1,
+      onboot: 1,
+      unprivileged: 1,
     });
     delete config.name;
   }
@@ -38,9 +50,20 @@ function guestFromSeed(seed: SimGuestSeed, world: WorldSeed): SimGuest {
   Object.assign(config, seed.config ?? {});
   const running = (seed.status ?? 'stopped') === 'running';
   return {
-    vmid: seed.vmid, type: seed.type, node, status: running ? 'running' : 'stopped', lock: seed.lock, config,
-    pending: {}, pendingDelete: [], startedAt: running ? Date.now() : undefined, agentReadyAt: running ? Date.now() : undefined,
-    exec: seed.exec ?? [], execRuns: {}, nextExecPid: 1000, ignoresShutdown: seed.ignoresShutdown ?? false,
+    vmid: seed.vmid,
+    type: seed.type,
+    node,
+    status: running ? 'running' : 'stopped',
+    lock: seed.lock,
+    config,
+    pending: {},
+    pendingDelete: [],
+    startedAt: running ? Date.now() : undefined,
+    agentReadyAt: running ? Date.now() : undefined,
+    exec: seed.exec ?? [],
+    execRuns: {},
+    nextExecPid: 1000,
+    ignoresShutdown: seed.ignoresShutdown ?? false,
   };
 }
 
@@ -55,9 +78,11 @@ export function addWorld(state: SimState, world: WorldSeed): void {
   for (const s of [world.storage, backupStorage]) if (!node.storages.includes(s)) node.storages.push(s);
   state.backups[backupStorage] ??= [];
   for (const seed of world.guests) {
-    if (state.guests[seed.vmid]) throw new Error(`proxmox-sim: vmid ${seed.vmid} is seeded twice (worlds must use distinct vmid ranges)`);
+    if (state.guests[seed.vmid])
+      throw new Error(`proxmox-sim: vmid ${seed.vmid} is seeded twice (worlds must use distinct vmid ranges)`);
     const gnode = seed.node ?? world.node;
-    if (!state.nodes.some((n) => n.node === gnode)) state.nodes.push({ node: gnode, storages: [world.storage, backupStorage] });
+    if (!state.nodes.some((n) => n.node === gnode))
+      state.nodes.push({ node: gnode, storages: [world.storage, backupStorage] });
     state.guests[seed.vmid] = guestFromSeed(seed, world);
   }
 }
@@ -92,13 +117,28 @@ export function seedFromPhoenixWorld(opts: PhoenixWorldOptions = {}): WorldSeed 
   const storage = opts.storage ?? 'local-lvm';
   const guests: SimGuestSeed[] = [
     {
-      vmid: templateVmid, type: 'qemu', name: opts.templateName ?? 'ubuntu-2404-cloud-template', template: true,
-      status: 'stopped', config: { scsi0: `${storage}:base-${templateVmid}-disk-0,iothread=1,size=${opts.templateDiskGb ?? 32}G` },
+      vmid: templateVmid,
+      type: 'qemu',
+      name: opts.templateName ?? 'ubuntu-2404-cloud-template',
+      template: true,
+      status: 'stopped',
+      config: { scsi0: `${storage}:base-${templateVmid}-disk-0,iothread=1,size=${opts.templateDiskGb ?? 32}G` },
       exec: opts.exec,
     },
-    { vmid: opts.gatewayCtid ?? 101, type: 'lxc', name: opts.gatewayName ?? 'nginx-gateway', status: 'running', ip: opts.gatewayIp ?? '10.0.0.153' },
+    {
+      vmid: opts.gatewayCtid ?? 101,
+      type: 'lxc',
+      name: opts.gatewayName ?? 'nginx-gateway',
+      status: 'running',
+      ip: opts.gatewayIp ?? '10.0.0.153',
+    },
     ...legacy.map((l): SimGuestSeed => ({
-      vmid: l.ctid, type: 'lxc', name: l.name, ip: l.ip, status: l.running === false ? 'stopped' : 'running', protection: l.protection,
+      vmid: l.ctid,
+      type: 'lxc',
+      name: l.name,
+      ip: l.ip,
+      status: l.running === false ? 'stopped' : 'running',
+      protection: l.protection,
     })),
   ];
   return { node: opts.node ?? 'pve', storage, backupStorage: opts.backupStorage ?? 'local', guests };

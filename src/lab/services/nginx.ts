@@ -35,7 +35,13 @@ export interface GatewayNginx {
   stop(): Promise<void>;
 }
 
-function wrapperScript(prefix: string, conf: string, errorLog: string, realSiteFile: string, eventLog?: string): string {
+function wrapperScript(
+  prefix: string,
+  conf: string,
+  errorLog: string,
+  realSiteFile: string,
+  eventLog?: string,
+): string {
   const log = eventLog
     ? `
 case " $* " in
@@ -58,7 +64,8 @@ exit $rc
 
 export async function startGatewayNginx(opts: GatewayNginxOptions): Promise<GatewayNginx> {
   const { prefix } = opts;
-  for (const d of ['conf', 'conf.d', 'js', 'sites-available', 'sites-enabled', 'logs', 'tmp', 'backups', 'run', 'bin']) fs.mkdirSync(path.join(prefix, d), { recursive: true });
+  for (const d of ['conf', 'conf.d', 'js', 'sites-available', 'sites-enabled', 'logs', 'tmp', 'backups', 'run', 'bin'])
+    fs.mkdirSync(path.join(prefix, d), { recursive: true });
   const conf = path.join(prefix, 'conf', 'nginx.conf');
   const tmp = path.join(prefix, 'tmp');
   const errorLog = path.join(prefix, 'logs', 'error.log');
@@ -82,7 +89,10 @@ http {
 }
 `,
   );
-  fs.writeFileSync(path.join(prefix, 'js', 'health.js'), 'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n');
+  fs.writeFileSync(
+    path.join(prefix, 'js', 'health.js'),
+    'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n',
+  );
   fs.writeFileSync(path.join(prefix, 'conf.d', 'njs.conf'), `js_path ${prefix}/js/;\njs_import health.js;\n`);
   const realSiteFile = path.join(prefix, 'sites-available', opts.siteName);
   const siteFile = path.join(prefix, 'sites-enabled', opts.siteName);
@@ -94,10 +104,14 @@ http {
   const wrapper = path.join(prefix, 'bin', 'nginx');
   fs.writeFileSync(wrapper, wrapperScript(prefix, conf, errorLog, realSiteFile, opts.eventLogPath), { mode: 0o755 });
 
-  const child: ChildProcess = spawn(NGINX_BINARY, ['-p', prefix, '-c', conf, '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(NGINX_BINARY, ['-p', prefix, '-c', conf, '-e', errorLog, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitForTcp(opts.listenHost, opts.port, { alive: () => (child.exitCode !== null ? `nginx exited with ${child.exitCode}: ${stderr}` : undefined) }).catch((err) => {
+  await waitForTcp(opts.listenHost, opts.port, {
+    alive: () => (child.exitCode !== null ? `nginx exited with ${child.exitCode}: ${stderr}` : undefined),
+  }).catch((err) => {
     child.kill('SIGKILL');
     throw err;
   });
@@ -121,7 +135,10 @@ http {
 }
 
 /** The gateway's site file as the real LXC 101 has it: several upstreams, path routing, the Qdrant route. */
-export function gatewaySiteText(listen: string, upstreams: { qdrant: string; others: { name: string; server: string }[] }): string {
+export function gatewaySiteText(
+  listen: string,
+  upstreams: { qdrant: string; others: { name: string; server: string }[] },
+): string {
   const others = upstreams.others.map((u) => `upstream ${u.name} { server ${u.server}; }`).join('\n');
   return `# Nginx-Phoenix gateway (LXC 101) — phoenix-migrate lab copy
 ${others}
@@ -139,8 +156,12 @@ server {
         proxy_connect_timeout 2s;
         proxy_next_upstream error timeout;
     }
-${upstreams.others.map((u) => `
-    location /${u.name.replace(/_service$/, '')}/ { proxy_pass http://${u.name}/; }`).join('')}
+${upstreams.others
+  .map(
+    (u) => `
+    location /${u.name.replace(/_service$/, '')}/ { proxy_pass http://${u.name}/; }`,
+  )
+  .join('')}
 }
 `;
 }

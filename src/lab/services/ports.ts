@@ -26,7 +26,11 @@ export async function preferredPort(host: string, preferred: number | undefined)
   return freePort(host);
 }
 
-export async function waitForTcp(host: string, port: number, opts: { timeoutMs?: number; alive?: () => string | undefined } = {}): Promise<void> {
+export async function waitForTcp(
+  host: string,
+  port: number,
+  opts: { timeoutMs?: number; alive?: () => string | undefined } = {},
+): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   while (Date.now() < deadline) {
     const dead = opts.alive?.();

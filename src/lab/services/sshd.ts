@@ -49,19 +49,35 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
   const host = opts.listenHost ?? '127.0.0.1';
   const hostKey = path.join(dir, 'host_ed25519');
   const userKeyPath = path.join(dir, 'user_ed25519');
-  if (!fs.existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'phoenix-lab-host']);
-  if (!fs.existsSync(userKeyPath)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKeyPath, '-C', 'phoenix-lab-user']);
+  if (!fs.existsSync(hostKey))
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'phoenix-lab-host']);
+  if (!fs.existsSync(userKeyPath))
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKeyPath, '-C', 'phoenix-lab-user']);
   fs.writeFileSync(path.join(dir, 'authorized_keys'), fs.readFileSync(`${userKeyPath}.pub`));
-  const hostKeyFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(/\s+/)[1];
+  const hostKeyFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(
+    /\s+/,
+  )[1];
 
   const port = opts.port ?? (await freePort(host));
-  const sessionPath = [...(opts.extraPath ?? []), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+  const sessionPath = [
+    ...(opts.extraPath ?? []),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ].join(':');
   // Sessions get an empty HOME: the login user's rc files must not run for every command (a developer machine's root
   // .bashrc may start slow tools such as `pyenv init`; bash sources it even for `ssh host cmd`). A real Proxmox host's
   // root account does not do that, and the commands we run need nothing from HOME.
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
-  const setEnv = [`PATH=${sessionPath}`, `HOME=${home}`, ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
+  const setEnv = [
+    `PATH=${sessionPath}`,
+    `HOME=${home}`,
+    ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`),
+  ].join(' ');
   const config = path.join(dir, 'sshd_config');
   fs.writeFileSync(
     config,
@@ -96,7 +112,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
       return '(no log)';
     }
   };
-  await waitForTcp(host, port, { alive: () => (child.exitCode !== null ? `sshd exited with ${child.exitCode}: ${tail()}` : undefined) }).catch((err) => {
+  await waitForTcp(host, port, {
+    alive: () => (child.exitCode !== null ? `sshd exited with ${child.exitCode}: ${tail()}` : undefined),
+  }).catch((err) => {
     child.kill('SIGKILL');
     throw err;
   });

@@ -40,7 +40,8 @@ function settings(sim: PortainerSim, over: Partial<PortainerSettings> = {}): Por
   };
 }
 
-const mutations = (sim: PortainerSim) => sim.state.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
+const mutations = (sim: PortainerSim) =>
+  sim.state.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
 
 describe('ensurePortainerDeployment (api mode)', () => {
   const acts = createPortainerActivities();
@@ -60,37 +61,73 @@ describe('ensurePortainerDeployment (api mode)', () => {
   afterEach(() => sim.stop());
 
   it('creates the environment and stack, waits for the container, and is a no-op the second time', async () => {
-    const first = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    const first = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    });
     expect(first).toMatchObject({ environment: 'created', stack: 'created', containerRunning: true });
     expect(first.changes).toHaveLength(2);
     expect(deployed.map((s) => s.Name)).toEqual(['qdrant']);
     expect(mutations(sim)).toEqual(['POST /api/endpoints', 'POST /api/stacks/create/standalone/string']);
 
-    const second = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: `${COMPOSE}\n` });
-    expect(second).toMatchObject({ environment: 'reused', stack: 'unchanged', containerRunning: true, changes: [], environmentId: first.environmentId, stackId: first.stackId });
+    const second = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: `${COMPOSE}\n`,
+    });
+    expect(second).toMatchObject({
+      environment: 'reused',
+      stack: 'unchanged',
+      containerRunning: true,
+      changes: [],
+      environmentId: first.environmentId,
+      stackId: first.stackId,
+    });
     expect(mutations(sim)).toHaveLength(2);
     expect(deployed).toHaveLength(1);
   });
 
   it('changes nothing in a dry run and says what it would do', async () => {
-    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, dryRun: true });
-    expect(res).toMatchObject({ environment: 'would-create', stack: 'would-create', containerRunning: false, environmentId: null });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+      dryRun: true,
+    });
+    expect(res).toMatchObject({
+      environment: 'would-create',
+      stack: 'would-create',
+      containerRunning: false,
+      environmentId: null,
+    });
     expect(res.changes.join('\n')).toMatch(/would create agent environment "vm-1002"/);
     expect(mutations(sim)).toEqual([]);
   });
 
   it('reuses an environment with the same agent URL under another name', async () => {
     await sim.stop();
-    sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], endpoints: [{ Name: 'qdrant-vm', URL: '127.0.0.102:9001' }] });
-    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    sim = await startPortainerSim({
+      host: '127.0.0.101',
+      apiKeys: [TOKEN],
+      endpoints: [{ Name: 'qdrant-vm', URL: '127.0.0.102:9001' }],
+    });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    });
     expect(res).toMatchObject({ environment: 'reused', stack: 'created', environmentId: 1 });
     expect(mutations(sim)).toEqual(['POST /api/stacks/create/standalone/string']);
   });
 
   it('refuses an environment name taken by another agent, naming both', async () => {
     await sim.stop();
-    sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], endpoints: [{ Name: 'vm-1002', URL: 'tcp://127.0.0.55:9001' }] });
-    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
+    sim = await startPortainerSim({
+      host: '127.0.0.101',
+      apiKeys: [TOKEN],
+      endpoints: [{ Name: 'vm-1002', URL: 'tcp://127.0.0.55:9001' }],
+    });
+    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'PortainerEnvironmentConflict', nonRetryable: true });
     expect(err.message).toContain('"vm-1002"');
     expect(err.message).toContain('tcp://127.0.0.55:9001');
@@ -100,11 +137,17 @@ describe('ensurePortainerDeployment (api mode)', () => {
   it('updates a stack with different content only when allowStackUpdate is set', async () => {
     await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
     const changed = COMPOSE.replace('v1.12.4', 'v1.13.0');
-    const refused = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: changed }).then(succeeded, failureOf);
+    const refused = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: changed,
+    }).then(succeeded, failureOf);
     expect(refused).toMatchObject({ type: 'PortainerStackDiffers', nonRetryable: true });
     expect(refused.message).toContain('allowStackUpdate');
 
-    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { allowStackUpdate: true }), composeContent: changed });
+    const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim, { allowStackUpdate: true }),
+      composeContent: changed,
+    });
     expect(res).toMatchObject({ environment: 'reused', stack: 'updated', containerRunning: true });
     expect(sim.state.stacks[0].StackFileContent).toContain('v1.13.0');
     expect(deployed).toHaveLength(2);
@@ -118,41 +161,64 @@ describe('ensurePortainerDeployment (api mode)', () => {
       endpoints: [{ Name: 'vm-1002', URL: 'tcp://127.0.0.102:9001' }],
       containers: [{ endpointName: 'vm-1002', project: 'qdrant' }],
     });
-    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
+    const err = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'PortainerStackConflict', nonRetryable: true });
     expect(err.message).toContain('outside Portainer');
   });
 
   it('fails retryably when the agent cannot be reached, or the container does not start in time', async () => {
     await sim.stop();
-    sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], agentReachable: () => false, deployedContainerState: 'created' });
-    const unreachable = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE }).then(succeeded, failureOf);
+    sim = await startPortainerSim({
+      host: '127.0.0.101',
+      apiKeys: [TOKEN],
+      agentReachable: () => false,
+      deployedContainerState: 'created',
+    });
+    const unreachable = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    }).then(succeeded, failureOf);
     expect(unreachable).toMatchObject({ type: 'PortainerAgentUnreachable', nonRetryable: false });
     expect(unreachable.message).toContain('Unable to get environment type');
 
     await sim.stop();
     sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], deployedContainerState: 'created' });
-    const notRunning = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE, waitBudgetMs: 50, pollEveryMs: 10 })
-      .then(succeeded, failureOf);
+    const notRunning = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+      waitBudgetMs: 50,
+      pollEveryMs: 10,
+    }).then(succeeded, failureOf);
     expect(notRunning).toMatchObject({ type: 'PortainerContainerNotRunning', nonRetryable: false });
     expect(notRunning.message).toContain('/qdrant-qdrant-1=created');
     // The retry finds environment and stack in place and only waits.
     sim.setContainerState('qdrant', 'running');
-    const retry = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim), composeContent: COMPOSE });
+    const retry = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim),
+      composeContent: COMPOSE,
+    });
     expect(retry).toMatchObject({ environment: 'reused', stack: 'unchanged', containerRunning: true });
   });
 
   it('fails non-retryably on a wrong token and on missing credentials', async () => {
     process.env.PHX_TEST_PORTAINER_WRONG = 'not-the-token';
     try {
-      const wrong = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: { apiKey: { env: 'PHX_TEST_PORTAINER_WRONG' } } }), composeContent: COMPOSE })
-        .then(succeeded, failureOf);
+      const wrong = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+        portainer: settings(sim, { credentials: { apiKey: { env: 'PHX_TEST_PORTAINER_WRONG' } } }),
+        composeContent: COMPOSE,
+      }).then(succeeded, failureOf);
       expect(wrong).toMatchObject({ type: 'PortainerAuth', nonRetryable: true });
       expect(wrong.message).not.toContain('not-the-token');
     } finally {
       delete process.env.PHX_TEST_PORTAINER_WRONG;
     }
-    const none = await runIn(mockEnv(), acts.ensurePortainerDeployment, { portainer: settings(sim, { credentials: undefined }), composeContent: COMPOSE }).then(succeeded, failureOf);
+    const none = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
+      portainer: settings(sim, { credentials: undefined }),
+      composeContent: COMPOSE,
+    }).then(succeeded, failureOf);
     expect(none).toMatchObject({ type: 'PortainerCredentialsMissing', nonRetryable: true });
   });
 });
@@ -165,19 +231,33 @@ describe('checkPortainerStack (manual mode)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'portainer-creds-'));
     writeFileSync(join(dir, 'user'), 'admin\n');
     writeFileSync(join(dir, 'pass'), 's3cret pass\n');
-    const p = settings(sim, { mode: 'manual', credentials: { username: { file: join(dir, 'user') }, password: { file: join(dir, 'pass') } } });
+    const p = settings(sim, {
+      mode: 'manual',
+      credentials: { username: { file: join(dir, 'user') }, password: { file: join(dir, 'pass') } },
+    });
     try {
       const before = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p });
-      expect(before).toMatchObject({ checked: true, stackExists: false, containerRunning: false, detail: expect.stringContaining('no environment') });
+      expect(before).toMatchObject({
+        checked: true,
+        stackExists: false,
+        containerRunning: false,
+        detail: expect.stringContaining('no environment'),
+      });
 
       // The person deploys by hand (through the API here).
-      await runIn(mockEnv(), createPortainerActivities().ensurePortainerDeployment, { portainer: { ...p, mode: 'api' }, composeContent: COMPOSE });
+      await runIn(mockEnv(), createPortainerActivities().ensurePortainerDeployment, {
+        portainer: { ...p, mode: 'api' },
+        composeContent: COMPOSE,
+      });
       const after = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p });
       expect(after).toMatchObject({ checked: true, stackExists: true, containerRunning: true });
       expect(after.detail).toContain('/qdrant-qdrant-1=running');
 
       sim.setContainerState('qdrant', 'exited');
-      expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({ stackExists: true, containerRunning: false });
+      expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({
+        stackExists: true,
+        containerRunning: false,
+      });
     } finally {
       await sim.stop();
     }
@@ -187,10 +267,15 @@ describe('checkPortainerStack (manual mode)', () => {
     const sim = await startPortainerSim({ host: '127.0.0.101' });
     const p = settings(sim, { mode: 'manual', credentials: undefined });
     await sim.stop();
-    expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({ checked: false, detail: expect.stringContaining('no Portainer credentials') });
+    expect(await runIn(mockEnv(), acts.checkPortainerStack, { portainer: p })).toMatchObject({
+      checked: false,
+      detail: expect.stringContaining('no Portainer credentials'),
+    });
     process.env[TOKEN_ENV] = TOKEN;
     try {
-      const down = await runIn(mockEnv(), acts.checkPortainerStack, { portainer: { ...p, credentials: { apiKey: { env: TOKEN_ENV } } } });
+      const down = await runIn(mockEnv(), acts.checkPortainerStack, {
+        portainer: { ...p, credentials: { apiKey: { env: TOKEN_ENV } } },
+      });
       expect(down).toMatchObject({ checked: false, detail: expect.stringContaining('unreachable') });
     } finally {
       delete process.env[TOKEN_ENV];

@@ -50,11 +50,17 @@ describe('PortainerClient ↔ portainer-sim (HTTPS)', () => {
 
   it('creates an agent environment from a multipart form, and refuses a duplicate name with 409', async () => {
     const ep = await client.createAgentEndpoint({ name: 'vm-1002', url: 'tcp://127.0.0.102:9001' });
-    expect(ep).toMatchObject({ Name: 'vm-1002', URL: 'tcp://127.0.0.102:9001', Type: 2, TLSConfig: { TLS: true, TLSSkipVerify: true } });
-    expect(sim.state.requests.filter((r) => r.method === 'POST' && r.path === '/api/endpoints').map((r) => r.contentType.split(';')[0])).toEqual([
-      'application/json',
-      'multipart/form-data',
-    ]);
+    expect(ep).toMatchObject({
+      Name: 'vm-1002',
+      URL: 'tcp://127.0.0.102:9001',
+      Type: 2,
+      TLSConfig: { TLS: true, TLSSkipVerify: true },
+    });
+    expect(
+      sim.state.requests
+        .filter((r) => r.method === 'POST' && r.path === '/api/endpoints')
+        .map((r) => r.contentType.split(';')[0]),
+    ).toEqual(['application/json', 'multipart/form-data']);
     expect((await client.listEndpoints({ name: 'vm-1002' })).map((e) => e.Id)).toEqual([ep.Id]);
     await expect(client.createAgentEndpoint({ name: 'vm-1002', url: 'tcp://127.0.0.102:9001' })).rejects.toMatchObject({
       kind: 'conflict',
@@ -85,7 +91,9 @@ describe('PortainerClient ↔ portainer-sim (HTTPS)', () => {
       message: expect.stringContaining("A stack with the normalized name 'qdrant' already exists"),
     });
     const [busy] = await client.listEndpoints({ name: 'busy-host' });
-    await expect(client.createStandaloneStackFromString(busy.Id, 'handmade', COMPOSE)).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(client.createStandaloneStackFromString(busy.Id, 'handmade', COMPOSE)).rejects.toMatchObject({
+      kind: 'conflict',
+    });
     const updated = await client.updateStack(stack.Id, ep.Id, `${COMPOSE}    restart: always\n`);
     expect(updated.Id).toBe(stack.Id);
     expect(await client.getStackFile(stack.Id)).toContain('restart: always');
@@ -93,11 +101,26 @@ describe('PortainerClient ↔ portainer-sim (HTTPS)', () => {
   });
 
   it('logs in with username and password for a JWT, and types bad credentials as auth (422)', async () => {
-    const withPassword = new PortainerClient({ url: sim.url, auth: { username: 'admin', password: 'correct horse' }, timeoutMs: 5000, dispatcher });
+    const withPassword = new PortainerClient({
+      url: sim.url,
+      auth: { username: 'admin', password: 'correct horse' },
+      timeoutMs: 5000,
+      dispatcher,
+    });
     expect((await withPassword.listEndpoints()).length).toBeGreaterThan(0);
-    const bad = new PortainerClient({ url: sim.url, auth: { username: 'admin', password: 'wrong' }, timeoutMs: 5000, dispatcher });
+    const bad = new PortainerClient({
+      url: sim.url,
+      auth: { username: 'admin', password: 'wrong' },
+      timeoutMs: 5000,
+      dispatcher,
+    });
     const err = await bad.listEndpoints().catch((e: unknown) => e);
-    expect(err).toMatchObject({ kind: 'auth', status: 422, message: expect.stringContaining('Invalid credentials'), details: 'Unauthorized' });
+    expect(err).toMatchObject({
+      kind: 'auth',
+      status: 422,
+      message: expect.stringContaining('Invalid credentials'),
+      details: 'Unauthorized',
+    });
     expect((err as Error).message).not.toContain('wrong');
     const badToken = new PortainerClient({ url: sim.url, auth: { apiKey: 'nope' }, timeoutMs: 5000, dispatcher });
     await expect(badToken.checkAuth()).rejects.toMatchObject({ kind: 'auth', status: 401 });
@@ -110,19 +133,42 @@ describe('PortainerClient ↔ portainer-sim (HTTPS)', () => {
     const wrongPin = dispatcherFor({ mode: 'fingerprint', sha256: 'AA:'.repeat(31) + 'AA' });
     const system = dispatcherFor({ mode: 'ca', caFile: '/etc/ssl/certs/ca-certificates.crt' });
     try {
-      await new PortainerClient({ url: sim.url, auth: { apiKey: TOKEN }, timeoutMs: 5000, dispatcher: caDispatcher }).checkAuth();
-      await expect(new PortainerClient({ url: sim.url, auth: { apiKey: TOKEN }, timeoutMs: 5000, dispatcher: wrongPin }).checkAuth()).rejects.toMatchObject({
+      await new PortainerClient({
+        url: sim.url,
+        auth: { apiKey: TOKEN },
+        timeoutMs: 5000,
+        dispatcher: caDispatcher,
+      }).checkAuth();
+      await expect(
+        new PortainerClient({
+          url: sim.url,
+          auth: { apiKey: TOKEN },
+          timeoutMs: 5000,
+          dispatcher: wrongPin,
+        }).checkAuth(),
+      ).rejects.toMatchObject({
         kind: 'tls',
         message: expect.stringContaining('pins AA:AA'),
       });
-      await expect(new PortainerClient({ url: sim.url, auth: { apiKey: TOKEN }, timeoutMs: 5000, dispatcher: system }).checkAuth()).rejects.toMatchObject({ kind: 'tls' });
+      await expect(
+        new PortainerClient({ url: sim.url, auth: { apiKey: TOKEN }, timeoutMs: 5000, dispatcher: system }).checkAuth(),
+      ).rejects.toMatchObject({ kind: 'tls' });
     } finally {
       await Promise.all([caDispatcher.close(), wrongPin.close(), system.close()]);
     }
   });
 
   it('types a closed port as unreachable', async () => {
-    const gone = new PortainerClient({ url: 'https://127.0.0.101:1', auth: { apiKey: TOKEN }, timeoutMs: 2000, dispatcher });
-    await expect(gone.listEndpoints()).rejects.toMatchObject({ kind: 'unreachable', status: 0, message: expect.stringContaining('ECONNREFUSED') });
+    const gone = new PortainerClient({
+      url: 'https://127.0.0.101:1',
+      auth: { apiKey: TOKEN },
+      timeoutMs: 2000,
+      dispatcher,
+    });
+    await expect(gone.listEndpoints()).rejects.toMatchObject({
+      kind: 'unreachable',
+      status: 0,
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
   });
 });

@@ -2,17 +2,37 @@
  * The Proxmox client against the simulator over real HTTPS: trust modes, auth failures, the envelope,
  * parameter errors, tasks and the guest agent.
  */
-import { createProxmoxApi, guestExec, isRetryable, parseUpid, waitForTask, type ProxmoxApi } from '../../../src/proxmox';
+import {
+  createProxmoxApi,
+  guestExec,
+  isRetryable,
+  parseUpid,
+  waitForTask,
+  type ProxmoxApi,
+} from '../../../src/proxmox';
 import type { TlsTrust } from '../../../src/config/resolved-plan';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
 
 let sim: ProxmoxSim;
 const clients: ProxmoxApi[] = [];
 
-function client(overrides: { tls?: TlsTrust; tokenId?: string; tokenSecret?: string; bodyEncoding?: 'form' | 'json'; warn?: (m: string) => void } = {}) {
+function client(
+  overrides: {
+    tls?: TlsTrust;
+    tokenId?: string;
+    tokenSecret?: string;
+    bodyEncoding?: 'form' | 'json';
+    warn?: (m: string) => void;
+  } = {},
+) {
   const api = createProxmoxApi({
-    apiUrl: sim.url, tls: overrides.tls ?? { mode: 'fingerprint', sha256: sim.fingerprint }, tokenId: overrides.tokenId ?? sim.tokenId,
-    tokenSecret: overrides.tokenSecret ?? sim.tokenSecret, requestTimeoutMs: 10_000, bodyEncoding: overrides.bodyEncoding, warn: overrides.warn,
+    apiUrl: sim.url,
+    tls: overrides.tls ?? { mode: 'fingerprint', sha256: sim.fingerprint },
+    tokenId: overrides.tokenId ?? sim.tokenId,
+    tokenSecret: overrides.tokenSecret ?? sim.tokenSecret,
+    requestTimeoutMs: 10_000,
+    bodyEncoding: overrides.bodyEncoding,
+    warn: overrides.warn,
   });
   clients.push(api);
   return api;
@@ -29,12 +49,18 @@ async function failureOf(p: Promise<unknown>): Promise<Record<string, unknown> &
 
 beforeAll(async () => {
   sim = await startProxmoxSim({
-    worlds: [seedFromPhoenixWorld({ exec: [{ argv: ['docker', 'info'], exitcode: 1, stderr: 'Cannot connect to the Docker daemon' }] })],
+    worlds: [
+      seedFromPhoenixWorld({
+        exec: [{ argv: ['docker', 'info'], exitcode: 1, stderr: 'Cannot connect to the Docker daemon' }],
+      }),
+    ],
     tokens: [
       { tokenId: 'root@pam!phoenix', secret: 'good-secret-1', role: 'admin' },
       { tokenId: 'audit@pve!ro', secret: 'ro-secret', role: 'audit' },
     ],
-    authDelayMs: 50, defaultTaskMs: 30, agentDelayMs: 0,
+    authDelayMs: 50,
+    defaultTaskMs: 30,
+    agentDelayMs: 0,
   });
 });
 
@@ -66,7 +92,9 @@ describe('TLS trust', () => {
   });
 
   it('rejects the self-signed chain without a pin or CA', async () => {
-    const err = await failureOf(client({ tls: { mode: 'ca', caFile: '/etc/ssl/certs/ca-certificates.crt' } }).cluster.nodes());
+    const err = await failureOf(
+      client({ tls: { mode: 'ca', caFile: '/etc/ssl/certs/ca-certificates.crt' } }).cluster.nodes(),
+    );
     expect(err.kind).toBe('tls');
     expect(isRetryable(err)).toBe(false);
   });
@@ -117,7 +145,9 @@ describe('errors, envelope and parameters', () => {
     const unknown = await failureOf(api.put('/nodes/pve/qemu/9000/config', { colour: 'blue' }));
     expect(unknown.kind).toBe('invalid');
     expect(unknown.reason).toBe('Parameter verification failed.');
-    expect((unknown.errors as Record<string, string>).colour).toBe('property is not defined in schema and the schema does not allow additional properties');
+    expect((unknown.errors as Record<string, string>).colour).toBe(
+      'property is not defined in schema and the schema does not allow additional properties',
+    );
     const missing = await failureOf(api.post('/nodes/pve/qemu/9000/clone', {}));
     expect((missing.errors as Record<string, string>).newid).toBe('property is missing and it is not optional');
   });

@@ -18,10 +18,17 @@ const LEGACY = [
 
 beforeAll(async () => {
   sim = await startProxmoxSim({
-    worlds: [seedFromPhoenixWorld({
-      legacy: [...LEGACY.map((l) => ({ ...l, ip: `10.0.0.${l.ctid - 800}` })), { ctid: 954, name: 'stubborn-lxc', ip: '10.0.0.154' }],
-    })],
-    authDelayMs: 50, defaultTaskMs: 30, taskDurations: { vzdump: 150, vzdestroy: 80 },
+    worlds: [
+      seedFromPhoenixWorld({
+        legacy: [
+          ...LEGACY.map((l) => ({ ...l, ip: `10.0.0.${l.ctid - 800}` })),
+          { ctid: 954, name: 'stubborn-lxc', ip: '10.0.0.154' },
+        ],
+      }),
+    ],
+    authDelayMs: 50,
+    defaultTaskMs: 30,
+    taskDurations: { vzdump: 150, vzdestroy: 80 },
   });
   sim.guest(954)!.ignoresShutdown = true;
 });
@@ -32,8 +39,13 @@ afterAll(async () => {
 function input(ctid: number, overrides: Partial<DecommissionInput> = {}): DecommissionInput {
   const name = LEGACY.find((l) => l.ctid === ctid)?.name ?? (ctid === 954 ? 'stubborn-lxc' : 'unknown');
   return {
-    proxmox: settingsFor(sim, 'PMX_SECRET_D'), guest: { ctid, name, node: 'pve' }, legacyCtids: [950, 951, 952, 953, 954],
-    protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] }, backups: BACKUPS, shutdownTimeoutMs: 1_000, ...overrides,
+    proxmox: settingsFor(sim, 'PMX_SECRET_D'),
+    guest: { ctid, name, node: 'pve' },
+    legacyCtids: [950, 951, 952, 953, 954],
+    protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] },
+    backups: BACKUPS,
+    shutdownTimeoutMs: 1_000,
+    ...overrides,
   };
 }
 
@@ -54,17 +66,23 @@ describe('refusals', () => {
   });
 
   it('refuses the gateway and a target vmid, even when listed', async () => {
-    const gw = await failureOf(decommissionGuest(input(101, { guest: { ctid: 101, name: 'nginx-gateway', node: 'pve' }, legacyCtids: [101] })));
+    const gw = await failureOf(
+      decommissionGuest(input(101, { guest: { ctid: 101, name: 'nginx-gateway', node: 'pve' }, legacyCtids: [101] })),
+    );
     expect(gw).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
     expect(gw.message).toContain('is the gateway');
-    const target = await failureOf(decommissionGuest(input(1002, { guest: { ctid: 1002, name: 'qdrant-vm', node: 'pve' }, legacyCtids: [1002] })));
+    const target = await failureOf(
+      decommissionGuest(input(1002, { guest: { ctid: 1002, name: 'qdrant-vm', node: 'pve' }, legacyCtids: [1002] })),
+    );
     expect(target).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
     expect(target.message).toContain('target VM');
     expect(sim.guest(101)).toBeDefined();
   });
 
   it('refuses a CT whose name is not the expected one', async () => {
-    const err = await failureOf(decommissionGuest(input(951, { guest: { ctid: 951, name: 'something-else', node: 'pve' } })));
+    const err = await failureOf(
+      decommissionGuest(input(951, { guest: { ctid: 951, name: 'something-else', node: 'pve' } })),
+    );
     expect(err).toMatchObject({ type: 'GuestNameMismatch', nonRetryable: true });
   });
 });
@@ -83,7 +101,9 @@ describe('deleting', () => {
     const r = await decommissionGuest(input(952));
     expect(r.outcome).toBe('deleted');
     expect(r.backupVolid).toMatch(/^local:backup\/vzdump-lxc-952-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.tar\.zst$/);
-    expect(r.steps).toEqual(expect.arrayContaining(['shutdown (timeout 1 s)', 'delete (purge, destroy unreferenced disks)', 'verified gone']));
+    expect(r.steps).toEqual(
+      expect.arrayContaining(['shutdown (timeout 1 s)', 'delete (purge, destroy unreferenced disks)', 'verified gone']),
+    );
     expect(sim.guest(952)).toBeUndefined();
     const backup = sim.state.backups.local.find((b) => b.volid === r.backupVolid);
     expect(backup).toMatchObject({ vmid: 952, protected: 1 });
@@ -112,7 +132,7 @@ describe('deleting', () => {
     expect(sim.guest(951)).toBeUndefined();
   });
 
-  it('a later attempt reuses today\'s backup instead of making another', async () => {
+  it("a later attempt reuses today's backup instead of making another", async () => {
     // The backup exists (made by a previous attempt) but the CT is still there.
     sim.setFaults({ scripted: [{ method: 'POST', path: '/lxc/953/status/shutdown', shape: 'transient', times: 2 }] });
     const oneTry = createDecommissionActivities({ ...depsFor(), attempts: 2 });

@@ -10,7 +10,13 @@ let sim: ProxmoxSim;
 const { ensureVm } = createVmActivities(depsFor());
 
 beforeAll(async () => {
-  sim = await startProxmoxSim({ worlds: [seedFromPhoenixWorld()], authDelayMs: 50, defaultTaskMs: 30, agentDelayMs: 100, taskDurations: { qmclone: 120 } });
+  sim = await startProxmoxSim({
+    worlds: [seedFromPhoenixWorld()],
+    authDelayMs: 50,
+    defaultTaskMs: 30,
+    agentDelayMs: 100,
+    taskDurations: { qmclone: 120 },
+  });
 });
 afterAll(async () => {
   await sim.stop();
@@ -18,7 +24,11 @@ afterAll(async () => {
 
 /** Clone POSTs for this vmid whose effect happened (answered, or applied and then the answer was lost). */
 function clonesThatTookEffect(vmid: number) {
-  return sim.audit().filter((e) => e.method === 'POST' && e.path.endsWith('/clone') && e.params.newid === String(vmid) && e.status === 200);
+  return sim
+    .audit()
+    .filter(
+      (e) => e.method === 'POST' && e.path.endsWith('/clone') && e.params.newid === String(vmid) && e.status === 200,
+    );
 }
 
 function expectConverged(vmid: number) {
@@ -33,7 +43,9 @@ function expectConverged(vmid: number) {
 
 it('a lost clone response does not clone twice', async () => {
   sim.setFaults({ scripted: [{ method: 'POST', path: '/qemu/9000/clone', shape: 'lost-response' }] });
-  const r = await retrying(() => ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_F'), vm: vmSpec(1101, 'lost-clone') }));
+  const r = await retrying(() =>
+    ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_F'), vm: vmSpec(1101, 'lost-clone') }),
+  );
   expect(r.ready).toBe(true);
   expect(clonesThatTookEffect(1101)).toHaveLength(1);
   expect(clonesThatTookEffect(1101)[0].fault).toBe('lost-response');
@@ -58,9 +70,13 @@ it('20 % transient failures, lock contention and lost responses end in the same 
   sim.setFaults({ scripted: [], transientRate: 0.2, lockRate: 0.1, lostResponseRate: 0.1, seed: 42 });
   const proxmox = settingsFor(sim, 'PMX_SECRET_F');
   const vmids = [1111, 1112, 1113, 1114];
-  const results = await Promise.all(vmids.map((vmid) => retrying(() => ensureVm({ proxmox, vm: vmSpec(vmid, `chaos-${vmid}`) }))));
+  const results = await Promise.all(
+    vmids.map((vmid) => retrying(() => ensureVm({ proxmox, vm: vmSpec(vmid, `chaos-${vmid}`) }))),
+  );
   sim.setFaults({ transientRate: 0, lockRate: 0, lostResponseRate: 0 });
-  const faulted = sim.audit().filter((e) => e.fault && vmids.some((v) => e.path.includes(`/${v}/`) || e.params.newid === String(v)));
+  const faulted = sim
+    .audit()
+    .filter((e) => e.fault && vmids.some((v) => e.path.includes(`/${v}/`) || e.params.newid === String(v)));
   expect(faulted.length).toBeGreaterThan(0);
   for (const [i, vmid] of vmids.entries()) {
     expect(results[i].ready).toBe(true);
@@ -69,6 +85,12 @@ it('20 % transient failures, lock contention and lost responses end in the same 
   }
   // And a clean rerun afterwards changes nothing.
   const from = sim.audit().length;
-  for (const vmid of vmids) expect((await ensureVm({ proxmox, vm: vmSpec(vmid, `chaos-${vmid}`) })).changes).toEqual([]);
-  expect(sim.audit().slice(from).filter((e) => e.method !== 'GET')).toEqual([]);
+  for (const vmid of vmids)
+    expect((await ensureVm({ proxmox, vm: vmSpec(vmid, `chaos-${vmid}`) })).changes).toEqual([]);
+  expect(
+    sim
+      .audit()
+      .slice(from)
+      .filter((e) => e.method !== 'GET'),
+  ).toEqual([]);
 });

@@ -13,8 +13,12 @@ const { ensureVm, inspectGuests } = createVmActivities(deps);
 
 beforeAll(async () => {
   sim = await startProxmoxSim({
-    worlds: [seedFromPhoenixWorld({ templateDiskGb: 32 })], authDelayMs: 50, defaultTaskMs: 40, agentDelayMs: 150,
-    taskDurations: { qmclone: 150 }, faults: { seed: 7 },
+    worlds: [seedFromPhoenixWorld({ templateDiskGb: 32 })],
+    authDelayMs: 50,
+    defaultTaskMs: 40,
+    agentDelayMs: 150,
+    taskDurations: { qmclone: 150 },
+    faults: { seed: 7 },
   });
 });
 afterAll(async () => {
@@ -26,15 +30,41 @@ describe('from nothing', () => {
     const proxmox = settingsFor(sim, 'PMX_SECRET_A');
     const [r2, r1] = await Promise.all([
       ensureVm({ proxmox, vm: vmSpec(1002, 'qdrant-vm') }),
-      ensureVm({ proxmox, vm: vmSpec(1001, 'portainer-vm', { cores: 2, memoryMb: 4096, diskSizeGb: 40, startup: { order: 1 }, tags: [OWNER_TAG, 'portainer'] }) }),
+      ensureVm({
+        proxmox,
+        vm: vmSpec(1001, 'portainer-vm', {
+          cores: 2,
+          memoryMb: 4096,
+          diskSizeGb: 40,
+          startup: { order: 1 },
+          tags: [OWNER_TAG, 'portainer'],
+        }),
+      }),
     ]);
     expect(r2).toMatchObject({ vmid: 1002, created: true, rebootRequired: false, ready: true });
-    expect(r2.changes).toEqual(expect.arrayContaining(['clone 9000 → 1002', 'set cores 4', 'set memory 8192', 'resize scsi0 32G → 64G', 'start']));
+    expect(r2.changes).toEqual(
+      expect.arrayContaining([
+        'clone 9000 → 1002',
+        'set cores 4',
+        'set memory 8192',
+        'resize scsi0 32G → 64G',
+        'start',
+      ]),
+    );
     expect(r1).toMatchObject({ vmid: 1001, created: true, ready: true });
     const g = sim.guest(1002)!;
     expect(g.status).toBe('running');
     expect(g.lock).toBeUndefined();
-    expect(g.config).toMatchObject({ cores: 4, memory: '8192', onboot: 1, startup: 'order=2,up=30', ipconfig0: 'ip=10.0.0.102/24,gw=10.0.0.1', agent: 'enabled=1', nameserver: '10.0.0.1', ciuser: 'phoenix' });
+    expect(g.config).toMatchObject({
+      cores: 4,
+      memory: '8192',
+      onboot: 1,
+      startup: 'order=2,up=30',
+      ipconfig0: 'ip=10.0.0.102/24,gw=10.0.0.1',
+      agent: 'enabled=1',
+      nameserver: '10.0.0.1',
+      ciuser: 'phoenix',
+    });
     expect(String(g.config.scsi0)).toContain('size=64G');
     expect(String(g.config.tags).split(';')).toEqual(expect.arrayContaining([OWNER_TAG, 'qdrant']));
     expect(decodeSshKeys(String(g.config.sshkeys))).toEqual(SSH_KEYS.split('\n'));
@@ -51,7 +81,15 @@ describe('from nothing', () => {
 
   it('inspectGuests reports live state of VMs, CTs and free ids', async () => {
     const states = await inspectGuests({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vmids: [1002, 952, 4444] });
-    expect(states[0]).toMatchObject({ vmid: 1002, exists: true, type: 'qemu', status: 'running', node: 'pve', ip: '10.0.0.102', protection: false });
+    expect(states[0]).toMatchObject({
+      vmid: 1002,
+      exists: true,
+      type: 'qemu',
+      status: 'running',
+      node: 'pve',
+      ip: '10.0.0.102',
+      protection: false,
+    });
     expect(states[0].tags).toContain(OWNER_TAG);
     expect(states[1]).toMatchObject({ vmid: 952, exists: true, type: 'lxc', name: 'qdrant-lxc', ip: '10.0.0.152' });
     expect(states[2]).toMatchObject({ vmid: 4444, exists: false });
@@ -61,9 +99,20 @@ describe('from nothing', () => {
 describe('half-made and changed VMs', () => {
   it('completes a VM left cloned but not configured, resized or started', async () => {
     const proxmox = settingsFor(sim, 'PMX_SECRET_A');
-    const api = createProxmoxApi({ apiUrl: sim.url, tls: { mode: 'fingerprint', sha256: sim.fingerprint }, tokenId: sim.tokenId, tokenSecret: sim.tokenSecret });
+    const api = createProxmoxApi({
+      apiUrl: sim.url,
+      tls: { mode: 'fingerprint', sha256: sim.fingerprint },
+      tokenId: sim.tokenId,
+      tokenSecret: sim.tokenSecret,
+    });
     // What a crash right after the clone leaves behind: our marker in the description, nothing else.
-    const upid = await api.qemu.clone('pve', 9000, { newid: 1003, name: 'half-made', full: true, storage: 'local-lvm', description: 'Created by phoenix-migrate (owner tag: phoenix-migrate) from template 9000.' });
+    const upid = await api.qemu.clone('pve', 9000, {
+      newid: 1003,
+      name: 'half-made',
+      full: true,
+      storage: 'local-lvm',
+      description: 'Created by phoenix-migrate (owner tag: phoenix-migrate) from template 9000.',
+    });
     await waitForTask(api, upid, { minIntervalMs: 20 });
     await api.close();
     const r = await ensureVm({ proxmox, vm: vmSpec(1003, 'half-made') });
@@ -75,7 +124,10 @@ describe('half-made and changed VMs', () => {
   });
 
   it('reports a changed spec on a running VM as "reboot required" instead of hiding it', async () => {
-    const r = await ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1003, 'half-made', { cores: 6 }) });
+    const r = await ensureVm({
+      proxmox: settingsFor(sim, 'PMX_SECRET_A'),
+      vm: vmSpec(1003, 'half-made', { cores: 6 }),
+    });
     expect(r.rebootRequired).toBe(true);
     expect(r.changes).toEqual(['set cores 6', 'reboot required (pending: cores)']);
     expect(sim.guest(1003)!.config.cores).toBe(4);
@@ -83,7 +135,9 @@ describe('half-made and changed VMs', () => {
   });
 
   it('refuses to shrink a disk, non-retryable', async () => {
-    const err = await failureOf(ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1002, 'qdrant-vm', { diskSizeGb: 16 }) }));
+    const err = await failureOf(
+      ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1002, 'qdrant-vm', { diskSizeGb: 16 }) }),
+    );
     expect(err).toMatchObject({ type: 'DiskShrinkRefused', nonRetryable: true });
     expect(err.message).toContain('cannot shrink');
   });
@@ -91,7 +145,9 @@ describe('half-made and changed VMs', () => {
   it('dry run on an absent VM only reads and lists what it would do', async () => {
     const from = sim.audit().length;
     const r = await ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1009, 'dry-vm'), dryRun: true });
-    expect(r.changes).toEqual(expect.arrayContaining(['clone 9000 → 1009', 'set cores 4', 'resize scsi0 32G → 64G', 'start']));
+    expect(r.changes).toEqual(
+      expect.arrayContaining(['clone 9000 → 1009', 'set cores 4', 'resize scsi0 32G → 64G', 'start']),
+    );
     expect(r).toMatchObject({ created: false, ready: false });
     expect(mutatingSince(sim, from)).toEqual([]);
     expect(sim.guest(1009)).toBeUndefined();
@@ -125,13 +181,24 @@ describe('credentials and TLS fail fast', () => {
     expect(err).toMatchObject({ type: 'ProxmoxAuth', nonRetryable: true });
     expect(err.message).toContain('PMX_BAD_SECRET');
     expect(err.message).not.toContain('not-the-secret');
-    expect(sim.audit().slice(from).filter((e) => e.status === 401)).toHaveLength(1);
+    expect(
+      sim
+        .audit()
+        .slice(from)
+        .filter((e) => e.status === 401),
+    ).toHaveLength(1);
   });
 
   it('403: non-retryable with the missing privilege', async () => {
-    const denied = await startProxmoxSim({ worlds: [seedFromPhoenixWorld()], tokens: [{ tokenId: 'ro@pve!audit', secret: 'ro', role: 'audit' }], authDelayMs: 50 });
+    const denied = await startProxmoxSim({
+      worlds: [seedFromPhoenixWorld()],
+      tokens: [{ tokenId: 'ro@pve!audit', secret: 'ro', role: 'audit' }],
+      authDelayMs: 50,
+    });
     try {
-      const err = await failureOf(ensureVm({ proxmox: settingsFor(denied, 'PMX_SECRET_RO'), vm: vmSpec(1002, 'qdrant-vm') }));
+      const err = await failureOf(
+        ensureVm({ proxmox: settingsFor(denied, 'PMX_SECRET_RO'), vm: vmSpec(1002, 'qdrant-vm') }),
+      );
       expect(err).toMatchObject({ type: 'ProxmoxPermission', nonRetryable: true });
       expect(err.message).toContain('Permission check failed (/vms/9000, VM.Clone)');
     } finally {
@@ -142,7 +209,12 @@ describe('credentials and TLS fail fast', () => {
   it('wrong fingerprint: non-retryable, names both fingerprints, nothing reaches the API', async () => {
     const wrong = 'AA:'.repeat(31) + 'AA';
     const from = sim.audit().length;
-    const err = await failureOf(ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A', { tls: { mode: 'fingerprint', sha256: wrong } }), vm: vmSpec(1002, 'qdrant-vm') }));
+    const err = await failureOf(
+      ensureVm({
+        proxmox: settingsFor(sim, 'PMX_SECRET_A', { tls: { mode: 'fingerprint', sha256: wrong } }),
+        vm: vmSpec(1002, 'qdrant-vm'),
+      }),
+    );
     expect(err).toMatchObject({ type: 'ProxmoxTls', nonRetryable: true });
     expect(err.message).toContain(wrong);
     expect(err.message).toContain(sim.fingerprint);

@@ -12,25 +12,43 @@ afterAll(async () => {
   await Promise.all(sims.map((s) => s.stop()));
 });
 
-async function raw(sim: ProxmoxSim, method: 'GET' | 'POST' | 'DELETE', path: string, body?: string, contentType?: string) {
+async function raw(
+  sim: ProxmoxSim,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: string,
+  contentType?: string,
+) {
   const res = await request(`${sim.url}/api2/json${path}`, {
-    method, body, dispatcher: new Agent({ connect: { ca: sim.caCertPem } }),
-    headers: { authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`, ...(contentType ? { 'content-type': contentType } : {}) },
+    method,
+    body,
+    dispatcher: new Agent({ connect: { ca: sim.caCertPem } }),
+    headers: {
+      authorization: `PVEAPIToken=${sim.tokenId}=${sim.tokenSecret}`,
+      ...(contentType ? { 'content-type': contentType } : {}),
+    },
   });
-  return { status: res.statusCode, reason: res.statusText, body: (await res.body.text()) };
+  return { status: res.statusCode, reason: res.statusText, body: await res.body.text() };
 }
 
 it('hosts 100 migrations with distinct vmid ranges in one simulator', async () => {
-  const worlds = Array.from({ length: 100 }, (_, i) => seedFromPhoenixWorld({
-    templateVmid: 20000 + i, gatewayCtid: 30000 + i,
-    legacy: [{ ctid: 40000 + i * 4, name: 'qdrant-lxc', ip: '10.0.0.152' }],
-  }));
+  const worlds = Array.from({ length: 100 }, (_, i) =>
+    seedFromPhoenixWorld({
+      templateVmid: 20000 + i,
+      gatewayCtid: 30000 + i,
+      legacy: [{ ctid: 40000 + i * 4, name: 'qdrant-lxc', ip: '10.0.0.152' }],
+    }),
+  );
   const sim = await startProxmoxSim({ worlds, authDelayMs: 50, defaultTaskMs: 20, agentDelayMs: 20 });
   sims.push(sim);
   expect(Object.keys(sim.state.guests)).toHaveLength(300);
   const { ensureVm } = createVmActivities(depsFor());
   const proxmox = settingsFor(sim, 'PMX_SECRET_MANY');
-  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ensureVm({ proxmox, vm: vmSpec(50000 + i, `vm-${i}`, { cloneFrom: 20000 + i * 10 }) })));
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      ensureVm({ proxmox, vm: vmSpec(50000 + i, `vm-${i}`, { cloneFrom: 20000 + i * 10 }) }),
+    ),
+  );
   expect(results.every((r) => r.created && r.ready)).toBe(true);
   expect(() => sim.addWorld(seedFromPhoenixWorld({ templateVmid: 20000 }))).toThrow(/seeded twice/);
 });
@@ -54,18 +72,37 @@ it('validates requests like PVE and audits each one without secrets', async () =
   expect(withBody.status).toBe(501);
   const unknown = await raw(sim, 'GET', '/nodes/pve/nothing');
   expect(unknown).toMatchObject({ status: 501, reason: "Method 'GET /nodes/pve/nothing' not implemented" });
-  const json = await raw(sim, 'POST', '/nodes/pve/qemu/9000/clone', JSON.stringify({ newid: 'abc', bogus: 1 }), 'application/json');
+  const json = await raw(
+    sim,
+    'POST',
+    '/nodes/pve/qemu/9000/clone',
+    JSON.stringify({ newid: 'abc', bogus: 1 }),
+    'application/json',
+  );
   expect(json.status).toBe(400);
   expect(JSON.parse(json.body)).toMatchObject({
-    data: null, message: 'Parameter verification failed.\n',
-    errors: { newid: "type check ('integer') failed - got 'abc'", bogus: 'property is not defined in schema and the schema does not allow additional properties' },
+    data: null,
+    message: 'Parameter verification failed.\n',
+    errors: {
+      newid: "type check ('integer') failed - got 'abc'",
+      bogus: 'property is not defined in schema and the schema does not allow additional properties',
+    },
   });
   const stopped = await raw(sim, 'POST', '/nodes/pve/lxc/950/status/stop');
   expect(stopped.status).toBe(200);
   const missing = await raw(sim, 'GET', '/nodes/pve/qemu/4242/config');
-  expect(missing).toMatchObject({ status: 500, reason: "Configuration file 'nodes/pve/qemu-server/4242.conf' does not exist" });
+  expect(missing).toMatchObject({
+    status: 500,
+    reason: "Configuration file 'nodes/pve/qemu-server/4242.conf' does not exist",
+  });
   const log = sim.audit();
-  expect(log.find((e) => e.path === '/api2/json/nodes/pve/qemu/9000/clone')).toMatchObject({ method: 'POST', status: 400, params: { newid: 'abc', bogus: '1' } });
-  expect(log.find((e) => e.path === '/api2/json/nodes/pve/lxc/950/status/stop')!.upid).toMatch(/^UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstop:950:root@pam!phoenix:$/);
+  expect(log.find((e) => e.path === '/api2/json/nodes/pve/qemu/9000/clone')).toMatchObject({
+    method: 'POST',
+    status: 400,
+    params: { newid: 'abc', bogus: '1' },
+  });
+  expect(log.find((e) => e.path === '/api2/json/nodes/pve/lxc/950/status/stop')!.upid).toMatch(
+    /^UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstop:950:root@pam!phoenix:$/,
+  );
   expect(JSON.stringify(log)).not.toContain(sim.tokenSecret);
 });

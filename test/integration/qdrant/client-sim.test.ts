@@ -9,7 +9,14 @@ describe('QdrantClient ↔ qdrant-sim', () => {
   let client: QdrantClient;
 
   beforeAll(async () => {
-    sim = await startQdrantSim({ host: HOST, apiKey: 'k-legacy', collections: [{ name: 'docs', points: 25 }, { name: 'code', points: 3 }] });
+    sim = await startQdrantSim({
+      host: HOST,
+      apiKey: 'k-legacy',
+      collections: [
+        { name: 'docs', points: 25 },
+        { name: 'code', points: 3 },
+      ],
+    });
     client = new QdrantClient({ baseUrl: sim.url, apiKey: 'k-legacy', timeoutMs: 5000 });
   });
   afterAll(() => sim.stop());
@@ -24,15 +31,26 @@ describe('QdrantClient ↔ qdrant-sim', () => {
     expect(await client.countExact('docs')).toBe(25);
   });
 
-  it('types a missing collection as not-found, with Qdrant\'s message', async () => {
-    await expect(client.countExact('nope')).rejects.toMatchObject({ kind: 'not-found', status: 404, message: expect.stringContaining('Collection `nope` doesn\'t exist') });
+  it("types a missing collection as not-found, with Qdrant's message", async () => {
+    await expect(client.countExact('nope')).rejects.toMatchObject({
+      kind: 'not-found',
+      status: 404,
+      message: expect.stringContaining("Collection `nope` doesn't exist"),
+    });
   });
 
   it('types missing and wrong api keys as auth, but health stays open', async () => {
     const anon = new QdrantClient({ baseUrl: sim.url, timeoutMs: 5000 });
-    await expect(anon.listCollections()).rejects.toMatchObject({ kind: 'auth', status: 401, message: expect.stringContaining('Must provide an API key') });
+    await expect(anon.listCollections()).rejects.toMatchObject({
+      kind: 'auth',
+      status: 401,
+      message: expect.stringContaining('Must provide an API key'),
+    });
     const wrong = new QdrantClient({ baseUrl: sim.url, apiKey: 'nope', timeoutMs: 5000 });
-    await expect(wrong.listCollections()).rejects.toMatchObject({ kind: 'auth', message: expect.stringContaining('Invalid API key') });
+    await expect(wrong.listCollections()).rejects.toMatchObject({
+      kind: 'auth',
+      message: expect.stringContaining('Invalid API key'),
+    });
     expect((await anon.readyz()).ready).toBe(true);
     // The key never appears in messages.
     await expect(wrong.listCollections()).rejects.toMatchObject({ message: expect.not.stringContaining('nope') });
@@ -46,7 +64,11 @@ describe('QdrantClient ↔ qdrant-sim', () => {
       { id: 1, vector: [0.1, 0.2, 0.4] },
     ]);
     expect(await client.countExact('fresh')).toBe(2);
-    await expect(client.upsertPoints('fresh', [{ id: 3, vector: [1] }])).rejects.toMatchObject({ kind: 'http', status: 400, message: expect.stringContaining('Vector dimension error') });
+    await expect(client.upsertPoints('fresh', [{ id: 3, vector: [1] }])).rejects.toMatchObject({
+      kind: 'http',
+      status: 400,
+      message: expect.stringContaining('Vector dimension error'),
+    });
   });
 
   it('creates, lists and recovers snapshots between two instances with checksums', async () => {
@@ -56,11 +78,20 @@ describe('QdrantClient ↔ qdrant-sim', () => {
       expect(snap.checksum).toMatch(/^[0-9a-f]{64}$/);
       expect((await client.listSnapshots('docs')).map((s) => s.name)).toContain(snap.name);
       const newClient = new QdrantClient({ baseUrl: target.url, apiKey: 'k-new', timeoutMs: 5000 });
-      await expect(newClient.recoverFromUrl('docs', client.snapshotUrl('docs', snap.name), 'f'.repeat(64), 'k-legacy')).rejects.toMatchObject({
+      await expect(
+        newClient.recoverFromUrl('docs', client.snapshotUrl('docs', snap.name), 'f'.repeat(64), 'k-legacy'),
+      ).rejects.toMatchObject({
         kind: 'http',
         message: expect.stringContaining('checksum mismatch'),
       });
-      expect(await newClient.recoverFromUrl('docs', client.snapshotUrl('docs', snap.name), snap.checksum ?? undefined, 'k-legacy')).toBe(true);
+      expect(
+        await newClient.recoverFromUrl(
+          'docs',
+          client.snapshotUrl('docs', snap.name),
+          snap.checksum ?? undefined,
+          'k-legacy',
+        ),
+      ).toBe(true);
       expect(await newClient.countExact('docs')).toBe(25);
       await client.deleteSnapshot('docs', snap.name);
       expect(sim.snapshotNames('docs')).not.toContain(snap.name);
@@ -75,7 +106,11 @@ describe('QdrantClient ↔ qdrant-sim', () => {
     await client.listCollections();
     const after = await client.metrics();
     const count = (m: typeof before) =>
-      m.samples.filter((s) => s.name === 'rest_responses_total' && s.labels.endpoint === '/collections' && s.labels.method === 'GET').reduce((n, s) => n + s.value, 0);
+      m.samples
+        .filter(
+          (s) => s.name === 'rest_responses_total' && s.labels.endpoint === '/collections' && s.labels.method === 'GET',
+        )
+        .reduce((n, s) => n + s.value, 0);
     expect(count(after) - count(before)).toBe(2);
     // The first scrape itself is counted, but as a probe, not as data traffic.
     expect(after.totals.requestsTotal - before.totals.requestsTotal).toBe(3);
@@ -90,7 +125,11 @@ describe('qdrant-sim readiness', () => {
     try {
       expect(await client.readyz()).toEqual({ ready: false, status: 503, body: 'some shards are not ready' });
       await sim.setReady('down');
-      await expect(client.readyz()).rejects.toMatchObject({ kind: 'unreachable', status: 0, message: expect.stringContaining('ECONNREFUSED') });
+      await expect(client.readyz()).rejects.toMatchObject({
+        kind: 'unreachable',
+        status: 0,
+        message: expect.stringContaining('ECONNREFUSED'),
+      });
       await sim.setReady('ready');
       expect(await client.readyz()).toEqual({ ready: true, status: 200, body: 'all shards are ready' });
     } finally {
@@ -117,7 +156,11 @@ describe('qdrant-sim readiness', () => {
   });
 
   it('works behind a path prefix (as through the gateway)', async () => {
-    const sim = await startQdrantSim({ host: '127.0.0.104', pathPrefix: '/qdrant', collections: [{ name: 'docs', points: 2 }] });
+    const sim = await startQdrantSim({
+      host: '127.0.0.104',
+      pathPrefix: '/qdrant',
+      collections: [{ name: 'docs', points: 2 }],
+    });
     try {
       expect(sim.url).toMatch(/\/qdrant$/);
       const client = new QdrantClient({ baseUrl: `${sim.url}/`, timeoutMs: 3000 });

@@ -33,7 +33,14 @@ describe('copyQdrantCollections (snapshot mode)', () => {
 
   beforeAll(async () => {
     process.env[KEY_ENV] = KEY;
-    legacy = await startQdrantSim({ host: '127.0.0.152', apiKey: KEY, collections: [{ name: 'docs', points: 120 }, { name: 'code', points: 7 }] });
+    legacy = await startQdrantSim({
+      host: '127.0.0.152',
+      apiKey: KEY,
+      collections: [
+        { name: 'docs', points: 120 },
+        { name: 'code', points: 7 },
+      ],
+    });
     fresh = await startQdrantSim({ host: '127.0.0.102', apiKey: KEY });
   });
   afterAll(async () => {
@@ -66,10 +73,18 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   });
 
   it('fails non-retryably naming the collection when exact counts differ after recovery', async () => {
-    const target = await startQdrantSim({ host: '127.0.0.105', apiKey: KEY, faults: { dropPointsOnRecover: { code: 2 } } });
+    const target = await startQdrantSim({
+      host: '127.0.0.105',
+      apiKey: KEY,
+      faults: { dropPointsOnRecover: { code: 2 } },
+    });
     try {
-      const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['docs', 'code'] })
-        .then(succeeded, failureOf);
+      const err = await runIn(mockEnv(), acts.copyQdrantCollections, {
+        legacyUrl: legacy.url,
+        newUrl: target.url,
+        apiKey: { env: KEY_ENV },
+        collections: ['docs', 'code'],
+      }).then(succeeded, failureOf);
       expect(err).toMatchObject({ type: 'QdrantCountMismatch', nonRetryable: true });
       expect(err.message).toContain('Collection code');
       expect(err.message).toContain('5 points');
@@ -81,8 +96,12 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   });
 
   it('says which collection is missing on the legacy instance', async () => {
-    const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: fresh.url, apiKey: { env: KEY_ENV }, collections: ['ghost'] })
-      .then(succeeded, failureOf);
+    const err = await runIn(mockEnv(), acts.copyQdrantCollections, {
+      legacyUrl: legacy.url,
+      newUrl: fresh.url,
+      apiKey: { env: KEY_ENV },
+      collections: ['ghost'],
+    }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'QdrantNotFound', nonRetryable: true });
     expect(err.message).toContain('ghost');
   });
@@ -90,8 +109,12 @@ describe('copyQdrantCollections (snapshot mode)', () => {
   it('is retryable while the new instance is down', async () => {
     const target = await startQdrantSim({ host: '127.0.0.106', apiKey: KEY, ready: 'down' });
     try {
-      const err = await runIn(mockEnv(), acts.copyQdrantCollections, { legacyUrl: legacy.url, newUrl: target.url, apiKey: { env: KEY_ENV }, collections: ['code'] })
-        .then(succeeded, failureOf);
+      const err = await runIn(mockEnv(), acts.copyQdrantCollections, {
+        legacyUrl: legacy.url,
+        newUrl: target.url,
+        apiKey: { env: KEY_ENV },
+        collections: ['code'],
+      }).then(succeeded, failureOf);
       expect(err).toMatchObject({ type: 'QdrantUnreachable', nonRetryable: false });
     } finally {
       await target.stop();
@@ -115,18 +138,31 @@ describe('probeQdrant and verifyQdrant', () => {
     const sim = await startQdrantSim({ host: '127.0.0.107', ready: 'not-ready' });
     const env = mockEnv();
     try {
-      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('some shards are not ready') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({
+        ready: false,
+        detail: expect.stringContaining('some shards are not ready'),
+      });
       await sim.setReady('down');
-      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: false, detail: expect.stringContaining('unreachable') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({
+        ready: false,
+        detail: expect.stringContaining('unreachable'),
+      });
       await sim.setReady('ready');
-      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({ ready: true, detail: expect.stringContaining('is ready') });
+      expect(await runIn(env, acts.probeQdrant, { url: sim.url, timeoutMs: 2000 })).toEqual({
+        ready: true,
+        detail: expect.stringContaining('is ready'),
+      });
     } finally {
       await sim.stop();
     }
   });
 
   it('retries through a flapping instance and succeeds once ready, heartbeating each attempt', async () => {
-    const sim = await startQdrantSim({ host: '127.0.0.108', ready: { flap: ['not-ready', 'down', 'ready'] }, collections: [{ name: 'docs', points: 3 }] });
+    const sim = await startQdrantSim({
+      host: '127.0.0.108',
+      ready: { flap: ['not-ready', 'down', 'ready'] },
+      collections: [{ name: 'docs', points: 3 }],
+    });
     const env = mockEnv();
     const beats: { attempts: number }[] = [];
     env.on('heartbeat', (d: { attempts: number }) => beats.push(d));
@@ -138,7 +174,12 @@ describe('probeQdrant and verifyQdrant', () => {
         initialBackoffMs: 5,
         maxBackoffMs: 20,
       });
-      expect(res).toEqual({ ok: true, attempts: 3, detail: expect.stringContaining('docs=3'), collections: [{ name: 'docs', count: 3, ok: true }] });
+      expect(res).toEqual({
+        ok: true,
+        attempts: 3,
+        detail: expect.stringContaining('docs=3'),
+        collections: [{ name: 'docs', count: 3, ok: true }],
+      });
       expect(beats.map((b) => b.attempts)).toEqual([1, 2, 3]);
     } finally {
       await sim.stop();
@@ -168,7 +209,11 @@ describe('probeQdrant and verifyQdrant', () => {
   });
 
   it('stops early on a rejected api key, read from a file', async () => {
-    const sim = await startQdrantSim({ host: '127.0.0.110', apiKey: 'right', collections: [{ name: 'docs', points: 1 }] });
+    const sim = await startQdrantSim({
+      host: '127.0.0.110',
+      apiKey: 'right',
+      collections: [{ name: 'docs', points: 1 }],
+    });
     const dir = mkdtempSync(join(tmpdir(), 'phx-qdrant-'));
     writeFileSync(join(dir, 'key'), 'wrong\n');
     try {
@@ -186,8 +231,11 @@ describe('probeQdrant and verifyQdrant', () => {
   });
 
   it('names the missing secret variable, non-retryably', async () => {
-    const err = await runIn(mockEnv(), acts.probeQdrant, { url: 'http://127.0.0.111:1', apiKey: { env: 'PHX_TEST_NOT_SET' }, timeoutMs: 1000 })
-      .then(succeeded, failureOf);
+    const err = await runIn(mockEnv(), acts.probeQdrant, {
+      url: 'http://127.0.0.111:1',
+      apiKey: { env: 'PHX_TEST_NOT_SET' },
+      timeoutMs: 1000,
+    }).then(succeeded, failureOf);
     expect(err).toMatchObject({ type: 'SecretMissing', nonRetryable: true });
     expect(err.message).toContain('PHX_TEST_NOT_SET');
   });

@@ -46,7 +46,8 @@ describeIf('provisionComposeFiles over real SSH', () => {
 
   it('creates, then finds unchanged, then updates after the source changes; dry runs write nothing', async () => {
     const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
-    const run = (files: ComposeFile[], dryRun = false) => new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files, dryRun });
+    const run = (files: ComposeFile[], dryRun = false) =>
+      new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files, dryRun });
     const v1 = composeFile(exportDir, 'services:\n  qdrant:\n    image: qdrant/qdrant:v1.15.0\n');
 
     expect(await run([v1], true)).toEqual({ files: [{ hostPath: v1.hostPath, outcome: 'would-create' }] });
@@ -75,24 +76,35 @@ describeIf('provisionComposeFiles over real SSH', () => {
     const heartbeats: unknown[] = [];
     const first = new MockActivityEnvironment();
     first.on('heartbeat', (d: unknown) => heartbeats.push(d));
-    expect(await first.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'created' }] });
+    expect(await first.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({
+      files: [{ hostPath: f.hostPath, outcome: 'created' }],
+    });
     const lastBeat = heartbeats[heartbeats.length - 1];
     expect(lastBeat).toMatchObject({ planned: { [f.hostPath]: { sha256: f.sha256, outcome: 'created' } } });
     // The retry (Temporal hands it the last heartbeat details) finds the file unchanged, yet the change is reported.
     const retry = new MockActivityEnvironment({ heartbeatDetails: lastBeat, attempt: 2 });
-    expect(await retry.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'created' }] });
+    expect(await retry.run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({
+      files: [{ hostPath: f.hostPath, outcome: 'created' }],
+    });
     // A later, independent run (no heartbeat details) sees it as it is: unchanged.
-    expect(await new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] })).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'unchanged' }] });
+    expect(
+      await new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] }),
+    ).toEqual({ files: [{ hostPath: f.hostPath, outcome: 'unchanged' }] });
   });
 
   it('refuses a host whose key does not match the plan, non-retryably, showing the seen fingerprint', async () => {
     const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
     const f = composeFile(join(exportDir, 'refused'), 'x: 1\n');
-    const failure = await failureOf(new MockActivityEnvironment().run(provisionComposeFiles, {
-      host: sshd.endpoint({ hostKey: { fingerprint: 'SHA256:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE' } }),
-      files: [f],
-    }));
-    expect({ type: failure.type, message: failure.message }).toEqual({ type: 'Remote:host-key', message: expect.any(String) });
+    const failure = await failureOf(
+      new MockActivityEnvironment().run(provisionComposeFiles, {
+        host: sshd.endpoint({ hostKey: { fingerprint: 'SHA256:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE' } }),
+        files: [f],
+      }),
+    );
+    expect({ type: failure.type, message: failure.message }).toEqual({
+      type: 'Remote:host-key',
+      message: expect.any(String),
+    });
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toContain(sshd.hostKeyFingerprint);
     expect(existsSync(f.hostPath)).toBe(false);
@@ -101,7 +113,9 @@ describeIf('provisionComposeFiles over real SSH', () => {
   it('refuses a plan whose content does not match its sha256', async () => {
     const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
     const f = { ...composeFile(exportDir, 'a: 1\n'), content: 'tampered\n' };
-    const failure = await failureOf(new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] }));
+    const failure = await failureOf(
+      new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] }),
+    );
     expect(failure.type).toBe('ComposeFileDigestMismatch');
     expect(failure.nonRetryable).toBe(true);
   });

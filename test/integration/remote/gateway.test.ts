@@ -35,7 +35,9 @@ function probe(url: string): Promise<string> {
     const req = get(url, { agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(res.statusCode === 200 ? (JSON.parse(body) as { backend: string }).backend : `HTTP ${res.statusCode}`));
+      res.on('end', () =>
+        resolve(res.statusCode === 200 ? (JSON.parse(body) as { backend: string }).backend : `HTTP ${res.statusCode}`),
+      );
     });
     req.on('error', (e) => resolve(`error ${e.message}`));
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -100,44 +102,73 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     })();
     while (!seen.includes('old')) await new Promise((r) => setTimeout(r, 20));
 
-    const result = await run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` });
+    const result = await run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      verifyUrl: `${ng.url}/qdrant/readyz`,
+    });
     // nginx's master lets the old worker accept for a moment (~100 ms) after starting the new one: wait until
     // only the new backend answers, 20 requests in a row
     while (seen.length < 20 || seen.slice(-20).some((s) => s !== 'new')) await new Promise((r) => setTimeout(r, 20));
     looping = false;
     await loop;
 
-    expect(result).toEqual({ previousServers: [ng.oldBackend.address], previousKnown: true, backupPath: expect.stringContaining(ng.backupDir), changed: true });
+    expect(result).toEqual({
+      previousServers: [ng.oldBackend.address],
+      previousKnown: true,
+      backupPath: expect.stringContaining(ng.backupDir),
+      changed: true,
+    });
     expect(seen.filter((s) => s !== 'old' && s !== 'new')).toEqual([]);
     expect(seen.lastIndexOf('old')).toBeLessThan(seen.length - 20);
 
     // the sites-enabled entry is still a symlink, the real file kept its mode, only the server line changed
     expect(lstatSync(ng.siteFile).isSymbolicLink()).toBe(true);
     expect(statSync(ng.realSiteFile).mode & 0o777).toBe(0o640);
-    expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(originalText.replace(`server ${ng.oldBackend.address};`, `server ${ng.newBackend.address};`));
+    expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(
+      originalText.replace(`server ${ng.oldBackend.address};`, `server ${ng.newBackend.address};`),
+    );
     expect(readdirSync(join(ng.prefix, 'sites-available'))).toEqual(['phoenix-gateway']);
     // the backup lives outside anything nginx includes and holds the old text
     expect(result.backupPath?.startsWith(`${ng.backupDir}/`)).toBe(true);
     expect(readFileSync(result.backupPath as string, 'utf8')).toBe(originalText);
 
     // the response was lost: the retry changes nothing and still knows what to roll back to
-    const retry = await run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` });
+    const retry = await run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      verifyUrl: `${ng.url}/qdrant/readyz`,
+    });
     expect(retry).toEqual({ ...result, changed: false });
     expect(readdirSync(ng.backupDir).filter((f) => f.endsWith('.bak'))).toHaveLength(1);
 
     // rollback puts the old server back (only because it still shows the new one), then is a no-op
-    const rb = await run(acts.rollbackGateway, { proxmoxHost: sshd.endpoint(), gateway, previousServers: result.previousServers, verifyUrl: `${ng.url}/qdrant/readyz` });
+    const rb = await run(acts.rollbackGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      previousServers: result.previousServers,
+      verifyUrl: `${ng.url}/qdrant/readyz`,
+    });
     expect(rb.changed).toBe(true);
     expect(await probeUntil(`${ng.url}/qdrant/readyz`, 'old')).toBe('old');
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(originalText);
-    const again = await run(acts.rollbackGateway, { proxmoxHost: sshd.endpoint(), gateway, previousServers: result.previousServers });
+    const again = await run(acts.rollbackGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      previousServers: result.previousServers,
+    });
     expect(again).toEqual({ changed: false, reason: expect.stringContaining('already points at') });
   });
 
   it('a dry run shows the diff, preflights, and changes nothing', async () => {
     const gateway = settings(ng, viaSsh());
     const text = readFileSync(ng.realSiteFile, 'utf8');
-    const r = await run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz`, dryRun: true });
+    const r = await run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      verifyUrl: `${ng.url}/qdrant/readyz`,
+      dryRun: true,
+    });
     expect(r.changed).toBe(true);
     expect(r.diff).toContain(`-upstream qdrant_service { server ${ng.oldBackend.address}; }`);
     expect(r.diff).toContain(`+upstream qdrant_service { server ${ng.newBackend.address}; }`);
@@ -148,7 +179,9 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
   it('undoes a rewrite that fails nginx -t; the old backend keeps serving', async () => {
     const gateway = { ...settings(ng, viaSsh()), newServers: ['no-such-host.invalid:6333'] };
     const text = readFileSync(ng.realSiteFile, 'utf8');
-    const failure = await failureOf(run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }));
+    const failure = await failureOf(
+      run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }),
+    );
     expect(failure.type).toBe('GatewayConfigRejected');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toMatch(/host not found in upstream/);
@@ -163,7 +196,9 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     writeFileSync(broken, 'this_is_not_a_directive on;\n');
     const gateway = settings(ng, viaSsh());
     const text = readFileSync(ng.realSiteFile, 'utf8');
-    const failure = await failureOf(run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }));
+    const failure = await failureOf(
+      run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }),
+    );
     expect(failure.type).toBe('GatewayPreflightFailed');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toMatch(/BEFORE any change/);
@@ -180,9 +215,14 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     const holder = spawn('flock', [ng.lockFile, 'cat'], { stdio: ['pipe', 'ignore', 'inherit'] });
     await new Promise((r) => setTimeout(r, 200));
     let done = false;
-    const cutover = run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }).finally(() => (done = true));
+    const cutover = run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      verifyUrl: `${ng.url}/qdrant/readyz`,
+    }).finally(() => (done = true));
     // wait until our write script is running (and so blocked on flock)
-    while (!readdirSync('/proc').some((p) => /^\d+$/.test(p) && safeCmdline(p).includes('phoenix-gateway-write'))) await new Promise((r) => setTimeout(r, 20));
+    while (!readdirSync('/proc').some((p) => /^\d+$/.test(p) && safeCmdline(p).includes('phoenix-gateway-write')))
+      await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
     expect(done).toBe(false);
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(text);
@@ -194,7 +234,11 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     await ng.stop();
     ng = await startNginx();
     const g2 = settings(ng, viaSsh());
-    const both = await Promise.all([1, 2].map(() => run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway: g2, verifyUrl: `${ng.url}/qdrant/readyz` })));
+    const both = await Promise.all(
+      [1, 2].map(() =>
+        run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway: g2, verifyUrl: `${ng.url}/qdrant/readyz` }),
+      ),
+    );
     expect(both.map((r) => r.changed).sort()).toEqual([false, true]);
     expect(both.map((r) => r.previousServers)).toEqual([[ng.oldBackend.address], [ng.oldBackend.address]]);
     expect(readdirSync(ng.backupDir).filter((f) => f.endsWith('.bak'))).toHaveLength(1);
@@ -211,7 +255,11 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
       expect(read.upstreams.map((u) => u.name)).toEqual(['embedding_service', 'qdrant_service', 'n8n_service']);
       expect(read.upstreams).toEqual(readUpstreams(readFileSync(ng.realSiteFile, 'utf8')));
 
-      const result = await run(pctActs.cutoverGateway, { proxmoxHost: pctSshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` });
+      const result = await run(pctActs.cutoverGateway, {
+        proxmoxHost: pctSshd.endpoint(),
+        gateway,
+        verifyUrl: `${ng.url}/qdrant/readyz`,
+      });
       expect(result.changed).toBe(true);
       expect(await probeUntil(`${ng.url}/qdrant/readyz`, 'new')).toBe('new');
       const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);

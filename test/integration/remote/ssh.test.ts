@@ -1,7 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerTarget, hostTarget, isRemoteError, isRetryable, shellQuote, withSsh, type RemoteError } from '../../../src/remote';
+import {
+  containerTarget,
+  hostTarget,
+  isRemoteError,
+  isRetryable,
+  shellQuote,
+  withSsh,
+  type RemoteError,
+} from '../../../src/remote';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
@@ -28,7 +36,20 @@ describeIf('SSH transport against a real sshd', () => {
   });
 
   it('passes awkward argv through the shell byte for byte (one quoting function)', async () => {
-    const nasty = ['a b', "it's", '$(touch /tmp/pwned)', '`id`', '"q"', '; rm -rf /', 'new\nline', '*', '', '\\', '#x', 'ü'];
+    const nasty = [
+      'a b',
+      "it's",
+      '$(touch /tmp/pwned)',
+      '`id`',
+      '"q"',
+      '; rm -rf /',
+      'new\nline',
+      '*',
+      '',
+      '\\',
+      '#x',
+      'ü',
+    ];
     const out = await withSsh(sshd.endpoint(), sshd.env, (s) => s.run(['printf', '%s\\0', ...nasty]));
     expect(out.code).toBe(0);
     expect(out.stdout.split('\0').slice(0, -1)).toEqual(nasty);
@@ -47,13 +68,17 @@ describeIf('SSH transport against a real sshd', () => {
   });
 
   it('times out a command that hangs, with kind timeout (retryable)', async () => {
-    const err = await expectRemoteError(withSsh(sshd.endpoint({ commandTimeoutMs: 300 }), sshd.env, (s) => s.run(['sleep', '30'])));
+    const err = await expectRemoteError(
+      withSsh(sshd.endpoint({ commandTimeoutMs: 300 }), sshd.env, (s) => s.run(['sleep', '30'])),
+    );
     expect(err.kind).toBe('timeout');
     expect(isRetryable(err)).toBe(true);
   });
 
   it('trusts a host listed in a known_hosts file', async () => {
-    const out = await withSsh(sshd.endpoint({ hostKey: { knownHostsFile: sshd.knownHostsFile } }), sshd.env, (s) => s.run(['true']));
+    const out = await withSsh(sshd.endpoint({ hostKey: { knownHostsFile: sshd.knownHostsFile } }), sshd.env, (s) =>
+      s.run(['true']),
+    );
     expect(out.code).toBe(0);
   });
 
@@ -66,7 +91,13 @@ describeIf('SSH transport against a real sshd', () => {
   });
 
   it('refuses a changed host key (pinned fingerprint differs), non-retryably, naming the seen fingerprint', async () => {
-    const err = await expectRemoteError(withSsh(sshd.endpoint({ hostKey: { fingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } }), sshd.env, (s) => s.run(['true'])));
+    const err = await expectRemoteError(
+      withSsh(
+        sshd.endpoint({ hostKey: { fingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } }),
+        sshd.env,
+        (s) => s.run(['true']),
+      ),
+    );
     expect(err.kind).toBe('host-key');
     expect(isRetryable(err)).toBe(false);
     expect(err.seenFingerprint).toBe(sshd.hostKeyFingerprint);
@@ -77,15 +108,22 @@ describeIf('SSH transport against a real sshd', () => {
   it('refuses a host missing from known_hosts, and one listed with another key', async () => {
     const empty = join(sshd.dir, 'known_hosts_empty');
     writeFileSync(empty, '# nothing\n');
-    const unknown = await expectRemoteError(withSsh(sshd.endpoint({ hostKey: { knownHostsFile: empty } }), sshd.env, (s) => s.run(['true'])));
+    const unknown = await expectRemoteError(
+      withSsh(sshd.endpoint({ hostKey: { knownHostsFile: empty } }), sshd.env, (s) => s.run(['true'])),
+    );
     expect(unknown.kind).toBe('host-key');
     expect(unknown.message).toMatch(/unknown host key/);
 
     const other = join(sshd.dir, 'known_hosts_other');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshd.dir, 'other_key')]);
-    const otherPub = execFileSync('cat', [join(sshd.dir, 'other_key.pub')], { encoding: 'utf8' }).split(' ').slice(0, 2).join(' ');
+    const otherPub = execFileSync('cat', [join(sshd.dir, 'other_key.pub')], { encoding: 'utf8' })
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     writeFileSync(other, `[127.0.0.1]:${sshd.port} ${otherPub}\n`);
-    const changed = await expectRemoteError(withSsh(sshd.endpoint({ hostKey: { knownHostsFile: other } }), sshd.env, (s) => s.run(['true'])));
+    const changed = await expectRemoteError(
+      withSsh(sshd.endpoint({ hostKey: { knownHostsFile: other } }), sshd.env, (s) => s.run(['true'])),
+    );
     expect(changed.kind).toBe('host-key');
     expect(changed.message).toMatch(/CHANGED host key/);
   });
@@ -93,7 +131,9 @@ describeIf('SSH transport against a real sshd', () => {
   it('reports a key the server does not accept as kind auth, and a missing key env as auth', async () => {
     const stranger = join(sshd.dir, 'stranger');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
-    const refused = await expectRemoteError(withSsh(sshd.endpoint(), { [sshd.keyEnvName]: stranger }, (s) => s.run(['true'])));
+    const refused = await expectRemoteError(
+      withSsh(sshd.endpoint(), { [sshd.keyEnvName]: stranger }, (s) => s.run(['true'])),
+    );
     expect(refused.kind).toBe('auth');
     expect(isRetryable(refused)).toBe(false);
 
@@ -107,9 +147,13 @@ describeIf('SSH transport against a real sshd', () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-f', locked]);
     execFileSync('sh', ['-c', `cat ${locked}.pub >> ${join(sshd.dir, 'authorized_keys')}`]);
     const ep = sshd.endpoint({ passphraseEnv: 'PHOENIX_TEST_PASSPHRASE' });
-    const ok = await withSsh(ep, { [sshd.keyEnvName]: locked, PHOENIX_TEST_PASSPHRASE: 'open sesame' }, (s) => s.run(['true']));
+    const ok = await withSsh(ep, { [sshd.keyEnvName]: locked, PHOENIX_TEST_PASSPHRASE: 'open sesame' }, (s) =>
+      s.run(['true']),
+    );
     expect(ok.code).toBe(0);
-    const wrong = await expectRemoteError(withSsh(ep, { [sshd.keyEnvName]: locked, PHOENIX_TEST_PASSPHRASE: 'nope' }, (s) => s.run(['true'])));
+    const wrong = await expectRemoteError(
+      withSsh(ep, { [sshd.keyEnvName]: locked, PHOENIX_TEST_PASSPHRASE: 'nope' }, (s) => s.run(['true'])),
+    );
     expect(wrong.kind).toBe('auth');
     expect(wrong.message).not.toContain('nope');
   });

@@ -16,7 +16,11 @@ describe('the shared Temporal dev server', () => {
       activities: { greet: async (name: string) => `hello, ${name}` },
     });
     const result = await worker.runUntil(
-      t.client.workflow.execute('harnessSelfCheck', { taskQueue, workflowId: `harness-${taskQueue}`, args: ['phoenix'] }),
+      t.client.workflow.execute('harnessSelfCheck', {
+        taskQueue,
+        workflowId: `harness-${taskQueue}`,
+        args: ['phoenix'],
+      }),
     );
     expect(result).toBe('hello, phoenix');
   });

@@ -3,7 +3,11 @@
  * worker's pino output captured. Every line written during the run carries the run's workflowId and its phase —
  * activity lines (the interceptor's, the clients') and workflow lines (the log sink) alike.
  */
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate, portainerDeployedSignal } from '../../../src/workflows/messages';
+import {
+  approveDecommissionUpdate,
+  confirmPortainerDeployUpdate,
+  portainerDeployedSignal,
+} from '../../../src/workflows/messages';
 import { PHASES } from '../../../src/workflows/status';
 import type { MigrationReport } from '../../../src/workflows/report';
 import { createLogger } from '../../../src/logging';
@@ -26,7 +30,10 @@ describeIf('worker logs', () => {
   const lines: Line[] = [];
   let ww: WorkerWorld;
   beforeAll(async () => {
-    const logger = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Line) } });
+    const logger = createLogger({
+      level: 'info',
+      destination: { write: (s: string) => void lines.push(JSON.parse(s) as Line) },
+    });
     ww = await startWorkerWorld({
       address: process.env.PHOENIX_TEST_TEMPORAL_ADDRESS ?? '',
       bundlePath: process.env.PHOENIX_TEST_WORKFLOW_BUNDLE ?? '',
@@ -43,9 +50,15 @@ describeIf('worker logs', () => {
     await ww.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
     // A premature confirmation by signal: the workflow logs the rejection (a workflow-side line).
     await handle.signal(portainerDeployedSignal, { by: 'tester' });
-    await ww.waitFor(handle, (s) => lines.some((l) => l.msg === 'portainerDeployed signal rejected') && s.waitingFor?.what === 'portainer-deploy');
+    await ww.waitFor(
+      handle,
+      (s) =>
+        lines.some((l) => l.msg === 'portainerDeployed signal rejected') && s.waitingFor?.what === 'portainer-deploy',
+    );
     await ww.world.deployStack();
-    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe('accepted');
+    await expect(handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] })).resolves.toBe(
+      'accepted',
+    );
     await ww.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
     expect(((await handle.result()) as MigrationReport).outcome).toBe('completed');
@@ -53,18 +66,25 @@ describeIf('worker logs', () => {
     const run = lines.slice(before);
     expect(run.length).toBeGreaterThan(20);
     const known = new Set<string>([...PHASES, 'Not started', 'Finished']);
-    const bad = run.filter((l) => l.workflowId !== handle.workflowId || typeof l.phase !== 'string' || !known.has(l.phase));
+    const bad = run.filter(
+      (l) => l.workflowId !== handle.workflowId || typeof l.phase !== 'string' || !known.has(l.phase),
+    );
     expect(bad).toEqual([]);
 
     // Each phase shows up, with the activities that belong to it.
-    const activityPhase = (type: string) => [...new Set(run.filter((l) => l.activityType === type).map((l) => l.phase))];
+    const activityPhase = (type: string) => [
+      ...new Set(run.filter((l) => l.activityType === type).map((l) => l.phase)),
+    ];
     expect(activityPhase('preflight')).toEqual(['Declarative Configuration']);
     expect(activityPhase('provisionComposeFiles')).toEqual(['Orchestrator and File Preparation']);
     expect(activityPhase('ensureVm')).toEqual(['Infrastructure Provisioning']);
     expect(activityPhase('cutoverGateway')).toEqual(['Application Deployment and Cutover']);
     expect(activityPhase('decommissionGuest')).toEqual(['Verification and Decommissioning']);
     // readGateway runs in two phases (before the cutover, and the dependency scan): the run itself says which.
-    expect(activityPhase('readGateway').sort()).toEqual(['Application Deployment and Cutover', 'Verification and Decommissioning']);
+    expect(activityPhase('readGateway').sort()).toEqual([
+      'Application Deployment and Cutover',
+      'Verification and Decommissioning',
+    ]);
 
     const started = run.filter((l) => l.msg === 'activity started');
     const finished = run.filter((l) => l.msg === 'activity finished');
@@ -74,6 +94,10 @@ describeIf('worker logs', () => {
     expect(finished.filter((l) => 'dryRun' in l)).toEqual([]);
     expect(run.some((l) => l.activityType === 'ensureVm' && 'dryRun' in l)).toBe(true);
     const rejected = run.find((l) => l.msg === 'portainerDeployed signal rejected');
-    expect(rejected).toMatchObject({ sdkComponent: 'workflow', phase: 'Application Deployment and Cutover', workflowType: 'migration' });
+    expect(rejected).toMatchObject({
+      sdkComponent: 'workflow',
+      phase: 'Application Deployment and Cutover',
+      workflowType: 'migration',
+    });
   }, 180_000);
 });

@@ -27,14 +27,25 @@ interface Child {
 
 function startWorker(args: string[], env: Record<string, string> = {}): Child {
   let out = '';
-  const proc = spawn(process.execPath, [BIN, 'worker', ...args], { cwd: ROOT, env: { ...process.env, PHOENIX_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'worker', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PHOENIX_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { proc, output: () => out, exited };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context: () => string): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  context: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = await fn();
@@ -47,7 +58,10 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 async function within<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -59,7 +73,8 @@ describe('phoenix-migrate worker (child process)', () => {
   const children: Child[] = [];
   beforeAll(() => {
     // The CLI runs from lib/ (`npm ci` builds it through `prepare`). A missing build is a setup error, not a skip.
-    if (!fs.existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` before these tests (npm ci does it via prepare)`);
+    if (!fs.existsSync(BUILT))
+      throw new Error(`${BUILT} is missing: run \`npm run build\` before these tests (npm ci does it via prepare)`);
   });
   afterAll(async () => {
     for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
@@ -69,9 +84,21 @@ describe('phoenix-migrate worker (child process)', () => {
     const address = process.env.PHOENIX_TEST_TEMPORAL_ADDRESS;
     if (!address) throw new Error('PHOENIX_TEST_TEMPORAL_ADDRESS is not set: run through jest (npm test)');
     const port = await freePort();
-    const w = startWorker(['--address', address, '--metrics-port', String(port)], { PHOENIX_TASK_QUEUE: `metrics-${process.pid}-${Date.now()}` });
+    const w = startWorker(['--address', address, '--metrics-port', String(port)], {
+      PHOENIX_TASK_QUEUE: `metrics-${process.pid}-${Date.now()}`,
+    });
     children.push(w);
-    await until('the worker did not log "worker started"', () => (w.output().includes('"msg":"worker started"') ? true : w.proc.exitCode !== null ? Promise.reject(new Error(`worker exited ${w.proc.exitCode}:\n${w.output()}`)) : undefined), 60_000, w.output);
+    await until(
+      'the worker did not log "worker started"',
+      () =>
+        w.output().includes('"msg":"worker started"')
+          ? true
+          : w.proc.exitCode !== null
+            ? Promise.reject(new Error(`worker exited ${w.proc.exitCode}:\n${w.output()}`))
+            : undefined,
+      60_000,
+      w.output,
+    );
 
     const body = await until(
       `no temporal_ metrics on http://127.0.0.1:${port}/metrics`,
@@ -97,17 +124,38 @@ describe('phoenix-migrate worker (child process)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-bare-temporal-'));
     const port = await freePort();
     // A fresh dev server with NO custom search attributes (unlike every server we ship).
-    const server = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'db'), '--log-level', 'error'], {
-      stdio: 'ignore',
-    });
+    const server = spawn(
+      cli,
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--db-filename',
+        path.join(dir, 'db'),
+        '--log-level',
+        'error',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     try {
-      await waitForTcp('127.0.0.1', port, { timeoutMs: 60_000, alive: () => (server.exitCode !== null ? `the bare dev server exited (${server.exitCode})` : undefined) });
+      await waitForTcp('127.0.0.1', port, {
+        timeoutMs: 60_000,
+        alive: () => (server.exitCode !== null ? `the bare dev server exited (${server.exitCode})` : undefined),
+      });
       const w = startWorker(['--address', `127.0.0.1:${port}`]);
       children.push(w);
       const exit = await within(w.exited, 60_000, () => `the worker kept running:\n${w.output()}`);
       expect(exit.code).toBe(1);
       expect(w.output()).toMatch(/lacks the search attribute\(s\) MigrationPhase, PlanName/);
-      expect(w.output()).toContain('temporal operator search-attribute create --namespace default --name MigrationPhase --type Keyword');
+      expect(w.output()).toContain(
+        'temporal operator search-attribute create --namespace default --name MigrationPhase --type Keyword',
+      );
       expect(w.output()).not.toContain('"msg":"worker started"');
     } finally {
       const gone = new Promise((r) => server.once('exit', r));
@@ -117,46 +165,68 @@ describe('phoenix-migrate worker (child process)', () => {
     }
   }, 120_000);
 
-  itWithWorld('logs JSON lines that each carry the workflowId and phase of the run they belong to', async () => {
-    const address = process.env.PHOENIX_TEST_TEMPORAL_ADDRESS;
-    if (!address) throw new Error('PHOENIX_TEST_TEMPORAL_ADDRESS is not set: run through jest (npm test)');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-worker-logs-'));
-    const world = await startWorld({ dir, planName: `logs-${process.pid}-${Date.now().toString(36)}`, agentDelayMs: 200, defaultTaskMs: 100 });
-    const connection = await Connection.connect({ address });
-    try {
-      const taskQueue = `logs-${world.plan.name}`;
-      const w = startWorker(['--address', address], { ...world.workerEnv, PHOENIX_TASK_QUEUE: taskQueue });
-      children.push(w);
-      await until('the worker did not log "worker started"', () => (w.output().includes('"msg":"worker started"') ? true : undefined), 60_000, w.output);
-      const client = new Client({ connection });
-      const handle = await startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue });
-      const waitingFor = async (what: string) =>
-        until(`the run never waited for ${what}`, async () => ((await handle.query(statusQuery)).waitingFor?.what === what ? true : undefined), 60_000, w.output);
-      await waitingFor('portainer-deploy');
-      await world.deployStack();
-      await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
-      await waitingFor('decommission-approval');
-      await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
-      await handle.result();
-      w.proc.kill('SIGTERM');
-      expect(await within(w.exited, 30_000, () => `no exit after SIGTERM:\n${w.output()}`)).toEqual({ code: 0, signal: null });
+  itWithWorld(
+    'logs JSON lines that each carry the workflowId and phase of the run they belong to',
+    async () => {
+      const address = process.env.PHOENIX_TEST_TEMPORAL_ADDRESS;
+      if (!address) throw new Error('PHOENIX_TEST_TEMPORAL_ADDRESS is not set: run through jest (npm test)');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-worker-logs-'));
+      const world = await startWorld({
+        dir,
+        planName: `logs-${process.pid}-${Date.now().toString(36)}`,
+        agentDelayMs: 200,
+        defaultTaskMs: 100,
+      });
+      const connection = await Connection.connect({ address });
+      try {
+        const taskQueue = `logs-${world.plan.name}`;
+        const w = startWorker(['--address', address], { ...world.workerEnv, PHOENIX_TASK_QUEUE: taskQueue });
+        children.push(w);
+        await until(
+          'the worker did not log "worker started"',
+          () => (w.output().includes('"msg":"worker started"') ? true : undefined),
+          60_000,
+          w.output,
+        );
+        const client = new Client({ connection });
+        const handle = await startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue });
+        const waitingFor = async (what: string) =>
+          until(
+            `the run never waited for ${what}`,
+            async () => ((await handle.query(statusQuery)).waitingFor?.what === what ? true : undefined),
+            60_000,
+            w.output,
+          );
+        await waitingFor('portainer-deploy');
+        await world.deployStack();
+        await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });
+        await waitingFor('decommission-approval');
+        await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
+        await handle.result();
+        w.proc.kill('SIGTERM');
+        expect(await within(w.exited, 30_000, () => `no exit after SIGTERM:\n${w.output()}`)).toEqual({
+          code: 0,
+          signal: null,
+        });
 
-      const lines = w
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { msg: string; workflowId?: string; phase?: string });
-      // "During the run": from its first line to its last; the worker's own start/stop lines lie outside.
-      const first = lines.findIndex((l) => l.workflowId === handle.workflowId);
-      const last = lines.map((l) => l.workflowId).lastIndexOf(handle.workflowId);
-      const during = lines.slice(first, last + 1);
-      expect(during.filter((l) => l.msg === 'activity finished').length).toBeGreaterThanOrEqual(10);
-      const known = new Set<string>([...PHASES, 'Not started', 'Finished']);
-      expect(during.filter((l) => l.workflowId !== handle.workflowId || !known.has(l.phase ?? ''))).toEqual([]);
-    } finally {
-      await connection.close();
-      await world.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
+        const lines = w
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg: string; workflowId?: string; phase?: string });
+        // "During the run": from its first line to its last; the worker's own start/stop lines lie outside.
+        const first = lines.findIndex((l) => l.workflowId === handle.workflowId);
+        const last = lines.map((l) => l.workflowId).lastIndexOf(handle.workflowId);
+        const during = lines.slice(first, last + 1);
+        expect(during.filter((l) => l.msg === 'activity finished').length).toBeGreaterThanOrEqual(10);
+        const known = new Set<string>([...PHASES, 'Not started', 'Finished']);
+        expect(during.filter((l) => l.workflowId !== handle.workflowId || !known.has(l.phase ?? ''))).toEqual([]);
+      } finally {
+        await connection.close();
+        await world.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 });

@@ -47,7 +47,10 @@ export async function startWorkerWorld(opts: {
     connection: nativeConnection,
     namespace: 'default',
     taskQueue,
-    deps: { ...defaultActivityDeps(logger, env), timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 } },
+    deps: {
+      ...defaultActivityDeps(logger, env),
+      timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 },
+    },
     logger,
     workflowBundle: { codePath: opts.bundlePath },
   });
@@ -57,8 +60,7 @@ export async function startWorkerWorld(opts: {
     client,
     taskQueue,
     worker,
-    start: () =>
-      startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue }),
+    start: () => startMigration(client, { plan: world.plan, digest: world.digest }, { taskQueue }),
     async waitFor(handle, pred, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       let last: MigrationStatus | undefined;

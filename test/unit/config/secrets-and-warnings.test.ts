@@ -40,7 +40,8 @@ describe('inline secrets', () => {
 
   test('a JSON syntax error does not quote the file (which may hold a pasted secret)', async () => {
     const { code, io } = await validateWorld({
-      files: (root) => fs.writeFileSync(`${root}/plans/qdrant-to-dr-phoenix.json`, `{"proxmox": {"tokenSecret": ${secret}}}`),
+      files: (root) =>
+        fs.writeFileSync(`${root}/plans/qdrant-to-dr-phoenix.json`, `{"proxmox": {"tokenSecret": ${secret}}}`),
     });
     expect(code).toBe(2);
     expect(io.text()).toMatch(/not valid JSON \(syntax error: unexpected character/);
@@ -72,12 +73,42 @@ describe('inline secrets', () => {
 
 describe('warnings do not fail validation', () => {
   test.each<[string, Mutations, string, RegExp]>([
-    ['image on the latest tag', { compose: (t) => t.replace(/qdrant\/qdrant:v[0-9.]+/, 'qdrant/qdrant:latest') }, '$.vms[1].docker_compose_files[0].source', /latest/],
-    ['image without a tag', { compose: (t) => t.replace(/qdrant\/qdrant:v[0-9.]+/, 'qdrant/qdrant') }, '$.vms[1].docker_compose_files[0].source', /without a tag/],
-    ['no persistent volume for /qdrant/storage', { compose: (t) => t.replace('qdrant_storage:/qdrant/storage', '/qdrant/storage') }, '$.vms[1].docker_compose_files[0].source', /no named or bind volume/],
-    ['NFS path naming another vmid', { vm: (c) => (c.vms[2].volumes[0].path = '/quickOS/vm-persistent-data/1001') }, '$.vms[2].volumes[0].path', /names vmid 1001/],
-    ['duplicate boot order', { lxc: (c) => (c.lxc_configs['950'].boot_order = 2) }, '$.lxc_configs["952"].boot_order', /boot order 2/],
-    ['a kept guest depends on one being retired', { lxc: (c) => (c.lxc_configs['102'].dependencies = ['101', '952']) }, '$.lxc_configs["102"].dependencies[1]', /decommissions/],
+    [
+      'image on the latest tag',
+      { compose: (t) => t.replace(/qdrant\/qdrant:v[0-9.]+/, 'qdrant/qdrant:latest') },
+      '$.vms[1].docker_compose_files[0].source',
+      /latest/,
+    ],
+    [
+      'image without a tag',
+      { compose: (t) => t.replace(/qdrant\/qdrant:v[0-9.]+/, 'qdrant/qdrant') },
+      '$.vms[1].docker_compose_files[0].source',
+      /without a tag/,
+    ],
+    [
+      'no persistent volume for /qdrant/storage',
+      { compose: (t) => t.replace('qdrant_storage:/qdrant/storage', '/qdrant/storage') },
+      '$.vms[1].docker_compose_files[0].source',
+      /no named or bind volume/,
+    ],
+    [
+      'NFS path naming another vmid',
+      { vm: (c) => (c.vms[2].volumes[0].path = '/quickOS/vm-persistent-data/1001') },
+      '$.vms[2].volumes[0].path',
+      /names vmid 1001/,
+    ],
+    [
+      'duplicate boot order',
+      { lxc: (c) => (c.lxc_configs['950'].boot_order = 2) },
+      '$.lxc_configs["952"].boot_order',
+      /boot order 2/,
+    ],
+    [
+      'a kept guest depends on one being retired',
+      { lxc: (c) => (c.lxc_configs['102'].dependencies = ['101', '952']) },
+      '$.lxc_configs["102"].dependencies[1]',
+      /decommissions/,
+    ],
   ])('%s', async (_what, m, at, says) => {
     const { code, io } = await validateWorld(m);
     const line = io.lines().find((l) => l.startsWith('warning  ') && l.includes(` ${at}: `));
@@ -108,8 +139,12 @@ describe('validate command', () => {
       expect(await runValidate({ vmConfigs: world.vmPath, lxcConfigs: world.lxcPath }, io)).toBe(2);
       const errors = io.lines().filter((l) => l.startsWith('error  '));
       expect(errors.some((l) => l.includes('$.vms[2].name: '))).toBe(true);
-      expect(errors.some((l) => l.includes('$.vms[2].network_config.ip: ') && l.includes('also used by VM 1001'))).toBe(true);
-      expect(errors.some((l) => l.includes('$.vms[1].network_config.ip: ') && l.includes('also used by VM 1002'))).toBe(true);
+      expect(errors.some((l) => l.includes('$.vms[2].network_config.ip: ') && l.includes('also used by VM 1001'))).toBe(
+        true,
+      );
+      expect(errors.some((l) => l.includes('$.vms[1].network_config.ip: ') && l.includes('also used by VM 1002'))).toBe(
+        true,
+      );
       expect(errors.some((l) => l.includes('$.lxc_configs["951"].network_config.ip: '))).toBe(true);
       const direct = validatePhoenixConfigs(world.vmPath, world.lxcPath);
       expect(direct.ok).toBe(false);

@@ -16,7 +16,7 @@ describe('the shipped plan', () => {
     expect(io.lines().some((l) => l.startsWith('error'))).toBe(false);
   });
 
-  test('resolves to the seed\'s values', () => {
+  test("resolves to the seed's values", () => {
     const result = loadAndResolvePlan(SHIPPED_PLAN, { env: noEnv });
     if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
     const { plan, digest } = result;
@@ -63,14 +63,34 @@ describe('the shipped plan', () => {
       tags: ['phoenix-migrate'],
       features: ['base_setup', 'docker'],
       portainerRole: 'agent',
-      volumes: [{ type: 'nfs', name: 'persistent-storage', path: '/quickOS/vm-persistent-data/1002', mountPoint: '/persistent-storage', server: '10.0.0.13' }],
+      volumes: [
+        {
+          type: 'nfs',
+          name: 'persistent-storage',
+          path: '/quickOS/vm-persistent-data/1002',
+          mountPoint: '/persistent-storage',
+          server: '10.0.0.13',
+        },
+      ],
     });
     expect(drPhoenix.sshPublicKeys).toBeUndefined();
-    expect(portainer).toMatchObject({ vmid: 1001, name: 'Portainer', cores: 4, memoryMb: 8192, diskSizeGb: 32, startup: { order: 1 }, ipconfig0: 'ip=10.0.0.101/24,gw=10.0.0.1', portainerRole: 'primary' });
+    expect(portainer).toMatchObject({
+      vmid: 1001,
+      name: 'Portainer',
+      cores: 4,
+      memoryMb: 8192,
+      diskSizeGb: 32,
+      startup: { order: 1 },
+      ipconfig0: 'ip=10.0.0.101/24,gw=10.0.0.1',
+      portainerRole: 'primary',
+    });
 
     expect(plan.composeFiles).toHaveLength(1);
     const compose = plan.composeFiles[0];
-    const shippedCompose = fs.readFileSync(path.resolve(path.dirname(SHIPPED_PLAN), '../examples/phoenix/stacks/qdrant/docker-compose.yml'), 'utf8');
+    const shippedCompose = fs.readFileSync(
+      path.resolve(path.dirname(SHIPPED_PLAN), '../examples/phoenix/stacks/qdrant/docker-compose.yml'),
+      'utf8',
+    );
     expect(compose).toMatchObject({
       vmid: 1001,
       source: '../stacks/qdrant/docker-compose.yml',
@@ -171,7 +191,10 @@ describe('the shipped plan', () => {
   test('the Phoenix example configs validate on their own', async () => {
     const dir = path.resolve(path.dirname(SHIPPED_PLAN), '../examples/phoenix/etc');
     const io = captureIo();
-    const code = await runValidate({ vmConfigs: path.join(dir, 'phoenix_vm_configs.json'), lxcConfigs: path.join(dir, 'phoenix_lxc_configs.json') }, io);
+    const code = await runValidate(
+      { vmConfigs: path.join(dir, 'phoenix_vm_configs.json'), lxcConfigs: path.join(dir, 'phoenix_lxc_configs.json') },
+      io,
+    );
     expect(io.text()).toContain('Phoenix configs are valid: 3 VMs, 5 containers');
     expect(code).toBe(0);
   });

@@ -56,11 +56,15 @@ const one = (key: string): string | undefined => {
 describe('deploy/phoenix-migrate-worker.service', () => {
   const analyze = findTool('systemd-analyze');
   const ci = process.env.CI === 'true';
-  if (!analyze && !ci) console.warn('skipping `systemd-analyze verify`: systemd-analyze is not installed (Debian package "systemd")');
+  if (!analyze && !ci)
+    console.warn('skipping `systemd-analyze verify`: systemd-analyze is not installed (Debian package "systemd")');
   const itVerify = analyze || ci ? it : it.skip;
 
   itVerify('passes `systemd-analyze verify` with no warnings about the unit', () => {
-    if (!analyze) throw new Error('CI=true but systemd-analyze is missing: install the Debian package "systemd" in CI (apt-get install -y systemd)');
+    if (!analyze)
+      throw new Error(
+        'CI=true but systemd-analyze is missing: install the Debian package "systemd" in CI (apt-get install -y systemd)',
+      );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-unit-'));
     try {
       // Same unit, with paths that exist on this machine: this checkout instead of /opt/phoenix-migrate, this node.
@@ -73,7 +77,10 @@ describe('deploy/phoenix-migrate-worker.service', () => {
       fs.writeFileSync(copyPath, copy);
       expect(fs.existsSync(path.join(root, 'bin/phoenix-migrate.js'))).toBe(true);
 
-      const res = spawnSync(analyze, ['verify', copyPath], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_COLOR: '0' } });
+      const res = spawnSync(analyze, ['verify', copyPath], {
+        encoding: 'utf8',
+        env: { ...process.env, SYSTEMD_LOG_COLOR: '0' },
+      });
       // verify exits 0 even for unknown keys or unparsable values ("…, ignoring"): any line naming our unit counts.
       const aboutUs = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => l.includes('phoenix-migrate-worker'));
       expect({ status: res.status, problems: aboutUs }).toEqual({ status: 0, problems: [] });
@@ -122,7 +129,8 @@ describe('deploy/phoenix-migrate-worker.service', () => {
 describe('deploy/worker.env.example', () => {
   const lines = fs.readFileSync(envExamplePath, 'utf8').split('\n');
   const active = lines.filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-  const names = (ls: string[]) => ls.map((l) => l.replace(/^#\s*/, '').split('=')[0].trim()).filter((n) => /^[A-Z][A-Z0-9_]*$/.test(n));
+  const names = (ls: string[]) =>
+    ls.map((l) => l.replace(/^#\s*/, '').split('=')[0].trim()).filter((n) => /^[A-Z][A-Z0-9_]*$/.test(n));
 
   it('is in EnvironmentFile syntax: KEY=value lines and comments only', () => {
     for (const l of active) expect(l).toMatch(/^[A-Z][A-Z0-9_]*=\S*$/);
@@ -142,7 +150,14 @@ describe('deploy/worker.env.example', () => {
     walk(plan);
     expect(secretEnvs).toContain('PHOENIX_PVE_TOKEN_SECRET');
     const set = names(active);
-    for (const name of [...secretEnvs, 'PHOENIX_SSH_KEY', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'PHOENIX_METRICS_PORT', 'PHOENIX_LOG_LEVEL']) {
+    for (const name of [
+      ...secretEnvs,
+      'PHOENIX_SSH_KEY',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'PHOENIX_METRICS_PORT',
+      'PHOENIX_LOG_LEVEL',
+    ]) {
       expect(set).toContain(name);
     }
     expect(names(lines)).toContain('PHOENIX_WEBHOOK_URL');

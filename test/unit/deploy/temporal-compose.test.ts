@@ -15,7 +15,9 @@ interface Service {
   healthcheck?: unknown;
 }
 
-const compose = parse(fs.readFileSync(path.join(__dirname, '../../../docker-compose.temporal.yml'), 'utf8'), { merge: true }) as {
+const compose = parse(fs.readFileSync(path.join(__dirname, '../../../docker-compose.temporal.yml'), 'utf8'), {
+  merge: true,
+}) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
@@ -23,7 +25,13 @@ const services = compose.services;
 
 describe('docker-compose.temporal.yml', () => {
   it('has the services of the upstream layout', () => {
-    expect(Object.keys(services).sort()).toEqual(['postgresql', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui']);
+    expect(Object.keys(services).sort()).toEqual([
+      'postgresql',
+      'temporal',
+      'temporal-namespace',
+      'temporal-schema',
+      'temporal-ui',
+    ]);
   });
 
   it.each(Object.entries(services))('pins the image of %s to an exact version', (_name, service) => {
@@ -36,10 +44,14 @@ describe('docker-compose.temporal.yml', () => {
   it('chains start-up: postgres (healthy) → schema (done) → server (healthy) → namespace (done) → UI', () => {
     expect(services.postgresql.healthcheck).toBeDefined();
     expect(services['temporal-schema'].depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
-    expect(services.temporal.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(services.temporal.depends_on).toEqual({
+      'temporal-schema': { condition: 'service_completed_successfully' },
+    });
     expect(services.temporal.healthcheck).toBeDefined();
     expect(services['temporal-namespace'].depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
-    expect(services['temporal-ui'].depends_on).toEqual({ 'temporal-namespace': { condition: 'service_completed_successfully' } });
+    expect(services['temporal-ui'].depends_on).toEqual({
+      'temporal-namespace': { condition: 'service_completed_successfully' },
+    });
   });
 
   it('registers the search attributes the migration sets', () => {

@@ -30,13 +30,17 @@ describe('gateway CLI handlers', () => {
   it('diff prints the unified diff of the cutover and exits 0', async () => {
     const c = captureIo();
     expect(await runGatewayDiff({ file, upstream: 'qdrant_service', servers: ['10.0.0.102:6333'] }, c.io)).toBe(0);
-    expect(c.out.join('')).toContain('-upstream qdrant_service { server 10.0.0.152:6333; }\n+upstream qdrant_service { server 10.0.0.102:6333; }');
+    expect(c.out.join('')).toContain(
+      '-upstream qdrant_service { server 10.0.0.152:6333; }\n+upstream qdrant_service { server 10.0.0.102:6333; }',
+    );
   });
 
   it('diff explains a missing upstream and exits 2', async () => {
     const c = captureIo();
     expect(await runGatewayDiff({ file, upstream: 'qdrant', servers: ['10.0.0.102:6333'] }, c.io)).toBe(2);
-    expect(c.err.join('')).toMatch(/upstream "qdrant" not found; the file defines embedding_service, qdrant_service, n8n_service/);
+    expect(c.err.join('')).toMatch(
+      /upstream "qdrant" not found; the file defines embedding_service, qdrant_service, n8n_service/,
+    );
   });
 
   it('diff says when nothing would change, and fails on an unreadable file', async () => {
@@ -55,7 +59,10 @@ describe('gateway CLI handlers', () => {
 
     const some = captureIo();
     expect(await runGatewayRefs({ file, ips: ['10.0.0.152', '10.0.0.154'], json: true }, some.io)).toBe(0);
-    expect((JSON.parse(some.out.join('')) as { name: string }[]).map((u) => u.name)).toEqual(['qdrant_service', 'n8n_service']);
+    expect((JSON.parse(some.out.join('')) as { name: string }[]).map((u) => u.name)).toEqual([
+      'qdrant_service',
+      'n8n_service',
+    ]);
 
     const none = captureIo();
     expect(await runGatewayRefs({ file, ips: ['10.0.0.99'] }, none.io)).toBe(0);

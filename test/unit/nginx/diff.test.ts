@@ -10,7 +10,20 @@ describe('unifiedDiff', () => {
     const b = [...a];
     b[9] = 'changed 10';
     expect(unifiedDiff(`${a.join('\n')}\n`, `${b.join('\n')}\n`, 'old', 'new')).toBe(
-      ['--- old', '+++ new', '@@ -7,7 +7,7 @@', ' line 7', ' line 8', ' line 9', '-line 10', '+changed 10', ' line 11', ' line 12', ' line 13', ''].join('\n'),
+      [
+        '--- old',
+        '+++ new',
+        '@@ -7,7 +7,7 @@',
+        ' line 7',
+        ' line 8',
+        ' line 9',
+        '-line 10',
+        '+changed 10',
+        ' line 11',
+        ' line 12',
+        ' line 13',
+        '',
+      ].join('\n'),
     );
   });
 

@@ -5,7 +5,6 @@
 import { readUpstreams, rewriteUpstream } from '../../../src/nginx/upstream';
 import { seededRandom as prng } from '../../../src/lab/random';
 
-
 interface Generated {
   text: string;
   target: string;
@@ -23,9 +22,17 @@ function generate(seed: number): Generated {
   const eol = rnd() < 0.15 ? '\r\n' : '\n';
   const sp = () => pick([' ', '  ', '\t', ' \t ']);
   const indent = pick(['  ', '    ', '\t', '        ']);
-  const commentText = () => pick(['old box', 'upstream qdrant_service { server 1.1.1.1:1; }', 'TODO: server 9.9.9.9:9;', "quote ' and \" and {", '']);
+  const commentText = () =>
+    pick([
+      'old box',
+      'upstream qdrant_service { server 1.1.1.1:1; }',
+      'TODO: server 9.9.9.9:9;',
+      'quote \' and " and {',
+      '',
+    ]);
   const addr = () => `10.0.${int(0, 9)}.${int(1, 254)}:${pick([6333, 80, 8080, 5678])}`;
-  const params = () => (rnd() < 0.4 ? ` ${pick(['weight=5', 'max_fails=3 fail_timeout=30s', 'backup', 'slow_start=10s'])}` : '');
+  const params = () =>
+    rnd() < 0.4 ? ` ${pick(['weight=5', 'max_fails=3 fail_timeout=30s', 'backup', 'slow_start=10s'])}` : '';
 
   let text = '';
   const servers: Generated['servers'] = [];
@@ -46,7 +53,8 @@ function generate(seed: number): Generated {
       text += '{';
       for (let s = 0; s < count; s++) {
         if (!oneLine && rnd() < 0.3) text += `${eol}${indent}# ${commentText()}`;
-        if (!oneLine && rnd() < 0.3) text += `${eol}${indent}${pick(['keepalive 16;', 'zone qz 64k;', 'least_conn;', 'keepalive_timeout 60s;'])}`;
+        if (!oneLine && rnd() < 0.3)
+          text += `${eol}${indent}${pick(['keepalive 16;', 'zone qz 64k;', 'least_conn;', 'keepalive_timeout 60s;'])}`;
         text += oneLine ? sp() : `${eol}${indent}`;
         const address = addr();
         const start = text.length;
@@ -98,7 +106,8 @@ describe('rewriteUpstream on random configs', () => {
       const r = rewriteUpstream(g.text, g.target, servers);
       if (!r.ok) throw new Error(`seed ${seed}: ${r.error}\n${g.text}`);
       let expected = g.text;
-      for (let i = g.servers.length - 1; i >= 0; i--) expected = expected.slice(0, g.servers[i].start) + `server ${servers[i]};` + expected.slice(g.servers[i].end);
+      for (let i = g.servers.length - 1; i >= 0; i--)
+        expected = expected.slice(0, g.servers[i].start) + `server ${servers[i]};` + expected.slice(g.servers[i].end);
       expect({ seed, text: r.text }).toEqual({ seed, text: expected });
       expect(r.previousServers).toEqual(g.servers.map((s) => s.address));
     }
@@ -131,7 +140,8 @@ describe('rewriteUpstream on random configs', () => {
       const after = readUpstreams(r.text);
       expect(after.find((u) => u.name === g.target)?.servers.map((s) => s.address)).toEqual(servers);
       // (line numbers may shift when servers are added or removed; names and servers may not)
-      for (const name of g.others) expect(after.find((u) => u.name === name)?.servers).toEqual(before.find((u) => u.name === name)?.servers);
+      for (const name of g.others)
+        expect(after.find((u) => u.name === name)?.servers).toEqual(before.find((u) => u.name === name)?.servers);
 
       // and back: the rewrite is stable (second run changes nothing)
       const again = rewriteUpstream(r.text, g.target, servers);

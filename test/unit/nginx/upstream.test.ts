@@ -27,19 +27,33 @@ function rewrite(text: string, name: string, servers: string[]) {
 describe('readUpstreams', () => {
   it('lists upstreams with their servers, params and lines, ignoring lookalikes in strings and http server blocks', () => {
     expect(readUpstreams(SITE)).toEqual([
-      { name: 'embedding_service', line: 2, servers: [{ address: '10.0.0.151:8000', host: '10.0.0.151', port: 8000, params: [] }] },
-      { name: 'qdrant_service', line: 3, servers: [{ address: '10.0.0.152:6333', host: '10.0.0.152', port: 6333, params: [] }] },
+      {
+        name: 'embedding_service',
+        line: 2,
+        servers: [{ address: '10.0.0.151:8000', host: '10.0.0.151', port: 8000, params: [] }],
+      },
+      {
+        name: 'qdrant_service',
+        line: 3,
+        servers: [{ address: '10.0.0.152:6333', host: '10.0.0.152', port: 6333, params: [] }],
+      },
       {
         name: 'n8n_service',
         line: 5,
-        servers: [{ address: '10.0.0.154:5678', host: '10.0.0.154', port: 5678, params: ['max_fails=3', 'fail_timeout=30s'] }],
+        servers: [
+          { address: '10.0.0.154:5678', host: '10.0.0.154', port: 5678, params: ['max_fails=3', 'fail_timeout=30s'] },
+        ],
       },
     ]);
   });
 
   it('parses IPv6, unix sockets and port-less addresses', () => {
     const ups = readUpstreams('upstream u { server [::1]:81; server unix:/run/x.sock; server backend.lan; }');
-    expect(ups[0].servers.map((s) => [s.host, s.port])).toEqual([['::1', 81], ['unix:/run/x.sock', null], ['backend.lan', 80]]);
+    expect(ups[0].servers.map((s) => [s.host, s.port])).toEqual([
+      ['::1', 81],
+      ['unix:/run/x.sock', null],
+      ['backend.lan', 80],
+    ]);
   });
 
   it('throws a typed error on a config that does not parse', () => {
@@ -52,24 +66,40 @@ describe('rewriteUpstream', () => {
     const r = rewrite(SITE, 'qdrant_service', ['10.0.0.102:6333']);
     expect(r.changed).toBe(true);
     expect(r.previousServers).toEqual(['10.0.0.152:6333']);
-    expect(r.text).toBe(SITE.replace('upstream qdrant_service { server 10.0.0.152:6333; }', 'upstream qdrant_service { server 10.0.0.102:6333; }'));
+    expect(r.text).toBe(
+      SITE.replace(
+        'upstream qdrant_service { server 10.0.0.152:6333; }',
+        'upstream qdrant_service { server 10.0.0.102:6333; }',
+      ),
+    );
   });
 
   it('keeps comments and other directives in a multi-line block, writes new servers plainly', () => {
     const r = rewrite(SITE, 'n8n_service', ['10.0.0.104:5678']);
-    expect(r.text).toBe(SITE.replace('server 10.0.0.154:5678 max_fails=3 fail_timeout=30s; # primary', 'server 10.0.0.104:5678; # primary'));
+    expect(r.text).toBe(
+      SITE.replace(
+        'server 10.0.0.154:5678 max_fails=3 fail_timeout=30s; # primary',
+        'server 10.0.0.104:5678; # primary',
+      ),
+    );
   });
 
   it('adds servers in the block indentation style, and in one-line style for one-line blocks', () => {
     const multi = 'upstream q {\n\tserver a:1;\n\tserver b:2 backup;  # spare\n\tkeepalive 4;\n}\n';
-    expect(rewrite(multi, 'q', ['x:1', 'y:2', 'z:3']).text).toBe('upstream q {\n\tserver x:1;\n\tserver y:2;  # spare\n\tserver z:3;\n\tkeepalive 4;\n}\n');
-    expect(rewrite('upstream q { server a:1; }', 'q', ['x:1', 'y:2']).text).toBe('upstream q { server x:1; server y:2; }');
+    expect(rewrite(multi, 'q', ['x:1', 'y:2', 'z:3']).text).toBe(
+      'upstream q {\n\tserver x:1;\n\tserver y:2;  # spare\n\tserver z:3;\n\tkeepalive 4;\n}\n',
+    );
+    expect(rewrite('upstream q { server a:1; }', 'q', ['x:1', 'y:2']).text).toBe(
+      'upstream q { server x:1; server y:2; }',
+    );
   });
 
   it('removes surplus server lines whole, and surplus one-line servers without leaving gaps', () => {
     const multi = 'upstream q {\n  server a:1;\n  # keep me\n  server b:2; # old spare\n  server c:3;\n}\n';
     expect(rewrite(multi, 'q', ['x:9']).text).toBe('upstream q {\n  server x:9;\n  # keep me\n}\n');
-    expect(rewrite('upstream q { server a:1; server b:2 weight=2; }', 'q', ['x:9']).text).toBe('upstream q { server x:9; }');
+    expect(rewrite('upstream q { server a:1; server b:2 weight=2; }', 'q', ['x:9']).text).toBe(
+      'upstream q { server x:9; }',
+    );
   });
 
   it('keeps CRLF line endings', () => {
@@ -86,9 +116,24 @@ describe('rewriteUpstream', () => {
   });
 
   it.each([
-    ['missing', SITE, 'nope', /upstream "nope" not found; the file defines embedding_service, qdrant_service, n8n_service/],
-    ['defined twice', 'upstream q { server a:1; }\nupstream q { server b:1; }\n', 'q', /defined 2 times \(lines 1, 2\)/],
-    ['include inside', 'upstream q {\n  include /etc/nginx/q-servers.conf;\n  server a:1;\n}\n', 'q', /cannot be rewritten safely: it uses `include`/],
+    [
+      'missing',
+      SITE,
+      'nope',
+      /upstream "nope" not found; the file defines embedding_service, qdrant_service, n8n_service/,
+    ],
+    [
+      'defined twice',
+      'upstream q { server a:1; }\nupstream q { server b:1; }\n',
+      'q',
+      /defined 2 times \(lines 1, 2\)/,
+    ],
+    [
+      'include inside',
+      'upstream q {\n  include /etc/nginx/q-servers.conf;\n  server a:1;\n}\n',
+      'q',
+      /cannot be rewritten safely: it uses `include`/,
+    ],
     ['variables', 'upstream q { server $backend; }', 'q', /uses variables/],
     ['nested block', 'upstream q { server a:1; weird { x; } }', 'q', /nested block/],
     ['no server lines', 'upstream q { keepalive 2; }', 'q', /no server lines/],
@@ -99,10 +144,13 @@ describe('rewriteUpstream', () => {
     if (!r.ok) expect(r.error).toMatch(message);
   });
 
-  it.each([[[]], [['10.0.0.102']], [['a:1; server evil:2']], [['$x:1']], [['a:1', 'a:1']]])('refuses bad new servers %j', (servers) => {
-    const r = rewriteUpstream(SITE, 'qdrant_service', servers);
-    expect(r.ok).toBe(false);
-  });
+  it.each([[[]], [['10.0.0.102']], [['a:1; server evil:2']], [['$x:1']], [['a:1', 'a:1']]])(
+    'refuses bad new servers %j',
+    (servers) => {
+      const r = rewriteUpstream(SITE, 'qdrant_service', servers);
+      expect(r.ok).toBe(false);
+    },
+  );
 
   it('is not fooled by braces, quotes and # inside strings or variables', () => {
     const text = [

@@ -1,4 +1,15 @@
-import { classifyHttpFailure, classifyTaskFailure, encodeForm, encodeJson, encodeSshKeys, decodeSshKeys, isRetryable, ProxmoxError, parseUpid, normalizeFingerprint } from '../../../src/proxmox';
+import {
+  classifyHttpFailure,
+  classifyTaskFailure,
+  encodeForm,
+  encodeJson,
+  encodeSshKeys,
+  decodeSshKeys,
+  isRetryable,
+  ProxmoxError,
+  parseUpid,
+  normalizeFingerprint,
+} from '../../../src/proxmox';
 
 describe('error classification (by status and message)', () => {
   it.each([
@@ -18,7 +29,9 @@ describe('error classification (by status and message)', () => {
   });
 
   it('reads parameter errors too (nextid answers "already exists" in errors.vmid)', () => {
-    expect(classifyHttpFailure(400, 'Parameter verification failed.', { vmid: 'VM 1002 already exists' })).toBe('already-exists');
+    expect(classifyHttpFailure(400, 'Parameter verification failed.', { vmid: 'VM 1002 already exists' })).toBe(
+      'already-exists',
+    );
     expect(classifyHttpFailure(400, 'Parameter verification failed.', { upid: 'no such task' })).toBe('not-found');
   });
 
@@ -39,18 +52,31 @@ describe('error classification (by status and message)', () => {
 describe('UPID parsing', () => {
   it('parses a token task id', () => {
     expect(parseUpid('UPID:pve:00001A2B:0012EF34:65F0A1B2:qmclone:9000:root@pam!phoenix:')).toEqual({
-      upid: 'UPID:pve:00001A2B:0012EF34:65F0A1B2:qmclone:9000:root@pam!phoenix:', node: 'pve', pid: 0x1a2b, pstart: 0x12ef34,
-      starttime: 0x65f0a1b2, type: 'qmclone', id: '9000', user: 'root@pam!phoenix',
+      upid: 'UPID:pve:00001A2B:0012EF34:65F0A1B2:qmclone:9000:root@pam!phoenix:',
+      node: 'pve',
+      pid: 0x1a2b,
+      pstart: 0x12ef34,
+      starttime: 0x65f0a1b2,
+      type: 'qmclone',
+      id: '9000',
+      user: 'root@pam!phoenix',
     });
   });
 
   it('parses a task without an id (vzdump of several guests)', () => {
-    expect(parseUpid('UPID:pve-2:000ABCDE:00AB12CD:6700FF00:vzdump::root@pam:')).toMatchObject({ node: 'pve-2', type: 'vzdump', id: '' });
+    expect(parseUpid('UPID:pve-2:000ABCDE:00AB12CD:6700FF00:vzdump::root@pam:')).toMatchObject({
+      node: 'pve-2',
+      type: 'vzdump',
+      id: '',
+    });
   });
 
-  it.each(['', 'UPID:pve:xyz', 'UPID:pve:00001A2B:0012EF34:65F0A1B2:qmclone:9000:root@pam'])('rejects %j as invalid', (text) => {
-    expect(() => parseUpid(text)).toThrow(expect.objectContaining({ kind: 'invalid' }));
-  });
+  it.each(['', 'UPID:pve:xyz', 'UPID:pve:00001A2B:0012EF34:65F0A1B2:qmclone:9000:root@pam'])(
+    'rejects %j as invalid',
+    (text) => {
+      expect(() => parseUpid(text)).toThrow(expect.objectContaining({ kind: 'invalid' }));
+    },
+  );
 });
 
 describe('sshkeys encoding', () => {
@@ -69,11 +95,16 @@ describe('sshkeys encoding', () => {
   });
 
   it('is carried encoded once in a JSON body', () => {
-    expect(JSON.parse(encodeJson({ sshkeys: encodeSshKeys('ssh-ed25519 AAAA a@b'), onboot: true }))).toEqual({ sshkeys: 'ssh-ed25519%20AAAA%20a%40b', onboot: 1 });
+    expect(JSON.parse(encodeJson({ sshkeys: encodeSshKeys('ssh-ed25519 AAAA a@b'), onboot: true }))).toEqual({
+      sshkeys: 'ssh-ed25519%20AAAA%20a%40b',
+      onboot: 1,
+    });
   });
 
   it('repeats array values as form keys (agent exec command)', () => {
-    expect(encodeForm({ command: ['docker', 'info'], skip: undefined, full: false }).toString()).toBe('command=docker&command=info&full=0');
+    expect(encodeForm({ command: ['docker', 'info'], skip: undefined, full: false }).toString()).toBe(
+      'command=docker&command=info&full=0',
+    );
   });
 });
 

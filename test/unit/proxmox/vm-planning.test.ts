@@ -3,25 +3,58 @@ import { archiveFromLog, checkDecommissionAllowed, type DecommissionInput } from
 import type { VmSpec } from '../../../src/config/resolved-plan';
 
 const vm: VmSpec = {
-  vmid: 1002, name: 'qdrant-vm', node: 'pve', cloneFrom: 9000, storage: 'local-lvm', cores: 4, memoryMb: 8192, diskSizeGb: 64,
-  onboot: true, startup: { order: 2, up: 30 }, ip: '10.0.0.102', ipconfig0: 'ip=10.0.0.102/24,gw=10.0.0.1', tags: ['phoenix-migrate'],
-  features: [], volumes: [], sshPublicKeys: 'ssh-ed25519 AAAA a@b',
+  vmid: 1002,
+  name: 'qdrant-vm',
+  node: 'pve',
+  cloneFrom: 9000,
+  storage: 'local-lvm',
+  cores: 4,
+  memoryMb: 8192,
+  diskSizeGb: 64,
+  onboot: true,
+  startup: { order: 2, up: 30 },
+  ip: '10.0.0.102',
+  ipconfig0: 'ip=10.0.0.102/24,gw=10.0.0.1',
+  tags: ['phoenix-migrate'],
+  features: [],
+  volumes: [],
+  sshPublicKeys: 'ssh-ed25519 AAAA a@b',
 };
 
 describe('configChanges', () => {
   it('sends only what differs, comparing the way PVE stores values', () => {
     const current = {
-      name: 'qdrant-vm', cores: 4, memory: 'current=8192', onboot: 1, startup: 'up=30,order=2', ipconfig0: 'gw=10.0.0.1,ip=10.0.0.102/24',
-      sshkeys: 'ssh-ed25519%20AAAA%20a%40b', agent: 'enabled=1,fstrim_cloned_disks=1', tags: 'other;phoenix-migrate',
+      name: 'qdrant-vm',
+      cores: 4,
+      memory: 'current=8192',
+      onboot: 1,
+      startup: 'up=30,order=2',
+      ipconfig0: 'gw=10.0.0.1,ip=10.0.0.102/24',
+      sshkeys: 'ssh-ed25519%20AAAA%20a%40b',
+      agent: 'enabled=1,fstrim_cloned_disks=1',
+      tags: 'other;phoenix-migrate',
     };
     expect(configChanges(vm, 'phoenix-migrate', current)).toEqual([]);
   });
 
   it('lists each difference with the operator-facing description', () => {
-    const changes = configChanges(vm, 'phoenix-migrate', { name: 'Copy-of-VM-tpl', cores: 2, memory: '2048', agent: '0', tags: 'keep' });
+    const changes = configChanges(vm, 'phoenix-migrate', {
+      name: 'Copy-of-VM-tpl',
+      cores: 2,
+      memory: '2048',
+      agent: '0',
+      tags: 'keep',
+    });
     expect(changes.map((c) => c.describe)).toEqual([
-      'set name qdrant-vm', 'set cores 4', 'set memory 8192', 'set onboot 1', 'set startup order=2,up=30',
-      'set ipconfig0 ip=10.0.0.102/24,gw=10.0.0.1', 'set sshkeys (1 key)', 'set agent enabled=1', 'set tags keep;phoenix-migrate',
+      'set name qdrant-vm',
+      'set cores 4',
+      'set memory 8192',
+      'set onboot 1',
+      'set startup order=2,up=30',
+      'set ipconfig0 ip=10.0.0.102/24,gw=10.0.0.1',
+      'set sshkeys (1 key)',
+      'set agent enabled=1',
+      'set tags keep;phoenix-migrate',
     ]);
     expect(changes.find((c) => c.key === 'sshkeys')!.value).toBe('ssh-ed25519%20AAAA%20a%40b');
   });
@@ -29,7 +62,14 @@ describe('configChanges', () => {
 
 describe('boot disk and sizes', () => {
   it('follows the boot order, skipping CD-ROMs', () => {
-    expect(bootDisk({ boot: 'order=ide2;virtio0;net0', ide2: 'local:cloudinit,media=cdrom', virtio0: 'x,size=8G', scsi0: 'y,size=1G' })).toBe('virtio0');
+    expect(
+      bootDisk({
+        boot: 'order=ide2;virtio0;net0',
+        ide2: 'local:cloudinit,media=cdrom',
+        virtio0: 'x,size=8G',
+        scsi0: 'y,size=1G',
+      }),
+    ).toBe('virtio0');
     expect(bootDisk({ sata0: 'x,size=8G' })).toBe('sata0');
     expect(bootDisk({ ide2: 'local:cloudinit,media=cdrom' })).toBeUndefined();
   });
@@ -43,9 +83,12 @@ describe('boot disk and sizes', () => {
 
 describe('decommission checks', () => {
   const base: DecommissionInput = {
-    proxmox: {} as DecommissionInput['proxmox'], guest: { ctid: 952, name: 'qdrant-lxc', node: 'pve' }, legacyCtids: [950, 952],
+    proxmox: {} as DecommissionInput['proxmox'],
+    guest: { ctid: 952, name: 'qdrant-lxc', node: 'pve' },
+    legacyCtids: [950, 952],
     protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] },
-    backups: { enabled: true, storage: 'local', mode: 'snapshot', compress: 'zstd' }, shutdownTimeoutMs: 60_000,
+    backups: { enabled: true, storage: 'local', mode: 'snapshot', compress: 'zstd' },
+    shutdownTimeoutMs: 60_000,
   };
   const refusal = (input: DecommissionInput) => {
     try {
@@ -58,9 +101,16 @@ describe('decommission checks', () => {
 
   it('allows a listed legacy CT', () => expect(refusal(base)).toBeUndefined());
   it.each([
-    [101, 'ProtectedGuest', 'gateway'], [9000, 'ProtectedGuest', 'template'], [1001, 'ProtectedGuest', 'target'], [951, 'NotALegacyGuest', 'not in the plan'],
+    [101, 'ProtectedGuest', 'gateway'],
+    [9000, 'ProtectedGuest', 'template'],
+    [1001, 'ProtectedGuest', 'target'],
+    [951, 'NotALegacyGuest', 'not in the plan'],
   ])('refuses %i (%s)', (ctid, type, words) => {
-    const err = refusal({ ...base, guest: { ...base.guest, ctid }, legacyCtids: ctid === 951 ? base.legacyCtids : [...base.legacyCtids, ctid] });
+    const err = refusal({
+      ...base,
+      guest: { ...base.guest, ctid },
+      legacyCtids: ctid === 951 ? base.legacyCtids : [...base.legacyCtids, ctid],
+    });
     expect(err).toMatchObject({ type, nonRetryable: true });
     expect(err!.message).toContain(words);
   });
@@ -68,8 +118,12 @@ describe('decommission checks', () => {
 
 describe('archiveFromLog', () => {
   it('finds the archive name vzdump logs', () => {
-    expect(archiveFromLog(['INFO: backup mode: snapshot', "INFO: creating vzdump archive '/var/lib/vz/dump/vzdump-lxc-950-2025_10_03-12_00_00.tar.zst'"]))
-      .toBe('vzdump-lxc-950-2025_10_03-12_00_00.tar.zst');
+    expect(
+      archiveFromLog([
+        'INFO: backup mode: snapshot',
+        "INFO: creating vzdump archive '/var/lib/vz/dump/vzdump-lxc-950-2025_10_03-12_00_00.tar.zst'",
+      ]),
+    ).toBe('vzdump-lxc-950-2025_10_03-12_00_00.tar.zst');
     expect(archiveFromLog(['TASK OK'])).toBeUndefined();
   });
 });

@@ -20,19 +20,33 @@ label_escape{path="a\\"b"} 3 1700000000000
 describe('parsePrometheusText', () => {
   it('reads names, labels and values, skipping comments and malformed lines', () => {
     const samples = parsePrometheusText(SCRAPE);
-    expect(samples.find((s) => s.name === 'app_info')).toEqual({ name: 'app_info', labels: { name: 'qdrant', version: '1.12.4' }, value: 1 });
+    expect(samples.find((s) => s.name === 'app_info')).toEqual({
+      name: 'app_info',
+      labels: { name: 'qdrant', version: '1.12.4' },
+      value: 1,
+    });
     expect(samples.find((s) => s.name === 'collections_total')?.value).toBe(2);
     expect(samples.some((s) => s.name === 'weird')).toBe(false);
-    expect(samples.find((s) => s.name === 'label_escape')).toEqual({ name: 'label_escape', labels: { path: 'a"b' }, value: 3 });
+    expect(samples.find((s) => s.name === 'label_escape')).toEqual({
+      name: 'label_escape',
+      labels: { path: 'a"b' },
+      value: 3,
+    });
   });
 });
 
 describe('requestTotals', () => {
   it('sums REST and gRPC responses and separates probe endpoints from real traffic', () => {
-    expect(requestTotals(parsePrometheusText(SCRAPE))).toEqual({ requestsTotal: 7 + 30 + 100 + 4 + 5 + 9, dataRequestsTotal: 7 + 30 + 5 });
+    expect(requestTotals(parsePrometheusText(SCRAPE))).toEqual({
+      requestsTotal: 7 + 30 + 100 + 4 + 5 + 9,
+      dataRequestsTotal: 7 + 30 + 5,
+    });
   });
   it('is zero for an instance without counters', () => {
-    expect(requestTotals(parsePrometheusText('collections_total 0\n'))).toEqual({ requestsTotal: 0, dataRequestsTotal: 0 });
+    expect(requestTotals(parsePrometheusText('collections_total 0\n'))).toEqual({
+      requestsTotal: 0,
+      dataRequestsTotal: 0,
+    });
   });
 });
 
