@@ -96,6 +96,7 @@ export const USUAL_PHASE_OF_ACTIVITY: Record<string, string> = {
   cutoverGateway: 'Application Deployment and Cutover',
   probeQdrant: 'Application Deployment and Cutover',
   verifyQdrant: 'Verification and Decommissioning',
+  verifyGatewayIdentity: 'Verification and Decommissioning',
   readLegacyTraffic: 'Verification and Decommissioning',
   readGateway: 'Verification and Decommissioning',
   rollbackGateway: 'Verification and Decommissioning',

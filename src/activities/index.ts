@@ -10,6 +10,7 @@ import { createDecommissionActivities } from './decommission';
 import { withFailureTranslation } from './failures';
 import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
+import { createGatewayIdentityActivities } from './gateway-identity';
 import { createNotifyActivities } from './notify';
 import { createPortainerActivities } from './portainer';
 import { createPreflightActivities } from './preflight';
@@ -60,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVerifyActivities({ resolveSecret }),
     ...createPortainerActivities({ resolveSecret }),
     ...gateway,
+    ...createGatewayIdentityActivities({ resolveSecret }),
     ...createDecommissionActivities(proxmox),
     ...createNotifyActivities({ env: deps.env }),
   });

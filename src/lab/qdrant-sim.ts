@@ -9,7 +9,7 @@
  * (state: `{ "ready": "ready", "apiKey": "…", "collections": [{ "name": "docs", "points": 100 }] }`;
  * SIGHUP re-reads the file's `ready`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +40,12 @@ export interface QdrantSimFaults {
   dropPointsOnRecover?: Record<string, number>;
   /** Take this long to recover a snapshot (before fetching it), so a test can look at the world mid-copy. */
   recoverDelayMs?: number;
+  /**
+   * Drop every request that arrives through a proxy (its Host header is not this instance's own address), as a
+   * firewall on the new VM that lets the worker in but not the gateway would: the instance answers when asked
+   * directly and never through the gateway.
+   */
+  deadThroughProxy?: boolean;
 }
 
 export interface QdrantSimOptions {
@@ -67,6 +73,8 @@ export interface QdrantSim {
   snapshotNames(collection: string): string[];
   /** Requests answered (or dropped) since start, all endpoints. */
   requestCount(): number;
+  /** What `GET /telemetry` answers as `result.id` (drawn at start). */
+  identity: string;
   stop(): Promise<void>;
 }
 
@@ -100,6 +108,7 @@ const ROUTES: { method: string; re: RegExp; endpoint: string }[] = [
   { method: 'GET', re: /^\/(healthz|livez)$/, endpoint: '/healthz' },
   { method: 'GET', re: /^\/readyz$/, endpoint: '/readyz' },
   { method: 'GET', re: /^\/metrics$/, endpoint: '/metrics' },
+  { method: 'GET', re: /^\/telemetry$/, endpoint: '/telemetry' },
   { method: 'GET', re: /^\/collections$/, endpoint: '/collections' },
   {
     method: 'PUT',
@@ -163,6 +172,9 @@ function snapshotTimestamp(d: Date): string {
 
 export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim> {
   const peerId = Math.floor(Math.random() * 1e15);
+  // Like Qdrant's telemetry id: drawn once per process start, so every instance (and every restart) has its own.
+  const processId = randomUUID();
+  const startedAt = new Date().toISOString();
   const version = opts.version ?? '1.12.4';
   let readyState: ReadyState = opts.ready ?? 'ready';
   let flapIndex = 0;
@@ -309,6 +321,16 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
       }
       case 'GET /metrics':
         return send(res, 200, metricsText(), 'text/plain; version=0.0.4');
+      case 'GET /telemetry':
+        return ok(
+          res,
+          {
+            id: processId,
+            app: { name: 'qdrant', version, startup: startedAt },
+            collections: { number_of_collections: collections.size },
+          },
+          t0,
+        );
       case 'GET /collections':
         return ok(res, { collections: [...collections.keys()].map((n) => ({ name: n })) }, t0);
       case 'GET /collections/{name}': {
@@ -411,8 +433,13 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
     throw new HttpFail(404, `Not found: ${method} ${endpoint}`);
   };
 
+  const ownHosts = () => new Set([`${opts.host}:${port}`, ...(port === 80 ? [opts.host] : [])]);
   const server: Server = createServer((req, res) => {
     total++;
+    if (faults.deadThroughProxy && !ownHosts().has(req.headers.host ?? '')) {
+      req.socket.destroy();
+      return;
+    }
     const method = req.method ?? 'GET';
     const prefix = (opts.pathPrefix ?? '').replace(/\/+$/, '');
     const rawPath = (req.url ?? '/').split('?')[0];
@@ -486,6 +513,7 @@ export async function startQdrantSim(opts: QdrantSimOptions): Promise<QdrantSim>
     collections: () => [...collections.entries()].map(([name, c]) => ({ name, count: c.points.size })),
     snapshotNames: (c) => (snapshots.get(c) ?? []).map((s) => s.name),
     requestCount: () => total,
+    identity: processId,
     stop: close,
   };
 }

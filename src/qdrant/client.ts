@@ -28,6 +28,18 @@ export interface QdrantVersion {
   commit?: string;
 }
 
+/**
+ * Who answered: `GET /telemetry` → `result.id`, a UUID each Qdrant process draws at start (1.x; not anonymized by
+ * `?anonymize=true`). Two instances never share it, so it tells the new Qdrant from the legacy one through a proxy.
+ * Unlike `/readyz` it needs the api key when one is configured. See docs/verification.md.
+ */
+export interface QdrantIdentity {
+  id: string;
+  version?: string;
+  /** When the process started (`result.app.startup`), if the version reports it. */
+  startup?: string;
+}
+
 export interface CollectionInfo {
   status: 'green' | 'yellow' | 'grey' | 'red' | string;
   optimizer_status?: unknown;
@@ -169,6 +181,25 @@ export class QdrantClient {
         `Qdrant at ${this.base}: GET / did not answer JSON; is this URL really Qdrant?`,
       );
     }
+  }
+
+  /** The instance's per-process identity (see QdrantIdentity). */
+  async identity(): Promise<QdrantIdentity> {
+    const result = await this.json<{ id?: unknown; app?: { version?: unknown; startup?: unknown } }>(
+      'GET',
+      '/telemetry',
+    );
+    if (typeof result?.id !== 'string' || result.id === '')
+      throw new QdrantError(
+        'http',
+        200,
+        `Qdrant at ${this.base}: GET /telemetry answered without an id; is this URL really Qdrant 1.x?`,
+      );
+    return {
+      id: result.id,
+      ...(typeof result.app?.version === 'string' ? { version: result.app.version } : {}),
+      ...(typeof result.app?.startup === 'string' ? { startup: result.app.startup } : {}),
+    };
   }
 
   async listCollections(): Promise<string[]> {
