@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createGatewayIdentityActivities } from '../../../src/activities/gateway-identity';
+import {
+  createGatewayIdentityActivities,
+  type VerifyGatewayIdentityResult,
+} from '../../../src/activities/gateway-identity';
 import { startQdrantSim, type QdrantSim } from '../../../src/lab/qdrant-sim';
 import { gatewaySiteText, startGatewayNginx, type GatewayNginx } from '../../../src/lab/services/nginx';
 import { QdrantClient } from '../../../src/qdrant/client';
@@ -42,7 +45,7 @@ describeIf('verifyGatewayIdentity through a real nginx', () => {
     throw new Error('the gateway never switched');
   }
 
-  const verify = (budgetMs: number, extra: Record<string, unknown> = {}) =>
+  const verify = (budgetMs: number, extra: Record<string, unknown> = {}): Promise<VerifyGatewayIdentityResult> =>
     new MockActivityEnvironment().run(verifyGatewayIdentity, {
       gatewayUrl: `${gw.url}/qdrant`,
       newUrl: fresh.url,
