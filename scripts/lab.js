@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run lab [-- options]`: makes sure node_modules, the build and the Temporal CLI are there, then runs
+ * `npm run lab [-- options]`: makes sure node_modules, the build, sshd/nginx (scripts/ensure-system-packages.js) and
+ * the Temporal CLI are there, then runs
  * `phoenix-migrate lab` (see `npx phoenix-migrate lab --help`).
  */
 const fs = require('node:fs');
@@ -21,14 +22,9 @@ if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   process.stderr.write('not built yet: running npm run build …\n');
   if (run('npm', ['run', 'build']) !== 0) process.exit(1);
 }
-const missing = ['/usr/sbin/sshd', '/usr/sbin/nginx'].filter((p) => !fs.existsSync(p));
-if (missing.length) {
-  process.stderr.write(
-    `the lab runs a real sshd and a real nginx, and ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing.\n` +
-      'install them (Debian/Ubuntu, as root):  apt-get install -y openssh-server nginx libnginx-mod-http-js\n',
-  );
-  process.exit(1);
-}
+// A real sshd and a real nginx (+njs): installed here as root with apt, otherwise the exact command and exit 2.
+const systemPackages = require('./ensure-system-packages.js').ensureSystemPackages({ purpose: 'lab' });
+if (systemPackages !== 0) process.exit(systemPackages);
 try {
   process.env.TEMPORAL_CLI_PATH = require('./ensure-temporal-cli.js').ensureTemporalCli();
 } catch (err) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm test`: installs what is missing (node_modules, the Temporal CLI), then runs the whole jest suite in band —
+ * `npm test`: installs what is missing (node_modules, system packages, the Temporal CLI), then runs the whole jest suite in band —
  * integration tests share one real Temporal dev server, sshd and nginx, and the machine has two cores.
  * Extra arguments go to jest (`npm test -- test/unit`).
  */
@@ -36,6 +36,10 @@ if (!fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < newestMtime(path.joi
   process.stderr.write('lib/ is missing or older than src/: running npm run build …\n');
   if (run('npm', ['run', 'build']) !== 0) process.exit(1);
 }
+
+// sshd, nginx (+njs), systemd-analyze, chromium: installed here as root with apt, otherwise the exact command and exit 2.
+const systemPackages = require('./ensure-system-packages.js').ensureSystemPackages({ purpose: 'test' });
+if (systemPackages !== 0) process.exit(systemPackages);
 
 const { ensureTemporalCli } = require('./ensure-temporal-cli.js');
 try {

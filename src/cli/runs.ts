@@ -30,6 +30,7 @@ import type { MigrationReport } from '../workflows/report';
 import type { MigrationStatus } from '../workflows/status';
 import { ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
+import { selfCommand } from './self';
 
 export interface ConnectionFlags {
   profile?: string;
@@ -58,7 +59,17 @@ export { workflowIdFor };
 export async function connect(
   flags: ConnectionFlags,
 ): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {
-  const target = loadTemporalTarget(flags);
+  let target: TemporalTarget;
+  try {
+    target = loadTemporalTarget(flags);
+  } catch (err) {
+    // A profile that does not exist, or a temporal.toml that does not parse: the person's input, not a failed run.
+    throw new CliError(
+      (err as Error).message.split('\n')[0],
+      'check --profile / TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE and the TEMPORAL_* variables',
+      ExitCode.badInput,
+    );
+  }
   let connection: Connection;
   try {
     const { address, tls, apiKey, metadata } = target.connectionOptions;
@@ -86,7 +97,7 @@ export function resolveRunId(ref: RunRef): string {
   if (!resolved.ok)
     throw new CliError(
       `the plan ${ref.plan} is not valid`,
-      `run: phoenix-migrate validate --plan ${ref.plan}`,
+      `run: ${selfCommand()} validate --plan ${ref.plan}`,
       ExitCode.badInput,
     );
   return workflowIdFor(resolved.plan.name);
@@ -117,7 +128,7 @@ export async function runStart(
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
         `a run of plan ${plan.name} is already open: ${workflowId}`,
-        `follow it with: phoenix-migrate watch --id ${workflowId}`,
+        `follow it with: ${selfCommand()} watch --id ${workflowId}${connectionArgs(opts)}`,
         ExitCode.conflict,
       );
     }
@@ -127,7 +138,7 @@ export async function runStart(
   }
   io.out(`started ${workflowId}`);
   io.out(`Temporal UI: ${webUiUrl(target, workflowId)}`);
-  io.out(`follow it:   phoenix-migrate watch --id ${workflowId}`);
+  io.out(`follow it:   ${selfCommand()} watch --id ${workflowId}${connectionArgs(opts)}`);
   return ExitCode.ok;
 }
 
@@ -143,7 +154,7 @@ async function withRun<T>(
     if (err instanceof WorkflowNotFoundError || isGrpcNotFound(err)) {
       throw new CliError(
         `no run ${workflowId} on ${target.address} (namespace ${target.namespace})`,
-        'start one with: phoenix-migrate start --plan FILE',
+        `start one with: ${selfCommand()} start --plan FILE${connectionArgs(ref)}`,
         ExitCode.notFound,
       );
     }
@@ -186,7 +197,7 @@ export async function runStatus(ref: RunRef & { json?: boolean }, io: CliIo): Pr
   return withRun(ref, async (handle, { target, workflowId }) => {
     const snap = await snapshot(handle, workflowId);
     if (ref.json) io.out(JSON.stringify(snap, null, 2));
-    else io.out(renderSnapshot(snap, webUiUrl(target, workflowId)));
+    else io.out(renderSnapshot(snap, webUiUrl(target, workflowId), ref));
     return exitCodeOf(snap);
   });
 }
@@ -198,7 +209,7 @@ export function exitCodeOf(snap: RunSnapshot): number {
   return ExitCode.failed;
 }
 
-export function renderSnapshot(snap: RunSnapshot, uiUrl: string): string {
+export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: ConnectionFlags = {}): string {
   const lines = [`${snap.workflowId}: ${snap.state}${snap.status ? ` — ${snap.status.phase}` : ''}`];
   for (const s of snap.status?.steps ?? []) {
     const mark = { pending: ' ', running: '…', waiting: '?', done: '✓', failed: '✗', skipped: '-' }[s.status];
@@ -208,7 +219,7 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string): string {
   if (w) {
     lines.push('', `WAITING FOR YOU: ${w.message}`);
     for (const item of w.items) lines.push(`  - ${item}`);
-    lines.push(`then run: ${w.command}`);
+    lines.push(`then run: ${runnableCommand(w.command, snap.workflowId, flags)}`);
   }
   if (snap.report)
     lines.push(
@@ -221,13 +232,38 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string): string {
   return lines.join('\n');
 }
 
+/** The connection flags the person gave, repeated in commands we print so they reach the same server. */
+export function connectionArgs(flags: ConnectionFlags): string {
+  const quote = (v: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  return [
+    flags.profile !== undefined ? ` --profile ${quote(flags.profile)}` : '',
+    flags.address !== undefined ? ` --address ${quote(flags.address)}` : '',
+    flags.namespace !== undefined ? ` --namespace ${quote(flags.namespace)}` : '',
+  ].join('');
+}
+
+/**
+ * The run's "continue with" text (`phoenix-migrate retry-verification   or   phoenix-migrate abort --id X`) as
+ * commands that work as printed: this CLI as it is invoked here, each alternative with the run id and the
+ * connection flags.
+ */
+export function runnableCommand(command: string, workflowId: string, flags: ConnectionFlags = {}): string {
+  return command
+    .split(/\s+or\s+/)
+    .map((alternative) => {
+      const m = /^phoenix-migrate\s+(\S+)/.exec(alternative);
+      return m ? `${selfCommand()} ${m[1]} --id ${workflowId}${connectionArgs(flags)}` : alternative;
+    })
+    .join('   or   ');
+}
+
 /** Live view until the run ends (0 done, 1 failed) or waits for a person (3). */
 export async function runWatch(ref: RunRef & { intervalMs?: number; untilDone?: boolean }, io: CliIo): Promise<number> {
   return withRun(ref, async (handle, { target, workflowId }) => {
     let last = '';
     for (;;) {
       const snap = await snapshot(handle, workflowId);
-      const view = renderSnapshot(snap, webUiUrl(target, workflowId));
+      const view = renderSnapshot(snap, webUiUrl(target, workflowId), ref);
       if (view !== last) {
         io.out(`\n${new Date().toISOString()}\n${view}`);
         last = view;

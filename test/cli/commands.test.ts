@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { ExitCode } from '../../src/cli/io';
+import { selfCommand } from '../../src/cli/self';
 import { TASK_QUEUE } from '../../src/temporal/connection';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import { requireOrSkip } from '../harness/tools';
@@ -294,7 +295,8 @@ describeIf('phoenix-migrate: run commands against a world', () => {
       const r = await cli(command, '--id', 'migration-no-such-run', ...at());
       expect(r.code).toBe(ExitCode.notFound);
       expect(r.err).toMatch(/no run migration-no-such-run on .* \(namespace default\)/);
-      expect(r.err).toMatch(/hint: start one with: phoenix-migrate start --plan FILE/);
+      // Hints are commands that work as printed: this CLI as invoked here, with the server it was pointed at.
+      expect(r.err).toContain(`hint: start one with: ${selfCommand()} start --plan FILE --address ${address}`);
     }
     const h = await cli(
       'history',
@@ -386,7 +388,7 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     const again = await cli('start', '--plan', planPath, ...at());
     expect(again.code).toBe(ExitCode.conflict);
     expect(again.err).toMatch(new RegExp(`a run of plan ${planName} is already open: ${workflowId}`));
-    expect(again.err).toMatch(/hint: follow it with: phoenix-migrate watch --id/);
+    expect(again.err).toContain(`hint: follow it with: ${selfCommand()} watch --id ${workflowId} --address ${address}`);
   });
 
   it('status waits for the Portainer deploy: exit 3, JSON with phase, steps and waitingFor; watch exits 3 too', async () => {
@@ -410,7 +412,7 @@ describeIf('phoenix-migrate: run commands against a world', () => {
     const text = await cli('status', '--id', workflowId, ...at());
     expect(text.code).toBe(ExitCode.waitingForPerson);
     expect(text.out).toMatch(/WAITING FOR YOU: /);
-    expect(text.out).toMatch(/then run: phoenix-migrate confirm-portainer/);
+    expect(text.out).toContain(`then run: ${selfCommand()} confirm-portainer --id ${workflowId} --address ${address}`);
 
     const watch = await cli('watch', '--plan', planPath, '--interval', '200', ...at());
     expect(watch.code).toBe(ExitCode.waitingForPerson);
