@@ -1,6 +1,8 @@
 /**
- * Issue 6: while it waits for the Portainer deploy, the run reminds every `remindEvery` (webhook + status); after
- * `deployTimeout` it fails with a clear message and nothing downstream changed. Both durations come from the input.
+ * Issue 6, in the real world: while it waits for the Portainer deploy, the run's reminders reach a real webhook; after
+ * `deployTimeout` it fails with a clear message and the gateway and legacy CTs are untouched. Both durations come from
+ * the input. How MANY reminders is counted in virtual time (test/unit/workflows/waits.test.ts), not here: a count
+ * over seconds of real time depends on how loaded the machine is.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,7 +29,7 @@ describeIf('migration: nobody deploys', () => {
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
     mw = await startMigrationWorld({
-      durations: { remindEvery: '1s', deployTimeout: '4s' },
+      durations: { remindEvery: '1s', deployTimeout: '6s' },
       notifyWebhookUrlEnv: 'PHOENIX_E2E_WEBHOOK',
       workerEnv: { PHOENIX_E2E_WEBHOOK: url },
     });
@@ -42,9 +44,9 @@ describeIf('migration: nobody deploys', () => {
     const handle = await mw.start();
     const waiting = await mw.waitFor(
       handle,
-      (s) => s.waitingFor?.what === 'portainer-deploy' && (s.waitingFor.reminders ?? 0) >= 2,
+      (s) => s.waitingFor?.what === 'portainer-deploy' && (s.waitingFor.reminders ?? 0) >= 1,
     );
-    expect(waiting.waitingFor?.reminders).toBeGreaterThanOrEqual(2);
+    expect(waiting.waitingFor?.command).toMatch(/confirm-portainer/);
 
     const err = await handle.result().then(
       () => undefined,
@@ -52,11 +54,11 @@ describeIf('migration: nobody deploys', () => {
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(String((err as WorkflowFailedError).cause?.message)).toMatch(
-      /Nobody confirmed the Portainer deploy within 4s; nothing downstream was changed/,
+      /Nobody confirmed the Portainer deploy within 6s; nothing downstream was changed/,
     );
     const reminders = events.filter((e) => e.event === 'reminder');
-    expect(reminders.length).toBeGreaterThanOrEqual(2);
-    expect(reminders.length).toBeLessThanOrEqual(4);
+    expect(reminders.length).toBeGreaterThanOrEqual(1);
+    expect(reminders[0].message).toMatch(/Still waiting \(reminder 1, .* left\): In Portainer/);
     expect(events.map((e) => e.event)).toContain('failed');
     expect(upstreamServers(mw)).toEqual(before);
     expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
