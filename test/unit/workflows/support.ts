@@ -156,6 +156,15 @@ function defaultAnswers(): Answers {
       return { changed: true, reason: 'restored' };
     },
     verifyQdrant: () => ({ ok: true, attempts: 1, detail: 'ready, collections as expected', collections: [] }),
+    verifyGatewayIdentity: () => ({
+      ok: true,
+      identitySeen: 'new',
+      newId: 'qdrant-new',
+      legacyId: 'qdrant-legacy',
+      attempts: 1,
+      detail: 'the new Qdrant answers through the gateway',
+      collections: [],
+    }),
     decommissionGuest: (i) => ({
       ctid: i.guest.ctid,
       outcome: i.dryRun ? 'would-delete' : 'deleted',
