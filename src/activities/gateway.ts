@@ -6,6 +6,13 @@
  *
  * Idempotent: a retry after a lost response sees the upstream already pointing at the new servers and
  * returns the previous servers recorded in `<backupDir>/<upstream>.previous` (written before the rename).
+ *
+ * Verbatim: the record (and the result) hold the upstream block exactly as it was and as the cutover wrote it; the
+ * rollback swaps those very bytes back, only while the block still reads as the cutover left it.
+ * Fenced: every write and reload carries the attempt's token (when Temporal scheduled it); `<upstream>.fence` keeps
+ * the highest token that changed the gateway, and an older attempt — a zombie that outlived its timeout, after a
+ * newer attempt or a rollback — is refused under the lock. Every remote step heartbeats while it runs and checks for
+ * cancellation before it starts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
@@ -13,10 +20,16 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { request } from 'undici';
 import type { GatewaySettings, SshEndpoint } from '../config/resolved-plan';
 import { unifiedDiff } from '../nginx/diff';
-import { readUpstreams, rewriteUpstream, type UpstreamInfo } from '../nginx/upstream';
+import {
+  readUpstreams,
+  replaceUpstreamBlock,
+  rewriteUpstream,
+  upstreamBlockText,
+  type UpstreamInfo,
+} from '../nginx/upstream';
 import { EXIT, READ_SCRIPT, RELOAD_SCRIPT, TEST_SCRIPT, WRITE_SCRIPT } from '../nginx/scripts';
 import { containerTarget, hostTarget, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
-import { toActivityFailure } from './failures';
+import { heartbeat } from './heartbeat';
 
 export interface GatewayActivityDeps {
   env: WorkerEnv;
@@ -28,7 +41,8 @@ export interface GatewayActivityDeps {
 export interface CutoverGatewayInput {
   proxmoxHost: SshEndpoint;
   gateway: GatewaySettings;
-  verifyUrl: string;
+  /** Check `<url>` answers 200 after the change (older runs); the cutover's proof is verifyGatewayIdentity. */
+  verifyUrl?: string;
   dryRun?: boolean;
   /** Overrides deps.verifyBudgetMs (the plan's timings.verifyBudgetMs). */
   verifyBudgetMs?: number;
@@ -43,12 +57,37 @@ export interface CutoverGatewayResult {
   changed: boolean;
   /** Dry run: the change that would be made (unified diff), empty when none. */
   diff?: string;
+  /** The upstream block byte for byte before the cutover and as the cutover wrote it: what a rollback swaps back. */
+  upstreamBefore?: string;
+  upstreamAfter?: string;
+  /** Whether nginx took this attempt's reload (absent when it made none). */
+  reload?: ReloadCheck;
+}
+
+/** What the gateway showed after `nginx -s reload`: the exit code alone proves nothing (see scripts.ts). */
+export interface ReloadCheck {
+  /** True when the master started new workers; false when it kept its old ones; null when it could not be seen. */
+  taken: boolean | null;
+  detail: string;
+  /** `[emerg]`/`[alert]` lines the error log got since the reload. */
+  logLines: string[];
+}
+
+export interface RollbackGatewayResult {
+  changed: boolean;
+  /** restored: the block is back; already: it was; left-alone: someone else changed it since — NOT rolled back. */
+  outcome: 'restored' | 'already' | 'left-alone';
+  reason: string;
+  reload?: ReloadCheck;
 }
 
 export interface RollbackGatewayInput {
   proxmoxHost: SshEndpoint;
   gateway: GatewaySettings;
   previousServers: string[];
+  /** The cutover's verbatim record (CutoverGatewayResult); without it the gateway's own record is used. */
+  upstreamBefore?: string;
+  upstreamAfter?: string;
   verifyUrl?: string;
   verifyBudgetMs?: number;
 }
@@ -69,6 +108,9 @@ interface CutoverRecord {
   at: string;
   /** The activity execution that made the change (workflow/run/activity id): its own retry reports it as its change. */
   by?: string;
+  /** The upstream block verbatim before and after (records written by older versions lack them). */
+  before?: string;
+  after?: string;
 }
 
 interface Snapshot {
@@ -93,74 +135,76 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
   ): Promise<T> {
     checkSettings(gateway);
     const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : proxmoxHost;
-    return withSsh(endpoint, deps.env, (session) =>
-      fn(
-        gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid),
-        endpoint.commandTimeoutMs,
-      ),
-    );
+    stopIfCancelled();
+    return withSsh(endpoint, deps.env, (session) => {
+      const target = gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid);
+      return fn(heartbeating(target), endpoint.commandTimeoutMs);
+    });
   }
 
   async function readGateway(input: {
     proxmoxHost: SshEndpoint;
     gateway: GatewaySettings;
   }): Promise<ReadGatewayResult> {
-    try {
-      return await onGateway(input.proxmoxHost, input.gateway, async (target) => {
-        const snap = await readSnapshot(target, input.gateway);
-        return { realPath: snap.realPath, text: snap.text, upstreams: parseOrFail(snap) };
-      });
-    } catch (err) {
-      throw toActivityFailure(err);
-    }
+    return onGateway(input.proxmoxHost, input.gateway, async (target) => {
+      const snap = await readSnapshot(target, input.gateway);
+      return { realPath: snap.realPath, text: snap.text, upstreams: parseOrFail(snap) };
+    });
   }
 
   async function cutoverGateway(input: CutoverGatewayInput): Promise<CutoverGatewayResult> {
     const { gateway } = input;
     const by = activityExecution();
-    let result: CutoverGatewayResult;
-    try {
-      result = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
-        for (let attempt = 1; ; attempt++) {
-          const snap = await readSnapshot(target, gateway);
-          const rewrite = rewriteOrFail(snap, gateway.upstream, gateway.newServers);
-          if (!rewrite.changed) return alreadyCutOver(target, gateway, snap, rewrite.previousServers, timeoutMs, by);
-          if (input.dryRun) {
-            await preflight(target, gateway);
-            return {
-              previousServers: rewrite.previousServers,
-              previousKnown: true,
-              backupPath: null,
-              changed: true,
-              diff: unifiedDiff(snap.text, rewrite.text, snap.realPath, snap.realPath),
-            };
-          }
-          const backupPath = backupPathFor(gateway, snap.realPath);
-          const record: CutoverRecord = {
-            upstream: gateway.upstream,
-            realPath: snap.realPath,
+    const result = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
+      for (let attempt = 1; ; attempt++) {
+        const snap = await readSnapshot(target, gateway);
+        const rewrite = rewriteOrFail(snap, gateway.upstream, gateway.newServers);
+        if (!rewrite.changed) return alreadyCutOver(target, gateway, snap, rewrite.previousServers, timeoutMs, by);
+        if (input.dryRun) {
+          await preflight(target, gateway);
+          return {
             previousServers: rewrite.previousServers,
-            newServers: gateway.newServers,
-            backupPath,
-            at: new Date().toISOString(),
-            by: by?.key,
+            previousKnown: true,
+            backupPath: null,
+            changed: true,
+            diff: unifiedDiff(snap.text, rewrite.text, snap.realPath, snap.realPath),
           };
-          const written = await writeLocked(target, gateway, snap, rewrite.text, backupPath, record, timeoutMs);
-          if (written === 'changed')
-            return { previousServers: rewrite.previousServers, previousKnown: true, backupPath, changed: true };
-          if (attempt >= CAS_ATTEMPTS) {
-            throw ApplicationFailure.create({
-              type: 'GatewayChangedConcurrently',
-              nonRetryable: false,
-              message: `${snap.realPath} on ${target.describe} kept changing while we tried to rewrite upstream ${gateway.upstream} (${CAS_ATTEMPTS} tries); someone else is editing it. Will retry.`,
-            });
-          }
         }
-      });
-    } catch (err) {
-      throw toActivityFailure(err);
-    }
-    if (!input.dryRun)
+        const before = blockOrFail(snap, snap.text, gateway.upstream);
+        const after = blockOrFail(snap, rewrite.text, gateway.upstream);
+        const backupPath = backupPathFor(gateway, snap.realPath);
+        const record: CutoverRecord = {
+          upstream: gateway.upstream,
+          realPath: snap.realPath,
+          previousServers: rewrite.previousServers,
+          newServers: gateway.newServers,
+          backupPath,
+          at: new Date().toISOString(),
+          by: by?.key,
+          before,
+          after,
+        };
+        const written = await writeLocked(target, gateway, snap, rewrite.text, backupPath, record, timeoutMs);
+        if (written !== 'retry')
+          return {
+            previousServers: rewrite.previousServers,
+            previousKnown: true,
+            backupPath,
+            changed: true,
+            upstreamBefore: before,
+            upstreamAfter: after,
+            reload: written.reload,
+          };
+        if (attempt >= CAS_ATTEMPTS) {
+          throw ApplicationFailure.create({
+            type: 'GatewayChangedConcurrently',
+            nonRetryable: false,
+            message: `${snap.realPath} on ${target.describe} kept changing while we tried to rewrite upstream ${gateway.upstream} (${CAS_ATTEMPTS} tries); someone else is editing it. Will retry.`,
+          });
+        }
+      }
+    });
+    if (!input.dryRun && input.verifyUrl)
       await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, {
         previousServers: result.previousServers,
         backupPath: result.backupPath,
@@ -168,42 +212,74 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
     return result;
   }
 
-  async function rollbackGateway(input: RollbackGatewayInput): Promise<{ changed: boolean; reason: string }> {
+  /**
+   * Puts the upstream back as it was before the cutover: the recorded block, byte for byte, only while the block
+   * still reads exactly as the cutover wrote it (anything else is someone's later edit: left alone, and said so).
+   */
+  async function rollbackGateway(input: RollbackGatewayInput): Promise<RollbackGatewayResult> {
     const { gateway, previousServers } = input;
-    let outcome: { changed: boolean; reason: string };
-    try {
-      outcome = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
+    const outcome = await onGateway(
+      input.proxmoxHost,
+      gateway,
+      async (target, timeoutMs): Promise<RollbackGatewayResult> => {
         for (let attempt = 1; ; attempt++) {
           const snap = await readSnapshot(target, gateway);
-          const current =
-            parseOrFail(snap)
-              .find((u) => u.name === gateway.upstream)
-              ?.servers.map((s) => s.address) ?? [];
-          if (sameSet(current, previousServers))
-            return {
-              changed: false,
-              reason: `upstream ${gateway.upstream} already points at ${previousServers.join(', ')}`,
-            };
-          if (!sameSet(current, gateway.newServers)) {
-            return {
-              changed: false,
-              reason: `upstream ${gateway.upstream} points at ${current.join(', ') || 'nothing'}, which is neither the cutover's new servers (${gateway.newServers.join(', ')}) nor the previous ones: someone changed it since; left alone`,
-            };
+          const current = blockOrFail(snap, snap.text, gateway.upstream);
+          const record = snap.record?.upstream === gateway.upstream ? snap.record : undefined;
+          const before = input.upstreamBefore ?? record?.before;
+          const after = input.upstreamAfter ?? record?.after;
+          let restored: string;
+          if (before !== undefined && after !== undefined) {
+            if (current === before)
+              return {
+                changed: false,
+                outcome: 'already',
+                reason: `upstream ${gateway.upstream} is already as it was before the cutover`,
+              };
+            if (current !== after)
+              return {
+                changed: false,
+                outcome: 'left-alone',
+                reason: `upstream ${gateway.upstream} no longer reads as the cutover wrote it (now: ${oneLine(current)}): someone changed it since; NOT rolled back — check ${snap.realPath}`,
+              };
+            const swapped = replaceUpstreamBlock(snap.text, gateway.upstream, before);
+            if (!swapped.ok) throw notRewritable(snap, swapped.error);
+            restored = swapped.text;
+          } else {
+            // A cutover recorded by an older version: only the addresses are known.
+            const servers =
+              parseOrFail(snap)
+                .find((u) => u.name === gateway.upstream)
+                ?.servers.map((s) => s.address) ?? [];
+            if (sameSet(servers, previousServers))
+              return {
+                changed: false,
+                outcome: 'already',
+                reason: `upstream ${gateway.upstream} already points at ${previousServers.join(', ')}`,
+              };
+            if (!sameSet(servers, gateway.newServers))
+              return {
+                changed: false,
+                outcome: 'left-alone',
+                reason: `upstream ${gateway.upstream} points at ${servers.join(', ') || 'nothing'}, which is neither the cutover's new servers (${gateway.newServers.join(', ')}) nor the previous ones: someone changed it since; NOT rolled back`,
+              };
+            restored = rewriteOrFail(snap, gateway.upstream, previousServers).text;
           }
-          const rewrite = rewriteOrFail(snap, gateway.upstream, previousServers);
           const written = await writeLocked(
             target,
             gateway,
             snap,
-            rewrite.text,
+            restored,
             backupPathFor(gateway, snap.realPath),
             undefined,
             timeoutMs,
           );
-          if (written === 'changed')
+          if (written !== 'retry')
             return {
               changed: true,
-              reason: `upstream ${gateway.upstream} rewritten from ${current.join(', ')} back to ${previousServers.join(', ')} and nginx reloaded`,
+              outcome: 'restored',
+              reason: `upstream ${gateway.upstream} put back as it was before the cutover (${oneLine(before ?? previousServers.join(', '))}); nginx reload ${written.reload.taken === false ? 'NOT taken' : written.reload.taken ? 'taken' : 'sent'}`,
+              reload: written.reload,
             };
           if (attempt >= CAS_ATTEMPTS) {
             throw ApplicationFailure.create({
@@ -213,11 +289,9 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
             });
           }
         }
-      });
-    } catch (err) {
-      throw toActivityFailure(err);
-    }
-    if (input.verifyUrl)
+      },
+    );
+    if (input.verifyUrl && outcome.outcome !== 'left-alone')
       await verifyOrFail(input.verifyUrl, input.verifyBudgetMs ?? deps.verifyBudgetMs ?? 30_000, { previousServers });
     return outcome;
   }
@@ -403,7 +477,7 @@ async function writeLocked(
   backupPath: string,
   record: CutoverRecord | undefined,
   timeoutMs: number,
-): Promise<'changed' | 'retry'> {
+): Promise<{ reload: ReloadCheck } | 'retry'> {
   const content = Buffer.from(newText, 'utf8');
   const res = await target.run(
     [
@@ -419,11 +493,15 @@ async function writeLocked(
       record ? JSON.stringify(record) : '',
       gateway.lockFile,
       String(lockWaitSeconds(timeoutMs)),
+      fencePath(gateway),
+      String(attemptToken()),
+      gateway.pidFile,
+      gateway.errorLog,
       ...gateway.nginxCommand,
     ],
     { stdin: content },
   );
-  if (res.code === 0) return 'changed';
+  if (res.code === 0) return { reload: parseReloadCheck(res.stdout) };
   if (res.code === EXIT.changedSinceRead) return 'retry';
   throw writeFailure(target, gateway, snap, res.code, res.stderr);
 }
@@ -450,6 +528,18 @@ function writeFailure(
         type: 'GatewayConfigRejected',
         nonRetryable: true,
         message: `the rewritten ${snap.realPath} failed \`nginx -t\` on ${target.describe}; the old content was put back and nginx never loaded it. nginx said: ${said}`,
+      });
+    case EXIT.superseded:
+      return ApplicationFailure.create({
+        type: 'GatewayAttemptSuperseded',
+        nonRetryable: true,
+        message: `this attempt on ${target.describe} was superseded (a newer attempt or a rollback already handled the gateway) and changed nothing: ${said}`,
+      });
+    case EXIT.restoreFailed:
+      return ApplicationFailure.create({
+        type: 'GatewayRestoreFailed',
+        nonRetryable: true,
+        message: `the rewritten ${snap.realPath} failed on ${target.describe} and could NOT be put back: the rewritten file is on disk (nginx has not loaded it). Restore it by hand from the backup. nginx/script said: ${said}`,
       });
     case EXIT.reloadFailedRestored:
       return ApplicationFailure.create({
@@ -499,6 +589,7 @@ async function alreadyCutOver(
   by?: { key: string; retry: boolean },
 ): Promise<CutoverGatewayResult> {
   const record = snap.record;
+  let reload: ReloadCheck | undefined;
   if (record && record.upstream === gateway.upstream && sameSet(record.newServers, current)) {
     if (snap.reloadedMarker !== record.backupPath) {
       const res = await target.run([
@@ -510,15 +601,31 @@ async function alreadyCutOver(
         String(lockWaitSeconds(timeoutMs)),
         `${statePath(gateway)}.reloaded`,
         record.backupPath,
+        fencePath(gateway),
+        String(attemptToken()),
+        gateway.pidFile,
+        gateway.errorLog,
         ...gateway.nginxCommand,
       ]);
+      if (res.code === EXIT.preflightFailed)
+        // Not "nothing was changed": the file already holds the cutover (an earlier attempt wrote it and was cut off).
+        throw ApplicationFailure.create({
+          type: 'GatewayConfigRejected',
+          nonRetryable: true,
+          message: `${snap.realPath} on ${target.describe} already holds the cutover of upstream ${gateway.upstream} (written ${record.at}${record.by ? ` by ${record.by}` : ''}, backup ${record.backupPath}) but \`${gateway.nginxCommand.join(' ')} -t\` fails, so it was NOT reloaded: the gateway file was changed and nginx still runs the old configuration. nginx said: ${res.stderr.trim()}`,
+        });
       if (res.code !== 0) throw writeFailure(target, gateway, snap, res.code, res.stderr);
+      reload = parseReloadCheck(res.stdout);
     }
     return {
       previousServers: record.previousServers,
       previousKnown: true,
       backupPath: record.backupPath,
       changed: by?.retry === true && record.by === by.key,
+      ...(record.before !== undefined && record.after !== undefined
+        ? { upstreamBefore: record.before, upstreamAfter: record.after }
+        : {}),
+      ...(reload ? { reload } : {}),
     };
   }
   if (snap.newestBackup) {
@@ -540,4 +647,90 @@ async function alreadyCutOver(
 
 function sameSet(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function fencePath(gateway: GatewaySettings): string {
+  return posix.join(gateway.backupDir, `${gateway.upstream}.fence`);
+}
+
+/**
+ * When Temporal scheduled this attempt (server time, ms): later attempts, and the rollback after them, carry larger
+ * tokens than any attempt before them. Outside an activity (scripts, direct tests) the local clock.
+ */
+function attemptToken(): number {
+  try {
+    return Context.current().info.currentAttemptScheduledTimestampMs || Date.now();
+  } catch {
+    return Date.now();
+  }
+}
+
+/** Stop before the next remote step when the activity was cancelled (or timed out and the server told us so). */
+function stopIfCancelled(): void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return;
+  }
+  if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+}
+
+/**
+ * The target, with a heartbeat before and every few seconds during each remote command (a flock wait can last a
+ * minute: without them the attempt would time out while it still works, and a second one would start beside it),
+ * and a cancellation check before each.
+ */
+function heartbeating(target: RemoteTarget): RemoteTarget {
+  return {
+    describe: target.describe,
+    run: async (argv, opts) => {
+      stopIfCancelled();
+      const step = argv[0] === 'bash' ? argv[3] : argv[0];
+      heartbeat({ step });
+      const ticker = setInterval(() => {
+        try {
+          Context.current().heartbeat({ step });
+        } catch {
+          // not in an activity
+        }
+      }, HEARTBEAT_EVERY_MS);
+      try {
+        return await target.run(argv, opts);
+      } finally {
+        clearInterval(ticker);
+      }
+    },
+  };
+}
+
+const HEARTBEAT_EVERY_MS = 3000;
+
+function parseReloadCheck(stdout: string): ReloadCheck {
+  const lines = stdout.split('\n');
+  const verdict = lines.find((l) => l.startsWith('reload: '))?.slice('reload: '.length) ?? 'unknown (not reported)';
+  return {
+    taken: verdict.startsWith('taken') ? true : verdict.startsWith('not-taken') ? false : null,
+    detail: verdict,
+    logLines: lines.filter((l) => l.startsWith('log: ')).map((l) => l.slice('log: '.length)),
+  };
+}
+
+function blockOrFail(snap: Snapshot, text: string, upstream: string): string {
+  const block = upstreamBlockText(text, upstream);
+  if (!block.ok) throw notRewritable(snap, block.error);
+  return block.text;
+}
+
+function notRewritable(snap: Snapshot, error: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'GatewayUpstreamNotRewritable',
+    nonRetryable: true,
+    message: `${snap.realPath}: ${error}`,
+  });
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}…` : flat;
 }

@@ -254,6 +254,9 @@ export const planFileSchema = z.strictObject({
       .default(['nginx']),
     backupDir: z.string().default('/var/backups/phoenix-migrate'),
     lockFile: z.string().default('/run/lock/phoenix-migrate-gateway.lock'),
+    /** nginx's pid file and error log in the container: how the cutover sees whether a reload took. */
+    pidFile: z.string().default('/run/nginx.pid'),
+    errorLog: z.string().default('/var/log/nginx/error.log'),
   }),
   qdrant: z.strictObject({
     gatewayUrl: httpUrl,

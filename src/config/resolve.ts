@@ -280,7 +280,7 @@ function resolveGateway(
 ): GatewaySettings | undefined {
   const g = plan.gateway;
   let ok = true;
-  for (const field of ['siteFile', 'backupDir', 'lockFile'] as const) {
+  for (const field of ['siteFile', 'backupDir', 'lockFile', 'pidFile', 'errorLog'] as const) {
     const value = g[field];
     if (!isCleanAbsolutePath(value) || !isSafeRemotePath(value)) {
       problems.error(
@@ -331,6 +331,8 @@ function resolveGateway(
     nginxCommand: g.nginxCommand,
     backupDir: g.backupDir,
     lockFile: g.lockFile,
+    pidFile: g.pidFile,
+    errorLog: g.errorLog,
   };
 }
 

@@ -129,6 +129,10 @@ export interface GatewaySettings {
   backupDir: string;
   /** Lock file used with flock so two cutovers never interleave. */
   lockFile: string;
+  /** nginx's master pid file: a reload took when the master's worker processes were replaced. */
+  pidFile: string;
+  /** nginx's error log: `[emerg]`/`[alert]` lines written after the reload are reported with the step. */
+  errorLog: string;
 }
 
 export interface QdrantSettings {

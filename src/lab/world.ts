@@ -327,6 +327,8 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         nginxCommand: gateway.nginxCommand,
         backupDir: gateway.backupDir,
         lockFile: gateway.lockFile,
+        pidFile: gateway.pidFile,
+        errorLog: gateway.errorLog,
       },
       qdrant: {
         ...plan.qdrant,

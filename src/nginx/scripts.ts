@@ -11,6 +11,10 @@ export const EXIT = {
   preflightFailed: 77,
   testFailedRestored: 78,
   reloadFailedRestored: 79,
+  /** A newer attempt (or a rollback) already handled the gateway: this one is a zombie and changed nothing. */
+  superseded: 80,
+  /** A rejected rewrite could NOT be put back: the rewritten file is on disk (nginx never loaded it). */
+  restoreFailed: 81,
   io: 10,
 } as const;
 
@@ -34,16 +38,64 @@ cat -- "$real"
 `;
 
 /**
- * Write, all under one flock: $1 real path, $2 sha256 it had when read, $3 sha256 of the new content (on
- * stdin), $4 backup path, $5 state file ('' = none), $6 state JSON, $7 lock file, $8 lock wait (s), then the
- * nginx argv. Compare-and-swap on $2 so a change made between our read and this write is never overwritten.
+ * Shared by the write and reload scripts, defined before use:
+ * - `fenced`: the fence file holds the highest attempt token that changed the gateway; an attempt with a lower token
+ *   (a zombie attempt that outlived its timeout, after a newer attempt or a rollback) is refused with exit 80.
+ * - `reload_checked`: `-s reload`, then watch the master (from the pid file) replace its worker processes and collect
+ *   `[emerg]`/`[alert]` lines written to the error log since. nginx's master applies a config after the command
+ *   returned 0 — and keeps the old one (and its workers) when it cannot. Prints `reload: taken|not-taken|unknown …`
+ *   and `log: …` lines; returns 1 only when the reload command itself failed.
+ */
+const FENCE_AND_RELOAD_CHECK = String.raw`
+fenced() {
+  if [ -f "$fence" ]; then
+    held=$(head -c 32 -- "$fence" | tr -dc 0-9)
+    if [ -n "$held" ] && [ "$held" -gt "$token" ]; then
+      echo "a newer change (attempt token $held > $token) already handled this gateway: this attempt is superseded" >&2
+      exit 80
+    fi
+  fi
+}
+children() { pgrep -P "$master" 2>/dev/null | sort || true; }
+reload_checked() {
+  master=$(head -c 32 -- "$pidfile" 2>/dev/null | tr -dc 0-9)
+  before=""; [ -n "$master" ] && before=$(children)
+  logsize=$(stat -c %s -- "$errlog" 2>/dev/null || echo 0)
+  if ! out=$("$@" -s reload 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
+  if [ -z "$master" ] || [ ! -d "/proc/$master" ]; then
+    echo "reload: unknown (no running master in $pidfile)"
+  else
+    verdict="not-taken (the master $master kept its workers $(echo $before))"
+    for i in $(seq 1 50); do
+      after=$(children)
+      fresh=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -v '^$' || true)
+      if [ -n "$fresh" ]; then verdict="taken (master $master started workers $(echo $fresh))"; break; fi
+      sleep 0.1
+    done
+    echo "reload: $verdict"
+  fi
+  if [ -r "$errlog" ]; then
+    tail -c +$((logsize + 1)) -- "$errlog" 2>/dev/null | grep -E '\[(emerg|alert)\]' | tail -n 20 | sed 's/^/log: /' || true
+  fi
+  return 0
+}
+`;
+
+/**
+ * Write, all under one flock: $1 real path, $2 sha256 it had when read, $3 sha256 of the new content (on stdin), $4
+ * backup path, $5 state file ('' = none), $6 state JSON, $7 lock file, $8 lock wait (s), $9 fence file, $10 attempt
+ * token, $11 nginx pid file, $12 nginx error log, then the nginx argv. Compare-and-swap on $2 so a change made
+ * between our read and this write is never overwritten; the fence so a superseded attempt never writes.
  */
 export const WRITE_SCRIPT = String.raw`
 set -u
 trap '' HUP PIPE
 real=$1; expect=$2; newsum=$3; backup=$4; state=$5; statejson=$6; lock=$7; wait=$8; shift 8
+fence=$1; token=$2; pidfile=$3; errlog=$4; shift 4
+${FENCE_AND_RELOAD_CHECK}
 mkdir -p -- "$(dirname -- "$lock")" && exec 9>>"$lock" || { echo "cannot open the lock file $lock" >&2; exit 10; }
 flock -w "$wait" 9 || { echo "another change has held $lock for more than $wait s" >&2; exit 75; }
+fenced
 have=$(sha256sum < "$real" | cut -d' ' -f1)
 [ "$have" = "$expect" ] || { echo "$real changed since it was read (sha256 now $have)" >&2; exit 76; }
 if ! out=$("$@" -t 2>&1); then printf '%s\n' "$out" >&2; exit 77; fi
@@ -55,27 +107,40 @@ cat > "$tmp" || { echo "cannot write $tmp" >&2; exit 10; }
 got=$(sha256sum < "$tmp" | cut -d' ' -f1)
 [ "$got" = "$newsum" ] || { echo "the new content arrived with sha256 $got, expected $newsum" >&2; exit 10; }
 chmod --reference="$real" -- "$tmp" && chown --reference="$real" -- "$tmp" || { echo "cannot copy mode/owner of $real" >&2; exit 10; }
+mkdir -p -- "$(dirname -- "$fence")" && printf '%s\n' "$token" > "$fence" || { echo "cannot write the fence $fence" >&2; exit 10; }
 if [ -n "$state" ]; then
   rm -f -- "$state.reloaded"
   printf '%s\n' "$statejson" > "$state.tmp" && mv -f -- "$state.tmp" "$state" || { echo "cannot write the state file $state" >&2; exit 10; }
 fi
 mv -f -- "$tmp" "$real" || { echo "cannot rename $tmp over $real" >&2; exit 10; }
-restore() { cp -p -- "$backup" "$tmp" && mv -f -- "$tmp" "$real"; if [ -n "$state" ]; then rm -f -- "$state"; fi; }
-if ! out=$("$@" -t 2>&1); then restore; printf '%s\n' "$out" >&2; exit 78; fi
-if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\n' "$out" >&2; exit 79; fi
+restore() { cp -p -- "$backup" "$tmp" && mv -f -- "$tmp" "$real" && { [ -z "$state" ] || rm -f -- "$state"; }; }
+if ! out=$("$@" -t 2>&1); then
+  printf '%s\n' "$out" >&2
+  restore || { echo "AND putting back the backup $backup over $real FAILED: the rewritten file is still in place (nginx has not loaded it)" >&2; exit 81; }
+  exit 78
+fi
+if ! reload_checked "$@"; then
+  restore || { echo "AND putting back the backup $backup over $real FAILED: the rewritten file is still in place" >&2; exit 81; }
+  exit 79
+fi
 if [ -n "$state" ]; then printf '%s\n' "$backup" > "$state.reloaded"; fi
 echo changed
 `;
 
-/** Finish a change whose reload may not have happened: $1 lock, $2 wait, $3 marker file, $4 marker text, nginx argv. */
+/**
+ * Finish a change whose reload may not have happened: $1 lock, $2 wait, $3 marker file, $4 marker text, $5 fence
+ * file, $6 attempt token, $7 nginx pid file, $8 nginx error log, then the nginx argv.
+ */
 export const RELOAD_SCRIPT = String.raw`
 set -u
 trap '' HUP PIPE
-lock=$1; wait=$2; marker=$3; text=$4; shift 4
+lock=$1; wait=$2; marker=$3; text=$4; fence=$5; token=$6; pidfile=$7; errlog=$8; shift 8
+${FENCE_AND_RELOAD_CHECK}
 mkdir -p -- "$(dirname -- "$lock")" && exec 9>>"$lock" || { echo "cannot open the lock file $lock" >&2; exit 10; }
 flock -w "$wait" 9 || { echo "another change has held $lock for more than $wait s" >&2; exit 75; }
+fenced
 if ! out=$("$@" -t 2>&1); then printf '%s\n' "$out" >&2; exit 77; fi
-if ! out=$("$@" -s reload 2>&1); then printf '%s\n' "$out" >&2; exit 79; fi
+reload_checked "$@" || exit 79
 printf '%s\n' "$text" > "$marker"
 echo reloaded
 `;

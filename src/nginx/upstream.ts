@@ -195,3 +195,38 @@ function applyEdits(text: string, edits: Edit[]): string {
     out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
+
+/**
+ * The `upstream NAME { … }` block exactly as written (from the keyword to the closing brace), and where it sits:
+ * what the cutover records before it rewrites, so a rollback can put back the very same bytes — whatever the
+ * servers' parameters (`backup`, `weight=`, `max_fails=`, `down`) or host form (no port, `_`, a name).
+ */
+export function upstreamBlockText(
+  configText: string,
+  upstreamName: string,
+): { ok: true; text: string; start: number; end: number } | { ok: false; error: string } {
+  const parsed = parseUpstreamBlocks(configText);
+  if (!parsed.ok) return { ok: false, error: `cannot parse the config: ${parsed.error}` };
+  const blocks = parsed.upstreams.filter((b) => b.name === upstreamName);
+  if (blocks.length !== 1)
+    return {
+      ok: false,
+      error:
+        blocks.length === 0
+          ? `upstream "${upstreamName}" not found`
+          : `upstream "${upstreamName}" is defined ${blocks.length} times`,
+    };
+  const { start, close } = blocks[0];
+  return { ok: true, text: configText.slice(start, close + 1), start, end: close + 1 };
+}
+
+/** `configText` with the upstream block replaced by `replacement`, byte for byte; everything else unchanged. */
+export function replaceUpstreamBlock(
+  configText: string,
+  upstreamName: string,
+  replacement: string,
+): { ok: true; text: string } | { ok: false; error: string } {
+  const block = upstreamBlockText(configText, upstreamName);
+  if (!block.ok) return block;
+  return { ok: true, text: configText.slice(0, block.start) + replacement + configText.slice(block.end) };
+}

@@ -56,6 +56,8 @@ export interface NginxHandle {
   nginxCommand: string[];
   backupDir: string;
   lockFile: string;
+  pidFile: string;
+  errorLog: string;
   url: string;
   oldBackend: Backend;
   newBackend: Backend;
@@ -64,6 +66,12 @@ export interface NginxHandle {
 
 export interface NginxOptions {
   siteName?: string;
+  /** The site file's text (default siteConfig); `qdrant` is the old backend's HOST:PORT. */
+  site?: (listenPort: number, qdrant: string) => string;
+  /** Lab fault: this many reloads are swallowed (see startGatewayNginx). */
+  reloadNoop?: number;
+  /** JSONL event log for -t / reloads. */
+  eventLogPath?: string;
   /** Mode of the real site file (kept across the cutover). */
   siteMode?: number;
 }
@@ -101,8 +109,10 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxHandle> 
     listenHost: '127.0.0.1',
     port,
     siteName: opts.siteName ?? 'phoenix-gateway',
-    siteText: siteConfig(port, oldBackend.address),
+    siteText: (opts.site ?? siteConfig)(port, oldBackend.address),
     siteMode: opts.siteMode ?? 0o640,
+    reloadNoop: opts.reloadNoop,
+    eventLogPath: opts.eventLogPath,
   });
   return {
     port,
@@ -112,6 +122,8 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxHandle> 
     nginxCommand: gw.nginxCommand,
     backupDir: gw.backupDir,
     lockFile: gw.lockFile,
+    pidFile: gw.pidFile,
+    errorLog: gw.errorLog,
     url: gw.url,
     oldBackend,
     newBackend,

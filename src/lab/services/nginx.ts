@@ -23,6 +23,11 @@ export interface GatewayNginxOptions {
   siteMode?: number;
   /** JSONL file the wrapper appends `nginx-test` / `gateway-reload` events to. */
   eventLogPath?: string;
+  /**
+   * Lab fault: this many `-s reload` calls exit 0 but never reach nginx, so it keeps serving its old configuration
+   * (what a master that rejects the new config looks like from outside). Counted down in `<prefix>/run/reload-noop`.
+   */
+  reloadNoop?: number;
 }
 
 export interface GatewayNginx {
@@ -32,6 +37,8 @@ export interface GatewayNginx {
   nginxCommand: string[];
   backupDir: string;
   lockFile: string;
+  pidFile: string;
+  errorLog: string;
   stop(): Promise<void>;
 }
 
@@ -42,6 +49,19 @@ function wrapperScript(
   realSiteFile: string,
   eventLog?: string,
 ): string {
+  const noopFile = path.join(prefix, 'run', 'reload-noop');
+  const noopEvent = eventLog
+    ? `\n    printf '{"time":"%s","kind":"gateway-reload-noop","exit":0}\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" >> '${eventLog}'`
+    : '';
+  const noop = `
+case " $* " in
+  *" -s reload "*)
+    left=$(cat '${noopFile}' 2>/dev/null || echo 0)
+    if [ "$left" -gt 0 ] 2>/dev/null; then
+    echo $((left - 1)) > '${noopFile}'${noopEvent}
+    exit 0
+    fi ;;
+esac`;
   const log = eventLog
     ? `
 case " $* " in
@@ -56,6 +76,7 @@ fi`
     : '';
   return `#!/bin/sh
 # phoenix-migrate lab: nginx on the lab gateway's prefix${eventLog ? ', with -t and reloads recorded in the event log' : ''}.
+# Lab fault: while ${noopFile} holds a number > 0, a reload is swallowed (exit 0, nginx never told).${noop}
 ${NGINX_BINARY} -p '${prefix}' -c '${conf}' -e '${errorLog}' "$@"
 rc=$?${log}
 exit $rc
@@ -101,6 +122,7 @@ http {
     fs.chmodSync(realSiteFile, opts.siteMode ?? 0o644);
   }
   if (!fs.existsSync(siteFile)) fs.symlinkSync(realSiteFile, siteFile);
+  if (opts.reloadNoop !== undefined) fs.writeFileSync(path.join(prefix, 'run', 'reload-noop'), `${opts.reloadNoop}\n`);
   const wrapper = path.join(prefix, 'bin', 'nginx');
   fs.writeFileSync(wrapper, wrapperScript(prefix, conf, errorLog, realSiteFile, opts.eventLogPath), { mode: 0o755 });
 
@@ -122,6 +144,8 @@ http {
     nginxCommand: [wrapper],
     backupDir: path.join(prefix, 'backups'),
     lockFile: path.join(prefix, 'run', 'gateway.lock'),
+    pidFile: path.join(prefix, 'run', 'nginx.pid'),
+    errorLog,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -26,6 +26,8 @@ function settings(ng: NginxHandle, access: GatewaySettings['access']): GatewaySe
     nginxCommand: ng.nginxCommand,
     backupDir: ng.backupDir,
     lockFile: ng.lockFile,
+    pidFile: ng.pidFile,
+    errorLog: ng.errorLog,
   };
 }
 
@@ -118,6 +120,10 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
       previousKnown: true,
       backupPath: expect.stringContaining(ng.backupDir),
       changed: true,
+      upstreamBefore: `upstream qdrant_service { server ${ng.oldBackend.address}; }`,
+      upstreamAfter: `upstream qdrant_service { server ${ng.newBackend.address}; }`,
+      // nginx's master really started new workers, and logged nothing alarming
+      reload: { taken: true, detail: expect.stringMatching(/^taken \(master \d+ started workers/), logLines: [] },
     });
     expect(seen.filter((s) => s !== 'old' && s !== 'new')).toEqual([]);
     expect(seen.lastIndexOf('old')).toBeLessThan(seen.length - 20);
@@ -139,7 +145,8 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
       gateway,
       verifyUrl: `${ng.url}/qdrant/readyz`,
     });
-    expect(retry).toEqual({ ...result, changed: false });
+    const { reload: _reload, ...withoutReload } = result;
+    expect(retry).toEqual({ ...withoutReload, changed: false });
     expect(readdirSync(ng.backupDir).filter((f) => f.endsWith('.bak'))).toHaveLength(1);
 
     // rollback puts the old server back (only because it still shows the new one), then is a no-op
@@ -149,7 +156,7 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
       previousServers: result.previousServers,
       verifyUrl: `${ng.url}/qdrant/readyz`,
     });
-    expect(rb.changed).toBe(true);
+    expect(rb).toMatchObject({ changed: true, outcome: 'restored', reload: { taken: true } });
     expect(await probeUntil(`${ng.url}/qdrant/readyz`, 'old')).toBe('old');
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(originalText);
     const again = await run(acts.rollbackGateway, {
@@ -157,7 +164,11 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
       gateway,
       previousServers: result.previousServers,
     });
-    expect(again).toEqual({ changed: false, reason: expect.stringContaining('already points at') });
+    expect(again).toEqual({
+      changed: false,
+      outcome: 'already',
+      reason: expect.stringContaining('already as it was before the cutover'),
+    });
   });
 
   it('a dry run shows the diff, preflights, and changes nothing', async () => {

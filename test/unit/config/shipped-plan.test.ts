@@ -113,6 +113,8 @@ describe('the shipped plan', () => {
       nginxCommand: ['nginx'],
       backupDir: '/var/backups/phoenix-migrate',
       lockFile: '/run/lock/phoenix-migrate-gateway.lock',
+      pidFile: '/run/nginx.pid',
+      errorLog: '/var/log/nginx/error.log',
     });
     expect(plan.qdrant).toEqual({
       gatewayUrl: 'http://10.0.0.153/qdrant',
