@@ -153,7 +153,7 @@ function defaultAnswers(): Answers {
     },
     rollbackGateway: (i) => {
       upstream = i.previousServers;
-      return { changed: true, reason: 'restored' };
+      return { changed: true, outcome: 'restored', reason: 'restored' };
     },
     verifyQdrant: () => ({ ok: true, attempts: 1, detail: 'ready, collections as expected', collections: [] }),
     verifyGatewayIdentity: () => ({
