@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import {
   Client,
   Connection,
@@ -16,6 +15,7 @@ import {
 import { loadAndResolvePlan } from '../config';
 import type { MigrationInput } from '../config/resolved-plan';
 import { loadTemporalTarget, webUiUrl, type TemporalTarget } from '../temporal/connection';
+import { fetchRunChain, historyExportJSON } from '../temporal/history';
 import { startMigration, workflowIdFor } from '../temporal/start';
 import {
   abortUpdate,
@@ -26,6 +26,7 @@ import {
   statusQuery,
   type OperatorAction,
 } from '../workflows/messages';
+import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import type { MigrationStatus } from '../workflows/status';
 import { ExitCode, type CliIo } from './io';
@@ -168,6 +169,8 @@ export interface RunSnapshot {
   workflowId: string;
   state: string;
   status?: MigrationStatus;
+  /** While the run waits for a person: the command that continues it (the CLI's words, not the run's). */
+  continueWith?: string;
   report?: MigrationReport;
   failure?: string;
 }
@@ -179,6 +182,8 @@ export async function snapshot(handle: WorkflowHandle, workflowId: string): Prom
   const snap: RunSnapshot = { workflowId, state };
   try {
     snap.status = await handle.query(statusQuery);
+    const w = snap.status.waitingFor;
+    if (w) snap.continueWith = continueCommandFor(w.what, workflowId);
   } catch {
     // A closed run whose worker is gone cannot answer queries; its result still tells the story.
   }
@@ -219,7 +224,9 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: Connecti
   if (w) {
     lines.push('', `WAITING FOR YOU: ${w.message}`);
     for (const item of w.items) lines.push(`  - ${item}`);
-    lines.push(`then run: ${runnableCommand(w.command, snap.workflowId, flags)}`);
+    lines.push(
+      `then run: ${runnableCommand(snap.continueWith ?? continueCommandFor(w.what, snap.workflowId), snap.workflowId, flags)}`,
+    );
   }
   if (snap.report)
     lines.push(
@@ -329,9 +336,11 @@ export async function runCancel(ref: RunRef, io: CliIo): Promise<number> {
 
 export async function runHistoryExport(ref: RunRef & { export: string }, io: CliIo): Promise<number> {
   return withRun(ref, async (handle, { workflowId }) => {
-    const history = await handle.fetchHistory();
-    fs.writeFileSync(ref.export, historyToJSON(history));
-    io.out(`wrote ${history.events?.length ?? 0} events of ${workflowId} to ${ref.export}`);
+    const chain = await fetchRunChain(handle.client, workflowId);
+    fs.writeFileSync(ref.export, historyExportJSON(workflowId, chain));
+    const events = chain.reduce((n, r) => n + (r.history.events?.length ?? 0), 0);
+    const runs = chain.length > 1 ? ` in ${chain.length} runs (continued as new)` : '';
+    io.out(`wrote ${events} events of ${workflowId}${runs} to ${ref.export}`);
     return ExitCode.ok;
   });
 }

@@ -150,6 +150,25 @@ const cloudInitSchema = z.strictObject({
   sshPublicKeyFileEnv: envVarName.optional(),
 });
 
+/** A duration with no default of its own (its default is another field's, applied by the resolver). */
+const optionalDurationField = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const ms = parseDuration(text);
+      if (ms === undefined || ms === 0) {
+        custom(
+          ctx,
+          `"${text}" is not a non-zero duration`,
+          'write it like "30s", "5m", "24h" or "1h30m" (units ms, s, m, h, d)',
+        );
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const durationField = (fallback: string, allowZero = false) =>
   z
     .string()
@@ -343,6 +362,8 @@ export const planFileSchema = z.strictObject({
       remindEvery: durationField('1h'),
       deployTimeout: durationField('72h'),
       readinessRecheck: durationField('1m'),
+      /** How long the run waits for readiness before it ends, nothing changed downstream (default: deployTimeout). */
+      readinessTimeout: optionalDurationField(),
       verifyBudget: durationField('2m'),
       soak: durationField('0s', true),
       soakProbeEvery: durationField('30s'),

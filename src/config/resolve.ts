@@ -119,6 +119,7 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
       remindEveryMs: plan.durations.remindEvery,
       deployTimeoutMs: plan.durations.deployTimeout,
       readinessRecheckMs: plan.durations.readinessRecheck,
+      readinessTimeoutMs: plan.durations.readinessTimeout ?? plan.durations.deployTimeout,
       verifyBudgetMs: plan.durations.verifyBudget,
       soakMs: plan.durations.soak,
       soakProbeEveryMs: plan.durations.soakProbeEvery,

@@ -8,6 +8,7 @@
  * Addresses are the real world's (10.0.0.N) in the shipped plan; the lab and tests write their own configs with
  * loopback addresses instead, so nothing here knows about the mapping.
  */
+import type { RunState } from '../workflows/run-state';
 
 /** A secret is never inline: it lives in the worker's environment or in a file on the worker. */
 export type SecretRef = { env: string } | { file: string };
@@ -184,6 +185,8 @@ export interface Timings {
   deployTimeoutMs: number;
   /** How often readiness before the manual step is re-checked. */
   readinessRecheckMs: number;
+  /** How long the run waits for readiness before it ends with nothing changed downstream. */
+  readinessTimeoutMs: number;
   /** Budget for verification through the gateway after the cutover. */
   verifyBudgetMs: number;
   /** Optional soak after verification (0 = none), probing every `soakProbeEveryMs`. */
@@ -225,4 +228,11 @@ export interface MigrationInput {
   digest: string;
   /** Run every read and check, make zero changes, skip human waits and report what would change. */
   dryRun?: boolean;
+  /**
+   * Continue-as-new once the history has this many events, at the next wait (tests use small numbers; unset, the run
+   * continues when the server suggests it).
+   */
+  continueAsNewAfterEvents?: number;
+  /** Set by the run itself when it continues as new: where it was. Never set by a caller. */
+  resume?: RunState;
 }

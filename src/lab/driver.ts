@@ -11,6 +11,7 @@ import {
   abortUpdate,
   statusQuery,
 } from '../workflows/messages';
+import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import type { MigrationStatus } from '../workflows/status';
 import type { World } from './world';
@@ -97,7 +98,8 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
           const address = opts.hintFlags?.address ? ` --address ${opts.hintFlags.address}` : '';
           if (w.what === 'portainer-deploy')
             opts.say(`   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack${dir}`);
-          if (w.what !== 'readiness') opts.say(`   Then run:  npx ${w.command}${address}\n`);
+          if (w.what !== 'readiness')
+            opts.say(`   Then run:  npx ${continueCommandFor(w.what, opts.workflowId)}${address}\n`);
         }
       }
       if (!w) lastWait = '';

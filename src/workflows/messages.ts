@@ -6,7 +6,9 @@
  * same meaning are for `temporal workflow signal` and Web UI users (the result shows in the run's details).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { MigrationStatus } from './status';
+import type { MigrationStatus, WaitingFor } from './status';
+
+export type { WaitingFor };
 
 export interface OperatorAction {
   /** Who acts (a name or login), recorded in the history and the report. */
@@ -32,16 +34,3 @@ export const abortSignal = defineSignal<[OperatorAction]>('abortMigration');
 export const reindexDoneUpdate = defineUpdate<string, [OperatorAction]>('reindexDone');
 
 export const statusQuery = defineQuery<MigrationStatus>('status');
-
-/** What the run is waiting for a person to do, with the CLI command that continues it. */
-export type WaitingFor =
-  'readiness' | 'portainer-deploy' | 'operator-choice-after-failed-verification' | 'reindex' | 'decommission-approval';
-
-/** The update a CLI command sends, for the messages in the checklist and in `watch`. */
-export const continueCommands: Record<WaitingFor, string> = {
-  readiness: '(fix the listed items; the run re-checks by itself)',
-  'portainer-deploy': 'phoenix-migrate confirm-portainer',
-  'operator-choice-after-failed-verification': 'phoenix-migrate retry-verification   or   phoenix-migrate abort',
-  reindex: 'phoenix-migrate reindex-done',
-  'decommission-approval': 'phoenix-migrate approve-decommission',
-};

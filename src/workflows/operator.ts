@@ -2,8 +2,9 @@
  * What people say to the run: the operator's messages (updates with validators, and the signals with the same
  * meaning), the waits they end, and the checks a Portainer confirmation runs before it is accepted.
  */
-import { ApplicationFailure, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { MigrationActivities } from '../activities';
+import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { FailureType } from '../failure-types';
+import { bounded } from './activity-proxies';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import {
   abortSignal,
@@ -16,77 +17,107 @@ import {
   retryVerificationUpdate,
   type OperatorAction,
 } from './messages';
-import type { MigrationReport, OperatorRecord } from './report';
+import type { OperatorRecord } from './report';
 import type { StatusBoard } from './status';
 import { messageOf } from './text';
-
-/** Checks run inside a person's confirmation: bounded, so the caller gets an answer quickly. */
-const boundedActs = proxyActivities<MigrationActivities>({
-  startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 2, initialInterval: '1s' },
-});
 
 /** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
 export class AbortRequested extends Error {}
 
-/** What people said to the run, and the waits they can end. */
+/** What people said to the run: plain data, carried across a continue-as-new. */
+export interface PersonState {
+  expectDeploy: boolean;
+  expectReindex: boolean;
+  deployConfirmed: boolean;
+  reindexReported: boolean;
+  approved: boolean;
+  choice?: 'retry' | 'abort';
+  abortRequested: boolean;
+  waitingForChoice: boolean;
+  waitingForApproval: boolean;
+  /** CTs the operator chose to keep at the approval. */
+  deniedCtids: number[];
+  lastActor: string;
+  records: Record<string, OperatorRecord>;
+}
+
+export function newPersonState(): PersonState {
+  return {
+    expectDeploy: false,
+    expectReindex: false,
+    deployConfirmed: false,
+    reindexReported: false,
+    approved: false,
+    abortRequested: false,
+    waitingForChoice: false,
+    waitingForApproval: false,
+    deniedCtids: [],
+    lastActor: 'unknown',
+    records: {},
+  };
+}
+
+/** The one owner of what people said, and the waits they can end. */
 export class PersonChannel {
-  expectDeploy = false;
-  expectReindex = false;
-  deployConfirmed = false;
-  reindexReported = false;
-  approved = false;
-  choice: 'retry' | 'abort' | undefined;
-  abortRequested = false;
+  /** A deploy check in progress (not carried: a continue-as-new waits for handlers to finish first). */
   confirmInProgress = false;
-  waitingForChoice = false;
-  waitingForApproval = false;
-  deniedCtids = new Set<number>();
-  lastActor = 'unknown';
-  private records: Record<string, OperatorRecord> = {};
+
+  constructor(readonly state: PersonState) {}
+
+  get lastActor(): string {
+    return this.state.lastActor;
+  }
 
   record(what: string, action: OperatorAction): void {
-    this.lastActor = action.by;
-    this.records[what] = { what, by: action.by, note: action.note, at: new Date().toISOString() };
+    this.state.lastActor = action.by;
+    this.state.records[what] = { what, by: action.by, note: action.note, at: new Date().toISOString() };
   }
 
   lastRecord(what: string): OperatorRecord {
-    return this.records[what] ?? { what, by: this.lastActor, at: new Date().toISOString() };
+    return this.state.records[what] ?? { what, by: this.state.lastActor, at: new Date().toISOString() };
   }
 
   async waitForChoice(announce: () => void): Promise<'retry' | 'abort'> {
-    this.choice = undefined;
-    this.waitingForChoice = true;
+    this.state.choice = undefined;
+    this.state.waitingForChoice = true;
     announce();
-    await condition(() => this.choice !== undefined || this.abortRequested);
-    this.waitingForChoice = false;
-    return this.abortRequested ? 'abort' : (this.choice ?? 'abort');
+    await condition(() => this.state.choice !== undefined || this.state.abortRequested);
+    this.state.waitingForChoice = false;
+    return this.state.abortRequested ? 'abort' : (this.state.choice ?? 'abort');
   }
 
   async waitForApproval(announce: () => void): Promise<void> {
-    this.waitingForApproval = true;
+    this.state.waitingForApproval = true;
     announce();
-    await condition(() => this.approved || this.abortRequested);
-    this.waitingForApproval = false;
-    if (this.abortRequested) throw new AbortRequested(`aborted by ${this.lastActor}`);
+    await condition(() => this.state.approved || this.state.abortRequested);
+    this.state.waitingForApproval = false;
+    this.throwIfAborted();
   }
 
   async waitForReindex(announce: () => void): Promise<void> {
     announce();
-    await condition(() => this.reindexReported || this.abortRequested);
-    if (this.abortRequested) throw new AbortRequested(`aborted by ${this.lastActor}`);
+    await condition(() => this.state.reindexReported || this.state.abortRequested);
+    this.throwIfAborted();
+  }
+
+  throwIfAborted(): void {
+    if (this.state.abortRequested) throw new AbortRequested(`aborted by ${this.state.lastActor}`);
   }
 }
 
-export function installOperatorHandlers(
-  person: PersonChannel,
-  board: StatusBoard,
-  plan: ResolvedPlan,
-  report: MigrationReport,
-  publish: () => void,
-  notify: (event: string, message: string) => void,
-  verified: () => boolean,
-): void {
+/** What the handlers need of the run. */
+export interface OperatorContext {
+  readonly plan: ResolvedPlan;
+  readonly board: StatusBoard;
+  readonly person: PersonChannel;
+  recordOperator(record: OperatorRecord): void;
+  notify(event: string, message: string): void;
+  gatewayVerified(): boolean;
+}
+
+export function installOperatorHandlers(run: OperatorContext): void {
+  const { plan, board, person } = run;
+  const state = person.state;
   const requireActor = (a: OperatorAction) => {
     if (!a || typeof a.by !== 'string' || !a.by.trim()) throw new Error('say who you are: { "by": "<name>" }');
   };
@@ -104,10 +135,8 @@ export function installOperatorHandlers(
     person.confirmInProgress = true;
     try {
       const reasons: string[] = [];
-      const probe = await boundedActs.probeQdrant.executeWithOptions(
+      const probe = await bounded.probeQdrant.executeWithOptions(
         {
-          startToCloseTimeout: '30s',
-          retry: { maximumAttempts: 2 },
           summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz`,
         },
         [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
@@ -115,10 +144,8 @@ export function installOperatorHandlers(
       if (!probe.ready)
         reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
       if (plan.portainer.credentials) {
-        const stack = await boundedActs.checkPortainerStack.executeWithOptions(
+        const stack = await bounded.checkPortainerStack.executeWithOptions(
           {
-            startToCloseTimeout: '30s',
-            retry: { maximumAttempts: 2 },
             summary: `check stack ${plan.portainer.stackName} in Portainer`,
           },
           [{ portainer: plan.portainer }],
@@ -134,19 +161,18 @@ export function installOperatorHandlers(
       }
       if (reasons.length) {
         const msg = `Confirmation by ${action.by} rejected: ${reasons.join('; ')}. Fix it and confirm again; the run keeps waiting.`;
-        report.operator.push({
+        run.recordOperator({
           what: 'confirmPortainerDeploy (rejected)',
           by: action.by,
           note: msg,
           at: new Date().toISOString(),
         });
         board.setStepWaiting('Portainer deploy', msg);
-        notify('rejected', msg);
-        publish();
-        throw ApplicationFailure.create({ message: msg, type: 'ConfirmationRejected', nonRetryable: true });
+        run.notify('rejected', msg);
+        throw ApplicationFailure.create({ message: msg, type: FailureType.ConfirmationRejected, nonRetryable: true });
       }
       person.record('confirmPortainerDeploy', action);
-      person.deployConfirmed = true;
+      state.deployConfirmed = true;
       return 'accepted';
     } finally {
       person.confirmInProgress = false;
@@ -156,8 +182,8 @@ export function installOperatorHandlers(
     requireActor(a);
     if (person.confirmInProgress)
       throw new Error('another confirmation is being checked right now; wait for its answer');
-    if (person.deployConfirmed) throw new Error('the Portainer deploy was already confirmed');
-    if (!person.expectDeploy) throw notWaiting('the Portainer deploy confirmation');
+    if (state.deployConfirmed) throw new Error('the Portainer deploy was already confirmed');
+    if (!state.expectDeploy) throw notWaiting('the Portainer deploy confirmation');
   };
   setHandler(confirmPortainerDeployUpdate, checkDeploy, {
     validator: validateConfirm,
@@ -172,17 +198,16 @@ export function installOperatorHandlers(
       log.warn('portainerDeployed signal rejected', { reason: messageOf(err) });
       if (!(err instanceof ApplicationFailure))
         board.setStepWaiting('Portainer deploy', `signal rejected: ${messageOf(err)}`);
-      publish();
     }
   });
 
   const validateApprove = (a: OperatorAction) => {
     requireActor(a);
-    if (!person.waitingForApproval) throw notWaiting('decommission approval');
+    if (!state.waitingForApproval) throw notWaiting('decommission approval');
   };
   const approve = (a: OperatorAction) => {
     person.record('approveDecommission', a);
-    person.approved = true;
+    state.approved = true;
     return `approved: ${board.status.waitingFor?.items.filter((i) => i.startsWith('delete')).join('; ') ?? ''}`;
   };
   setHandler(approveDecommissionUpdate, approve, {
@@ -202,13 +227,13 @@ export function installOperatorHandlers(
     retryVerificationUpdate,
     (a) => {
       person.record('retryVerification', a);
-      person.choice = 'retry';
+      state.choice = 'retry';
       return 'retrying: cutover and verification run again';
     },
     {
       validator: (a) => {
         requireActor(a);
-        if (!person.waitingForChoice) throw notWaiting('a retry of the verification');
+        if (!state.waitingForChoice) throw notWaiting('a retry of the verification');
       },
       description: 'After a failed verification: redo the cutover and the verification.',
     },
@@ -216,8 +241,8 @@ export function installOperatorHandlers(
 
   const doAbort = (a: OperatorAction) => {
     person.record('abort', a);
-    person.abortRequested = true;
-    return verified()
+    state.abortRequested = true;
+    return run.gatewayVerified()
       ? 'aborting: nothing is deleted, VMs are kept, the gateway stays on the verified new servers'
       : 'aborting: nothing is deleted, VMs are kept, the gateway is put back on its previous servers if the run changed it';
   };
@@ -243,13 +268,13 @@ export function installOperatorHandlers(
     reindexDoneUpdate,
     (a) => {
       person.record('reindexDone', a);
-      person.reindexReported = true;
+      state.reindexReported = true;
       return 'checking the re-indexed collections';
     },
     {
       validator: (a) => {
         requireActor(a);
-        if (!person.expectReindex) throw notWaiting('a re-index report');
+        if (!state.expectReindex) throw notWaiting('a re-index report');
       },
       description: 'The producers have re-indexed into the new Qdrant.',
     },

@@ -48,27 +48,22 @@ export interface MigrationReport {
   operator: OperatorRecord[];
 }
 
+/**
+ * The part of the report the run itself owns while it goes. The rest is assembled when it ends: phases and steps
+ * from the status board, `gateway` from the gateway cutover, `outcome`/`endReason` from the way out.
+ */
+export type RunReport = Omit<MigrationReport, 'outcome' | 'endReason' | 'phases' | 'steps' | 'gateway'>;
+
 /** The empty report a run fills in as it goes. */
-export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): MigrationReport {
+export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): RunReport {
   return {
-    outcome: 'failed',
     planName: plan.name,
     planDigest: digest,
     dryRun,
-    phases: [],
-    steps: [],
     changes: [],
     needsPerson: [],
     composeFiles: [],
     vms: [],
-    gateway: {
-      upstream: plan.gateway.upstream,
-      newServers: plan.gateway.newServers,
-      previousServers: [],
-      currentServers: [],
-      changed: false,
-      rolledBack: false,
-    },
     decommission: { deleted: [], refused: [] as Refusal[], results: [] },
     backups: [],
     legacyTraffic: [],

@@ -1,8 +1,12 @@
 /**
- * The run's progress as data: phases, steps, and what it waits for. Pure (the clock is passed in), so the workflow,
- * the CLI's `status`/`watch` and tests all read the same model, and the Web UI's Markdown checklist is derived from it.
+ * The run's progress as data: phases, steps, and what it waits for. Pure (the clock and the change listener are passed
+ * in), so the workflow, the CLI's `status`/`watch` and tests all read the same model; the Web UI's Markdown checklist
+ * (checklist.ts) is derived from it. It holds no CLI command strings: those are the CLI's (continue-commands.ts).
  */
-import { continueCommands, type WaitingFor } from './messages';
+
+/** What the run is waiting for a person to do. */
+export type WaitingFor =
+  'readiness' | 'portainer-deploy' | 'operator-choice-after-failed-verification' | 'reindex' | 'decommission-approval';
 
 export const PHASES = [
   'Declarative Configuration',
@@ -39,8 +43,6 @@ export interface Waiting {
   since: string;
   /** What the person should do, in words. */
   message: string;
-  /** The CLI command that continues the run. */
-  command: string;
   /** Open items (readiness problems, the guests about to be deleted, …). */
   items: string[];
   /** Reminders sent so far for this wait (one every `remindEvery`). */
@@ -63,21 +65,32 @@ export interface MigrationStatus {
   changes?: string[];
 }
 
-export class StatusBoard {
-  readonly status: MigrationStatus;
+export function newStatus(init: {
+  planName: string;
+  planDigest: string;
+  workflowId: string;
+  dryRun: boolean;
+}): MigrationStatus {
+  return {
+    ...init,
+    phase: 'Not started',
+    phases: PHASES.map((name) => ({ name, status: 'pending' })),
+    steps: [],
+    waitingFor: null,
+  };
+}
 
+/**
+ * The one owner of the run's status. Every change goes through a method, and every method tells the listener once
+ * it is done — so whoever shows the status (the Web UI checklist, the phase search attribute) never needs a
+ * hand-placed "publish" call.
+ */
+export class StatusBoard {
   constructor(
-    init: { planName: string; planDigest: string; workflowId: string; dryRun: boolean },
+    readonly status: MigrationStatus,
     private readonly now: () => Date,
-  ) {
-    this.status = {
-      ...init,
-      phase: 'Not started',
-      phases: PHASES.map((name) => ({ name, status: 'pending' })),
-      steps: [],
-      waitingFor: null,
-    };
-  }
+    private readonly changed: (status: MigrationStatus, phaseChanged: boolean) => void = () => {},
+  ) {}
 
   private stamp(): string {
     return this.now().toISOString();
@@ -90,6 +103,7 @@ export class StatusBoard {
   }
 
   startPhase(name: PhaseName): void {
+    const moved = this.status.phase !== name;
     for (const p of this.status.phases) {
       if (p.status === 'running' && p.name !== name) {
         p.status = 'done';
@@ -102,6 +116,7 @@ export class StatusBoard {
       entry.startedAt ??= this.stamp();
     }
     this.status.phase = name;
+    this.changed(this.status, moved);
   }
 
   finishPhases(outcome: Outcome, endReason?: string): void {
@@ -115,6 +130,7 @@ export class StatusBoard {
     this.status.endReason = endReason;
     this.status.phase = 'Finished';
     this.status.waitingFor = null;
+    this.changed(this.status, true);
   }
 
   /** Starts a step (or restarts one with the same name, e.g. when verification is retried). */
@@ -127,6 +143,7 @@ export class StatusBoard {
       this.status.steps.push(step);
     }
     Object.assign(step, { status: 'running', startedAt: this.stamp(), endedAt: undefined, error: undefined, detail });
+    this.changed(this.status, false);
     return step;
   }
 
@@ -136,19 +153,21 @@ export class StatusBoard {
     step.endedAt = this.stamp();
     if (detail !== undefined) step.detail = detail;
     if (error !== undefined) step.error = error;
+    this.changed(this.status, false);
   }
 
   setStepWaiting(name: string, detail: string): void {
     const step = this.status.steps.find((s) => s.name === name) ?? this.startStep(name);
     step.status = 'waiting';
     step.detail = detail;
+    this.changed(this.status, false);
   }
 
   wait(what: WaitingFor, message: string, items: string[] = []): void {
-    const command = `${continueCommands[what]}${what === 'readiness' ? '' : ` --id ${this.status.workflowId}`}`;
     const since = this.status.waitingFor?.what === what ? this.status.waitingFor.since : this.stamp();
     const reminders = this.status.waitingFor?.what === what ? this.status.waitingFor.reminders : undefined;
-    this.status.waitingFor = { what, since, message, command, items, ...(reminders ? { reminders } : {}) };
+    this.status.waitingFor = { what, since, message, items, ...(reminders ? { reminders } : {}) };
+    this.changed(this.status, false);
   }
 
   /** Counts a reminder for the current wait; returns how many were sent. */
@@ -156,53 +175,12 @@ export class StatusBoard {
     const w = this.status.waitingFor;
     if (!w) return 0;
     w.reminders = (w.reminders ?? 0) + 1;
+    this.changed(this.status, false);
     return w.reminders;
   }
 
   stopWaiting(): void {
     this.status.waitingFor = null;
+    this.changed(this.status, false);
   }
-}
-
-const stepMarks: Record<StepState, string> = {
-  pending: '[ ]',
-  running: '[ ] ⏳ running —',
-  waiting: '[ ] ✋ waiting —',
-  done: '[x]',
-  failed: '[ ] ❌ failed —',
-  skipped: '[x] (skipped)',
-};
-
-const phaseMarks: Record<PhaseState, string> = { pending: '', running: ' ⏳', done: ' ✅', failed: ' ❌' };
-
-/** The Markdown checklist shown on the run's page in the Temporal Web UI (`setCurrentDetails`). */
-export function renderChecklist(status: MigrationStatus): string {
-  const lines: string[] = [];
-  const title = status.dryRun ? 'Dry run' : 'Migration';
-  lines.push(`### ${title} \`${status.planName}\` — ${status.phase}`);
-  if (status.outcome)
-    lines.push('', `**Outcome: ${status.outcome}**${status.endReason ? ` — ${status.endReason}` : ''}`);
-  const w = status.waitingFor;
-  if (w) {
-    lines.push('', `**✋ Waiting for a person:** ${w.message}`);
-    for (const item of w.items) lines.push(`- ${item}`);
-    lines.push('', `Continue with: \`${w.command}\``);
-    if (w.reminders) lines.push('', `_Waiting since ${w.since}; ${w.reminders} reminder(s) sent._`);
-  }
-  // Flat blocks (a heading line, then a top-level list): the Web UI does not render lists nested in numbered items.
-  status.phases.forEach((phase, i) => {
-    lines.push('', `**${i + 1}. ${phase.name}**${phaseMarks[phase.status]}`);
-    const steps = status.steps.filter((s) => s.phase === phase.name);
-    if (steps.length) lines.push('');
-    for (const step of steps) {
-      const text = step.error ?? step.detail;
-      lines.push(`- ${stepMarks[step.status]} ${step.name}${text ? ` — ${text}` : ''}`);
-    }
-  });
-  if (status.changes?.length) {
-    lines.push('', '**Changes made:**');
-    for (const c of status.changes) lines.push(`- ${c.split('\n')[0]}`);
-  }
-  lines.push('', `Plan digest: \`${status.planDigest.slice(0, 12)}\``);
-  return lines.join('\n');
 }

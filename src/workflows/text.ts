@@ -18,3 +18,17 @@ export function formatMs(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/** The ApplicationFailure type of an activity failure (classify by fields, never by class across modules). */
+export function failureTypeOf(err: unknown): string | undefined {
+  const cause = (err as { cause?: { type?: unknown } } | undefined)?.cause;
+  const type = cause?.type ?? (err as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/** Waits for every branch (so each records its result), then fails with the first failure, if any. */
+export async function allOrFirstFailure(branches: Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(branches);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -400,14 +400,15 @@ describeIf('phoenix-migrate: run commands against a world', () => {
       status: {
         phase: string;
         steps: { name: string; status: string }[];
-        waitingFor: { what: string; command: string };
+        waitingFor: { what: string };
       };
+      continueWith: string;
     };
     expect(snap).toMatchObject({ workflowId, state: 'RUNNING' });
     expect(snap.status.phase).toBe('Application Deployment and Cutover');
     expect(snap.status.steps.length).toBeGreaterThan(3);
     expect(snap.status.steps.some((s) => s.status === 'done')).toBe(true);
-    expect(snap.status.waitingFor.command).toMatch(/phoenix-migrate confirm-portainer/);
+    expect(snap.continueWith).toMatch(/phoenix-migrate confirm-portainer/);
 
     const text = await cli('status', '--id', workflowId, ...at());
     expect(text.code).toBe(ExitCode.waitingForPerson);

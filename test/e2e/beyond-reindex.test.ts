@@ -11,6 +11,7 @@ import type { MigrationReport } from '../../src/workflows/report';
 import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import { legacyCtsPresent, upstreamServers } from './support';
+import { continueCommandFor } from '../../src/workflows/continue-commands';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
@@ -51,7 +52,7 @@ describeIf('migration: reindex data mode', () => {
     const handle = await mw.start();
     const waiting = await waitForReindex(handle);
     expect(waiting.waitingFor?.items).toEqual(['vscode_rag ≥ 100 points']);
-    expect(waiting.waitingFor?.command).toContain('phoenix-migrate reindex-done');
+    expect(continueCommandFor(waiting.waitingFor!.what, waiting.workflowId)).toContain('phoenix-migrate reindex-done');
     expect(waiting.steps.find((s) => s.name === 'gateway cutover')?.status).toBe('done');
     expect(waiting.steps.some((s) => s.name === 'dependency scan')).toBe(false);
     expect(upstreamServers(mw)).toEqual(mw.world.plan.gateway.newServers);

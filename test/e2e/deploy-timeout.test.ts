@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowFailedError } from '@temporalio/client';
 import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
+import { continueCommandFor } from '../../src/workflows/continue-commands';
 import { legacyCtsPresent, upstreamServers } from './support';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
@@ -46,7 +47,7 @@ describeIf('migration: nobody deploys', () => {
       handle,
       (s) => s.waitingFor?.what === 'portainer-deploy' && (s.waitingFor.reminders ?? 0) >= 1,
     );
-    expect(waiting.waitingFor?.command).toMatch(/confirm-portainer/);
+    expect(continueCommandFor(waiting.waitingFor!.what, waiting.workflowId)).toMatch(/confirm-portainer/);
 
     const err = await handle.result().then(
       () => undefined,

@@ -10,6 +10,7 @@ import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import fs from 'node:fs';
 import { checkedHistory, currentDetails, legacyCtsPresent } from './support';
+import { continueCommandFor } from '../../src/workflows/continue-commands';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
@@ -26,7 +27,9 @@ describeIf('migration: happy path', () => {
     const handle = await mw.start();
     const waiting = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
     expect(waiting.phase).toBe('Application Deployment and Cutover');
-    expect(waiting.waitingFor?.command).toContain('phoenix-migrate confirm-portainer');
+    expect(continueCommandFor(waiting.waitingFor!.what, waiting.workflowId)).toContain(
+      'phoenix-migrate confirm-portainer',
+    );
 
     // Too early: the stack is not deployed, Qdrant on the new VM does not answer.
     const early = handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'tester' }] });

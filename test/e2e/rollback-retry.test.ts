@@ -13,6 +13,7 @@ import type { MigrationReport } from '../../src/workflows/report';
 import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import { checkedHistory, legacyCtsPresent, upstreamServers } from './support';
+import { continueCommandFor } from '../../src/workflows/continue-commands';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
@@ -39,7 +40,9 @@ describeIf('migration: failed verification → rollback → retry', () => {
 
     const choice = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'operator-choice-after-failed-verification');
     expect(choice.waitingFor?.message).toMatch(/vscode_rag/);
-    expect(choice.waitingFor?.command).toMatch(/phoenix-migrate retry-verification .*phoenix-migrate abort/);
+    expect(continueCommandFor(choice.waitingFor!.what, choice.workflowId)).toMatch(
+      /phoenix-migrate retry-verification .*phoenix-migrate abort/,
+    );
     expect(choice.steps.find((s) => s.name === 'verification through the gateway')?.status).toBe('failed');
     expect(choice.steps.find((s) => s.name === 'gateway rollback')?.status).toBe('done');
     expect(upstreamServers(mw)).toEqual(before); // rolled back before the run asks

@@ -147,6 +147,8 @@ describe('the shipped plan', () => {
       remindEveryMs: 3_600_000,
       deployTimeoutMs: 72 * 3_600_000,
       readinessRecheckMs: 60_000,
+      // unset in the plan: the deploy timeout
+      readinessTimeoutMs: 72 * 3_600_000,
       verifyBudgetMs: 120_000,
       soakMs: 0,
       soakProbeEveryMs: 30_000,

@@ -1,0 +1,35 @@
+/**
+ * The workflow's handles on the activities, with their options set once here. A call adds only what is its own
+ * (its UI summary) with `executeWithOptions({ summary }, args)`, which merges over these.
+ */
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { MigrationActivities } from '../activities';
+
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 20,
+};
+// A worker that dies mid-activity is noticed when its heartbeats stop: the timeout bounds how long a crash costs.
+// Every activity heartbeats at least every few seconds while it waits (task polls, probes, SSH steps).
+const heartbeatTimeout = '20s';
+
+/** Reads, checks and single changes: they answer within minutes. */
+export const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: '2m', heartbeatTimeout, retry });
+
+/** Work that waits on Proxmox tasks, copies or a verification budget. */
+export const long = proxyActivities<MigrationActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry });
+
+/** Notifications must never block or fail the run. */
+export const notifying = proxyActivities<MigrationActivities>({
+  scheduleToCloseTimeout: '5m',
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Checks run inside a person's confirmation: bounded, so the caller gets an answer quickly. */
+export const bounded = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 2, initialInterval: '1s' },
+});

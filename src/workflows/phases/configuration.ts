@@ -1,0 +1,26 @@
+/** Phase 1 — Declarative Configuration: the plan is checked against the live world before anything changes. */
+import { ApplicationFailure } from '@temporalio/workflow';
+import { FailureType } from '../../failure-types';
+import { quick } from '../activity-proxies';
+import type { MigrationRun } from '../run';
+
+export async function declareConfiguration(run: MigrationRun): Promise<void> {
+  const name = 'preflight on live state';
+  const preflight = await run.step(
+    name,
+    () =>
+      quick.preflight.executeWithOptions(
+        { summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' },
+        [{ plan: run.plan }],
+      ),
+    (r) => `${r.checks.length} checks passed`,
+  );
+  if (!preflight.problems.length) return;
+  const list = preflight.problems.map((p) => `${p.item} — fix: ${p.fix}`);
+  run.board.endStep(name, 'failed', undefined, `${list.length} problem(s)`);
+  throw ApplicationFailure.nonRetryable(
+    `Preflight found ${list.length} problem(s); nothing was changed:\n- ${list.join('\n- ')}`,
+    FailureType.PreflightFailed,
+    preflight,
+  );
+}
