@@ -292,7 +292,10 @@ export const planFileSchema = z.strictObject({
       .default([]),
     data: z.strictObject({ mode: z.enum(['none', 'reindex', 'snapshot']) }).prefault({ mode: 'none' }),
   }),
-  /** Entries are a ctid or {ctid, name?, node?}; name is required for a guest the LXC config no longer holds. */
+  /**
+   * Entries are a ctid or {ctid, name?, node?, ip?, volumes?}; name is required for a guest the LXC config no longer
+   * holds.
+   */
   legacyGuests: z
     .array(
       z.preprocess(
@@ -310,6 +313,23 @@ export const planFileSchema = z.strictObject({
             .string()
             .refine(isDnsName, { message: 'not a node name', params: { hint: "use the hypervisor's hostname" } })
             .optional(),
+          /** An address the guest is known by besides its live config (e.g. one it had in Phoenix's LXC config). */
+          ip: z
+            .string()
+            .refine((s) => parseIPv4(s) !== undefined, {
+              message: 'not an IPv4 address',
+              params: { hint: 'write it like "10.0.0.150" (no prefix length)' },
+            })
+            .optional(),
+          /** What happens to each volume mount point a backup would skip: decided before anything changes. */
+          volumes: z
+            .record(
+              z.string().regex(/^mp[0-9]{1,3}$/, { message: 'not a mount point key (mp0, mp1, …)' }),
+              z.enum(['backup', 'discard'], {
+                message: 'must be "backup" (included in the vzdump) or "discard" (destroyed with the CT)',
+              }),
+            )
+            .default({}),
         }),
       ),
     )

@@ -233,8 +233,14 @@ function resolveLegacyGuests(
       );
     }
     const ip = ct?.entry.network_config?.ip;
-    const address = ip && ip !== 'dhcp' ? ip.split('/')[0] : undefined;
-    out.push({ ctid: entry.ctid, name, node: entry.node ?? plan.proxmox.node, ...optional('ip', address) });
+    const address = entry.ip ?? (ip && ip !== 'dhcp' ? ip.split('/')[0] : undefined);
+    out.push({
+      ctid: entry.ctid,
+      name,
+      node: entry.node ?? plan.proxmox.node,
+      ...optional('ip', address),
+      ...(Object.keys(entry.volumes).length ? { volumes: entry.volumes } : {}),
+    });
   });
   return out;
 }
@@ -508,11 +514,11 @@ function crossCheckUrls(
       }
     });
   }
-  if (plan.qdrant.data.mode !== 'none' && plan.qdrant.expectedCollections.length === 0) {
+  if (plan.qdrant.data.mode === 'reindex' && plan.qdrant.expectedCollections.length === 0) {
     problems.warning(
       planFile,
       ['qdrant', 'expectedCollections'],
-      `data mode "${plan.qdrant.data.mode}" with no expected collections: nothing will be ${plan.qdrant.data.mode === 'snapshot' ? 'copied' : 'waited for'}`,
+      'data mode "reindex" with no expected collections: nothing will be waited for',
       'list the collections the new instance must hold',
     );
   }

@@ -148,12 +148,20 @@ export interface QdrantSettings {
   data: { mode: 'none' | 'reindex' | 'snapshot' };
 }
 
+/** What a legacy CT's volume mount point becomes: part of the backup, or destroyed with the CT. */
+export type VolumeDecision = 'backup' | 'discard';
+
 export interface LegacyGuest {
   ctid: number;
   name: string;
   node: string;
-  /** Address without prefix, or undefined when the config does not know it. */
+  /**
+   * Address without prefix from the plan or Phoenix's LXC config, or undefined when neither knows it. Not the whole
+   * truth: the dependency scan adds every address of the CT's live config.
+   */
   ip?: string;
+  /** The plan's decision for each volume mount point (`mp0` …) a backup would skip; absent = none decided. */
+  volumes?: Record<string, VolumeDecision>;
 }
 
 export interface PortainerSettings {

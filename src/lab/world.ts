@@ -18,7 +18,9 @@ import { startPortainerSim, type PortainerSim } from './portainer-sim';
 import { seedFromPhoenixWorld, startProxmoxSim, type FaultSettings, type ProxmoxSim } from './proxmox-sim';
 import { startQdrantSim, type QdrantSim, type SimCollectionSeed } from './qdrant-sim';
 import { EventLog } from './event-log';
-import { gatewaySiteText, startGatewayNginx, type GatewayNginx } from './services/nginx';
+import { HOMELAB_CONTAINERS, HOMELAB_STORAGE, HOMELAB_UPSTREAMS, type HomelabContainer } from './homelab';
+import { ensureGatewayCertificate, phoenixGatewaySite } from './services/gateway-site';
+import { startGatewayNginx, type GatewayNginx } from './services/nginx';
 import { installPctStandin } from './services/pct-standin';
 import { preferredPort } from './services/ports';
 import { startSshd, type SshdHandle } from './services/sshd';
@@ -45,7 +47,10 @@ export interface WorldOptions {
   /** Collections on the legacy Qdrant. */
   legacyCollections?: SimCollectionSeed[];
   expectedCollections?: { name: string; minCount?: number }[];
-  /** Extra upstreams in the gateway's site file (e.g. one still routing to a legacy CT). */
+  /**
+   * The gateway site's upstreams besides `qdrant_service` (default: the real site's seven, `qwen_service` → CT 950
+   * among them). Addresses may be real (10.0.0.N) or already mapped.
+   */
   otherUpstreams?: { name: string; server: string }[];
   /** Plan name (distinct worlds on one Temporal server need distinct names). */
   planName?: string;
@@ -156,11 +161,28 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     }
 
     // ── Proxmox: the simulator, resumed from its saved state ──────────────────────────────────────────────
-    const lxcEntries = lxcConfigs.lxc_configs as Record<string, { name: string; network_config?: { ip?: string } }>;
-    const ipOf = (ctid: number) => lxcEntries[String(ctid)]?.network_config?.ip?.split('/')[0];
-    const legacyIds: { ctid: number; name: string }[] = (
-      plan.legacyGuests as (number | { ctid: number; name: string })[]
-    ).map((g) => (typeof g === 'number' ? { ctid: g, name: lxcEntries[String(g)]?.name ?? `ct-${g}` } : g));
+    // The node's containers are the real homelab's (src/lab/homelab.ts), not what Phoenix's LXC config still lists:
+    // the legacy CTs have left that file but run on with their volumes; CT 953 is already gone.
+    const homelab = new Map(HOMELAB_CONTAINERS.map((c) => [c.ctid, c]));
+    const legacyIds = (plan.legacyGuests as (number | { ctid: number })[])
+      .map((g) => (typeof g === 'number' ? g : g.ctid))
+      .filter((ctid) => homelab.has(ctid));
+    const ctSeed = (c: HomelabContainer) => {
+      const ip = mapAddresses(c.ip, addressMap);
+      return {
+        ctid: c.ctid,
+        name: c.name,
+        ip,
+        config: {
+          rootfs: `${HOMELAB_STORAGE.ctDisks}:subvol-${c.ctid}-disk-0,size=${c.rootfsGb}G`,
+          ...(c.mac
+            ? { net0: `name=eth0,bridge=vmbr0,hwaddr=${c.mac},ip=${ip}/24,gw=${loopbackOf('10.0.0.1')},type=veth` }
+            : {}),
+          ...c.mountPoints,
+        },
+      };
+    };
+    const gatewayCt = homelab.get(plan.gateway.ctid);
     const template = (vmConfigs.vms as { vmid: number; name: string; is_template?: boolean }[]).find(
       (v) => v.is_template,
     );
@@ -178,9 +200,22 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
           templateVmid: template?.vmid ?? 9000,
           templateName: template?.name,
           gatewayCtid: plan.gateway.ctid,
-          gatewayName: lxcEntries[String(plan.gateway.ctid)]?.name,
-          gatewayIp: ipOf(plan.gateway.ctid),
-          legacy: legacyIds.map((g) => ({ ctid: g.ctid, name: g.name, ip: ipOf(g.ctid) })),
+          gatewayName: gatewayCt?.name,
+          gatewayIp: gatewayCt && ctSeed(gatewayCt).ip,
+          gatewayConfig: gatewayCt && ctSeed(gatewayCt).config,
+          legacy: legacyIds.map((ctid) => ctSeed(homelab.get(ctid)!)),
+          others: HOMELAB_CONTAINERS.filter((c) => c.ctid !== plan.gateway.ctid && !c.legacy).map((c) => {
+            const seed = ctSeed(c);
+            return {
+              vmid: c.ctid,
+              type: 'lxc' as const,
+              name: c.name,
+              status: 'running' as const,
+              ip: seed.ip,
+              config: seed.config,
+            };
+          }),
+          extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],
           exec: [
             { argv: ['docker', 'info'], exitcode: 0, stdout: '27.3.1\n' },
             { argv: ['test', '-f'], exitcode: 0 },
@@ -279,19 +314,25 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     });
     stoppers.push(() => sshd.stop());
 
-    // ── the gateway: a real nginx routing /qdrant/ to the legacy Qdrant ───────────────────────────────────
+    // ── the gateway: a real nginx with the real site's shape, /qdrant/ routed to the legacy Qdrant ───────────
     const gatewayPort = await port('gateway', gatewayAt.host, 80);
+    const gatewayTlsPort = await port('gatewayTls', gatewayAt.host, 443);
     const gatewayPrefix = path.join(dir, 'gateway');
-    const others = opts.otherUpstreams ?? [{ name: 'embedding_service', server: `${loopbackOf('10.0.0.150')}:8000` }];
+    const others = (opts.otherUpstreams ?? HOMELAB_UPSTREAMS).map((u) => ({
+      name: u.name,
+      server: mapAddresses(u.server, addressMap),
+    }));
     const siteName = path.basename(plan.gateway.siteFile);
     const gateway = await startGatewayNginx({
       prefix: gatewayPrefix,
       listenHost: gatewayAt.host,
       port: gatewayPort,
       siteName,
-      siteText: gatewaySiteText(`${gatewayAt.host}:${gatewayPort}`, {
-        qdrant: `${qdrantLegacy.host}:${legacyQdrant.port}`,
-        others,
+      siteText: phoenixGatewaySite({
+        listen: `${gatewayAt.host}:${gatewayPort}`,
+        tlsListen: `${gatewayAt.host}:${gatewayTlsPort}`,
+        certificate: ensureGatewayCertificate(path.join(gatewayPrefix, 'ssl'), 'portainer.phoenix.local'),
+        upstreams: withQdrantUpstream(others, `${qdrantLegacy.host}:${legacyQdrant.port}`),
       }),
       eventLogPath: events.file,
     });
@@ -425,4 +466,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** `qdrant_service` where the real site declares it: right after `qwen_service` (else last). */
+function withQdrantUpstream(others: { name: string; server: string }[], server: string) {
+  const list = others.filter((u) => u.name !== 'qdrant_service');
+  const at = list.findIndex((u) => u.name === 'qwen_service');
+  list.splice(at < 0 ? list.length : at + 1, 0, { name: 'qdrant_service', server });
+  return list;
 }

@@ -56,7 +56,7 @@ describeIf('migration: failed verification → abort', () => {
     });
     expect(report.decommission.deleted).toEqual([]);
     expect(upstreamServers(mw)).toEqual(before);
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
     expect(mutatingCalls(mw)).toHaveLength(mutatingBefore); // nothing changed in Proxmox after the abort
     for (const vm of mw.world.plan.vms) expect(mw.world.proxmox.guest(vm.vmid)).toBeDefined();
     expect((await handle.query(statusQuery)).outcome).toBe('aborted');

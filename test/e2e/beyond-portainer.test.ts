@@ -117,7 +117,7 @@ describeIf('migration: Portainer manual mode with credentials', () => {
     ).resolves.toBe('accepted');
 
     await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
     await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] });
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('completed');

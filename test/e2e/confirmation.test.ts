@@ -70,11 +70,11 @@ describeIf('migration: confirmation by signal, rejected while Qdrant is down', (
       detail: 'confirmed by signaller',
     });
     // Nothing is deleted before the approval; what will be deleted and what is refused are listed.
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
     expect(approval.waitingFor?.items).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^delete CT 951/),
-        expect.stringMatching(/^kept: CT 950 .*embedding_service/),
+        expect.stringMatching(/^kept: CT 950 .*qwen_service/),
       ]),
     );
     const desc = await handle.describe();

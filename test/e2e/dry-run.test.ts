@@ -30,7 +30,7 @@ describeIf('migration: dry run', () => {
     expect(fs.readFileSync(mw.world.gateway.realSiteFile, 'utf8')).toBe(site);
     for (const f of mw.world.plan.composeFiles) expect(fs.existsSync(f.hostPath)).toBe(false);
     expect(upstreamServers(mw)).toEqual(before);
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
 
     const changes = report.changes.join('\n');
     expect(changes).toMatch(/compose file .*: would-create/);

@@ -46,9 +46,9 @@ describeIf('migration: happy path', () => {
 
     const approval = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'decommission-approval');
     expect(approval.waitingFor?.items.join('\n')).toMatch(/delete CT 952/);
-    expect(approval.waitingFor?.items.join('\n')).toMatch(/kept: CT 950 .*embedding_service/);
+    expect(approval.waitingFor?.items.join('\n')).toMatch(/kept: CT 950 .*qwen_service/);
     // Nothing is deleted before the approval; the Web UI shows the checklist and the command that continues the run.
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
     const details = await currentDetails(handle);
     expect(details).toMatch(/- \[x\] gateway cutover/);
     expect(details).toMatch(/✋ waiting — decommission approval/);
@@ -63,7 +63,7 @@ describeIf('migration: happy path', () => {
     expect(report.gateway.currentServers).toEqual(mw.world.plan.gateway.newServers);
     expect(report.decommission.deleted.sort()).toEqual([951, 952, 953]);
     expect(report.decommission.refused.map((r) => r.ctid)).toEqual([950]);
-    expect(report.backups).toHaveLength(3);
+    expect(report.backups).toHaveLength(2); // 953 is already gone
     expect(report.changes.join('\n')).toMatch(/nginx upstream qdrant_service: 127\.0\.0\.152:\d+ → 127\.0\.0\.102:\d+/);
 
     // The world agrees with the report.

@@ -46,7 +46,7 @@ describeIf('migration: failed verification → rollback → retry', () => {
     expect(choice.steps.find((s) => s.name === 'verification through the gateway')?.status).toBe('failed');
     expect(choice.steps.find((s) => s.name === 'gateway rollback')?.status).toBe('done');
     expect(upstreamServers(mw)).toEqual(before); // rolled back before the run asks
-    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952, 953]);
+    expect(legacyCtsPresent(mw)).toEqual([950, 951, 952]);
     await expect(handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'tester' }] })).rejects.toBeInstanceOf(
       WorkflowUpdateFailedError,
     );

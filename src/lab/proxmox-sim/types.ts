@@ -42,6 +42,8 @@ export interface WorldSeed {
   storage: string;
   /** Storage for backups; default `local`. */
   backupStorage?: string;
+  /** More storage pools on the node (CT disks, data volumes). */
+  extraStorages?: string[];
   guests: SimGuestSeed[];
 }
 

@@ -1,4 +1,4 @@
-import type { ExecRule, SimGuest, SimGuestSeed, SimState, WorldSeed } from './types';
+import type { ConfigValue, ExecRule, SimGuest, SimGuestSeed, SimState, WorldSeed } from './types';
 
 export function emptyState(): SimState {
   return { nodes: [], guests: {}, tasks: [], backups: {}, exec: [], nextPid: 0x1a2b };
@@ -75,7 +75,8 @@ export function addWorld(state: SimState, world: WorldSeed): void {
     node = { node: world.node, storages: [] };
     state.nodes.push(node);
   }
-  for (const s of [world.storage, backupStorage]) if (!node.storages.includes(s)) node.storages.push(s);
+  for (const s of [world.storage, backupStorage, ...(world.extraStorages ?? [])])
+    if (!node.storages.includes(s)) node.storages.push(s);
   state.backups[backupStorage] ??= [];
   for (const seed of world.guests) {
     if (state.guests[seed.vmid])
@@ -97,7 +98,21 @@ export interface PhoenixWorldOptions {
   gatewayCtid?: number;
   gatewayName?: string;
   gatewayIp?: string;
-  legacy?: { ctid: number; name: string; ip?: string; running?: boolean; protection?: boolean }[];
+  /** Extra config of the gateway CT (e.g. its bind mount `mp0`). */
+  gatewayConfig?: Record<string, ConfigValue>;
+  legacy?: {
+    ctid: number;
+    name: string;
+    ip?: string;
+    running?: boolean;
+    protection?: boolean;
+    /** Extra/overriding config keys (mount points `mpN`, `rootfs`, …). */
+    config?: Record<string, ConfigValue>;
+  }[];
+  /** Guests that are neither template, gateway nor legacy (e.g. CT 801): there, never to be touched. */
+  others?: SimGuestSeed[];
+  /** Storage pools besides the clone target and the backup storage. */
+  extraStorages?: string[];
   /** Agent exec answers for VMs cloned from the template (e.g. `docker info` → 0). */
   exec?: ExecRule[];
 }
@@ -131,6 +146,7 @@ export function seedFromPhoenixWorld(opts: PhoenixWorldOptions = {}): WorldSeed 
       name: opts.gatewayName ?? 'nginx-gateway',
       status: 'running',
       ip: opts.gatewayIp ?? '10.0.0.153',
+      config: opts.gatewayConfig,
     },
     ...legacy.map((l): SimGuestSeed => ({
       vmid: l.ctid,
@@ -139,7 +155,15 @@ export function seedFromPhoenixWorld(opts: PhoenixWorldOptions = {}): WorldSeed 
       ip: l.ip,
       status: l.running === false ? 'stopped' : 'running',
       protection: l.protection,
+      config: l.config,
     })),
+    ...(opts.others ?? []),
   ];
-  return { node: opts.node ?? 'pve', storage, backupStorage: opts.backupStorage ?? 'local', guests };
+  return {
+    node: opts.node ?? 'pve',
+    storage,
+    backupStorage: opts.backupStorage ?? 'local',
+    extraStorages: opts.extraStorages,
+    guests,
+  };
 }

@@ -1,12 +1,14 @@
 /**
  * A REAL nginx (Debian's, with the njs module) under an unprivileged prefix, shaped like the Phoenix gateway
- * (LXC 101): a site file in sites-available with a symlink in sites-enabled, a conf.d that js_imports a script.
+ * (LXC 101): a site file in sites-available with a symlink in sites-enabled, a conf.d that js_imports the scripts
+ * (`health.js`, and `scripts/http.js` as the real gateway has it).
  * The plan's `nginxCommand` is a small wrapper that runs nginx on this prefix and records `-t` and reloads in the
  * lab's event log, so side effects on the gateway are counted like every other one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { GATEWAY_HTTP_JS } from './gateway-site';
 import { waitForTcp } from './ports';
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
@@ -114,7 +116,13 @@ http {
     path.join(prefix, 'js', 'health.js'),
     'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n',
   );
-  fs.writeFileSync(path.join(prefix, 'conf.d', 'njs.conf'), `js_path ${prefix}/js/;\njs_import health.js;\n`);
+  // The real gateway's chat handler lives in /etc/nginx/scripts/http.js; its site file calls it as http.*.
+  fs.mkdirSync(path.join(prefix, 'scripts'), { recursive: true });
+  fs.writeFileSync(path.join(prefix, 'scripts', 'http.js'), GATEWAY_HTTP_JS);
+  fs.writeFileSync(
+    path.join(prefix, 'conf.d', 'njs.conf'),
+    `js_path ${prefix}/js/;\njs_import health.js;\njs_import http from ${prefix}/scripts/http.js;\n`,
+  );
   const realSiteFile = path.join(prefix, 'sites-available', opts.siteName);
   const siteFile = path.join(prefix, 'sites-enabled', opts.siteName);
   if (!fs.existsSync(realSiteFile)) {
@@ -156,36 +164,4 @@ http {
       }
     },
   };
-}
-
-/** The gateway's site file as the real LXC 101 has it: several upstreams, path routing, the Qdrant route. */
-export function gatewaySiteText(
-  listen: string,
-  upstreams: { qdrant: string; others: { name: string; server: string }[] },
-): string {
-  const others = upstreams.others.map((u) => `upstream ${u.name} { server ${u.server}; }`).join('\n');
-  return `# Nginx-Phoenix gateway (LXC 101) — phoenix-migrate lab copy
-${others}
-upstream qdrant_service { server ${upstreams.qdrant}; }
-
-server {
-    listen ${listen};
-    server_name _;
-
-    location = /healthz { js_content health.health; }
-
-    # Qdrant: the trailing slash strips /qdrant/ so /qdrant/readyz reaches Qdrant's /readyz.
-    location /qdrant/ {
-        proxy_pass http://qdrant_service/;
-        proxy_connect_timeout 2s;
-        proxy_next_upstream error timeout;
-    }
-${upstreams.others
-  .map(
-    (u) => `
-    location /${u.name.replace(/_service$/, '')}/ { proxy_pass http://${u.name}/; }`,
-  )
-  .join('')}
-}
-`;
 }

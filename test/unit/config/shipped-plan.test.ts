@@ -107,7 +107,7 @@ describe('the shipped plan', () => {
       name: 'Nginx-Phoenix',
       ip: '10.0.0.153',
       access: { via: 'pct' },
-      siteFile: '/etc/nginx/sites-enabled/phoenix-gateway',
+      siteFile: '/etc/nginx/sites-enabled/vllm_gateway',
       upstream: 'qdrant_service',
       newServers: ['10.0.0.102:6333'],
       nginxCommand: ['nginx'],
@@ -121,16 +121,17 @@ describe('the shipped plan', () => {
       newUrl: 'http://10.0.0.102:6333',
       legacyUrl: 'http://10.0.0.152:6333',
       expectedCollections: [],
-      data: { mode: 'none' },
+      data: { mode: 'snapshot' },
     });
     expect(plan.legacyGuests).toEqual([
-      { ctid: 950, name: 'vllm-embed', node: 'phoenix', ip: '10.0.0.150' },
-      { ctid: 951, name: 'vllm-rerank', node: 'phoenix', ip: '10.0.0.151' },
-      { ctid: 952, name: 'qdrant-VSCodeRag', node: 'phoenix', ip: '10.0.0.152' },
-      // gone from the LXC config, still on Proxmox: named in the plan, address unknown
-      { ctid: 953, name: 'old-gateway', node: 'phoenix' },
+      // gone from the LXC config, still on Proxmox: named (and addressed) in the plan, volumes decided there
+      { ctid: 950, name: 'vllm-qwen2.5-7b-awq', node: 'phoenix', ip: '10.0.0.150', volumes: { mp0: 'backup' } },
+      { ctid: 951, name: 'vllm-granite-embed-r2', node: 'phoenix', ip: '10.0.0.151', volumes: { mp0: 'backup' } },
+      { ctid: 952, name: 'qdrant-VSCodeRag', node: 'phoenix', ip: '10.0.0.152', volumes: { mp0: 'backup' } },
+      // already gone from the node too
+      { ctid: 953, name: 'Nginx-VscodeRag', node: 'phoenix' },
     ]);
-    expect(plan.guestDependencies).toEqual({ '102': [101] });
+    expect(plan.guestDependencies).toEqual({ '102': [101], '801': [101] });
     expect(plan.portainer).toEqual({
       mode: 'manual',
       url: 'https://10.0.0.101:9443',
@@ -141,7 +142,12 @@ describe('the shipped plan', () => {
       composeFileIndex: 0,
       allowStackUpdate: false,
     });
-    expect(plan.backups).toEqual({ enabled: true, storage: 'local', mode: 'snapshot', compress: 'zstd' });
+    expect(plan.backups).toEqual({
+      enabled: true,
+      storage: 'fastData-shared-backups',
+      mode: 'snapshot',
+      compress: 'zstd',
+    });
     expect(plan.approvals).toEqual({ decommission: true });
     expect(plan.timings).toEqual({
       remindEveryMs: 3_600_000,
@@ -199,7 +205,7 @@ describe('the shipped plan', () => {
       { vmConfigs: path.join(dir, 'phoenix_vm_configs.json'), lxcConfigs: path.join(dir, 'phoenix_lxc_configs.json') },
       io,
     );
-    expect(io.text()).toContain('Phoenix configs are valid: 3 VMs, 5 containers');
+    expect(io.text()).toContain('Phoenix configs are valid: 3 VMs, 3 containers');
     expect(code).toBe(0);
   });
 

@@ -98,7 +98,7 @@ const cases: Case[] = [
   },
   {
     what: 'vmid in a VM and a container',
-    mutate: { vm: (c) => c.vms.push({ vmid: 950, name: 'dup', clone_from_vmid: 9000 }) },
+    mutate: { vm: (c) => c.vms.push({ vmid: 801, name: 'dup', clone_from_vmid: 9000 }) },
     file: 'vm',
     path: '$.vms[3].vmid',
     says: /also a container/,
@@ -193,9 +193,9 @@ const cases: Case[] = [
   },
   {
     what: 'container name ending in -',
-    mutate: { lxc: (c) => (c.lxc_configs['950'].name = 'vllm-') },
+    mutate: { lxc: (c) => (c.lxc_configs['801'].name = 'granite-') },
     file: 'lxc',
-    path: '$.lxc_configs["950"].name',
+    path: '$.lxc_configs["801"].name',
   },
   {
     what: 'unknown vmid in the plan',
