@@ -165,3 +165,35 @@ http {
     },
   };
 }
+
+/** A minimal gateway site (tests): the Qdrant route plus one location per other upstream. The lab uses phoenixGatewaySite. */
+export function gatewaySiteText(
+  listen: string,
+  upstreams: { qdrant: string; others: { name: string; server: string }[] },
+): string {
+  const others = upstreams.others.map((u) => `upstream ${u.name} { server ${u.server}; }`).join('\n');
+  return `# Nginx-Phoenix gateway (LXC 101) — phoenix-migrate lab copy
+${others}
+upstream qdrant_service { server ${upstreams.qdrant}; }
+
+server {
+    listen ${listen};
+    server_name _;
+
+    location = /healthz { js_content health.health; }
+
+    # Qdrant: the trailing slash strips /qdrant/ so /qdrant/readyz reaches Qdrant's /readyz.
+    location /qdrant/ {
+        proxy_pass http://qdrant_service/;
+        proxy_connect_timeout 2s;
+        proxy_next_upstream error timeout;
+    }
+${upstreams.others
+  .map(
+    (u) => `
+    location /${u.name.replace(/_service$/, '')}/ { proxy_pass http://${u.name}/; }`,
+  )
+  .join('')}
+}
+`;
+}
