@@ -23,6 +23,8 @@ const common = {
 };
 
 module.exports = {
+  // Some options are read only at the top level (testTimeout among them), so they are given here too.
+  testTimeout: common.testTimeout,
   projects: [
     {
       ...common,

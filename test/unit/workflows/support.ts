@@ -261,6 +261,15 @@ export async function waitForStatus(
   }
 }
 
+/** Polls (real time) until `ok()` holds; the bound only turns a hang into a readable failure. */
+export async function waitUntil(ok: () => Promise<boolean>, what = 'the condition'): Promise<void> {
+  const giveUp = Date.now() + 30_000;
+  while (!(await ok())) {
+    if (Date.now() > giveUp) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The failure a run ended with (its result must reject). */
 export async function failureOf(
   handle: MigrationHandle,
