@@ -1,18 +1,22 @@
 /** The Web UI checklist (pure): rendered from the status model, flat Markdown the Temporal UI shows as it is meant. */
-import { renderChecklist, StatusBoard } from '../../../src/workflows/status';
+import { renderChecklist } from '../../../src/workflows/checklist';
+import { newStatus, StatusBoard, type MigrationStatus } from '../../../src/workflows/status';
 
 function boardAt(iso = '2026-12-01T10:00:00.000Z') {
   let now = new Date(iso);
+  const published: { markdown: string; phaseChanged: boolean }[] = [];
   const board = new StatusBoard(
-    {
+    newStatus({
       planName: 'qdrant-to-dr-phoenix',
       planDigest: 'abcdef0123456789'.repeat(4),
       workflowId: 'migration-x',
       dryRun: false,
-    },
+    }),
     () => now,
+    (status: MigrationStatus, phaseChanged: boolean) =>
+      published.push({ markdown: renderChecklist(status), phaseChanged }),
   );
-  return { board, later: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  return { board, published, later: (ms: number) => (now = new Date(now.getTime() + ms)) };
 }
 
 describe('renderChecklist', () => {
@@ -107,9 +111,32 @@ describe('renderChecklist', () => {
 
   it('a dry run says so in the title', () => {
     const board = new StatusBoard(
-      { planName: 'p', planDigest: '0'.repeat(64), workflowId: 'w', dryRun: true },
+      newStatus({ planName: 'p', planDigest: '0'.repeat(64), workflowId: 'w', dryRun: true }),
       () => new Date(0),
     );
     expect(renderChecklist(board.status).split('\n')[0]).toBe('### Dry run `p` — Not started');
+  });
+});
+
+describe('the status board publishes itself', () => {
+  it('every change reaches the listener with the checklist as it now reads; phaseChanged only when the phase moves', () => {
+    const { board, published } = boardAt();
+    board.startPhase('Declarative Configuration');
+    board.startStep('preflight on live state');
+    board.endStep('preflight on live state', 'done', 'ok');
+    board.startPhase('Declarative Configuration');
+    board.wait('readiness', 'Fix these.', ['docker']);
+    board.remind();
+    board.stopWaiting();
+    board.finishPhases('completed');
+    expect(published.map((p) => p.phaseChanged)).toEqual([true, false, false, false, false, false, false, true]);
+    expect(published.map((p) => p.markdown.split('\n')[0])).toEqual([
+      ...Array(7).fill('### Migration `qdrant-to-dr-phoenix` — Declarative Configuration'),
+      '### Migration `qdrant-to-dr-phoenix` — Finished',
+    ]);
+    expect(published[1].markdown).toContain('- [ ] ⏳ running — preflight on live state');
+    expect(published[2].markdown).toContain('- [x] preflight on live state — ok');
+    expect(published[4].markdown).toContain('**✋ Waiting for a person:** Fix these.');
+    expect(published[6].markdown).not.toContain('Waiting for a person');
   });
 });
