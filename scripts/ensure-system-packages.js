@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-/** @typedef {{ name: string, files: string[], why: string, for: ('lab'|'test')[], required: boolean }} SystemPackage */
+/** @typedef {{ name: string, files: string[], why: string, for: ('lab'|'test'|'lint')[], required: boolean }} SystemPackage */
 
 /** @type {SystemPackage[]} */
 const SYSTEM_PACKAGES = [
@@ -49,6 +49,13 @@ const SYSTEM_PACKAGES = [
     required: false,
   },
   { name: 'chromium', files: ['/usr/bin/chromium'], why: 'the Temporal Web UI test', for: ['test'], required: false },
+  {
+    name: 'shellcheck',
+    files: ['/usr/bin/shellcheck'],
+    why: 'lint of the provisioning scripts shipped into VMs',
+    for: ['lint', 'test'],
+    required: false,
+  },
 ];
 
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
@@ -82,7 +89,7 @@ function manualCommand(names) {
  * person must install it (the message says exactly what to run), 1 when apt itself failed.
  *
  * Everything it touches is injectable, so a test drives it with a fake file system root, PATH and uid.
- * @param {{ purpose: 'lab'|'test', root?: string, PATH?: string, uid?: number, log?: (line: string) => void,
+ * @param {{ purpose: 'lab'|'test'|'lint', root?: string, PATH?: string, uid?: number, log?: (line: string) => void,
  *   packages?: SystemPackage[], spawn?: typeof spawnSync }} options
  */
 function ensureSystemPackages(options) {
@@ -91,7 +98,7 @@ function ensureSystemPackages(options) {
   const uid = options.uid ?? (typeof process.getuid === 'function' ? process.getuid() : -1);
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   const spawn = options.spawn ?? spawnSync;
-  const who = options.purpose === 'lab' ? 'npm run lab' : 'npm test';
+  const who = options.purpose === 'lab' ? 'npm run lab' : options.purpose === 'lint' ? 'npm run lint' : 'npm test';
   const at = (file) => path.join(root, file);
 
   const missing = (options.packages ?? SYSTEM_PACKAGES).filter(

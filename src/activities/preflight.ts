@@ -7,6 +7,7 @@ import type { ProxmoxApi } from '../proxmox';
 import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import type { MissingItem } from './readiness';
 import { heartbeat } from './heartbeat';
+import { adoptionDiff } from './vms';
 
 export interface PreflightDeps {
   env: WorkerEnv;
@@ -60,10 +61,19 @@ export function createPreflightActivities(deps: PreflightDeps) {
         const tags = (existing?.tags ?? '').split(/[;,\s]+/);
         if (existing && tags.includes(plan.proxmox.ownerTag)) {
           checks.push(`vmid ${vm.vmid} exists and is ours (tag ${plan.proxmox.ownerTag}): will be converged`);
+        } else if (existing && vm.adopt && existing.type === 'qemu' && !existing.template) {
+          const config = await api.qemu.config(existing.node ?? vm.node, vm.vmid);
+          const diff = adoptionDiff(vm, plan.proxmox.ownerTag, config);
+          checks.push(
+            `VM ${vm.vmid} "${existing.name}" exists and will be adopted (converged in place, never recloned): ${diff.join('; ') || 'already as planned'}`,
+          );
         } else {
           problems.push({
             item: `vmid ${vm.vmid} is taken by ${existing ? `${existing.type} "${existing.name}" on ${existing.node}` : 'a guest this token cannot see'} that phoenix-migrate did not create`,
-            fix: `pick another vmid for ${vm.name}, or remove that guest (never done automatically)`,
+            fix:
+              existing?.type === 'qemu' && !existing.template
+                ? `to converge that VM in place write {"vmid": ${vm.vmid}, "existing": "adopt"} in the plan's vms; or pick another vmid for ${vm.name}, or remove that guest (never done automatically)`
+                : `pick another vmid for ${vm.name}, or remove that guest (never done automatically)`,
           });
         }
       }
@@ -121,6 +131,10 @@ export function createPreflightActivities(deps: PreflightDeps) {
           for (const dir of exportDirs) {
             const res = await host.run(['test', '-d', dir]);
             if (res.code === 0) checks.push(`NFS export ${dir} present`);
+            else if (plan.provisioning.provisioner !== 'none')
+              notes.push(
+                `NFS export ${dir} is missing: Phase 3 creates it (${plan.provisioning.provisioner} provisioner)`,
+              );
             else
               problems.push({
                 item: `NFS export ${dir} is missing on ${plan.proxmoxHost.host}`,

@@ -48,6 +48,10 @@ export interface EnsureVmInput {
 export interface EnsureVmResult {
   vmid: number;
   created: boolean;
+  /** The VM existed, was not made by us, and the plan said `existing: "adopt"`: converged in place, never recloned. */
+  adopted: boolean;
+  /** The boot disk's size after this step (GiB). */
+  diskGb?: number;
   /** What was (or, with dryRun, would be) changed, e.g. "clone 9000 → 1002", "set cores 4". */
   changes: string[];
   rebootRequired: boolean;
@@ -210,6 +214,25 @@ export function diskSizeGb(value: unknown): number {
   return Number(m[1]) * factor;
 }
 
+/** 13.5 → "13.5", 32 → "32". */
+export function fmtGb(gb: number): string {
+  return String(Math.round(gb * 10) / 10);
+}
+
+/**
+ * What adopting an existing VM changes, in the words `plan` and preflight show: the config keys that differ (our tag
+ * included), the disk growth, or "kept" when the plan is smaller than the live disk (never attempted).
+ */
+export function adoptionDiff(vm: VmSpec, ownerTag: string, config: GuestConfig): string[] {
+  const out = configChanges(vm, ownerTag, config).map((c) => c.describe);
+  const disk = bootDisk(config);
+  const size = disk ? diskSizeGb(config[disk]) : 0;
+  if (disk && size < vm.diskSizeGb) out.push(`resize ${disk} ${fmtGb(size)}G → ${vm.diskSizeGb}G`);
+  if (disk && size > vm.diskSizeGb)
+    out.push(`kept: ${disk} is ${fmtGb(size)}G, the plan says ${vm.diskSizeGb}G — Proxmox cannot shrink a disk`);
+  return out;
+}
+
 export function createVmActivities(deps: ProxmoxActivityDeps) {
   const sleep = deps.sleep ?? realSleep;
 
@@ -255,6 +278,9 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
     };
     let created = false;
     let cloneSent = false;
+    let adopted = false;
+    let diskGb: number | undefined;
+    let grownWhileRunning = false;
     const cloneChange = `clone ${vm.cloneFrom} → ${vm.vmid}`;
 
     const result = await converging(deps, `ensureVm ${vm.vmid}`, async (): Promise<EnsureVmResult> => {
@@ -297,11 +323,24 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         );
       }
       const config = await api.qemu.config(vm.node, vm.vmid);
-      if (!isOurs(config, settings.ownerTag) || config.template) {
+      if (config.template) {
+        throw refuse(
+          'VmidTakenByForeignGuest',
+          `vmid ${vm.vmid} is the template "${String(config.name ?? guest.name ?? '?')}", not a VM; choose another vmid for ${vm.name} in the plan.`,
+        );
+      }
+      // Adopted: exists, was not cloned by us (our clones carry the marker in their description from the start).
+      adopted =
+        !created &&
+        !cloneSent &&
+        vm.adopt === true &&
+        !String(config.description ?? '').includes(ownerMarker(settings.ownerTag));
+      if (!isOurs(config, settings.ownerTag) && !vm.adopt) {
         throw refuse(
           'VmidTakenByForeignGuest',
           `vmid ${vm.vmid} is taken by VM "${String(config.name ?? guest.name ?? '?')}" that phoenix-migrate did not create (no "${settings.ownerTag}" tag); ` +
-            `choose another vmid for ${vm.name} in the plan, or remove that VM yourself.`,
+            `to converge it in place write {"vmid": ${vm.vmid}, "existing": "adopt"} in the plan's vms, ` +
+            `or choose another vmid for ${vm.name}, or remove that VM yourself.`,
         );
       }
       if (cloneSent && !created) {
@@ -328,21 +367,27 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
           `VM ${vm.vmid} has no boot disk (none of boot order / scsi0, virtio0, sata0, ide0); check template ${vm.cloneFrom}.`,
         );
       const size = diskSizeGb(latest[disk]);
-      if (size > vm.diskSizeGb) {
+      diskGb = Math.max(size, vm.diskSizeGb);
+      if (size > vm.diskSizeGb && adopted) {
+        note(`kept: ${disk} is ${fmtGb(size)}G, the plan says ${vm.diskSizeGb}G — Proxmox cannot shrink a disk`);
+      } else if (size > vm.diskSizeGb) {
         throw refuse(
           'DiskShrinkRefused',
           `VM ${vm.vmid} disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb} in the plan; Proxmox cannot shrink disks — raise diskSizeGb to at least ${size}.`,
         );
       }
+      const status = await api.qemu.status(vm.node, vm.vmid);
       if (size < vm.diskSizeGb) {
         if (!dryRun) {
           const upid = await api.qemu.resize(vm.node, vm.vmid, disk, `${vm.diskSizeGb}G`);
           if (upid) await waitForTask(api, upid, taskOptions(deps, `resize ${vm.vmid}`));
         }
-        note(`resize ${disk} ${size}G → ${vm.diskSizeGb}G`);
+        note(`resize ${disk} ${fmtGb(size)}G → ${vm.diskSizeGb}G`);
+        // A running guest sees the bigger disk at once, but its root filesystem grows at the next boot (cloud-init's
+        // growpart), not now: say so instead of pretending.
+        if (status.status === 'running') grownWhileRunning = true;
       }
 
-      const status = await api.qemu.status(vm.node, vm.vmid);
       if (status.status !== 'running') {
         if (!dryRun) {
           const upid = await api.qemu.start(vm.node, vm.vmid);
@@ -357,8 +402,12 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         dryRun && status.status !== 'running'
           ? []
           : (await api.qemu.pending(vm.node, vm.vmid)).filter((p) => p.pending !== undefined || p.delete);
-      const rebootRequired = pending.length > 0;
-      if (rebootRequired) note(`reboot required (pending: ${pending.map((p) => p.key).join(', ')})`);
+      const rebootRequired = pending.length > 0 || grownWhileRunning;
+      if (pending.length > 0) note(`reboot required (pending: ${pending.map((p) => p.key).join(', ')})`);
+      if (grownWhileRunning)
+        note(
+          `reboot required: the guest's root filesystem grows to ${vm.diskSizeGb}G at its next boot (cloud-init growpart)`,
+        );
 
       const ready = dryRun
         ? await agentInfo(api, vm.node, vm.vmid).then(
@@ -366,7 +415,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
             () => false,
           )
         : await waitReady(api, vm);
-      return { vmid: vm.vmid, created, changes, rebootRequired, ready };
+      return { vmid: vm.vmid, created, adopted, diskGb, changes, rebootRequired, ready };
     });
     deps.log?.info(`ensureVm ${vm.vmid}: ${result.changes.length === 0 ? 'no changes' : result.changes.join('; ')}`, {
       dryRun,
@@ -386,7 +435,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
     if (disk && size > vm.diskSizeGb)
       changes.push(`refuse: template disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb}`);
     changes.push('start');
-    return { vmid: vm.vmid, created: false, changes, rebootRequired: false, ready: false };
+    return { vmid: vm.vmid, created: false, adopted: false, changes, rebootRequired: false, ready: false };
   }
 
   async function inspectGuests(input: { proxmox: ProxmoxSettings; vmids: number[] }): Promise<GuestState[]> {

@@ -129,6 +129,12 @@ export const sshEndpointSchema = z.strictObject({
 
 const vmid = z.number().int();
 
+/** A container image reference with an explicit tag (no "latest" surprises). */
+const imageRef = z.string().refine((s) => /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)(@sha256:[0-9a-f]{64})?$/.test(s), {
+  message: 'not a pinned image reference',
+  params: { hint: 'write it with a tag, e.g. "portainer/agent:2.21.5"' },
+});
+
 const cloudInitSchema = z.strictObject({
   ciuser: z
     .string()
@@ -247,8 +253,55 @@ export const planFileSchema = z.strictObject({
   }),
   proxmoxHost: sshEndpointSchema,
   cloudInit: cloudInitSchema.prefault({}),
-  /** Entries are a vmid or {vmid, …cloudInit overrides}. */
-  vms: z.array(z.preprocess((v) => (typeof v === 'number' ? { vmid: v } : v), cloudInitSchema.extend({ vmid }))).min(1),
+  /**
+   * Entries are a vmid or {vmid, existing?, …cloudInit overrides}. `existing: "adopt"` converges a VM that exists and
+   * was not made by phoenix-migrate in place (never recloned); without it such a VM is refused.
+   */
+  vms: z
+    .array(
+      z.preprocess(
+        (v) => (typeof v === 'number' ? { vmid: v } : v),
+        cloudInitSchema.extend({ vmid, existing: z.literal('adopt').optional() }),
+      ),
+    )
+    .min(1),
+  /** How Phase 3 makes the VMs usable after the clone: our scripts, Phoenix's own CLI, or not at all. */
+  provisioner: z.enum(['native', 'phoenix-cli', 'none']).default('native'),
+  provisioning: z
+    .strictObject({
+      /** argv run on the Proxmox host by the phoenix-cli provisioner; the vmid is appended. */
+      phoenixCommand: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((s) => /^[A-Za-z0-9._/@:+=-]+$/.test(s), {
+              message: 'not a plain command word',
+              params: { hint: 'e.g. ["phoenix", "create"] or ["sudo", "-n", "/usr/local/bin/phoenix", "create"]' },
+            }),
+        )
+        .min(1)
+        .default(['phoenix', 'create']),
+      /** Phoenix's VM config on the Proxmox host (what `phoenix create` reads); compared with the plan. */
+      phoenixVmConfig: absolutePath.default('/usr/local/phoenix_hypervisor/etc/phoenix_vm_configs.json'),
+      images: z
+        .strictObject({
+          portainerServer: imageRef.default('portainer/portainer-ce:2.21.5'),
+          portainerAgent: imageRef.default('portainer/agent:2.21.5'),
+        })
+        .prefault({}),
+      /** The Portainer admin the primary role creates on a fresh server; without it the run tells the person. */
+      portainerAdmin: z
+        .strictObject({
+          username: z
+            .string()
+            .regex(/^[A-Za-z0-9._@-]{1,64}$/, { message: 'not a Portainer user name' })
+            .default('admin'),
+          password: secretRefSchema,
+        })
+        .optional(),
+    })
+    .prefault({}),
   gateway: z.strictObject({
     ctid: vmid,
     access: z.discriminatedUnion('via', [

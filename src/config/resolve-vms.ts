@@ -134,6 +134,7 @@ export function resolveVms(input: ResolveVmsInput): { vms: VmSpec[]; composeFile
       tags: [plan.proxmox.ownerTag],
       features: e.features ?? [],
       ...optional('portainerRole', e.portainer_role),
+      ...optional('adopt', entry.existing === 'adopt' ? true : undefined),
       volumes: (e.volumes ?? []).map((v) => ({
         type: 'nfs' as const,
         ...optional('name', v.name),

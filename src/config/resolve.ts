@@ -87,6 +87,18 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   const gateway = gatewayBase ? resolveGateway(planPath, plan, gatewayBase, problems) : undefined;
   const portainer = resolvePortainer(planPath, plan, world, vms, composeFiles, problems);
   crossCheckUrls(planPath, plan, vms, legacyGuests, gateway, problems);
+  if (plan.provisioner === 'native') {
+    for (const vm of vms)
+      vm.volumes.forEach((v) => {
+        if (v.server === undefined)
+          problems.error(
+            world.vmFile,
+            ['vms', world.vms.get(vm.vmid)?.index ?? 0, 'volumes'],
+            `VM ${vm.vmid}: NFS volume ${v.mountPoint} has no "server": the native provisioner cannot write its fstab line`,
+            'set "server" to the NFS server (the Proxmox host, e.g. "10.0.0.13"), or use provisioner "none"',
+          );
+      });
+  }
   warnAboutDependents(world, legacyGuests, problems);
 
   if (problems.hasErrors() || !gateway || !portainer || vms.length === 0)
@@ -107,6 +119,13 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
     proxmoxHost: sshEndpoint(plan.proxmoxHost),
     templateVmid: vms[0].cloneFrom,
     vms,
+    provisioning: {
+      provisioner: plan.provisioner,
+      phoenixCommand: plan.provisioning.phoenixCommand,
+      phoenixVmConfig: plan.provisioning.phoenixVmConfig,
+      images: plan.provisioning.images,
+      ...optional('portainerAdmin', plan.provisioning.portainerAdmin),
+    },
     composeFiles,
     gateway,
     qdrant,

@@ -90,6 +90,20 @@ export interface VmSpec {
   features: string[];
   portainerRole?: 'primary' | 'agent';
   volumes: VmVolume[];
+  /** The plan says `existing: "adopt"`: a VM that exists and is not ours is converged in place (never recloned). */
+  adopt?: boolean;
+}
+
+/** How Phase 3 makes the VMs usable after the clone (docs/provisioning.md). */
+export interface ProvisioningSettings {
+  /** native: our scripts through the guest agent; phoenix-cli: `phoenix create` on the host; none: readiness only. */
+  provisioner: 'native' | 'phoenix-cli' | 'none';
+  /** argv run on the Proxmox host by the phoenix-cli provisioner; the vmid is appended. */
+  phoenixCommand: string[];
+  /** Phoenix's VM config on the Proxmox host, compared with the plan before `phoenix create` runs. */
+  phoenixVmConfig: string;
+  images: { portainerServer: string; portainerAgent: string };
+  portainerAdmin?: { username: string; password: SecretRef };
 }
 
 export interface ComposeFile {
@@ -216,6 +230,7 @@ export interface ResolvedPlan {
   templateVmid: number;
   /** VMs to create, in the config's boot order. */
   vms: VmSpec[];
+  provisioning: ProvisioningSettings;
   composeFiles: ComposeFile[];
   gateway: GatewaySettings;
   qdrant: QdrantSettings;

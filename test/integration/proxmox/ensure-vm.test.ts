@@ -75,7 +75,15 @@ describe('from nothing', () => {
     const proxmox = settingsFor(sim, 'PMX_SECRET_A');
     const from = sim.audit().length;
     const r = await ensureVm({ proxmox, vm: vmSpec(1002, 'qdrant-vm') });
-    expect(r).toEqual({ vmid: 1002, created: false, changes: [], rebootRequired: false, ready: true });
+    expect(r).toEqual({
+      vmid: 1002,
+      created: false,
+      adopted: false,
+      diskGb: 64,
+      changes: [],
+      rebootRequired: false,
+      ready: true,
+    });
     expect(mutatingSince(sim, from)).toEqual([]);
   });
 

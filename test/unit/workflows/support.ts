@@ -126,6 +126,7 @@ function defaultAnswers(): Answers {
     ensureVm: (i) => ({
       vmid: i.vm.vmid,
       created: !i.dryRun,
+      adopted: false,
       changes: [`clone ${i.vm.cloneFrom} → ${i.vm.vmid}`],
       rebootRequired: false,
       ready: !i.dryRun,
