@@ -8,7 +8,6 @@
  * Run on the worker, from the installed (built) tree:  node deploy/proxmox-host/print-allowed-scripts.js [lib dir]
  */
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const path = require('node:path');
 
 const lib = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..', 'lib'));
@@ -21,11 +20,9 @@ for (const name of ['READ_SCRIPT', 'WRITE_SCRIPT', 'RELOAD_SCRIPT', 'TEST_SCRIPT
     throw new Error(`${lib}/nginx/scripts.js exports no ${name}: is this a built phoenix-migrate?`);
   found.push([name, scripts[name]]);
 }
-// The compose-file script is private to activities/files.js: take it from the compiled String.raw literal,
-// which holds the script text as it is sent (it contains no backquote and no ${…}).
-const files = fs.readFileSync(path.join(lib, 'activities', 'files.js'), 'utf8');
-const m = /PUT_FILE_SCRIPT = String\.raw\s*`([^`]*)`/.exec(files);
-if (!m || m[1].includes('${')) throw new Error(`cannot find PUT_FILE_SCRIPT in ${lib}/activities/files.js`);
-found.push(['PUT_FILE_SCRIPT', m[1]]);
+const files = require(path.join(lib, 'activities', 'files.js'));
+if (typeof files.PUT_FILE_SCRIPT !== 'string')
+  throw new Error(`${lib}/activities/files.js exports no PUT_FILE_SCRIPT: is this a built phoenix-migrate?`);
+found.push(['PUT_FILE_SCRIPT', files.PUT_FILE_SCRIPT]);
 
 for (const [name, text] of found) process.stdout.write(`${sha(text)} ${name}\n`);

@@ -32,7 +32,7 @@ export interface ProvisionComposeFilesResult {
  * Compare, and (unless dry) write atomically. $1 path, $2 wanted sha256, $3 "1" for a dry run; content on stdin.
  * Prints the outcome word on success.
  */
-const PUT_FILE_SCRIPT = String.raw`
+export const PUT_FILE_SCRIPT = String.raw`
 set -eu
 p=$1; want=$2; dry=$3
 outcome=created

@@ -21,7 +21,10 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       '--report <file>',
       'write a JSON report of the run (status, phases, changes, gateway, deleted/refused, logs)',
     )
-    .option('--faults <spec>', 'Proxmox simulator faults, e.g. transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7')
+    .option(
+      '--faults <spec>',
+      'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway)',
+    )
     .option('--reset', 'start the world over (otherwise an open run is resumed)')
     .option('--portainer-mode <mode>', 'manual (a person deploys the stack) or api (the run does it)')
     .option('--data-mode <mode>', 'Qdrant data: none, snapshot (copy before cutover) or reindex')

@@ -12,16 +12,22 @@ import { startMigration, workflowIdFor } from '../temporal/start';
 import type { FaultSettings } from './proxmox-sim';
 import { driveRun, type DriveResult } from './driver';
 import { temporalDevServer, workerProcess, type ManagedProcess } from './processes';
-import { startWorld, type World } from './world';
+import { startWorld, type GatewayFaults, type World } from './world';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/** `--faults`: the Proxmox simulator's, and the gateway's (see parseFaultSpec). */
+export interface LabFaults {
+  proxmox: FaultSettings;
+  gateway: GatewayFaults;
+}
 
 export interface LabOptions {
   dir: string;
   temporalCli: string;
   autoConfirm?: boolean;
   reportFile?: string;
-  faults?: FaultSettings;
+  faults?: LabFaults;
   reset?: boolean;
   portainerMode?: 'manual' | 'api';
   dataMode?: 'none' | 'reindex' | 'snapshot';
@@ -42,9 +48,24 @@ export interface LabReport {
   failure?: string;
 }
 
-/** `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → simulator fault settings. */
-export function parseFaultSpec(spec: string): FaultSettings {
+export const FAULT_KEYS = [
+  'transient',
+  'lock',
+  'lost',
+  'latency',
+  'seed',
+  'gateway-reload-noop',
+  'gateway-new-dead',
+] as const;
+
+/**
+ * `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → Proxmox simulator faults;
+ * `gateway-reload-noop=N` → the first N `nginx -s reload` exit 0 but nginx keeps its old configuration;
+ * `gateway-new-dead=1` → the new Qdrant answers directly but never through the gateway.
+ */
+export function parseFaultSpec(spec: string): LabFaults {
   const out: FaultSettings = {};
+  const gateway: GatewayFaults = {};
   for (const part of spec
     .split(',')
     .map((p) => p.trim())
@@ -73,11 +94,20 @@ export function parseFaultSpec(spec: string): FaultSettings {
       case 'seed':
         out.seed = value;
         break;
+      case 'gateway-reload-noop':
+        if (!Number.isInteger(value))
+          throw new Error(`--faults: gateway-reload-noop counts reloads, a whole number; got ${raw}`);
+        gateway.reloadNoop = value;
+        break;
+      case 'gateway-new-dead':
+        if (value !== 0 && value !== 1) throw new Error(`--faults: gateway-new-dead is 0 or 1, got ${raw}`);
+        gateway.newDeadThroughGateway = value === 1;
+        break;
       default:
-        throw new Error(`--faults: unknown fault "${key}" (known: transient, lock, lost, latency, seed)`);
+        throw new Error(`--faults: unknown fault "${key}" (known: ${FAULT_KEYS.join(', ')})`);
     }
   }
-  return out;
+  return { proxmox: out, gateway };
 }
 
 export function labControlFile(dir: string): string {
@@ -170,7 +200,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
     const world = await startWorld({
       dir,
       standardPorts: true,
-      proxmoxFaults: opts.faults,
+      proxmoxFaults: opts.faults?.proxmox,
+      gatewayFaults: opts.faults?.gateway,
       portainerMode: opts.portainerMode,
       dataMode: opts.dataMode,
     });

@@ -22,10 +22,19 @@ import { HOMELAB_CONTAINERS, HOMELAB_STORAGE, HOMELAB_UPSTREAMS, type HomelabCon
 import { ensureGatewayCertificate, phoenixGatewaySite } from './services/gateway-site';
 import { startGatewayNginx, type GatewayNginx } from './services/nginx';
 import { installPctStandin } from './services/pct-standin';
+import { gateCommand, writeGateConfig } from './services/ssh-gate';
 import { preferredPort } from './services/ports';
 import { startSshd, type SshdHandle } from './services/sshd';
 
 export const DEFAULT_SOURCE_PLAN = path.join(__dirname, '..', '..', 'plans', 'qdrant-to-dr-phoenix.json');
+
+/** Lab faults at the gateway (`--faults gateway-…`). */
+export interface GatewayFaults {
+  /** The first N `nginx -s reload` exit 0 but never reach nginx: it keeps serving the old configuration. */
+  reloadNoop?: number;
+  /** The new Qdrant answers when asked directly, never through the gateway. */
+  newDeadThroughGateway?: boolean;
+}
 
 export interface WorldOptions {
   /** Where everything lives; reused (resumed) when it already holds a world. */
@@ -41,6 +50,7 @@ export interface WorldOptions {
   /** Plan durations (human strings), merged over the lab's short defaults. */
   durations?: Record<string, string>;
   proxmoxFaults?: FaultSettings;
+  gatewayFaults?: GatewayFaults;
   taskDurations?: Record<string, number>;
   defaultTaskMs?: number;
   agentDelayMs?: number;
@@ -276,6 +286,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       host: qdrantNew.host,
       port: await port('qdrantNew', qdrantNew.host, 6333),
       ready: state.deployed ? 'ready' : 'down',
+      faults: opts.gatewayFaults?.newDeadThroughGateway ? { deadThroughProxy: true } : undefined,
     });
     stoppers.push(() => newQdrant.stop());
 
@@ -305,12 +316,15 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     stoppers.push(() => portainer.stop());
 
     // ── the Proxmox host: a real sshd with `pct` on its PATH ──────────────────────────────────────────────
+    // Its key runs only the shipped forced command (deploy/proxmox-host/phoenix-ssh-gate), configured below.
     const binDir = installPctStandin(path.join(dir, 'bin'));
+    const gateDir = path.join(stateDir, 'ssh-gate');
     const sshd = await startSshd({
       dir: path.join(stateDir, 'sshd'),
       listenHost: sshHost,
       port: await port('ssh', sshHost, 22),
       extraPath: [binDir],
+      forcedCommand: gateCommand(gateDir).command,
     });
     stoppers.push(() => sshd.stop());
 
@@ -335,8 +349,18 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         upstreams: withQdrantUpstream(others, `${qdrantLegacy.host}:${legacyQdrant.port}`),
       }),
       eventLogPath: events.file,
+      reloadNoop: opts.gatewayFaults?.reloadNoop,
     });
     stoppers.push(() => gateway.stop());
+    writeGateConfig(gateDir, {
+      ct: plan.gateway.ctid,
+      nfsRoot: worldRoot,
+      backupDir: gateway.backupDir,
+      pidFile: gateway.pidFile,
+      errorLog: gateway.errorLog,
+      nginx: gateway.nginxCommand,
+      pct: [path.join(binDir, 'pct')],
+    });
 
     // ── the lab's own configs: every address and path pointing into this world ────────────────────────────
     const newQdrantUrl = `http://${qdrantNew.host}:${newQdrant.port}`;

@@ -20,6 +20,8 @@ export interface SshdOptions {
   setEnv?: Record<string, string>;
   /** Env var name the worker reads the key path from; default PHOENIX_SSH_KEY. */
   keyEnvName?: string;
+  /** The user key only runs this forced command (`restrict,command="…"`), like the real host's phoenix-ssh-gate. */
+  forcedCommand?: string;
 }
 
 export interface SshdHandle {
@@ -53,7 +55,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey, '-C', 'phoenix-lab-host']);
   if (!fs.existsSync(userKeyPath))
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKeyPath, '-C', 'phoenix-lab-user']);
-  fs.writeFileSync(path.join(dir, 'authorized_keys'), fs.readFileSync(`${userKeyPath}.pub`));
+  const publicKey = fs.readFileSync(`${userKeyPath}.pub`, 'utf8');
+  fs.writeFileSync(
+    path.join(dir, 'authorized_keys'),
+    opts.forcedCommand ? `restrict,command="${opts.forcedCommand.replace(/["\\]/g, '\\$&')}" ${publicKey}` : publicKey,
+  );
   const hostKeyFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(
     /\s+/,
   )[1];

@@ -1,0 +1,109 @@
+/**
+ * deploy/proxmox-host/phoenix-ssh-gate as the forced command of a real sshd (as the lab's Proxmox host runs it):
+ * every remote shape the gateway activities send passes — cutover, reload check, fence, rollback, through
+ * `pct exec` — and anything else, or a script whose hash is not pinned, is refused with exit 126.
+ */
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createGatewayActivities } from '../../../src/activities/gateway';
+import type { GatewaySettings } from '../../../src/config/resolved-plan';
+import { READ_SCRIPT } from '../../../src/nginx/scripts';
+import { withSsh } from '../../../src/remote';
+import { gateCommand, writeGateConfig } from '../../../src/lab/services/ssh-gate';
+import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { pctStandinDir } from '../../harness/pct';
+import { startSshd, type SshdHandle } from '../../harness/sshd';
+import { requireOrSkip } from '../../harness/tools';
+
+const describeIf = requireOrSkip('sshd', 'nginx', 'flock', 'ssh-keygen', 'perl') ? describe : describe.skip;
+
+describeIf('the SSH gate in front of the gateway activities', () => {
+  let dir: string;
+  let sshd: SshdHandle;
+  let ng: NginxHandle;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'phoenix-gate-'));
+    ng = await startNginx();
+    mkdirSync(join(dir, 'nfs', '1001'), { recursive: true });
+    writeGateConfig(join(dir, 'gate'), {
+      ct: 101,
+      nfsRoot: join(dir, 'nfs'),
+      backupDir: ng.backupDir,
+      pidFile: ng.pidFile,
+      errorLog: ng.errorLog,
+      nginx: ng.nginxCommand,
+      pct: [join(pctStandinDir(), 'pct')],
+    });
+    sshd = await startSshd({ extraPath: [pctStandinDir()], forcedCommand: gateCommand(join(dir, 'gate')).command });
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    await ng?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets the cutover, its reload check and the verbatim rollback through `pct exec` pass', async () => {
+    expect(readFileSync(join(sshd.dir, 'authorized_keys'), 'utf8')).toMatch(/^restrict,command="\/usr\/bin\/perl /);
+    const gateway: GatewaySettings = {
+      ctid: 101,
+      name: 'Nginx-Phoenix',
+      ip: '127.0.0.153',
+      access: { via: 'pct' },
+      siteFile: ng.siteFile,
+      upstream: 'qdrant_service',
+      newServers: [ng.newBackend.address],
+      nginxCommand: ng.nginxCommand,
+      backupDir: ng.backupDir,
+      lockFile: ng.lockFile,
+      pidFile: ng.pidFile,
+      errorLog: ng.errorLog,
+    };
+    const acts = createGatewayActivities({ env: sshd.env });
+    const original = readFileSync(ng.realSiteFile, 'utf8');
+    const env = new MockActivityEnvironment();
+    const cut = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway });
+    expect(cut).toMatchObject({ changed: true, reload: { taken: true } });
+    // a retry after a lost answer (reads the record, reloads if needed, cats the newest backup when it must)
+    const again = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway });
+    expect(again.changed).toBe(false);
+    const rb = await env.run(acts.rollbackGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      previousServers: cut.previousServers,
+      upstreamBefore: cut.upstreamBefore,
+      upstreamAfter: cut.upstreamAfter,
+    });
+    expect(rb.outcome).toBe('restored');
+    expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(original);
+    const dry = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, dryRun: true });
+    expect(dry.changed).toBe(true);
+  });
+
+  it('refuses anything else, and a script whose hash is not pinned', async () => {
+    const outcomes = await withSsh(sshd.endpoint(), sshd.env, async (s) => [
+      await s.run(['test', '-d', join(dir, 'nfs', '1001')]),
+      await s.run(['id']),
+      await s.run(['test', '-d', '/etc']),
+      await s.run([
+        'pct',
+        'exec',
+        '101',
+        '--',
+        'bash',
+        '-c',
+        `${READ_SCRIPT}# changed`,
+        'phoenix-gateway-read',
+        'a',
+        'b',
+        'c',
+      ]),
+      await s.run(['pct', 'exec', '102', '--', 'cat', '--', join(ng.backupDir, 'x.bak')]),
+    ]);
+    expect(outcomes.map((o) => o.code)).toEqual([0, 126, 126, 126, 126]);
+    expect(outcomes[1].stderr).toMatch(/phoenix-ssh-gate: refused: not a phoenix-migrate command/);
+    expect(outcomes[3].stderr).toMatch(/is not in .*allowed-scripts.sha256/);
+  });
+});
