@@ -7,7 +7,11 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createGatewayActivities } from '../../../src/activities/gateway';
+import {
+  createGatewayActivities,
+  type CutoverGatewayResult,
+  type RollbackGatewayResult,
+} from '../../../src/activities/gateway';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { READ_SCRIPT } from '../../../src/nginx/scripts';
 import { withSsh } from '../../../src/remote';
@@ -64,21 +68,28 @@ describeIf('the SSH gate in front of the gateway activities', () => {
     const acts = createGatewayActivities({ env: sshd.env });
     const original = readFileSync(ng.realSiteFile, 'utf8');
     const env = new MockActivityEnvironment();
-    const cut = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway });
+    const cut = (await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway })) as CutoverGatewayResult;
     expect(cut).toMatchObject({ changed: true, reload: { taken: true } });
     // a retry after a lost answer (reads the record, reloads if needed, cats the newest backup when it must)
-    const again = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway });
+    const again = (await env.run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+    })) as CutoverGatewayResult;
     expect(again.changed).toBe(false);
-    const rb = await env.run(acts.rollbackGateway, {
+    const rb = (await env.run(acts.rollbackGateway, {
       proxmoxHost: sshd.endpoint(),
       gateway,
       previousServers: cut.previousServers,
       upstreamBefore: cut.upstreamBefore,
       upstreamAfter: cut.upstreamAfter,
-    });
+    })) as RollbackGatewayResult;
     expect(rb.outcome).toBe('restored');
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(original);
-    const dry = await env.run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, dryRun: true });
+    const dry = (await env.run(acts.cutoverGateway, {
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      dryRun: true,
+    })) as CutoverGatewayResult;
     expect(dry.changed).toBe(true);
   });
 
