@@ -16,6 +16,10 @@ export const FailureType = {
   // Raised by activities.
   GatewayVerifyFailed: 'GatewayVerifyFailed',
   SecretUnavailable: 'SecretUnavailable',
+  /** A provisioning script (or `phoenix create`) failed in a VM or on the host: names the script, exit code, output. */
+  FeatureScriptFailed: 'FeatureScriptFailed',
+  /** A feature applied, but its verify step (or the worker-side probe) did not prove the result. */
+  FeatureVerifyFailed: 'FeatureVerifyFailed',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];

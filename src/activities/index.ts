@@ -14,6 +14,7 @@ import { createGatewayIdentityActivities } from './gateway-identity';
 import { createNotifyActivities } from './notify';
 import { createPortainerActivities } from './portainer';
 import { createPreflightActivities } from './preflight';
+import { createProvisioningActivities } from './provisioning';
 import { createReadinessActivities } from './readiness';
 import { createVerifyActivities } from './verify';
 import { createVmActivities, defaultProxmoxFor } from './vms';
@@ -57,6 +58,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
     ...createFileActivities({ env: deps.env }),
     ...createVmActivities(proxmox),
+    ...createProvisioningActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor }),
     ...createReadinessActivities({ proxmoxFor: deps.proxmoxFor }),
     ...createVerifyActivities({ resolveSecret }),
     ...createPortainerActivities({ resolveSecret }),

@@ -89,3 +89,51 @@ export async function guestExec(
     interval = Math.min(1_000, interval * 2);
   }
 }
+
+/** Start argv in the VM (POST agent/exec) → the agent's pid; poll it with `guestExecStatus`. */
+export async function guestExecStart(
+  http: ProxmoxHttp,
+  node: string,
+  vmid: number,
+  argv: string[],
+  inputData?: string,
+): Promise<number> {
+  if (argv.length === 0) throw new ProxmoxError('guestExec needs a command (argv is empty).', { kind: 'invalid' });
+  const started = await http.post<{ pid: number }>(agentPath(node, vmid, 'exec'), {
+    command: argv,
+    'input-data': inputData,
+  });
+  return started.pid;
+}
+
+/** One look at a command started with `guestExecStart`: undefined while it runs. */
+export async function guestExecStatus(
+  http: ProxmoxHttp,
+  node: string,
+  vmid: number,
+  pid: number,
+): Promise<GuestExecResult | undefined> {
+  const status = await http.get<ExecStatus>(agentPath(node, vmid, 'exec-status'), { pid });
+  if (!(status.exited === 1 || status.exited === true)) return undefined;
+  return {
+    exitcode: status.exitcode ?? (status.signal !== undefined ? 128 + status.signal : -1),
+    stdout: status['out-data'] ?? '',
+    stderr: status['err-data'] ?? '',
+  };
+}
+
+/**
+ * A file's content through the guest agent (GET agent/file-read; PVE decodes it and reads at most 16 MiB).
+ * Needs VM.GuestAgent.FileRead on PVE 9 (VM.Monitor on PVE 8).
+ */
+export async function guestFileRead(
+  http: ProxmoxHttp,
+  node: string,
+  vmid: number,
+  file: string,
+): Promise<{ content: string; truncated: boolean }> {
+  const data = await http.get<{ content?: string; truncated?: number | boolean }>(agentPath(node, vmid, 'file-read'), {
+    file,
+  });
+  return { content: data?.content ?? '', truncated: data?.truncated === true || data?.truncated === 1 };
+}

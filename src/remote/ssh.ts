@@ -18,6 +18,8 @@ export interface CommandResult {
 export interface RunOptions {
   stdin?: string | Buffer;
   timeoutMs?: number;
+  /** Called with each chunk of stdout/stderr as it arrives (long commands stream their progress into heartbeats). */
+  onOutput?: (chunk: string) => void;
 }
 
 export interface SshSession {
@@ -216,6 +218,7 @@ function makeSession(client: Client, target: string, defaultTimeoutMs: number): 
           let size = 0;
           let settled = false;
           const collect = (into: Buffer[]) => (chunk: Buffer) => {
+            opts.onOutput?.(chunk.toString('utf8'));
             size += chunk.length;
             if (size <= MAX_OUTPUT_BYTES) into.push(chunk);
           };

@@ -1,0 +1,346 @@
+/**
+ * Phase 3 after the clone: make each VM what `phoenix create` makes of it. Host side, the VM's volume directory on
+ * the NFS export; guest side, through the guest agent, each feature's shipped script as check → apply → verify.
+ * Or, with the phoenix-cli provisioner, the operator's own `phoenix create <vmid>` on the host, then the same verify.
+ *
+ * Every step converges from live state: a retry (or a second run) finds finished features `already` done.
+ */
+import net from 'node:net';
+import { ApplicationFailure } from '@temporalio/activity';
+import { request } from 'undici';
+import type {
+  PortainerSettings,
+  ProvisioningSettings,
+  ProxmoxSettings,
+  SshEndpoint,
+  VmSpec,
+} from '../config/resolved-plan';
+import { dispatcherFor } from '../http/tls';
+import { FailureType } from '../failure-types';
+import { featureArgv, guestLogFile, scriptSha256, type FeatureStep } from '../provisioning/features';
+import {
+  guestExecStart,
+  guestExecStatus,
+  guestFileRead,
+  isRetryable,
+  type GuestExecResult,
+  type ProxmoxApi,
+} from '../proxmox';
+import { hostTarget, withSsh, type WorkerEnv } from '../remote';
+import { resolveSecret } from '../secrets';
+import { heartbeat } from './heartbeat';
+
+export interface ProvisioningDeps {
+  env: WorkerEnv;
+  proxmoxFor(settings: ProxmoxSettings): ProxmoxApi;
+  /** How long cloud-init may take after the first boot (default 15 min). */
+  cloudInitTimeoutMs?: number;
+  /** How long one feature's apply may take (default 20 min: apt over a slow mirror). */
+  applyTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type FeatureOutcome = 'applied' | 'already' | 'verified' | 'would-apply';
+
+export interface ProvisionFeatureInput {
+  proxmox: ProxmoxSettings;
+  vm: Pick<VmSpec, 'vmid' | 'name' | 'node'>;
+  step: FeatureStep;
+  /** phoenix-cli: Phoenix did the work; only prove the result. */
+  verifyOnly?: boolean;
+  dryRun?: boolean;
+  /** Worker-side proof that the service answers, after the in-guest verify. */
+  probe?: { tcp?: string; https?: { url: string; tls: PortainerSettings['tls'] } };
+  /** portainer_server: create the admin from this secret right after a fresh start. */
+  portainerAdmin?: ProvisioningSettings['portainerAdmin'] & { url: string; tls: PortainerSettings['tls'] };
+}
+
+export interface ProvisionFeatureResult {
+  vmid: number;
+  name: string;
+  outcome: FeatureOutcome;
+  /** sha256 of the script run (the lab's event log names the same). */
+  sha256: string;
+  detail: string;
+  /** Something the person must do now (e.g. create Portainer's admin before it locks itself). */
+  notice?: string;
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const TAIL_LINES = 20;
+
+function tailOf(text: string, lines = TAIL_LINES): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export function createProvisioningActivities(deps: ProvisioningDeps) {
+  const sleep = deps.sleep ?? realSleep;
+
+  /** Run argv in the guest; while it runs, the log file's tail goes into heartbeat details. */
+  async function runInGuest(
+    api: ProxmoxApi,
+    vm: ProvisionFeatureInput['vm'],
+    argv: string[],
+    opts: { what: string; timeoutMs: number; logFile?: string },
+  ): Promise<GuestExecResult & { tail: string }> {
+    const pid = await guestExecStart(api, vm.node, vm.vmid, argv);
+    const deadline = Date.now() + opts.timeoutMs;
+    let interval = 100;
+    let lastTailAt = 0;
+    const readTail = async () =>
+      opts.logFile
+        ? tailOf((await guestFileRead(api, vm.node, vm.vmid, opts.logFile).catch(() => ({ content: '' }))).content)
+        : '';
+    for (;;) {
+      const done = await guestExecStatus(api, vm.node, vm.vmid, pid);
+      if (done) return { ...done, tail: await readTail() };
+      if (Date.now() >= deadline)
+        throw ApplicationFailure.create({
+          type: FailureType.FeatureScriptFailed,
+          nonRetryable: true,
+          message: `${opts.what} in VM ${vm.vmid} did not finish within ${Math.round(opts.timeoutMs / 1000)} s (guest agent pid ${pid}); last lines of ${opts.logFile ?? 'its output'}:\n${await readTail()}`,
+        });
+      if (Date.now() - lastTailAt > 2_000) {
+        lastTailAt = Date.now();
+        heartbeat({ what: opts.what, vmid: vm.vmid, running: true, tail: await readTail() });
+      } else heartbeat({ what: opts.what, vmid: vm.vmid, running: true });
+      await sleep(interval);
+      interval = Math.min(1_000, interval * 2);
+    }
+  }
+
+  /** cloud-init must have finished before apt runs (it holds the apt lock and writes the user's groups). */
+  async function waitForCloudInit(api: ProxmoxApi, vm: ProvisionFeatureInput['vm']): Promise<void> {
+    const res = await runInGuest(api, vm, ['cloud-init', 'status', '--wait'], {
+      what: 'cloud-init status --wait',
+      timeoutMs: deps.cloudInitTimeoutMs ?? 900_000,
+    });
+    // 0: done; 2: done with recoverable errors (cloud-init ≥ 23.4).
+    if (res.exitcode !== 0 && res.exitcode !== 2)
+      throw ApplicationFailure.create({
+        type: FailureType.FeatureScriptFailed,
+        nonRetryable: true,
+        message: `cloud-init in VM ${vm.vmid} (${vm.name}) ended with exit code ${res.exitcode}: ${(res.stdout + res.stderr).trim()} — see /var/log/cloud-init-output.log in the VM`,
+      });
+  }
+
+  async function provisionFeature(input: ProvisionFeatureInput): Promise<ProvisionFeatureResult> {
+    const { vm, step } = input;
+    const api = deps.proxmoxFor(input.proxmox);
+    const sha256 = scriptSha256(step.script);
+    const logFile = guestLogFile(step);
+    const run = (mode: 'check' | 'apply' | 'verify', timeoutMs: number) =>
+      runInGuest(api, vm, featureArgv(step, mode), { what: `${step.script} ${mode}`, timeoutMs, logFile });
+    const failed = (mode: string, res: GuestExecResult & { tail: string }) =>
+      ApplicationFailure.create({
+        type: mode === 'verify' ? FailureType.FeatureVerifyFailed : FailureType.FeatureScriptFailed,
+        nonRetryable: true,
+        message:
+          `${step.script} ${mode} failed in VM ${vm.vmid} (${vm.name}) with exit code ${res.exitcode}; ` +
+          `last lines of ${logFile}:\n${res.tail || (res.stdout + res.stderr).trim() || '(no output)'}\n` +
+          `Fix the cause in the VM, then run the migration again: finished features are not re-applied.`,
+        details: [{ vmid: vm.vmid, feature: step.name, exitcode: res.exitcode, sha256 }],
+      });
+
+    heartbeat({ what: step.name, vmid: vm.vmid, step: 'cloud-init' });
+    await guarded(() => waitForCloudInit(api, vm));
+
+    if (input.verifyOnly) {
+      const v = await guarded(() => run('verify', 120_000));
+      if (v.exitcode !== 0) throw failed('verify', v);
+      await probe(input);
+      return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail: lastLine(v.tail) };
+    }
+    const check = await guarded(() => run('check', 120_000));
+    if (check.exitcode === 0) {
+      if (!input.dryRun) await probe(input);
+      return { vmid: vm.vmid, name: step.name, outcome: 'already', sha256, detail: 'already in place' };
+    }
+    if (input.dryRun)
+      return { vmid: vm.vmid, name: step.name, outcome: 'would-apply', sha256, detail: `would apply ${step.script}` };
+    const apply = await guarded(() => run('apply', deps.applyTimeoutMs ?? 1_200_000));
+    if (apply.exitcode !== 0) throw failed('apply', apply);
+    const verify = await guarded(() => run('verify', 120_000));
+    if (verify.exitcode !== 0) throw failed('verify', verify);
+    await probe(input);
+    const notice = step.feature === 'portainer_server' ? await initPortainerAdmin(input) : undefined;
+    return {
+      vmid: vm.vmid,
+      name: step.name,
+      outcome: 'applied',
+      sha256,
+      detail: lastLine(verify.tail),
+      ...(notice ? { notice } : {}),
+    };
+  }
+
+  /** Transient Proxmox failures (agent restarting, lock) are retried here a few times before Temporal retries. */
+  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isRetryable(err) || attempt >= 5) throw err;
+        heartbeat({ retry: attempt, error: (err as Error).message });
+        await sleep(Math.min(3_000, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function probe(input: ProvisionFeatureInput): Promise<void> {
+    const p = input.probe;
+    if (p?.tcp) {
+      const m = /^tcp:\/\/([^:/]+):(\d+)$/.exec(p.tcp);
+      if (m && !(await tcpAnswers(m[1], Number(m[2]))))
+        throw ApplicationFailure.create({
+          type: FailureType.FeatureVerifyFailed,
+          message: `${input.step.name} runs in VM ${input.vm.vmid}, but nothing answers on ${p.tcp} from the worker (firewall? port mapping?)`,
+        });
+    }
+    if (p?.https) {
+      const dispatcher = dispatcherFor(p.https.tls, {
+        connectTimeoutMs: 5_000,
+        what: 'Portainer',
+        planField: 'portainer.tls',
+      });
+      try {
+        const res = await request(`${p.https.url.replace(/\/$/, '')}/api/system/status`, {
+          dispatcher,
+          headersTimeout: 5_000,
+          bodyTimeout: 5_000,
+        });
+        await res.body.dump();
+      } catch (err) {
+        throw ApplicationFailure.create({
+          type: FailureType.FeatureVerifyFailed,
+          message: `${input.step.name} runs in VM ${input.vm.vmid}, but ${p.https.url} does not answer from the worker: ${(err as Error).message}`,
+        });
+      } finally {
+        await dispatcher.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * A freshly started Portainer CE locks itself if no admin is created within minutes: create it from the secret,
+   * or say at once what the person must do.
+   */
+  async function initPortainerAdmin(input: ProvisionFeatureInput): Promise<string | undefined> {
+    const admin = input.portainerAdmin;
+    const url = admin?.url ?? input.probe?.https?.url ?? 'https://<VM>:9443';
+    if (!admin?.password)
+      return (
+        `Portainer was just started in VM ${input.vm.vmid} with an empty database: open ${url} NOW and create the admin user ` +
+        `(Portainer locks itself about 5 minutes after its start; if it did, run \`docker restart portainer\` in VM ${input.vm.vmid}), ` +
+        `or set provisioning.portainerAdmin in the plan.`
+      );
+    const password = resolveSecret(admin.password, deps.env);
+    const dispatcher = dispatcherFor(admin.tls, {
+      connectTimeoutMs: 5_000,
+      what: 'Portainer',
+      planField: 'portainer.tls',
+    });
+    try {
+      const res = await request(`${admin.url.replace(/\/$/, '')}/api/users/admin/init`, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Username: admin.username, Password: password }),
+      });
+      const text = await res.body.text();
+      // 409: an admin exists already (a retry after a lost answer, or someone was quicker) — fine either way.
+      if (res.statusCode >= 300 && res.statusCode !== 409)
+        return `Portainer in VM ${input.vm.vmid} refused creating admin "${admin.username}" (HTTP ${res.statusCode}: ${text.slice(0, 200)}); create it at ${admin.url} before Portainer locks itself.`;
+      return undefined;
+    } finally {
+      await dispatcher.close().catch(() => undefined);
+    }
+  }
+
+  /** Host side: the VM's directory on the NFS export, 0750 root:root (Phoenix makes it 0777; we do not). */
+  async function prepareVolumeDirectory(input: {
+    proxmoxHost: SshEndpoint;
+    vm: Pick<VmSpec, 'vmid' | 'volumes'>;
+    dryRun?: boolean;
+  }): Promise<{ vmid: number; directories: { path: string; outcome: FeatureOutcome }[] }> {
+    const dirs = input.vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path);
+    return withSsh(input.proxmoxHost, deps.env, async (session) => {
+      const host = hostTarget(session);
+      const out: { path: string; outcome: FeatureOutcome }[] = [];
+      for (const dir of dirs) {
+        heartbeat({ what: 'volume directory', dir });
+        if ((await host.run(['test', '-d', dir])).code === 0) {
+          out.push({ path: dir, outcome: 'already' });
+          continue;
+        }
+        if (input.dryRun) {
+          out.push({ path: dir, outcome: 'would-apply' });
+          continue;
+        }
+        const made = await host.run(['mkdir', '-p', '-m', '0750', '--', dir]);
+        if (made.code !== 0 || (await host.run(['test', '-d', dir])).code !== 0)
+          throw ApplicationFailure.create({
+            type: FailureType.FeatureScriptFailed,
+            nonRetryable: true,
+            message: `cannot create the volume directory ${dir} on ${session.describe} (exit ${made.code}): ${made.stderr.trim()}`,
+          });
+        out.push({ path: dir, outcome: 'applied' });
+      }
+      return { vmid: input.vm.vmid, directories: out };
+    });
+  }
+
+  /**
+   * The phoenix-cli provisioner: the operator's own `phoenix create <vmid>` on the Proxmox host (root or sudo there),
+   * its output streamed into heartbeats. Phoenix is idempotent per VM (it skips the clone of an existing VM).
+   */
+  async function runPhoenixCreate(input: {
+    proxmoxHost: SshEndpoint;
+    vmid: number;
+    command: string[];
+  }): Promise<{ vmid: number; exitcode: number; tail: string }> {
+    return withSsh(input.proxmoxHost, deps.env, async (session) => {
+      let output = '';
+      let last = 0;
+      const res = await session.run([...input.command, String(input.vmid)], {
+        timeoutMs: deps.applyTimeoutMs ?? 1_800_000,
+        onOutput: (chunk) => {
+          output = (output + chunk).slice(-16_384);
+          if (Date.now() - last > 1_000) {
+            last = Date.now();
+            heartbeat({ what: `${input.command.join(' ')} ${input.vmid}`, tail: tailOf(output, 10) });
+          }
+        },
+      });
+      const tail = tailOf(`${res.stdout}\n${res.stderr}`);
+      if (res.code !== 0)
+        throw ApplicationFailure.create({
+          type: FailureType.FeatureScriptFailed,
+          nonRetryable: true,
+          message: `\`${input.command.join(' ')} ${input.vmid}\` on ${session.describe} failed with exit code ${res.code}; last lines:\n${tail}`,
+        });
+      return { vmid: input.vmid, exitcode: res.code, tail };
+    });
+  }
+
+  return { provisionFeature, prepareVolumeDirectory, runPhoenixCreate };
+}
+
+function lastLine(text: string): string {
+  return text.trimEnd().split('\n').pop() ?? '';
+}
+
+function tcpAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host, port, timeout: 5_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
