@@ -1,3 +1,4 @@
+import type { GuestSandbox, SandboxRun } from '../guest-sandbox/sandbox';
 import type { RawParams, Schema } from './params';
 import type { SimState } from './types';
 
@@ -5,6 +6,10 @@ export interface SimOptions {
   taskDurations: Record<string, number>;
   defaultTaskMs: number;
   agentDelayMs: number;
+  /** Runs guest-agent commands of VMs with an image for real (see src/lab/guest-sandbox). */
+  sandbox?: GuestSandbox;
+  /** Sandboxed commands in flight or ended, by `vmid:pid` (processes are not state: a restarted sim forgets them). */
+  sandboxRuns: Map<string, SandboxRun>;
 }
 
 export interface RouteContext {

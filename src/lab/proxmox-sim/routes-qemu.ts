@@ -235,6 +235,7 @@ export function qemuRoutes(): Route[] {
           pending: {},
           pendingDelete: [],
           exec: src.exec.map((r) => ({ ...r })),
+          ...(src.image ? { image: src.image } : {}),
           execRuns: {},
           nextExecPid: 1000,
           ignoresShutdown: false,
@@ -369,6 +370,16 @@ export function qemuRoutes(): Route[] {
       (ctx) => {
         const g = requireAgent(ctx);
         const argv = ([] as string[]).concat(ctx.params.command);
+        const sandbox = ctx.options.sandbox;
+        if (sandbox && g.image) {
+          const pid = g.nextExecPid++;
+          const input = ctx.params['input-data'];
+          ctx.options.sandboxRuns.set(
+            `${g.vmid}:${pid}`,
+            sandbox.exec(g.vmid, g.image, argv, input === undefined ? undefined : String(input)),
+          );
+          return { pid };
+        }
         const rule = matchExec(g.exec, argv) ??
           matchExec(ctx.state.exec, argv) ?? { argv, exitcode: 0, stdout: '', stderr: '' };
         const pid = g.nextExecPid++;
@@ -376,8 +387,30 @@ export function qemuRoutes(): Route[] {
         return { pid };
       },
     ),
+    route('GET', `${vm}/agent/file-read`, 'VM.GuestAgent.FileRead', { file: { type: 'string' } }, (ctx) => {
+      const g = requireAgent(ctx);
+      const file = String(ctx.params.file);
+      const sandbox = ctx.options.sandbox;
+      const content = sandbox && g.image ? sandbox.readFile(g.vmid, g.image, file) : undefined;
+      // QEMU's guest-file-open error, as PVE passes it on.
+      if (content === undefined) throw fail500(`Agent error: failed to open file '${file}': No such file or directory`);
+      const max = 16 * 1024 * 1024;
+      return { content: content.slice(0, max), ...(content.length > max ? { truncated: 1 } : {}) };
+    }),
     route('GET', `${vm}/agent/exec-status`, 'VM.Monitor', { pid: { type: 'int' } }, (ctx) => {
       const g = requireAgent(ctx);
+      const sandboxed = ctx.options.sandboxRuns.get(`${g.vmid}:${ctx.params.pid}`);
+      if (sandboxed) {
+        if (sandboxed.exitcode === undefined) return { exited: 0 };
+        const out = Buffer.concat(sandboxed.stdout).toString('utf8');
+        const err = Buffer.concat(sandboxed.stderr).toString('utf8');
+        return {
+          exited: 1,
+          exitcode: sandboxed.exitcode,
+          ...(out ? { 'out-data': out } : {}),
+          ...(err ? { 'err-data': err } : {}),
+        };
+      }
       const run = g.execRuns[String(ctx.params.pid)];
       if (!run) throw fail500(`Agent error: Invalid parameter 'pid'`);
       if (Date.now() < run.startedAt + (run.rule.durationMs ?? 0)) return { exited: 0 };

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GuestSandbox } from '../guest-sandbox/sandbox';
 import { generateNodeCertificate } from './cert';
 import { FaultInjector, type FaultSettings } from './faults';
 import { SimHttpError } from './http-error';
@@ -49,6 +50,8 @@ export interface ProxmoxSimOptions {
   port?: number;
   /** Keep the CA and node certificate here and reuse them on the next start (the lab resumes with the same pin). */
   certDir?: string;
+  /** Run guest-agent commands of VMs that have an image for real, in a sandboxed root per VM. */
+  guestSandbox?: GuestSandbox;
 }
 
 export interface AuditEntry {
@@ -118,6 +121,8 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
     taskDurations: { ...(opts.taskDurations ?? {}) },
     defaultTaskMs: opts.defaultTaskMs ?? 100,
     agentDelayMs: opts.agentDelayMs ?? 300,
+    sandbox: opts.guestSandbox,
+    sandboxRuns: new Map(),
   };
   let authDelayMs = opts.authDelayMs ?? 3_000;
   const faults = new FaultInjector(opts.faults ?? {});

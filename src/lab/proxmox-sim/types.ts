@@ -1,4 +1,5 @@
 /** The simulator's state: plain JSON, so it can be saved to and loaded from a file. */
+import type { GuestImage } from '../guest-sandbox/images';
 
 export type GuestType = 'qemu' | 'lxc';
 export type ConfigValue = string | number;
@@ -34,6 +35,8 @@ export interface SimGuestSeed {
   exec?: ExecRule[];
   /** The guest ignores a clean shutdown (only a stop ends it). */
   ignoresShutdown?: boolean;
+  /** QEMU: what its disk holds; with a guest sandbox, agent exec runs real commands in a root built from it. */
+  image?: GuestImage;
 }
 
 export interface WorldSeed {
@@ -66,6 +69,8 @@ export interface SimGuest {
   ignoresShutdown: boolean;
   /** UPID of a running worker holding the guest's config flock (other changes get "can't lock file"). */
   busyTask?: string;
+  /** What its disk holds (clones inherit the template's); sandboxed exec needs it. */
+  image?: GuestImage;
 }
 
 export type TaskEffect =

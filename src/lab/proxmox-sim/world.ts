@@ -1,3 +1,4 @@
+import type { GuestImage } from '../guest-sandbox/images';
 import type { ConfigValue, ExecRule, SimGuest, SimGuestSeed, SimState, WorldSeed } from './types';
 
 export function emptyState(): SimState {
@@ -64,6 +65,7 @@ function guestFromSeed(seed: SimGuestSeed, world: WorldSeed): SimGuest {
     execRuns: {},
     nextExecPid: 1000,
     ignoresShutdown: seed.ignoresShutdown ?? false,
+    ...(seed.image ? { image: seed.image } : {}),
   };
 }
 
@@ -115,6 +117,10 @@ export interface PhoenixWorldOptions {
   extraStorages?: string[];
   /** Agent exec answers for VMs cloned from the template (e.g. `docker info` → 0). */
   exec?: ExecRule[];
+  /** The template's disk image: with a guest sandbox, its clones run real commands in a root built from it. */
+  templateImage?: GuestImage;
+  /** VMs that exist before the run (e.g. 1001 "Dr-Phoenix", running the Portainer server). */
+  vms?: SimGuestSeed[];
 }
 
 /**
@@ -139,7 +145,9 @@ export function seedFromPhoenixWorld(opts: PhoenixWorldOptions = {}): WorldSeed 
       status: 'stopped',
       config: { scsi0: `${storage}:base-${templateVmid}-disk-0,iothread=1,size=${opts.templateDiskGb ?? 32}G` },
       exec: opts.exec,
+      ...(opts.templateImage ? { image: opts.templateImage } : {}),
     },
+    ...(opts.vms ?? []),
     {
       vmid: opts.gatewayCtid ?? 101,
       type: 'lxc',

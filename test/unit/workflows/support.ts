@@ -173,6 +173,18 @@ function defaultAnswers(): Answers {
       steps: [],
     }),
     notify: () => ({ delivered: true, status: 200 }),
+    prepareVolumeDirectory: (i) => ({
+      vmid: i.vm.vmid,
+      directories: i.vm.volumes.map((v) => ({ path: v.path, outcome: i.dryRun ? 'would-apply' : 'applied' })),
+    }),
+    provisionFeature: (i) => ({
+      vmid: i.vm.vmid,
+      name: i.step.name,
+      outcome: i.verifyOnly ? 'verified' : i.dryRun ? 'would-apply' : 'applied',
+      sha256: '0'.repeat(64),
+      detail: 'done',
+    }),
+    runPhoenixCreate: (i) => ({ vmid: i.vmid, exitcode: 0, tail: 'done' }),
   } satisfies Answers;
 }
 

@@ -1,0 +1,194 @@
+/**
+ * The lab's guests, as real as a loopback lab can make them: every guest-agent exec in a sandboxed VM runs the very
+ * bytes it is given under a real bash, inside the VM's own root directory (chroot) in a private mount namespace, with
+ * recording stand-ins for apt-get, dpkg, systemctl, docker, mount, mountpoint, usermod, cloud-init and curl first on
+ * PATH (src/lab/guest-sandbox/bin). The host's /usr is bind-mounted read-only for bash and coreutils; the guest's
+ * /etc, /var, /root are its own — so nothing outside the lab is touched, and what the scripts leave behind (packages,
+ * services, containers, fstab, mounts) is the guest's state for the next command.
+ *
+ * The NFS export of the lab's "Proxmox host" is visible to the guest under /phoenix-sim/nfs; the mount stand-in
+ * bind-mounts a directory of it where fstab says, and the mount is re-established at every exec (each exec is its
+ * own namespace, like each command sees the guest's mount table).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildGuestRoot, type GuestImage } from './images';
+
+export type { GuestImage } from './images';
+
+export interface GuestSandboxOptions {
+  /** One root per VM below this directory. */
+  dir: string;
+  /** The NFS server address guests may mount from (the Proxmox host's, mapped), and the host directory it exports. */
+  nfsServer: string;
+  nfsRoot: string;
+  /** Every exec, with the sha256 of the script it ran (argv `bash -c SCRIPT …`). */
+  record?: (event: Record<string, unknown>) => void;
+  /** Called after a command in a guest ended (the lab reconciles listeners of containers that publish ports). */
+  onChange?: (vmid: number) => void;
+}
+
+export interface SandboxRun {
+  child: ChildProcess;
+  stdout: Buffer[];
+  stderr: Buffer[];
+  exitcode?: number;
+}
+
+export interface GuestContainer {
+  name: string;
+  image: string;
+  ports: string[];
+  running: boolean;
+}
+
+const STANDINS = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'guest-sandbox', 'bin');
+const MAX_OUTPUT = 1024 * 1024;
+
+/** Inside the new mount namespace: the read-only /usr, device nodes, the export, recorded mounts; then chroot. */
+const RUNNER = `set -euo pipefail
+root="$1"; nfs_root="$2"; shift 2
+mount --bind /usr "$root/usr"
+mount -o remount,bind,ro "$root/usr"
+for d in null zero urandom random; do mount --bind "/dev/$d" "$root/dev/$d"; done
+mount --bind "${'$'}{PHOENIX_SIM_STANDINS:?}" "$root/phoenix-sim/bin"
+mount -o remount,bind,ro "$root/phoenix-sim/bin"
+mkdir -p "$root/phoenix-sim/nfs$nfs_root"
+mount --bind "$nfs_root" "$root/phoenix-sim/nfs$nfs_root"
+if [ -f "$root/var/lib/phoenix-sim/mounts" ]; then
+  while read -r src mp; do
+    p="${'$'}{src#*:}"
+    if [ -d "$root/phoenix-sim/nfs$p" ] && [ -d "$root$mp" ]; then mount --bind "$root/phoenix-sim/nfs$p" "$root$mp"; fi
+  done < "$root/var/lib/phoenix-sim/mounts"
+fi
+exec chroot "$root" /usr/bin/env -i PATH=/phoenix-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin \\
+  HOME=/root LANG=C.UTF-8 PHOENIX_SIM_NFS_SERVER="$PHOENIX_SIM_NFS_SERVER" PHOENIX_SIM_APT_FAIL="$PHOENIX_SIM_APT_FAIL" "$@"
+`;
+
+/** Can this machine make mount namespaces and chroot (root, or an unprivileged user namespace)? */
+export function sandboxUnavailableReason(): string | undefined {
+  const res = spawnSync('unshare', [...unshareArgs(), '--', 'true'], { encoding: 'utf8' });
+  if (res.error) return `unshare is not available (${res.error.message}); install util-linux`;
+  if (res.status !== 0) return `unshare cannot make a mount namespace here: ${res.stderr.trim()}`;
+  return undefined;
+}
+
+function unshareArgs(): string[] {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  return root
+    ? ['--mount', '--propagation', 'private']
+    : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
+}
+
+export class GuestSandbox {
+  private aptFailRate = 0;
+  private draw: () => number = Math.random;
+
+  constructor(readonly opts: GuestSandboxOptions) {
+    fs.mkdirSync(opts.dir, { recursive: true });
+  }
+
+  /** `guest-apt-fail`: the share of guest commands in which apt-get fails (1 = every one, 0 = never). */
+  setFaults(f: { aptFailRate?: number; random?: () => number }): void {
+    this.aptFailRate = f.aptFailRate ?? 0;
+    if (f.random) this.draw = f.random;
+  }
+
+  rootOf(vmid: number): string {
+    return path.join(this.opts.dir, String(vmid));
+  }
+
+  /** The guest's root, built from its image the first time it is needed. */
+  ensureRoot(vmid: number, image: GuestImage): string {
+    const root = this.rootOf(vmid);
+    if (!fs.existsSync(path.join(root, '.phoenix-sim-image'))) buildGuestRoot(root, image);
+    return root;
+  }
+
+  exec(vmid: number, image: GuestImage, argv: string[], inputData?: string): SandboxRun {
+    const root = this.ensureRoot(vmid, image);
+    const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
+    const child = spawn(
+      'unshare',
+      [...unshareArgs(), '--', 'bash', '-c', RUNNER, 'phoenix-sim-guest', root, this.opts.nfsRoot, ...argv],
+      {
+        env: {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+          PHOENIX_SIM_STANDINS: STANDINS,
+          PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer,
+          PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0',
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    const run: SandboxRun = { child, stdout: [], stderr: [] };
+    let size = 0;
+    const keep = (into: Buffer[]) => (b: Buffer) => {
+      size += b.length;
+      if (size <= MAX_OUTPUT) into.push(b);
+    };
+    child.stdout?.on('data', keep(run.stdout));
+    child.stderr?.on('data', keep(run.stderr));
+    child.stdin?.end(inputData ?? '');
+    const script = argv[0] === 'bash' && argv[1] === '-c' ? argv[2] : undefined;
+    child.once('close', (code, signal) => {
+      run.exitcode = code ?? (signal ? 128 : -1);
+      this.opts.record?.({
+        kind: 'guest-exec',
+        vmid,
+        command: script !== undefined ? ['bash', '-c', '<script>', ...argv.slice(3)].join(' ') : argv.join(' '),
+        ...(script !== undefined ? { sha256: createHash('sha256').update(script).digest('hex') } : {}),
+        exitcode: run.exitcode,
+        ...(aptFail ? { fault: 'guest-apt-fail' } : {}),
+      });
+      this.opts.onChange?.(vmid);
+    });
+    child.once('error', (err) => {
+      run.exitcode = 127;
+      run.stderr.push(Buffer.from(`sandbox: ${err.message}\n`));
+    });
+    return run;
+  }
+
+  /** agent/file-read: a file of the guest's own root (absolute path inside the guest). */
+  readFile(vmid: number, image: GuestImage, file: string): string | undefined {
+    const root = this.ensureRoot(vmid, image);
+    const resolved = path.resolve(root, `.${path.posix.normalize(file)}`);
+    if (!resolved.startsWith(`${root}/`)) return undefined;
+    try {
+      return fs.readFileSync(resolved, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The guest's containers as its docker stand-in recorded them. */
+  containers(vmid: number): GuestContainer[] {
+    const dir = path.join(this.rootOf(vmid), 'var', 'lib', 'phoenix-sim', 'containers');
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir).map((name) => {
+      const fields = Object.fromEntries(
+        fs
+          .readFileSync(path.join(dir, name), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      );
+      return {
+        name,
+        image: fields.image ?? '',
+        ports: String(fields.ports ?? '')
+          .split(' ')
+          .filter(Boolean),
+        running: fields.running === 'true',
+      };
+    });
+  }
+
+  /** A published port of a running container, e.g. 9001 → true when `-p 9001:9001` runs. */
+  publishes(vmid: number, port: number): boolean {
+    return this.containers(vmid).some((c) => c.running && c.ports.some((p) => p.split(':')[0] === String(port)));
+  }
+}

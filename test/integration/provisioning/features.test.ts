@@ -1,0 +1,175 @@
+/**
+ * The shipped provisioning scripts, run by the real activity through the (simulated) guest agent: the lab's guest
+ * sandbox executes the very bytes under bash in a per-VM root (own mount namespace + chroot), with recording
+ * stand-ins for apt-get, systemctl, docker, mount … Nothing outside the lab is touched.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createProvisioningActivities } from '../../../src/activities/provisioning';
+import { defaultProxmoxFor } from '../../../src/activities/vms';
+import type { ProvisioningSettings } from '../../../src/config/resolved-plan';
+import { GuestSandbox, sandboxUnavailableReason } from '../../../src/lab/guest-sandbox/sandbox';
+import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
+import { featuresFor, scriptSha256, scriptText, type FeatureStep } from '../../../src/provisioning/features';
+import { settingsFor, vmSpec } from '../proxmox/helpers';
+
+const unavailable = sandboxUnavailableReason();
+const maybe = unavailable && process.env.CI !== 'true' ? describe.skip : describe;
+if (unavailable) console.warn(`guest sandbox tests skipped: ${unavailable}`);
+
+const PROVISIONING: ProvisioningSettings = {
+  provisioner: 'native',
+  phoenixCommand: ['phoenix', 'create'],
+  phoenixVmConfig: '/usr/local/phoenix_hypervisor/etc/phoenix_vm_configs.json',
+  images: { portainerServer: 'portainer/portainer-ce:2.21.5', portainerAgent: 'portainer/agent:2.21.5' },
+};
+const BARE = { base: 'ubuntu-24.04-cloud' as const };
+const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const hostFiles = [
+  '/etc/fstab',
+  ...fs.readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`),
+].filter((f) => fs.existsSync(f));
+
+let dir: string;
+let sim: ProxmoxSim;
+let sandbox: GuestSandbox;
+const events: Record<string, unknown>[] = [];
+const hostBefore = new Map<string, string>();
+const { provisionFeature } = createProvisioningActivities({
+  env: process.env,
+  proxmoxFor: defaultProxmoxFor({ warn: () => undefined }),
+  sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+});
+
+maybe('provisioning scripts in a sandboxed guest', () => {
+  beforeAll(async () => {
+    for (const f of hostFiles) hostBefore.set(f, sha(f));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-guests-'));
+    fs.mkdirSync(path.join(dir, 'exports', '1042'), { recursive: true });
+    sandbox = new GuestSandbox({
+      dir: path.join(dir, 'guests'),
+      nfsServer: '10.0.0.13',
+      nfsRoot: path.join(dir, 'exports'),
+      record: (e) => events.push(e),
+    });
+    sim = await startProxmoxSim({
+      worlds: [
+        seedFromPhoenixWorld({
+          templateImage: BARE,
+          vms: [
+            { vmid: 1042, type: 'qemu', name: 'Dr-Phoenix', status: 'running', ip: '10.0.0.102', image: BARE },
+            { vmid: 1043, type: 'qemu', name: 'scratch', status: 'running', ip: '10.0.0.103', image: BARE },
+          ],
+        }),
+      ],
+      authDelayMs: 50,
+      agentDelayMs: 10,
+      guestSandbox: sandbox,
+    });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const vm = vmSpec(1042, 'Dr-Phoenix', {
+    features: ['base_setup', 'docker'],
+    portainerRole: 'agent',
+    ciuser: 'phoenix_user',
+    volumes: [{ type: 'nfs', path: '', mountPoint: '/persistent-storage', server: '10.0.0.13' }],
+  });
+  const steps = (): FeatureStep[] =>
+    featuresFor({ ...vm, volumes: [{ ...vm.volumes[0], path: path.join(dir, 'exports', '1042') }] }, PROVISIONING);
+  const run = (step: FeatureStep) =>
+    provisionFeature({
+      proxmox: settingsFor(sim, 'PMX_PROV'),
+      vm: { vmid: 1042, name: 'Dr-Phoenix', node: 'pve' },
+      step,
+    });
+
+  it('the bare template has no Docker: `docker info` fails in the guest', async () => {
+    const r = sandbox.exec(1043, BARE, ['docker', 'info']);
+    await new Promise((res) => r.child.once('close', res));
+    expect(r.exitcode).toBe(127);
+  });
+
+  it('guest-apt-fail: the docker step fails naming the script, its exit code and output; after the fault clears a re-run completes without re-applying what finished', async () => {
+    const [mount, base, docker, agent] = steps();
+    expect([mount, base, docker, agent].map((s) => s.name)).toEqual([
+      'mount',
+      'base_setup',
+      'docker',
+      'portainer_agent',
+    ]);
+    expect(await run(mount)).toMatchObject({ outcome: 'applied', sha256: scriptSha256('mount.sh') });
+    sandbox.setFaults({ aptFailRate: 1 });
+    const err = await run(docker).then(
+      () => undefined,
+      (e: Error & { type?: string; nonRetryable?: boolean }) => e,
+    );
+    expect(err).toMatchObject({ type: 'FeatureScriptFailed', nonRetryable: true });
+    expect(err!.message).toContain('docker.sh apply failed in VM 1042');
+    expect(err!.message).toContain('exit code 100');
+    expect(err!.message).toContain("Temporary failure resolving 'archive.ubuntu.com'");
+    sandbox.setFaults({ aptFailRate: 0 });
+    const applied: string[] = [];
+    for (const s of [mount, base, docker, agent]) applied.push(`${s.name}:${(await run(s)).outcome}`);
+    // base_setup: Ubuntu's cloud image already has its packages (as the real one does).
+    expect(applied).toEqual(['mount:already', 'base_setup:already', 'docker:applied', 'portainer_agent:applied']);
+  });
+
+  it('each feature is `already` on a second run, and the guest holds what the scripts made', async () => {
+    for (const s of steps()) expect((await run(s)).outcome).toBe('already');
+    const root = sandbox.rootOf(1042);
+    const fstab = fs.readFileSync(path.join(root, 'etc/fstab'), 'utf8');
+    expect(fstab.split('\n').filter((l) => l.includes('/persistent-storage'))).toHaveLength(1);
+    expect(fs.readFileSync(path.join(root, 'etc/apt/sources.list.d/docker.list'), 'utf8')).toContain(
+      'download.docker.com/linux/ubuntu noble stable',
+    );
+    expect(fs.readFileSync(path.join(root, 'etc/group'), 'utf8')).toMatch(/^docker:x:988:phoenix_user$/m);
+    expect(sandbox.containers(1042)).toEqual([
+      { name: 'portainer_agent', image: 'portainer/agent:2.21.5', ports: ['9001:9001'], running: true },
+    ]);
+    // The NFS share is really there: a file on the export is visible in the guest.
+    fs.writeFileSync(path.join(dir, 'exports', '1042', 'hello.txt'), 'hi');
+    const cat = sandbox.exec(1042, BARE, ['cat', '/persistent-storage/hello.txt']);
+    await new Promise((res) => cat.child.once('close', res));
+    expect(Buffer.concat(cat.stdout).toString()).toBe('hi');
+    // The lab's event log names the bytes that ran.
+    expect(events.some((e) => e.sha256 === scriptSha256('docker.sh') && e.exitcode === 0)).toBe(true);
+  });
+
+  it('a deliberately non-idempotent copy of a script shows the duplication', async () => {
+    // The fstab edit without its check: append every time.
+    const text = scriptText('mount.sh');
+    const from = text.indexOf('    if ! in_fstab; then');
+    const to = text.indexOf('    if ! mounted; then');
+    const broken = `${text.slice(0, from)}    printf '%s\\n' "$line" >>/etc/fstab\n${text.slice(to)}`;
+    expect(from).toBeGreaterThan(0);
+    const exportDir = path.join(dir, 'exports', '1042');
+    const apply = async (script: string, vmid: number) => {
+      const r = sandbox.exec(vmid, BARE, ['bash', '-c', script, 'mount.sh', 'apply', '10.0.0.13', exportDir, '/data']);
+      await new Promise((res) => r.child.once('close', res));
+      return r.exitcode;
+    };
+    const lines = (vmid: number) =>
+      fs
+        .readFileSync(path.join(sandbox.rootOf(vmid), 'etc/fstab'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(' /data nfs ')).length;
+    expect(await apply(broken, 1043)).toBe(0);
+    expect(await apply(broken, 1043)).toBe(0);
+    expect(lines(1043)).toBe(2);
+    // The shipped script, run twice in a fresh guest, leaves exactly one line.
+    fs.rmSync(sandbox.rootOf(1044), { recursive: true, force: true });
+    expect(await apply(text, 1044)).toBe(0);
+    expect(await apply(text, 1044)).toBe(0);
+    expect(lines(1044)).toBe(1);
+  });
+
+  it("nothing outside the lab changed: the host's /etc/fstab and apt sources are byte for byte the same", () => {
+    for (const [file, before] of hostBefore) expect(`${file} ${sha(file)}`).toBe(`${file} ${before}`);
+  });
+});
