@@ -3,9 +3,11 @@
  * making sure node_modules, the build and the Temporal CLI are there.
  */
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { commandFooter } from './help';
 import { ExitCode, type CliIo } from './io';
 import { CliError } from './runs';
+import { selfCommand } from './self';
 
 const DEFAULT_DIR = '.lab';
 
@@ -26,59 +28,63 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway)',
     )
     .option('--reset', 'start the world over (otherwise an open run is resumed)')
-    .option('--portainer-mode <mode>', 'manual (a person deploys the stack) or api (the run does it)')
-    .option('--data-mode <mode>', 'Qdrant data: none, snapshot (copy before cutover) or reindex')
-    .action(
-      async (o: {
-        dir: string;
-        autoConfirm?: boolean;
-        report?: string;
-        faults?: string;
-        reset?: boolean;
-        portainerMode?: string;
-        dataMode?: string;
-      }) => {
-        const { runLab, parseFaultSpec } = await import('../lab/lab');
-        if (o.portainerMode && !['manual', 'api'].includes(o.portainerMode))
-          throw new CliError(
-            `--portainer-mode must be manual or api, got ${o.portainerMode}`,
-            'see --help',
-            ExitCode.badInput,
-          );
-        if (o.dataMode && !['none', 'snapshot', 'reindex'].includes(o.dataMode))
-          throw new CliError(
-            `--data-mode must be none, snapshot or reindex, got ${o.dataMode}`,
-            'see --help',
-            ExitCode.badInput,
-          );
-        let faults;
-        try {
-          faults = o.faults ? parseFaultSpec(o.faults) : undefined;
-        } catch (err) {
-          throw new CliError((err as Error).message, 'e.g. --faults transient=0.2,lost=0.1', ExitCode.badInput);
-        }
-        const temporalCli = process.env.TEMPORAL_CLI_PATH;
-        if (!temporalCli)
-          throw new CliError(
-            'TEMPORAL_CLI_PATH is not set',
-            'run the lab with `npm run lab` (it finds or installs the Temporal CLI)',
-            ExitCode.badInput,
-          );
-        setExit(
-          await runLab({
-            dir: path.resolve(o.dir),
-            temporalCli,
-            autoConfirm: o.autoConfirm,
-            reportFile: o.report ? path.resolve(o.report) : undefined,
-            faults,
-            reset: o.reset,
-            portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
-            dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
-            say: (l) => io.out(l),
-          }),
-        );
-      },
+    .addOption(
+      new Option('--portainer-mode <mode>', 'manual: a person deploys the stack; api: the run does it')
+        .choices(['manual', 'api'])
+        .default(undefined, "the plan's portainer.mode"),
+    )
+    .addOption(
+      new Option('--data-mode <mode>', 'Qdrant data: copy by snapshot before the cutover, or wait for re-indexing')
+        .choices(['none', 'snapshot', 'reindex'])
+        .default(undefined, "the plan's qdrant.data.mode"),
     );
+  commandFooter(
+    lab,
+    [
+      'npm run lab   (= phoenix-migrate lab, after installing what is missing)',
+      'phoenix-migrate lab --auto-confirm --reset --report out.json',
+    ],
+    [0, 1, 2],
+  );
+  lab.action(
+    async (o: {
+      dir: string;
+      autoConfirm?: boolean;
+      report?: string;
+      faults?: string;
+      reset?: boolean;
+      portainerMode?: string;
+      dataMode?: string;
+    }) => {
+      const { runLab, parseFaultSpec } = await import('../lab/lab');
+      let faults;
+      try {
+        faults = o.faults ? parseFaultSpec(o.faults) : undefined;
+      } catch (err) {
+        throw new CliError((err as Error).message, 'e.g. --faults transient=0.2,lost=0.1', ExitCode.badInput);
+      }
+      const temporalCli = process.env.TEMPORAL_CLI_PATH;
+      if (!temporalCli)
+        throw new CliError(
+          'TEMPORAL_CLI_PATH is not set',
+          'run the lab with `npm run lab` (it finds or installs the Temporal CLI)',
+          ExitCode.badInput,
+        );
+      setExit(
+        await runLab({
+          dir: path.resolve(o.dir),
+          temporalCli,
+          autoConfirm: o.autoConfirm,
+          reportFile: o.report ? path.resolve(o.report) : undefined,
+          faults,
+          reset: o.reset,
+          portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
+          dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
+          say: (l) => io.out(l),
+        }),
+      );
+    },
+  );
 
   lab
     .command('deploy-stack')
@@ -91,7 +97,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       try {
         io.out(await labDeployStack(dir));
         io.out(
-          'now confirm it:  npx phoenix-migrate confirm-portainer --id migration-qdrant-to-dr-phoenix   (or --plan <the lab plan>)',
+          `now confirm it:  ${selfCommand()} confirm-portainer --id migration-qdrant-to-dr-phoenix   (or --plan <the lab plan>)`,
         );
         setExit(ExitCode.ok);
       } catch (err) {

@@ -4,12 +4,14 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { runGatewayDiff, runGatewayRefs } from './gateway';
+import { commandFooter, helpConfiguration, integerIn, programFooter } from './help';
 import { ExitCode, processIo, type CliIo } from './io';
 import { runLabCommand } from './lab';
 import { runPlan } from './plan';
 import {
   CliError,
   runAnswer,
+  type ConnectionFlags,
   runCancel,
   runHistoryExport,
   runStart,
@@ -17,24 +19,42 @@ import {
   runWatch,
   type AnswerCommand,
 } from './runs';
+import { packageVersion } from './self';
 import { runValidate } from './validate';
 import { loadTemporalTarget } from '../temporal/connection';
 
+const answerNotes: Record<AnswerCommand, string> = {
+  'confirm-portainer': 'deployed qdrant v1.15.4',
+  'approve-decommission': 'backups checked',
+  'retry-verification': 'fixed the firewall',
+  abort: 'not today',
+  'reindex-done': 'producers re-indexed',
+};
+
+/** --plan/--id and the connection flags, as commander hands them to run-level commands. */
+type RunRefFlags = ConnectionFlags & { plan?: string; id?: string };
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** An option whose default is a rule rather than a value: shown as `(default: …)` like every other default. */
+const ruleDefault = (flags: string, description: string, rule: string) =>
+  new Option(flags, description).default(undefined, rule);
+
+const { ok, failed, badInput, waitingForPerson, notFound, conflict, unavailable } = ExitCode;
 
 function connectionOptions(cmd: Command): Command {
   return cmd
-    .option('--profile <name>', 'temporal.toml profile (default: TEMPORAL_PROFILE or "default")')
-    .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS or localhost:7233)')
-    .option('--namespace <ns>', 'Temporal namespace (default: TEMPORAL_NAMESPACE or "default")');
+    .addOption(ruleDefault('--profile <name>', 'temporal.toml profile', 'TEMPORAL_PROFILE, else "default"'))
+    .addOption(ruleDefault('--address <host:port>', 'Temporal frontend', 'TEMPORAL_ADDRESS, else localhost:7233'))
+    .addOption(ruleDefault('--namespace <ns>', 'Temporal namespace', 'TEMPORAL_NAMESPACE, else "default"'));
 }
 
 /** Commands that act on a run: which one, by plan or by id. */
 function runRefOptions(cmd: Command): Command {
   return connectionOptions(
     cmd
-      .option('--plan <file>', 'the migration plan (the run id derives from its name)')
-      .option('--id <workflowId>', 'the run id (default: migration-<plan name>)'),
+      .option('--plan <file>', 'the migration plan (the run id derives from its name); or --id')
+      .addOption(ruleDefault('--id <workflowId>', 'the run id; or --plan', 'migration-<plan name>')),
   );
 }
 
@@ -46,54 +66,100 @@ function planOptions(cmd: Command): Command {
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('phoenix-migrate')
     .description('Durable, safe runbook for the Phoenix Hypervisor Qdrant migration (Temporal-backed).')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .configureHelp(helpConfiguration)
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', programFooter);
 
   const action =
     <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
     async (...args: A) =>
       setExit(await fn(...args));
 
-  program
-    .command('validate')
-    .description('check a plan (and the Phoenix configs it names), or Phoenix configs alone; lists every problem')
-    .option('--plan <file>', 'the migration plan')
-    .option('--vm-configs <file>', "Phoenix's phoenix_vm_configs.json (without --plan)")
-    .option('--lxc-configs <file>', "Phoenix's phoenix_lxc_configs.json (without --plan)")
-    .option('--json', 'print the problems as JSON')
-    .action(
-      action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; json?: boolean }) => runValidate(o, io)),
-    );
-
-  planOptions(
+  commandFooter(
     program
-      .command('plan')
-      .description(
-        'dry run on live state: every read and check, zero changes; prints what each phase would change (needs a worker)',
-      ),
-  )
-    .option('--json', 'print the report as JSON')
-    .action(action((o) => runPlan(o, io)));
+      .command('validate')
+      .description('check a plan (and the Phoenix configs it names), or Phoenix configs alone; lists every problem')
+      .option('--plan <file>', 'the migration plan')
+      .option('--vm-configs <file>', "Phoenix's phoenix_vm_configs.json (without --plan; with --lxc-configs)")
+      .option('--lxc-configs <file>', "Phoenix's phoenix_lxc_configs.json (without --plan; with --vm-configs)")
+      .option('--strict', 'treat warnings as errors (exit 2 when there is any)')
+      .option('--json', 'print the problems as JSON'),
+    [
+      'phoenix-migrate validate --plan plans/qdrant-to-dr-phoenix.json',
+      'phoenix-migrate validate --vm-configs examples/phoenix/phoenix_vm_configs.json --lxc-configs examples/phoenix/phoenix_lxc_configs.json --strict',
+    ],
+    [ok, badInput],
+  ).action(
+    action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; strict?: boolean; json?: boolean }) =>
+      runValidate(o, io),
+    ),
+  );
 
-  planOptions(
-    program.command('start').description('start the migration; prints the run id and its Temporal UI address'),
+  commandFooter(
+    planOptions(
+      program
+        .command('plan')
+        .description(
+          'dry run on live state: every read and check, zero changes; prints what each phase would change (needs a worker)',
+        ),
+    ).option('--json', 'print the report as JSON'),
+    [
+      'phoenix-migrate plan --plan plans/qdrant-to-dr-phoenix.json',
+      'phoenix-migrate plan --plan plans/qdrant-to-dr-phoenix.json --json --address temporal.lan:7233',
+    ],
+    [ok, failed, badInput, unavailable],
+  ).action(action((o) => runPlan(o, io)));
+
+  commandFooter(
+    planOptions(
+      program.command('start').description('start the migration; prints the run id and its Temporal UI address'),
+    ),
+    [
+      'phoenix-migrate start --plan plans/qdrant-to-dr-phoenix.json',
+      'TEMPORAL_ADDRESS=temporal.lan:7233 phoenix-migrate start --plan plans/qdrant-to-dr-phoenix.json',
+    ],
+    [ok, badInput, conflict, unavailable],
   ).action(action((o) => runStart(o, io)));
 
-  runRefOptions(program.command('status').description('phases, steps and what the run waits for'))
-    .option('--json', 'machine-readable')
-    .action(action((o) => runStatus(o, io)));
+  commandFooter(
+    runRefOptions(program.command('status').description('phases, steps and what the run waits for')).option(
+      '--json',
+      'machine-readable',
+    ),
+    [
+      'phoenix-migrate status --plan plans/qdrant-to-dr-phoenix.json',
+      'phoenix-migrate status --id migration-qdrant-to-dr-phoenix --json',
+    ],
+    [ok, failed, badInput, waitingForPerson, notFound, unavailable],
+  ).action(action((o) => runStatus(o, io)));
 
-  runRefOptions(
-    program.command('watch').description('live view until the run ends (exit 0/1) or waits for a person (exit 3)'),
-  )
-    .option('--until-done', 'keep watching through waits for a person')
-    .addOption(new Option('--interval <ms>', 'refresh interval').default('1000'))
-    .action(
-      action((o: Record<string, string | boolean | undefined>) =>
-        runWatch({ ...o, intervalMs: Number(o.interval), untilDone: !!o.untilDone }, io),
+  commandFooter(
+    runRefOptions(
+      program
+        .command('watch')
+        .description(
+          'live view until the run ends (exit 0/1) or waits for a person (exit 3; not for readiness, which the run re-checks by itself)',
+        ),
+    )
+      .option('--until-done', 'keep watching through waits for a person')
+      .addOption(
+        new Option('--interval <ms>', 'refresh interval in milliseconds')
+          .default(1000)
+          .argParser(integerIn(100, 3_600_000, '--interval')),
       ),
-    );
+    [
+      'phoenix-migrate watch --plan plans/qdrant-to-dr-phoenix.json',
+      'phoenix-migrate watch --id migration-qdrant-to-dr-phoenix --until-done --interval 5000',
+    ],
+    [ok, failed, badInput, waitingForPerson, notFound, unavailable],
+  ).action(
+    action((o: RunRefFlags & { interval: number; untilDone?: boolean }) =>
+      runWatch({ ...o, intervalMs: o.interval, untilDone: !!o.untilDone }, io),
+    ),
+  );
 
   const answers: [AnswerCommand, string][] = [
     [
@@ -102,54 +168,104 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     ],
     ['approve-decommission', 'approve deleting the listed legacy containers'],
     ['retry-verification', 'after a failed verification (gateway rolled back): redo cutover and verification'],
-    ['abort', 'stop while the run waits for a person: gateway restored if changed, VMs kept, nothing deleted'],
+    [
+      'abort',
+      'stop while the run waits for a person: VMs kept, nothing deleted, the gateway restored if it was changed and not yet verified',
+    ],
     ['reindex-done', '(reindex data mode) the producers have re-indexed into the new Qdrant'],
   ];
   for (const [name, description] of answers) {
-    runRefOptions(program.command(name).description(description))
-      .option('--by <name>', 'who answers (default: $USER)')
-      .option('--note <text>', 'a note kept in the history and report')
-      .action(action((o) => runAnswer(name, o, io)));
+    commandFooter(
+      runRefOptions(program.command(name).description(description))
+        .addOption(ruleDefault('--by <name>', 'who answers', '$USER'))
+        .option('--note <text>', 'a note kept in the history and report'),
+      [
+        `phoenix-migrate ${name} --plan plans/qdrant-to-dr-phoenix.json`,
+        `phoenix-migrate ${name} --id migration-qdrant-to-dr-phoenix --by alice --note "${answerNotes[name]}"`,
+      ],
+      [ok, badInput, notFound, conflict, unavailable],
+    ).action(action((o) => runAnswer(name, o, io)));
   }
 
-  runRefOptions(
-    program.command('cancel').description('cancel the run (behaves like abort: gateway restored, nothing deleted)'),
+  commandFooter(
+    runRefOptions(
+      program
+        .command('cancel')
+        .description(
+          'cancel the run: VMs kept, nothing deleted, the gateway restored if it was changed and not yet verified',
+        ),
+    ),
+    [
+      'phoenix-migrate cancel --plan plans/qdrant-to-dr-phoenix.json',
+      'phoenix-migrate cancel --id migration-qdrant-to-dr-phoenix',
+    ],
+    [ok, badInput, notFound, unavailable],
   ).action(action((o) => runCancel(o, io)));
 
-  runRefOptions(program.command('history').description("export the run's event history (for replay tests or support)"))
-    .requiredOption('--export <file>', 'where to write the JSON history')
-    .action(action((o) => runHistoryExport(o, io)));
+  commandFooter(
+    runRefOptions(
+      program.command('history').description("export the run's event history (for replay tests or support)"),
+    ).requiredOption('--export <file>', 'where to write the JSON history'),
+    [
+      'phoenix-migrate history --plan plans/qdrant-to-dr-phoenix.json --export run.json',
+      'phoenix-migrate history --id migration-qdrant-to-dr-phoenix --export /tmp/history.json',
+    ],
+    [ok, badInput, notFound, unavailable],
+  ).action(action((o) => runHistoryExport(o, io)));
 
-  program
-    .command('worker')
-    .description('run a worker: the process that executes the migration (secrets come from its environment)')
-    .option('--profile <name>', 'temporal.toml profile')
-    .option('--address <host:port>', 'Temporal frontend')
-    .option('--namespace <ns>', 'Temporal namespace')
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (or PHOENIX_METRICS_PORT)')
-    .action(
-      action(async (o: { profile?: string; address?: string; namespace?: string; metricsPort?: string }) => {
-        const { runWorker } = await import('../worker');
+  commandFooter(
+    connectionOptions(
+      program
+        .command('worker')
+        .description('run a worker: the process that executes the migration (secrets come from its environment)'),
+    ).addOption(
+      ruleDefault(
+        '--metrics-port <port>',
+        'serve Prometheus metrics on 127.0.0.1:<port>/metrics',
+        'PHOENIX_METRICS_PORT, else none',
+      ).argParser(integerIn(1, 65535, '--metrics-port')),
+    ),
+    [
+      'phoenix-migrate worker',
+      'set -a; . /etc/phoenix-migrate/worker.env; set +a; phoenix-migrate worker --metrics-port 9464',
+    ],
+    [ok, failed, badInput, unavailable],
+  ).action(
+    action(async (o: ConnectionFlags & { metricsPort?: number }) => {
+      const fromEnv = process.env.PHOENIX_METRICS_PORT;
+      let metricsPort = o.metricsPort;
+      if (metricsPort === undefined && fromEnv) {
         try {
-          await runWorker({ ...o, metricsPort: o.metricsPort ? Number(o.metricsPort) : undefined });
+          metricsPort = integerIn(1, 65535, 'PHOENIX_METRICS_PORT')(fromEnv);
         } catch (err) {
-          // The native connection's error is a multi-line Rust debug dump: say it in one line, with exit 6.
-          if ((err as Error)?.name === 'TransportError') {
-            const address = loadTemporalTarget(o).address;
-            const reason = /connection refused/i.test((err as Error).message)
-              ? 'connection refused'
-              : 'transport error';
-            throw new CliError(
-              `cannot reach the Temporal server at ${address} (${reason})`,
-              'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address',
-              ExitCode.unavailable,
-            );
-          }
-          throw err;
+          throw new CliError((err as Error).message, 'fix PHOENIX_METRICS_PORT in worker.env, or unset it', badInput);
         }
-        return ExitCode.ok;
-      }),
-    );
+      }
+      const { runWorker } = await import('../worker');
+      try {
+        await runWorker({ ...o, metricsPort });
+      } catch (err) {
+        // The native connection's error is a multi-line Rust debug dump: say it in one line, with exit 6.
+        if (/^cannot read the Temporal connection settings/.test((err as Error)?.message ?? ''))
+          throw new CliError(
+            (err as Error).message.split('\n')[0],
+            'check --profile / TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE and the TEMPORAL_* variables',
+            badInput,
+          );
+        if ((err as Error)?.name === 'TransportError') {
+          const address = loadTemporalTarget(o).address;
+          const reason = /connection refused/i.test((err as Error).message) ? 'connection refused' : 'transport error';
+          throw new CliError(
+            `cannot reach the Temporal server at ${address} (${reason})`,
+            'start one (`npm run lab` does, or `temporal server start-dev`), or set TEMPORAL_ADDRESS / --address',
+            ExitCode.unavailable,
+          );
+        }
+        throw err;
+      }
+      return ExitCode.ok;
+    }),
+  );
 
   program
     .command('gateway-diff')

@@ -30,7 +30,7 @@ import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import type { MigrationStatus } from '../workflows/status';
 import { ExitCode, type CliIo } from './io';
-import { printProblems } from './problems';
+import { printProblems, rankedLines } from './problems';
 import { selfCommand } from './self';
 
 export interface ConnectionFlags {
@@ -117,14 +117,15 @@ export async function runStart(
     printProblems(resolved.problems, io);
     return ExitCode.badInput;
   }
-  for (const w of resolved.warnings) io.err(`warning  ${w.file} ${w.path}: ${w.message}`);
+  for (const line of rankedLines(resolved.warnings)) io.err(line);
   const { plan, digest } = resolved;
   const input: MigrationInput = { plan, digest, ...(opts.dryRun ? { dryRun: true } : {}) };
   const workflowId =
     opts.id ?? (opts.dryRun ? `${workflowIdFor(plan.name)}-plan-${Date.now()}` : workflowIdFor(plan.name));
   const { client, target, close } = await connect(opts);
   try {
-    await startMigration(client, input, { workflowId });
+    // PHOENIX_TASK_QUEUE: the same variable the worker reads, so a run started here reaches that worker.
+    await startMigration(client, input, { workflowId, taskQueue: process.env.PHOENIX_TASK_QUEUE || undefined });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(

@@ -4,15 +4,27 @@
  */
 import { loadAndResolvePlan, validatePhoenixConfigs, type Problem } from '../config';
 import { ExitCode, type CliIo } from './io';
+import { formatProblem, rankedLines, strictWarnings } from './problems';
+
+export { formatProblem };
 
 export interface ValidateOptions {
   plan?: string;
   vmConfigs?: string;
   lxcConfigs?: string;
+  strict?: boolean;
   json?: boolean;
 }
 
 export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<number> {
+  if (opts.plan !== undefined && (opts.vmConfigs !== undefined || opts.lxcConfigs !== undefined)) {
+    // Silently ignoring them would validate other files than the person thinks.
+    io.err(
+      `validate: ${opts.vmConfigs !== undefined ? '--vm-configs' : '--lxc-configs'} cannot be used with --plan: the plan names its Phoenix configs (phoenix.vmConfigs, phoenix.lxcConfigs)`,
+    );
+    io.err('hint: drop it and fix the paths in the plan, or validate the configs alone without --plan');
+    return ExitCode.badInput;
+  }
   if (opts.plan === undefined && (opts.vmConfigs === undefined || opts.lxcConfigs === undefined)) {
     io.err('validate needs --plan <file>, or both --vm-configs <file> and --lxc-configs <file>');
     return ExitCode.badInput;
@@ -21,6 +33,8 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
     const result = loadAndResolvePlan(opts.plan);
     if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
     const { plan, digest, warnings } = result;
+    if (opts.strict && strictWarnings(warnings).length > 0)
+      return report(io, opts, warnings, { ok: false, problems: warnings });
     if (opts.json) {
       io.out(JSON.stringify({ ok: true, digest, warnings, plan }, null, 2));
       return ExitCode.ok;
@@ -40,6 +54,8 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
   }
   const result = validatePhoenixConfigs(opts.vmConfigs as string, opts.lxcConfigs as string);
   if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
+  if (opts.strict && strictWarnings(result.warnings).length > 0)
+    return report(io, opts, result.warnings, { ok: false, problems: result.warnings });
   if (opts.json) {
     io.out(JSON.stringify({ ok: true, warnings: result.warnings }, null, 2));
     return ExitCode.ok;
@@ -54,16 +70,14 @@ function report(io: CliIo, opts: ValidateOptions, problems: Problem[], json: obj
   else {
     printProblems(io, problems);
     const errors = problems.filter((p) => p.severity === 'error').length;
-    io.err(`${errors} error${errors === 1 ? '' : 's'}: nothing was changed`);
+    const refused = strictWarnings(problems).length;
+    if (errors === 0 && opts.strict)
+      io.err(`${refused} warning${refused === 1 ? '' : 's'}, refused by --strict: nothing was changed`);
+    else io.err(`${errors} error${errors === 1 ? '' : 's'}: nothing was changed`);
   }
   return ExitCode.badInput;
 }
 
-/** One line per problem: `error  <file> <jsonpath>: <message> (fix: <hint>)`. */
-export function formatProblem(p: Problem): string {
-  return `${p.severity}  ${p.file} ${p.path}: ${p.message} (fix: ${p.hint})`;
-}
-
 function printProblems(io: CliIo, problems: Problem[]): void {
-  for (const p of problems) io.err(formatProblem(p));
+  for (const line of rankedLines(problems)) io.err(line);
 }

@@ -40,7 +40,9 @@ export function checkComposeFiles(vmFile: string, vmid: number, vm: PhoenixVm, p
       source: entry.source,
       destination: entry.destination,
       content: read.text,
-      sha256: createHash('sha256').update(read.bytes).digest('hex'),
+      // The hash of what is sent (the text, without a byte-order mark if the file had one): Phase 2 writes exactly
+      // this content and checks it against this hash on the host.
+      sha256: createHash('sha256').update(read.text, 'utf8').digest('hex'),
     });
   });
   return out;
@@ -72,6 +74,7 @@ function lookAtCompose(text: string, vmFile: string, at: PathPart[], vmid: numbe
   }
   for (const [name, service] of Object.entries(services)) {
     if (!isRecord(service)) continue;
+    lookForSecrets(name, service, vmFile, at, vmid, problems);
     const image = typeof service.image === 'string' ? service.image : undefined;
     if (!image) continue;
     const tag = imageTag(image);
@@ -92,6 +95,56 @@ function lookAtCompose(text: string, vmFile: string, at: PathPart[], vmid: numbe
       );
     }
   }
+}
+
+/** Environment keys that hold secrets (same idea as the plan's inline-secret check). */
+const SECRET_KEY = /(secret|password|passphrase|token|api[-_]?key|private[-_]?key)/i;
+
+/**
+ * The compose content travels in the workflow input, so it is in Temporal's history: a literal secret in it leaks
+ * there. A warning (validate --strict refuses it): `${VAR}` substitution from the stack's environment is the way.
+ */
+function lookForSecrets(
+  name: string,
+  service: Record<string, unknown>,
+  vmFile: string,
+  at: PathPart[],
+  vmid: number,
+  problems: ProblemList,
+): void {
+  const env = service.environment;
+  const pairs: [string, unknown][] = Array.isArray(env)
+    ? env
+        .filter((e): e is string => typeof e === 'string')
+        .map((e) => [e.split('=')[0], e.includes('=') ? e.slice(e.indexOf('=') + 1) : undefined])
+    : isRecord(env)
+      ? Object.entries(env)
+      : [];
+  for (const [key, value] of pairs) {
+    if (!SECRET_KEY.test(key) || value === undefined || value === null || value === '') continue;
+    if (typeof value === 'string' && /^\$\{?[A-Za-z_]/.test(value)) continue;
+    problems.warning(
+      vmFile,
+      [...at, 'source'],
+      `VM ${vmid}: compose service "${name}" sets ${key} to a literal value, and the compose content is stored in the run's Temporal history`,
+      `write ${key}: \${${key}} and set the value in the Portainer stack's environment variables`,
+    );
+  }
+  const walk = (v: unknown): boolean =>
+    typeof v === 'string'
+      ? v.includes('-----BEGIN')
+      : Array.isArray(v)
+        ? v.some(walk)
+        : isRecord(v)
+          ? Object.values(v).some(walk)
+          : false;
+  if (walk(service))
+    problems.warning(
+      vmFile,
+      [...at, 'source'],
+      `VM ${vmid}: compose service "${name}" holds a PEM key or certificate inline, and the compose content is stored in the run's Temporal history`,
+      'mount the file from the VM instead (a bind volume or a docker secret)',
+    );
 }
 
 /** The tag of an image reference, `@digest` counting as pinned; undefined when there is none. */

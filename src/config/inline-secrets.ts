@@ -27,17 +27,17 @@ export function findInlineSecrets(value: unknown, file: string, problems: Proble
   };
   const walk = (node: unknown, at: PathPart[], key: string | undefined) => {
     if (typeof node === 'string') {
-      if (node.includes('-----BEGIN')) report(at, 'this looks like a PEM key or certificate written inline');
-      else if (UUID.test(node)) report(at, 'this looks like a Proxmox API token secret (a UUID) written inline');
-      else if (key !== undefined && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key))
-        report(at, `"${key}" holds a plain string, which would put a secret in the plan`);
-      else if (key === 'tokenId' && node.includes('=')) {
+      // tokenId first: "USER@REALM!ID=<uuid>" is a token id with its secret pasted on, and the fix is specific.
+      if (key === 'tokenId' && node.includes('=')) {
         report(
           at,
           'tokenId contains "=": the part after it is the token secret',
           'write only USER@REALM!TOKENID here, and put the secret in proxmox.tokenSecret as {"env": "VAR_NAME"}',
         );
-      }
+      } else if (node.includes('-----BEGIN')) report(at, 'this looks like a PEM key or certificate written inline');
+      else if (UUID.test(node)) report(at, 'this looks like a Proxmox API token secret (a UUID) written inline');
+      else if (key !== undefined && SECRET_KEY.test(key) && !REFERENCE_KEY.test(key))
+        report(at, `"${key}" holds a plain string, which would put a secret in the plan`);
       return;
     }
     if (Array.isArray(node)) {

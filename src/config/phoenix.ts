@@ -375,11 +375,12 @@ function checkBootOrders(world: PhoenixWorld, problems: ProblemList): void {
       if (g.order === undefined) continue;
       const other = seen.get(g.order);
       if (other)
-        problems.warning(
+        problems.notable(
           file,
           [...g.at, 'boot_order'],
           `${g.who}: boot order ${g.order} is also used by ${other}`,
           'give guests distinct boot orders if their start order matters',
+          'guests share a boot order (Proxmox then starts them in vmid order; usual when the order does not matter)',
         );
       else seen.set(g.order, g.who);
     }

@@ -16,6 +16,12 @@ export interface Problem {
   message: string;
   /** What to do about it. */
   hint: string;
+  /**
+   * Set on warnings that are normal for some setups but worth knowing (e.g. guests sharing a boot order, which the
+   * real Phoenix configs do on purpose): printed once per group, after the warnings that can break the run, and not
+   * refused by `validate --strict`. The value is the group's one-line summary.
+   */
+  notable?: string;
 }
 
 export type PathPart = string | number;
@@ -47,6 +53,18 @@ export class ProblemList {
 
   warning(file: string, at: readonly PathPart[], message: string, hint: string): void {
     this.items.push({ severity: 'warning', file: displayPath(file), path: jsonPath(at), message, hint });
+  }
+
+  /** A normal-but-notable warning; `summary` names its group (see Problem.notable). */
+  notable(file: string, at: readonly PathPart[], message: string, hint: string, summary: string): void {
+    this.items.push({
+      severity: 'warning',
+      file: displayPath(file),
+      path: jsonPath(at),
+      message,
+      hint,
+      notable: summary,
+    });
   }
 
   add(problems: readonly Problem[]): void {
@@ -93,12 +111,27 @@ export function addZodIssues(
     }
     const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
     const last = at[at.length - 1];
+    const received = issue.code === 'invalid_type' ? / received (\w+)$/.exec(issue.message)?.[1] : undefined;
     const message = missing
       ? `required field ${typeof last === 'string' ? `"${last}" ` : ''}is missing`
-      : issue.message;
+      : issue.code === 'invalid_type'
+        ? `must be ${article(issue.expected)}${received ? `, not ${article(received)}` : ''}`
+        : issue.message;
     list.error(file, at, message, hintFor(issue, missing));
   }
 }
+
+/** How to write a value of each JSON type, for "must be a number, not a string" and the like. */
+const TYPE_HINTS: Record<string, string> = {
+  number: 'write the number without quotes, e.g. 8006 (not "8006")',
+  int: 'write a whole number without quotes, e.g. 8006',
+  string: 'put the value in double quotes',
+  boolean: 'write true or false, without quotes',
+  array: 'write a list: [ … ]',
+  object: 'write an object: { … }',
+};
+
+const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
 function hintFor(issue: z.core.$ZodIssue, missing: boolean): string {
   switch (issue.code) {
@@ -107,7 +140,9 @@ function hintFor(issue: z.core.$ZodIssue, missing: boolean): string {
       return typeof hint === 'string' ? hint : 'correct the value (see docs/plan.md)';
     }
     case 'invalid_type':
-      return missing ? `add it (${issue.expected}; see docs/plan.md)` : `give it a value of type ${issue.expected}`;
+      return missing
+        ? `add it (${issue.expected}; see docs/plan.md)`
+        : (TYPE_HINTS[issue.expected] ?? 'see docs/plan.md');
     case 'invalid_value':
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':

@@ -3,6 +3,7 @@
  * problem that names the file and what to do.
  */
 import * as fs from 'node:fs';
+import { findDuplicateKeys } from './duplicate-keys';
 import { jsonPath, ProblemList, type PathPart } from './problems';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -93,6 +94,16 @@ export function readJsonFile(file: string, problems: ProblemList): { value: unkn
     );
     return undefined;
   }
+  const duplicates = findDuplicateKeys(read.text);
+  for (const d of duplicates) {
+    problems.error(
+      file,
+      d.at,
+      `"${String(d.at[d.at.length - 1])}" appears twice in the same object (line ${d.line}); JSON would silently keep only the last one`,
+      'keep one of them: merge the two into one entry',
+    );
+  }
+  // Go on with the parsed value (the last one wins) so the other checks still run: the error above fails the file.
   return { value };
 }
 

@@ -191,8 +191,8 @@ function readPublicKeys(
         problems.warning(
           planFile,
           at,
-          `${envName} is not set, so the VMs get no SSH public keys`,
-          `export ${envName}=/path/to/key.pub to let cloud-init install it`,
+          `${envName} is not set where this command runs, so the VMs get no SSH public keys (the CLI that starts the run reads it; the worker's worker.env does not count)`,
+          `export ${envName}=/path/to/key.pub in this shell before validate/plan/start, so cloud-init installs it`,
         );
       }
       unsetEnvWarned.add(envName);

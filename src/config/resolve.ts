@@ -27,6 +27,7 @@ import {
 } from './phoenix';
 import { planFileSchema, type PlanFile } from './plan-schema';
 import { addZodIssues, ProblemList, type Problem } from './problems';
+import { lenientParse } from './lenient';
 import { readJsonFile } from './read-file';
 import { optional, resolveVms } from './resolve-vms';
 
@@ -46,10 +47,59 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   const parsed = planFileSchema.safeParse(raw.value);
   if (!parsed.success) {
     addZodIssues(problems, planPath, parsed.error.issues, [], secretPaths);
-    checkPhoenixFilesAnyway(planPath, raw.value, problems);
+    // Every problem at once: the cross-checks run on the parts of the plan that are valid.
+    const partial = lenientParse(planFileSchema, raw.value) as Partial<PlanFile> | undefined;
+    if (partial?.phoenix) crossCheckPartialPlan(planPath, partial, problems, options);
+    else checkPhoenixFilesAnyway(planPath, raw.value, problems);
     return { ok: false, problems: problems.items };
   }
-  const plan = parsed.data;
+  return resolveParsedPlan(planPath, parsed.data, problems, options);
+}
+
+/**
+ * The cross-checks over a plan that failed its schema. A check that needs a part of the plan that is missing (it was
+ * invalid, and reported above) stops at the first thing it lacks; the rest run, and their findings are kept.
+ */
+function crossCheckPartialPlan(
+  planPath: string,
+  partial: Partial<PlanFile>,
+  problems: ProblemList,
+  options: ResolveOptions,
+): void {
+  const plan = {
+    ...partial,
+    proxmox: partial.proxmox ?? {},
+    gateway: partial.gateway ?? {},
+    qdrant: partial.qdrant ?? {},
+    portainer: partial.portainer ?? {},
+    cloudInit: partial.cloudInit ?? {},
+    vms: partial.vms ?? [],
+    legacyGuests: partial.legacyGuests ?? [],
+  } as PlanFile;
+  try {
+    resolveParsedPlan(planPath, plan, problems, options, true);
+  } catch (err) {
+    if ((err as Error)?.name !== 'TypeError') throw err;
+  }
+}
+
+function resolveParsedPlan(
+  planPath: string,
+  plan: PlanFile,
+  problems: ProblemList,
+  options: ResolveOptions,
+  partial = false,
+): ResolveResult {
+  /** In a partial plan a check that trips over a missing part is skipped; the others still run. */
+  const check = <T>(fn: () => T, fallback: T): T => {
+    if (!partial) return fn();
+    try {
+      return fn();
+    } catch (err) {
+      if ((err as Error)?.name === 'TypeError') return fallback;
+      throw err;
+    }
+  };
   const planDir = path.dirname(planPath);
   const world = loadPhoenixWorld(
     path.resolve(planDir, plan.phoenix.vmConfigs),
@@ -64,29 +114,35 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   if (!world) return { ok: false, problems: problems.items };
   const compose = checkPhoenixWorld(world, problems, new Set(plan.vms.map((v) => v.vmid)));
 
-  const legacyGuests = resolveLegacyGuests(planPath, plan, world, problems);
-  const gatewayBase = resolveGatewayGuest(planPath, plan, world, problems);
+  const legacyGuests = check(() => resolveLegacyGuests(planPath, plan, world, problems), []);
+  const gatewayBase = check(() => resolveGatewayGuest(planPath, plan, world, problems), undefined);
   const reserved = new Map<number, string>();
   for (const g of legacyGuests) reserved.set(g.ctid, `legacy guest ${g.ctid}`);
-  reserved.set(plan.gateway.ctid, `gateway CT ${plan.gateway.ctid}`);
+  if (plan.gateway.ctid !== undefined) reserved.set(plan.gateway.ctid, `gateway CT ${plan.gateway.ctid}`);
   for (const [id, vm] of world.vms) if (vm.entry.is_template) reserved.set(id, `template ${id}`);
   for (const [, vm] of world.vms) {
     const from = vm.entry.clone_from_vmid;
     if (from !== undefined && !reserved.has(from)) reserved.set(from, `template ${from}`);
   }
-  const { vms, composeFiles } = resolveVms({
-    planFile: planPath,
-    plan,
-    world,
-    compose,
-    reserved,
-    problems,
-    env: options.env ?? process.env,
-  });
-  const qdrant = resolveQdrant(plan);
-  const gateway = gatewayBase ? resolveGateway(planPath, plan, gatewayBase, problems) : undefined;
-  const portainer = resolvePortainer(planPath, plan, world, vms, composeFiles, problems);
-  crossCheckUrls(planPath, plan, vms, legacyGuests, gateway, problems);
+  const { vms, composeFiles } = check(
+    () =>
+      resolveVms({
+        planFile: planPath,
+        plan,
+        world,
+        compose,
+        reserved,
+        problems,
+        env: options.env ?? process.env,
+      }),
+    { vms: [], composeFiles: [] },
+  );
+  const gateway = check(
+    () => (gatewayBase ? resolveGateway(planPath, plan, gatewayBase, problems) : undefined),
+    undefined,
+  );
+  const portainer = check(() => resolvePortainer(planPath, plan, world, vms, composeFiles, problems), undefined);
+  check(() => crossCheckUrls(planPath, plan, vms, legacyGuests, gateway, problems), undefined);
   if (plan.provisioner === 'native') {
     for (const vm of vms)
       vm.volumes.forEach((v) => {
@@ -101,8 +157,9 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   }
   warnAboutDependents(world, legacyGuests, problems);
 
-  if (problems.hasErrors() || !gateway || !portainer || vms.length === 0)
+  if (partial || problems.hasErrors() || !gateway || !portainer || vms.length === 0)
     return { ok: false, problems: problems.items };
+  const qdrant = resolveQdrant(plan);
   const resolved: ResolvedPlan = {
     schemaVersion: 1,
     name: plan.name,
@@ -190,6 +247,7 @@ function sshEndpoint(s: PlanFile['proxmoxHost']): SshEndpoint {
 }
 
 function checkGuestId(planFile: string, at: (string | number)[], id: number, problems: ProblemList): boolean {
+  if (typeof id !== 'number') return false; // a partial plan: the schema error is already reported
   if (id >= MIN_VMID && id <= MAX_VMID) return true;
   problems.error(
     planFile,
@@ -308,11 +366,19 @@ function resolveGateway(
   let ok = true;
   for (const field of ['siteFile', 'backupDir', 'lockFile', 'pidFile', 'errorLog'] as const) {
     const value = g[field];
-    if (!isCleanAbsolutePath(value) || !isSafeRemotePath(value)) {
+    if (!isCleanAbsolutePath(value)) {
       problems.error(
         planFile,
         ['gateway', field],
-        `gateway.${field} "${value}" must be a clean absolute path of [A-Za-z0-9._/@:+-]`,
+        `gateway.${field} "${value}" must be a clean absolute path`,
+        'start it with "/" and leave out "." and ".." segments and doubled slashes, e.g. "/etc/nginx/sites-available/default"',
+      );
+      ok = false;
+    } else if (!isSafeRemotePath(value)) {
+      problems.error(
+        planFile,
+        ['gateway', field],
+        `gateway.${field} "${value}" has characters outside [A-Za-z0-9._/@:+-]`,
         'it reaches a shell on the gateway: remove spaces and shell metacharacters',
       );
       ok = false;
@@ -495,12 +561,15 @@ function crossCheckUrls(
 ): void {
   const host = (u: string) => new URL(u).hostname;
   const vmIps = new Set(vms.map((v) => v.ip));
+  // Qdrant runs where Portainer deploys the stack: the agent VM (the primary VM runs Portainer itself).
+  const qdrantVms = vms.filter((v) => v.portainerRole !== 'primary');
+  const qdrantIps = (qdrantVms.length > 0 ? qdrantVms : vms).map((v) => `${v.ip} (VM ${v.vmid} ${v.name})`).join(', ');
   if (vms.length > 0 && !vmIps.has(host(plan.qdrant.newUrl))) {
     problems.warning(
       planFile,
       ['qdrant', 'newUrl'],
       `newUrl host ${host(plan.qdrant.newUrl)} is not the address of a VM this plan creates`,
-      `use the new Qdrant VM's address (${[...vmIps].join(', ')})`,
+      `use the new Qdrant VM's address: ${qdrantIps}`,
     );
   }
   if (gateway && host(plan.qdrant.gatewayUrl) !== gateway.ip) {
@@ -528,7 +597,7 @@ function crossCheckUrls(
           planFile,
           plan.gateway.newServers ? ['gateway', 'newServers', i] : ['qdrant', 'newUrl'],
           `new upstream server ${s} is not on a VM this plan creates`,
-          `point it at the new Qdrant VM (${[...vmIps].join(', ')})`,
+          `point it at the new Qdrant VM: ${qdrantIps}`,
         );
       }
     });

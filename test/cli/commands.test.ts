@@ -233,7 +233,9 @@ describe('phoenix-migrate: offline commands', () => {
   it('lab with bad options is bad input, before anything starts', async () => {
     const r = await cli('lab', '--dir', path.join(tmp, 'lab'), '--portainer-mode', 'carrier-pigeon');
     expect(r.code).toBe(ExitCode.badInput);
-    expect(r.err).toMatch(/--portainer-mode must be manual or api, got carrier-pigeon/);
+    expect(r.err).toMatch(
+      /option '--portainer-mode <mode>' argument 'carrier-pigeon' is invalid. Allowed choices are manual, api/,
+    );
     expect(fs.existsSync(path.join(tmp, 'lab'))).toBe(false);
   });
 

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFileActivities } from '../../../src/activities/files';
 import type { ComposeFile } from '../../../src/config/resolved-plan';
+import { loadAndResolvePlan } from '../../../src/config';
+import { makeWorld } from '../../unit/config/plan-world';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
 
@@ -67,6 +69,18 @@ describeIf('provisionComposeFiles over real SSH', () => {
     expect(readFileSync(v2.hostPath, 'utf8')).toBe(v2.content);
     // no temp files left beside it
     expect(readdirSync(join(exportDir, '1001', 'qdrant'))).toEqual(['docker-compose.yml']);
+  });
+
+  it('a compose file saved with a byte-order mark: validate resolves it, and Phase 2 pushes exactly what it resolved', async () => {
+    const w = makeWorld({ compose: (text) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]) });
+    const resolved = loadAndResolvePlan(w.planPath, { env: {} });
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.problems));
+    const file = { ...resolved.plan.composeFiles[0], hostPath: join(exportDir, 'bom', 'docker-compose.yml') };
+    const { provisionComposeFiles } = createFileActivities({ env: sshd.env });
+    expect(
+      await new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [file] }),
+    ).toEqual({ files: [{ hostPath: file.hostPath, outcome: 'created' }] });
+    expect(createHash('sha256').update(readFileSync(file.hostPath)).digest('hex')).toBe(file.sha256);
   });
 
   it('still reports "created" when a retry finds the file written by an attempt whose answer was lost', async () => {
