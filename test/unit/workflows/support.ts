@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
@@ -228,6 +228,7 @@ export class StubActivities {
 }
 
 export type MigrationHandle = WorkflowHandle<typeof migration>;
+export type StartedMigration = WorkflowHandleWithFirstExecutionRunId<typeof migration>;
 
 /**
  * Runs `body` with a worker for the real `migration` workflow and these stubs on a task queue of its own.
@@ -236,7 +237,7 @@ export type MigrationHandle = WorkflowHandle<typeof migration>;
 export async function withWorker<T>(
   env: TestWorkflowEnvironment,
   stubs: StubActivities,
-  body: (start: (input: MigrationInput) => Promise<MigrationHandle>) => Promise<T>,
+  body: (start: (input: MigrationInput) => Promise<StartedMigration>) => Promise<T>,
 ): Promise<T> {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await Worker.create({
