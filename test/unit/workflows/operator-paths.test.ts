@@ -14,7 +14,6 @@ import {
 } from '../../../src/workflows/messages';
 import {
   failureOf,
-  HOUR,
   LEGACY_QDRANT,
   planInput,
   startTimeSkippingServer,
