@@ -3,6 +3,8 @@
  * Secrets (Proxmox token, SSH key path, Portainer credentials, Qdrant API key) are read here, from this process's
  * environment or files — never from workflow input.
  */
+import { keepAliveInterceptor } from './activities/heartbeat';
+import { ioBoundWorkerOptions } from './worker-tuning';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -204,10 +206,12 @@ export async function createMigrationWorker(opts: {
     activities: createActivities(opts.deps),
     interceptors: {
       activity: [
+        keepAliveInterceptor,
         activityLoggingInterceptor({ connection: opts.connection, namespace: opts.namespace, logger: opts.logger }),
       ],
     },
     sinks: workflowLogSinks(opts.logger),
+    ...ioBoundWorkerOptions(),
     ...bundle,
   });
 }

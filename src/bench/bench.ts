@@ -14,7 +14,18 @@ import path from 'node:path';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import { addTenants, runFleet } from './fleet';
-import { confirmationLatenciesMs, eventTimeMs, peakRssMiB, percentile, round, startLabRun } from './harness';
+import { PROJECT_ROOT } from '../lab/lab';
+import { workerProcess } from '../lab/processes';
+import { countEffects } from './effects';
+import {
+  confirmationLatenciesMs,
+  eventTimeMs,
+  peakRssMiB,
+  percentile,
+  round,
+  scheduleToStartMs,
+  startLabRun,
+} from './harness';
 import { startMigration } from '../temporal/start';
 
 /** Seconds-long simulated tasks, so the fixed overheads (polls, RPCs, workflow tasks) are small beside them. */
@@ -183,14 +194,39 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       `   ${fleetCompleted}/${args.fleet} completed in ${fleetWall.toFixed(1)} s; p50 ${p50.toFixed(1)} s, p95 ${p95.toFixed(1)} s; worker peak RSS ${workerPeakRssMiB} MiB`,
     );
 
+    // ── b2) the same fleet size on two worker processes (same task queue), on fresh tenants ─────────────────
+    say(`b2) fleet of ${args.fleet} on two workers …`);
+    const second = workerProcess({
+      projectRoot: PROJECT_ROOT,
+      address: lab.temporal.address,
+      env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info' },
+      logFile: path.join(lab.dir, 'worker-2.log'),
+    });
+    await second.start();
+    const tenants2 = await addTenants(world, args.fleet, args.fleet);
+    const fleet2Start = Date.now();
+    const runs2 = await runFleet(client, world, tenants2);
+    const fleetWallTwoWorkers = (Date.now() - fleet2Start) / 1000;
+    const fleet2Completed = runs2.filter((r) => r.outcome === 'completed').length;
+    await second.stop();
+    say(`   ${fleet2Completed}/${args.fleet} completed in ${fleetWallTwoWorkers.toFixed(1)} s`);
+    // Side effects over everything the bench ran (single run and both fleets): a clone or delete twice is a defect.
+    const effects = countEffects(world.events.read(), lab.initialSiteSha);
+    const duplicateClonesAndDeletes = [...Object.values(effects.clones), ...Object.values(effects.deletes)].filter(
+      (n) => n > 1,
+    ).length;
+
     // ── c) confirmation → next activity start ─────────────────────────────────────────────────────────────
     const singleLatencies = confirmationLatenciesMs(singleHistory);
     const fromAccepted = [...singleLatencies.fromAccepted];
     const fromCompleted = [...singleLatencies.fromCompleted];
+    const slotWaits: number[] = [];
     for (const r of runs) {
-      const l = confirmationLatenciesMs((await r.handle.fetchHistory()).events ?? []);
+      const events = (await r.handle.fetchHistory()).events ?? [];
+      const l = confirmationLatenciesMs(events);
       fromAccepted.push(...l.fromAccepted);
       fromCompleted.push(...l.fromCompleted);
+      slotWaits.push(...scheduleToStartMs(events));
     }
 
     // ── d) cold start ─────────────────────────────────────────────────────────────────────────────────────
@@ -214,6 +250,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       fleetP50VsSingle: round(p50 / singleSeconds, 2),
       fleetP95VsSingle: round(p95 / singleSeconds, 2),
       workerPeakRssMiB,
+      fleetWallSecondsOneWorker: round(fleetWall, 1),
+      fleetWallSecondsTwoWorkers: round(fleetWallTwoWorkers, 1),
+      fleetTwoWorkersCompleted: fleet2Completed,
+      fleetDuplicateEffects: duplicateClonesAndDeletes,
+      slotWaitP50Ms: percentile(slotWaits, 50),
+      slotWaitP99Ms: percentile(slotWaits, 99),
       confirmToActivityP50Ms: percentile(fromAccepted, 50),
       confirmToActivityP99Ms: percentile(fromAccepted, 99),
       answeredToActivityP50Ms: percentile(fromCompleted, 50),
@@ -234,6 +276,13 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       ['b', 'fleet p50 / p95 duration', `${result.fleetP50Seconds} s / ${result.fleetP95Seconds} s`],
       ['b', 'p50 / p95 vs single run', `${result.fleetP50VsSingle}× / ${result.fleetP95VsSingle}×`],
       ['b', 'worker peak RSS (VmHWM)', `${workerPeakRssMiB} MiB`],
+      ['b', 'activity scheduled → started p50 / p99', `${result.slotWaitP50Ms} ms / ${result.slotWaitP99Ms} ms`],
+      [
+        'b2',
+        'fleet wall time, one / two workers',
+        `${result.fleetWallSecondsOneWorker} s / ${result.fleetWallSecondsTwoWorkers} s`,
+      ],
+      ['b', 'duplicate clones or deletes (all runs)', String(duplicateClonesAndDeletes)],
       [
         'c',
         'confirmation sent → next activity start p50 / p99',
@@ -251,8 +300,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     for (const [part, what, value] of rows) say(`${part}  ${what.padEnd(48)} ${value}`);
     say('(2 shared cores: figures are noisy; see BENCHMARKS.md)');
     if (args.json) say(JSON.stringify(result));
-    for (const t of tenants) await Promise.all([t.legacy.stop(), t.fresh.stop()]);
-    return fleetCompleted === args.fleet ? 0 : 1;
+    for (const t of [...tenants, ...tenants2]) await Promise.all([t.legacy.stop(), t.fresh.stop()]);
+    return fleetCompleted === args.fleet && fleet2Completed === args.fleet && duplicateClonesAndDeletes === 0 ? 0 : 1;
   } finally {
     await lab.stop();
     fs.rmSync(args.dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- --runs N [--json] [--seed S] [--dir D]`: N unattended lab migrations; in each the worker is
+ * `npm run chaos -- --runs N [--workers N] [--json] [--seed S] [--dir D]`: N unattended lab migrations; in each a worker is
  * SIGKILLed 1–3 times at random moments and started again, and in one run the Temporal dev server is killed and
  * restarted on its db file as well. After each run: did it complete, did any side effect happen twice, was anything
  * deleted before verification passed, and how long did it take from a restart to the next completed activity.
@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { driveRun, type DriveResult } from '../lab/driver';
 import { countEffects, type EffectCounts } from './effects';
-import { activityCompletions, recoveryTimesMs, round, sleep, startLabRun } from './harness';
+import { activityCompletions, recoveryTimesMs, round, sleep, spuriousRetries, startLabRun } from './harness';
 import { seededRandom as prng } from '../lab/random';
 import { startMigration } from '../temporal/start';
 
@@ -22,6 +22,8 @@ interface Args {
   seed: number;
   dir: string;
   runTimeoutMs: number;
+  /** Worker processes on the task queue; each kill hits one of them, chosen at random. */
+  workers: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -31,6 +33,7 @@ function parseArgs(argv: string[]): Args {
     seed: Date.now() % 1_000_000,
     dir: path.join(os.tmpdir(), `phoenix-chaos-${process.pid}`),
     runTimeoutMs: 600_000,
+    workers: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -44,14 +47,16 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--seed') args.seed = Number(value());
     else if (a === '--dir') args.dir = path.resolve(value());
     else if (a === '--run-timeout') args.runTimeoutMs = Number(value()) * 1000;
+    else if (a === '--workers') args.workers = Number(value());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'usage: npm run chaos -- [--runs N] [--json] [--seed S] [--dir DIR] [--run-timeout SECONDS]\n',
+        'usage: npm run chaos -- [--runs N] [--workers N (1)] [--json] [--seed S] [--dir DIR] [--run-timeout SECONDS]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs needs a whole number ≥ 1');
+  if (!Number.isInteger(args.workers) || args.workers < 1) throw new Error('--workers needs a whole number ≥ 1');
   return args;
 }
 
@@ -63,6 +68,8 @@ export interface ChaosRunResult {
   workerKills: number;
   temporalKills: number;
   recoverySeconds: number[];
+  /** Activities retried although nothing was killed while they ran. */
+  spuriousRetries: number;
   effects: EffectCounts;
   failure?: string;
 }
@@ -78,15 +85,17 @@ async function chaosRun(
   const lab = await startLabRun({
     dir,
     world: { taskDurations: CHAOS_TASK_MS, defaultTaskMs: 300, agentDelayMs: 500 },
+    workers: args.workers,
   });
   const log = fs.createWriteStream(path.join(dir, 'drive.log'));
   const note = (l: string) => log.write(`${new Date().toISOString()} ${l}\n`);
   const started = Date.now();
   const restarts: number[] = [];
+  const killTimes: number[] = [];
   let workerKills = 0;
   let temporalKills = 0;
   try {
-    const { world, client, worker, temporal } = lab;
+    const { world, client, workers, temporal } = lab;
     const handle = await startMigration(client, { plan: world.plan, digest: world.digest });
     world.events.write({ kind: 'run-started', workflowId: handle.workflowId });
     let giveUp!: () => void;
@@ -108,13 +117,16 @@ async function chaosRun(
       for (let k = 0; k < kills && !done; k++) {
         await sleep(500 + rand() * 5500);
         if (done) break;
+        const worker = workers[Math.floor(rand() * workers.length)];
         note(`chaos: SIGKILL worker (pid ${worker.pid()})`);
+        killTimes.push(Date.now());
         await worker.kill();
         workerKills++;
         world.events.write({ kind: 'chaos', what: 'worker-killed' });
         await sleep(rand() * 1000);
         if (k === temporalAfter) {
           note('chaos: SIGKILL Temporal dev server');
+          killTimes.push(Date.now());
           await temporal.kill();
           temporalKills++;
           world.events.write({ kind: 'chaos', what: 'temporal-killed' });
@@ -134,14 +146,16 @@ async function chaosRun(
     await chaos;
     const seconds = (Date.now() - started) / 1000;
     const effects = countEffects(world.events.read(), lab.initialSiteSha);
-    const completions = activityCompletions((await handle.fetchHistory()).events ?? []);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const completions = activityCompletions(events);
+    const spurious = spuriousRetries(events, killTimes);
     const recoveries = recoveryTimesMs(restarts, completions).map((ms) => round(ms / 1000, 1));
     const outcome = result.interrupted ? 'timed out' : (result.report?.outcome ?? result.state.toLowerCase());
     const completed = outcome === 'completed';
     say(
       `run ${index + 1}/${args.runs}: ${outcome} in ${seconds.toFixed(1)} s; killed worker ×${workerKills}${temporalKills ? `, Temporal ×${temporalKills}` : ''}; ` +
         `clones ${Object.keys(effects.clones).length}, deletes ${Object.keys(effects.deletes).length}, gateway changes ${effects.gatewayChanges}; ` +
-        `duplicates ${effects.duplicateEffects}, early deletes ${effects.deletedBeforeVerification}; recovery ${recoveries.map((r) => `${r} s`).join(', ') || '—'}` +
+        `duplicates ${effects.duplicateEffects}, early deletes ${effects.deletedBeforeVerification}; recovery ${recoveries.map((r) => `${r} s`).join(', ') || '—'}; spurious retries ${spurious}` +
         (effects.problems.length ? `\n    ${effects.problems.join('\n    ')}` : '') +
         (result.failure ? `\n    failure: ${result.failure}` : ''),
     );
@@ -153,6 +167,7 @@ async function chaosRun(
       workerKills,
       temporalKills,
       recoverySeconds: recoveries,
+      spuriousRetries: spurious,
       effects,
       failure: result.failure,
     };
@@ -184,6 +199,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         workerKills: 0,
         temporalKills: 0,
         recoverySeconds: [],
+        spuriousRetries: 0,
         effects: countEffects([], ''),
         failure: (err as Error).message,
       });
@@ -195,6 +211,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     duplicateEffects: results.reduce((n, r) => n + r.effects.duplicateEffects, 0),
     deletedBeforeVerification: results.reduce((n, r) => n + r.effects.deletedBeforeVerification, 0),
     maxRecoverySeconds: Math.max(0, ...results.flatMap((r) => r.recoverySeconds)),
+    spuriousRetries: results.reduce((n, r) => n + r.spuriousRetries, 0),
+    workers: args.workers,
     duplicateBackups: results.reduce((n, r) => n + r.effects.duplicateBackups, 0),
     workerKills: results.reduce((n, r) => n + r.workerKills, 0),
     temporalKills: results.reduce((n, r) => n + r.temporalKills, 0),

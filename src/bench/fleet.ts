@@ -30,12 +30,13 @@ const ctidOf = (k: number, ctid: number) => 20_000 + k * 10 + (ctid % 10);
 const legacyIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.1.${k}.`);
 const vmIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.2.${k}.`);
 
-export async function addTenants(world: World, count: number): Promise<Tenant[]> {
+/** Tenants `first` … `first + count - 1` (a second fleet on the same world takes the next indices). */
+export async function addTenants(world: World, count: number, first = 0): Promise<Tenant[]> {
   const base = world.plan;
   const tenants: Tenant[] = [];
   const legacyQdrantIp = new URL(base.qdrant.legacyUrl).hostname;
   const newQdrantIp = new URL(base.qdrant.newUrl).hostname;
-  for (let k = 0; k < count; k++) {
+  for (let k = first; k < first + count; k++) {
     const legacy = await startQdrantSim({
       host: legacyIp(k, legacyQdrantIp),
       ready: 'ready',

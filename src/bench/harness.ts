@@ -28,7 +28,10 @@ export interface LabRun {
   dir: string;
   world: World;
   temporal: TemporalDevServer;
+  /** The first worker process (of `workers`). */
   worker: ManagedProcess;
+  /** Every worker process, all polling the same task queue. */
+  workers: ManagedProcess[];
   client: Client;
   /** sha256 (16 hex) of the gateway site file before anything ran: the baseline for "effective" gateway changes. */
   initialSiteSha: string;
@@ -41,11 +44,12 @@ export function siteSha(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
 }
 
-/** A fresh lab in `dir` (wiped first: --reset semantics), headless Temporal, one worker process. */
+/** A fresh lab in `dir` (wiped first: --reset semantics), headless Temporal, `workers` (1) worker processes. */
 export async function startLabRun(opts: {
   dir: string;
   world?: Omit<WorldOptions, 'dir'>;
   workerEnv?: Record<string, string>;
+  workers?: number;
 }): Promise<LabRun> {
   const dir = path.resolve(opts.dir);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -68,17 +72,22 @@ export async function startLabRun(opts: {
     });
     await temporal.start();
     stops.push(() => temporal.stop());
-    const worker = workerProcess({
-      projectRoot: PROJECT_ROOT,
-      address: temporal.address,
-      env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', ...opts.workerEnv },
-      logFile: path.join(dir, 'worker.log'),
-    });
-    await worker.start();
-    stops.push(() => worker.stop());
+    const workers: ManagedProcess[] = [];
+    for (let i = 0; i < (opts.workers ?? 1); i++) {
+      const worker = workerProcess({
+        projectRoot: PROJECT_ROOT,
+        address: temporal.address,
+        env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', ...opts.workerEnv },
+        logFile: path.join(dir, i === 0 ? 'worker.log' : `worker-${i + 1}.log`),
+      });
+      await worker.start();
+      stops.push(() => worker.stop());
+      workers.push(worker);
+    }
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
-    return { dir, world, temporal, worker, client: new Client({ connection }), initialSiteSha, stop };
+    const client = new Client({ connection });
+    return { dir, world, temporal, worker: workers[0], workers, client, initialSiteSha, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -150,3 +159,43 @@ export function peakRssMiB(pid: number | undefined): number | undefined {
 }
 
 export const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
+
+/**
+ * How long each activity waited between being scheduled and being started by a worker (first attempts only: a retry's
+ * wait includes its backoff) — with enough worker slots this is only dispatch latency.
+ */
+export function scheduleToStartMs(events: HistoryEvent[]): number[] {
+  const scheduledAt = new Map<string, number>();
+  const waits: number[] = [];
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) scheduledAt.set(String(e.eventId), eventTimeMs(e));
+    const started = e.activityTaskStartedEventAttributes;
+    if (started && (started.attempt ?? 1) === 1) {
+      const at = scheduledAt.get(String(started.scheduledEventId));
+      if (at !== undefined) waits.push(eventTimeMs(e) - at);
+    }
+  }
+  return waits;
+}
+
+/**
+ * Activities that completed only on a later attempt although no worker or server was killed while they ran: retries
+ * of healthy activities (e.g. a heartbeat timeout on a worker that was alive but slow).
+ */
+export function spuriousRetries(events: HistoryEvent[], killTimesMs: number[]): number {
+  const scheduledAt = new Map<string, number>();
+  const startedAttempt = new Map<string, number>();
+  let spurious = 0;
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) scheduledAt.set(String(e.eventId), eventTimeMs(e));
+    if (e.activityTaskStartedEventAttributes)
+      startedAttempt.set(String(e.eventId), e.activityTaskStartedEventAttributes.attempt ?? 1);
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+    if (!done) continue;
+    const attempt = startedAttempt.get(String(done.startedEventId)) ?? 1;
+    const from = scheduledAt.get(String(done.scheduledEventId)) ?? 0;
+    const to = eventTimeMs(e);
+    if (attempt > 1 && !killTimesMs.some((k) => k >= from && k <= to)) spurious++;
+  }
+  return spurious;
+}

@@ -12,8 +12,9 @@ const retry: ActivityOptions['retry'] = {
   maximumAttempts: 20,
 };
 // A worker that dies mid-activity is noticed when its heartbeats stop: the timeout bounds how long a crash costs.
-// Every activity heartbeats at least every few seconds while it waits (task polls, probes, SSH steps).
-const heartbeatTimeout = '20s';
+// The worker heartbeats every running activity each second (keepAliveInterceptor) and sends one at least every 2 s
+// (src/worker-tuning.ts), so 5 s is two missed sends — chosen from chaos runs (BENCHMARKS.md: "Heartbeats").
+const heartbeatTimeout = '5s';
 
 /** Reads, checks and single changes: they answer within minutes. */
 export const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: '2m', heartbeatTimeout, retry });

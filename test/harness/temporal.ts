@@ -1,6 +1,8 @@
 /**
  * What integration tests use to reach the run's shared Temporal dev server (started in global-setup.ts).
  */
+import { keepAliveInterceptor } from '../../src/activities/heartbeat';
+import { ioBoundWorkerOptions } from '../../src/worker-tuning';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -38,7 +40,10 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
   };
 }
 
-/** Creates a worker on the shared server with the run's prebuilt workflow bundle. */
+/**
+ * Creates a worker on the shared server with the run's prebuilt workflow bundle, sized and kept alive like the
+ * product's worker (src/worker.ts): the workflow's 5 s heartbeat timeout relies on the keep-alive heartbeats.
+ */
 export async function createTestWorker(
   t: TestTemporal,
   options: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'>,
@@ -46,6 +51,11 @@ export async function createTestWorker(
   return Worker.create({
     connection: t.nativeConnection,
     workflowBundle: { codePath: t.workflowBundlePath },
+    ...ioBoundWorkerOptions(),
     ...options,
+    interceptors: {
+      ...options.interceptors,
+      activity: [keepAliveInterceptor, ...(options.interceptors?.activity ?? [])],
+    },
   });
 }
