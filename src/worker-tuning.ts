@@ -16,9 +16,15 @@ export const DEFAULT_ACTIVITY_SLOTS = 1_000;
 /** The SDK sends heartbeats at most this often; with the 5 s heartbeat timeout that leaves two missed sends. */
 export const HEARTBEAT_SEND_EVERY = '2s';
 
+/** How long a run's workflow task waits for the worker that has the run cached before any worker may take it. */
+export const STICKY_QUEUE_TIMEOUT = '2s';
+
 export function ioBoundWorkerOptions(
   env: NodeJS.ProcessEnv = process.env,
-): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxHeartbeatThrottleInterval'> {
+): Pick<
+  WorkerOptions,
+  'maxConcurrentActivityTaskExecutions' | 'maxHeartbeatThrottleInterval' | 'stickyQueueScheduleToStartTimeout'
+> {
   const fromEnv = env.PHOENIX_ACTIVITY_SLOTS ? Number(env.PHOENIX_ACTIVITY_SLOTS) : undefined;
   if (fromEnv !== undefined && !(Number.isInteger(fromEnv) && fromEnv >= 1)) {
     throw new Error(
@@ -28,5 +34,8 @@ export function ioBoundWorkerOptions(
   return {
     maxConcurrentActivityTaskExecutions: fromEnv ?? DEFAULT_ACTIVITY_SLOTS,
     maxHeartbeatThrottleInterval: HEARTBEAT_SEND_EVERY,
+    // A run's next workflow task goes to the worker that has it cached; when that worker died, the task moves to the
+    // shared queue after this (SDK default 10 s).
+    stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
   };
 }

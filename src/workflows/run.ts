@@ -9,7 +9,7 @@ import {
   ContinueAsNew,
   allHandlersFinished,
   condition,
-  continueAsNew,
+  makeContinueAsNewFunc,
   isCancellation,
   log,
   setCurrentDetails,
@@ -143,10 +143,11 @@ export class MigrationRun implements OperatorContext {
     if (!info.continueAsNewSuggested && !(limit && info.historyLength >= limit)) return;
     await this.settleNotifications();
     await condition(allHandlersFinished);
-    await continueAsNew<(input: MigrationInput) => Promise<MigrationReport>>({
-      ...this.input,
-      resume: this.snapshot(),
+    // The next run keeps this one's workflow task timeout (the SDK would otherwise fall back to the server's).
+    const next = makeContinueAsNewFunc<(input: MigrationInput) => Promise<MigrationReport>>({
+      workflowTaskTimeout: info.taskTimeoutMs,
     });
+    await next({ ...this.input, resume: this.snapshot() });
   }
 
   snapshot(): RunState {
