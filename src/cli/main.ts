@@ -20,6 +20,8 @@ import {
   type AnswerCommand,
 } from './runs';
 import { packageVersion } from './self';
+import { runInit } from './init';
+import { runSources, type SourcesOptions } from './sources';
 import { runValidate } from './validate';
 import { loadTemporalTarget } from '../temporal/connection';
 
@@ -85,6 +87,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       .option('--plan <file>', 'the migration plan')
       .option('--vm-configs <file>', "Phoenix's phoenix_vm_configs.json (without --plan; with --lxc-configs)")
       .option('--lxc-configs <file>', "Phoenix's phoenix_lxc_configs.json (without --plan; with --vm-configs)")
+      .option(
+        '--phoenix-dir <dir>',
+        "a copy of the Phoenix checkout (/usr/local/phoenix_hypervisor): Phoenix's paths resolve inside it; overrides the plan's phoenix.dir",
+      )
       .option('--strict', 'treat warnings as errors (exit 2 when there is any)')
       .option('--json', 'print the problems as JSON'),
     [
@@ -93,10 +99,61 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     ],
     [ok, badInput],
   ).action(
-    action((o: { plan?: string; vmConfigs?: string; lxcConfigs?: string; strict?: boolean; json?: boolean }) =>
-      runValidate(o, io),
+    action(
+      (o: {
+        plan?: string;
+        vmConfigs?: string;
+        lxcConfigs?: string;
+        phoenixDir?: string;
+        strict?: boolean;
+        json?: boolean;
+      }) => runValidate(o, io),
     ),
   );
+
+  commandFooter(
+    program
+      .command('init')
+      .description(
+        'write a plan from a Phoenix checkout: VMs, gateway and its upstream, legacy guests, backups; lists what it could not decide',
+      )
+      .requiredOption('--phoenix-dir <dir>', 'a copy of the Phoenix checkout (/usr/local/phoenix_hypervisor)')
+      .requiredOption('--legacy <ctid>', 'a legacy container to retire (repeatable)', collect)
+      .option('--adopt <vmid>', 'a VM that already exists on the node: converged in place (repeatable)', collect)
+      .option(
+        '--volumes <decision>',
+        'backup or discard: decides every legacy volume at once (otherwise each is a TODO)',
+      )
+      .option('--out <file>', 'write the plan here (default: print it)'),
+    [
+      'phoenix-migrate init --phoenix-dir examples/phoenix --legacy 950 --legacy 951 --legacy 952 --legacy 953 --adopt 1001 --volumes backup --out /tmp/p.json',
+      'phoenix-migrate init --phoenix-dir ~/phoenix_hypervisor --legacy 952',
+    ],
+    [ok, badInput],
+  ).action(
+    action((o: { phoenixDir: string; legacy: string[]; adopt?: string[]; volumes?: string; out?: string }) =>
+      runInit(o, io),
+    ),
+  );
+
+  commandFooter(
+    connectionOptions(
+      program
+        .command('sources')
+        .description(
+          "Phoenix's own copies of the gateway site (committed file, LXC script heredoc) kept in step with the cutover: shows the rewrite; --write applies it",
+        )
+        .requiredOption('--plan <file>', 'the migration plan')
+        .option('--phoenix-dir <dir>', "the Phoenix checkout (overrides the plan's phoenix.dir)")
+        .option('--id <workflowId>', 'a completed run: also remove the CTs it deleted from phoenix_lxc_configs.json')
+        .option('--write', 'apply the changes (a backup is kept beside each file)'),
+    ),
+    [
+      'phoenix-migrate sources --plan /tmp/p.json --phoenix-dir ~/phoenix_hypervisor',
+      'phoenix-migrate sources --plan /tmp/p.json --id migration-qdrant-to-dr-phoenix --write',
+    ],
+    [ok, failed, badInput, notFound, conflict, unavailable],
+  ).action(action((o: SourcesOptions) => runSources(o, io)));
 
   commandFooter(
     planOptions(

@@ -144,7 +144,7 @@ export async function runStart(
   return ExitCode.ok;
 }
 
-async function withRun<T>(
+export async function withRun<T>(
   ref: RunRef,
   fn: (handle: WorkflowHandle, ctx: { target: TemporalTarget; workflowId: string }) => Promise<T>,
 ): Promise<T> {

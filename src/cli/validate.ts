@@ -2,7 +2,9 @@
  * `phoenix-migrate validate`: checks a plan (and the Phoenix files it names) or Phoenix's two config files alone,
  * listing every problem. Exit 0 when valid (warnings printed), 2 when not.
  */
+import path from 'node:path';
 import { loadAndResolvePlan, validatePhoenixConfigs, type Problem } from '../config';
+import { phoenixFiles } from '../config/phoenix-dir';
 import { ExitCode, type CliIo } from './io';
 import { formatProblem, rankedLines, strictWarnings } from './problems';
 
@@ -13,6 +15,8 @@ export interface ValidateOptions {
   vmConfigs?: string;
   lxcConfigs?: string;
   strict?: boolean;
+  /** A copy of the Phoenix checkout: `/usr/local/phoenix_hypervisor/…` paths resolve inside it. */
+  phoenixDir?: string;
   json?: boolean;
 }
 
@@ -25,12 +29,17 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
     io.err('hint: drop it and fix the paths in the plan, or validate the configs alone without --plan');
     return ExitCode.badInput;
   }
-  if (opts.plan === undefined && (opts.vmConfigs === undefined || opts.lxcConfigs === undefined)) {
-    io.err('validate needs --plan <file>, or both --vm-configs <file> and --lxc-configs <file>');
+  const checkout = opts.phoenixDir !== undefined ? path.resolve(opts.phoenixDir) : undefined;
+  if (
+    opts.plan === undefined &&
+    checkout === undefined &&
+    (opts.vmConfigs === undefined || opts.lxcConfigs === undefined)
+  ) {
+    io.err('validate needs --plan <file>, --phoenix-dir <dir>, or both --vm-configs <file> and --lxc-configs <file>');
     return ExitCode.badInput;
   }
   if (opts.plan !== undefined) {
-    const result = loadAndResolvePlan(opts.plan);
+    const result = loadAndResolvePlan(opts.plan, checkout !== undefined ? { phoenixDir: checkout } : {});
     if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
     const { plan, digest, warnings } = result;
     if (opts.strict && strictWarnings(warnings).length > 0)
@@ -52,7 +61,12 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
     for (const g of plan.legacyGuests) io.out(`  retire CT ${g.ctid} ${g.name}${g.ip ? ` (${g.ip})` : ''}`);
     return ExitCode.ok;
   }
-  const result = validatePhoenixConfigs(opts.vmConfigs as string, opts.lxcConfigs as string);
+  const files = phoenixFiles({ vmConfigs: opts.vmConfigs, lxcConfigs: opts.lxcConfigs }, process.cwd(), checkout);
+  if (!files) {
+    io.err('validate needs both --vm-configs <file> and --lxc-configs <file> (or --phoenix-dir <dir>)');
+    return ExitCode.badInput;
+  }
+  const result = validatePhoenixConfigs(files.vmConfigs, files.lxcConfigs, checkout);
   if (!result.ok) return report(io, opts, result.problems, { ok: false, problems: result.problems });
   if (opts.strict && strictWarnings(result.warnings).length > 0)
     return report(io, opts, result.warnings, { ok: false, problems: result.warnings });

@@ -3,11 +3,13 @@
  * files) and given a light look for the mistakes that lose data: unpinned images, Qdrant without a persistent volume.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { PhoenixVm } from './phoenix';
 import type { PathPart } from './problems';
 import { ProblemList } from './problems';
+import { PHOENIX_ROOT, phoenixPath } from './phoenix-dir';
 import { readTextFile } from './read-file';
 
 export const MAX_COMPOSE_BYTES = 256 * 1024;
@@ -23,11 +25,27 @@ export interface LoadedCompose {
 }
 
 /** Reads and checks every compose file of one VM; entries that fail are reported and left out. */
-export function checkComposeFiles(vmFile: string, vmid: number, vm: PhoenixVm, problems: ProblemList): LoadedCompose[] {
+export function checkComposeFiles(
+  vmFile: string,
+  vmid: number,
+  vm: PhoenixVm,
+  problems: ProblemList,
+  /** A Phoenix checkout: `/usr/local/phoenix_hypervisor/…` sources are read inside it. */
+  phoenixDir?: string,
+): LoadedCompose[] {
   const out: LoadedCompose[] = [];
   (vm.entry.docker_compose_files ?? []).forEach((entry, index) => {
     const at: PathPart[] = ['vms', vm.index, 'docker_compose_files', index];
-    const file = path.isAbsolute(entry.source) ? entry.source : path.resolve(path.dirname(vmFile), entry.source);
+    const file = phoenixPath(entry.source, path.dirname(vmFile), phoenixDir);
+    if (phoenixDir === undefined && entry.source.startsWith(`${PHOENIX_ROOT}/`) && !fs.existsSync(file)) {
+      problems.error(
+        vmFile,
+        [...at, 'source'],
+        `VM ${vmid}: compose file ${entry.source} is a path in the Phoenix checkout on the Proxmox host, not on this machine`,
+        'give a copy of the checkout: phoenix.dir in the plan, or --phoenix-dir DIR',
+      );
+      return;
+    }
     const read = readTextFile(file, MAX_COMPOSE_BYTES, problems, {
       file: vmFile,
       at: [...at, 'source'],

@@ -37,6 +37,8 @@ export interface PhoenixContainer {
 export interface PhoenixWorld {
   vmFile: string;
   lxcFile: string;
+  /** The Phoenix checkout these files belong to: `/usr/local/phoenix_hypervisor/…` paths resolve inside it. */
+  phoenixDir?: string;
   vms: Map<number, PhoenixVm>;
   containers: Map<number, PhoenixContainer>;
 }
@@ -363,7 +365,7 @@ export function checkPhoenixWorld(
   const compose = new Map<number, LoadedCompose[]>();
   for (const [vmid, vm] of world.vms) {
     if (composeFor && !composeFor.has(vmid)) continue;
-    compose.set(vmid, checkComposeFiles(vmFile, vmid, vm, problems));
+    compose.set(vmid, checkComposeFiles(vmFile, vmid, vm, problems, world.phoenixDir));
   }
   return compose;
 }
@@ -443,9 +445,10 @@ export type ValidatePhoenixResult =
   { ok: true; world: PhoenixWorld; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 /** Checks Phoenix's two config files on their own (no plan): schema, cross-checks and every compose file. */
-export function validatePhoenixConfigs(vmPath: string, lxcPath: string): ValidatePhoenixResult {
+export function validatePhoenixConfigs(vmPath: string, lxcPath: string, phoenixDir?: string): ValidatePhoenixResult {
   const problems = new ProblemList();
   const world = loadPhoenixWorld(vmPath, lxcPath, problems);
+  if (world && phoenixDir !== undefined) world.phoenixDir = phoenixDir;
   if (world) checkPhoenixWorld(world, problems);
   if (!world || problems.hasErrors()) return { ok: false, problems: problems.items };
   return { ok: true, world, warnings: problems.warnings };

@@ -199,11 +199,25 @@ export const planFileSchema = z.strictObject({
     params: { hint: 'e.g. "qdrant-to-dr-phoenix" (the workflow id is migration-<name>)' },
   }),
   description: z.string().optional(),
-  phoenix: z.strictObject({
-    /** Relative to the plan file. */
-    vmConfigs: z.string().min(1),
-    lxcConfigs: z.string().min(1),
-  }),
+  phoenix: z
+    .strictObject({
+      /** A copy of the Phoenix checkout (`/usr/local/phoenix_hypervisor`), relative to the plan file. */
+      dir: z.string().min(1).optional(),
+      /** Relative to the plan file; default (with `dir`): the checkout's `etc/` files. */
+      vmConfigs: z.string().min(1).optional(),
+      lxcConfigs: z.string().min(1).optional(),
+    })
+    .superRefine((v, ctx) => {
+      if (v.dir !== undefined) return;
+      for (const key of ['vmConfigs', 'lxcConfigs'] as const)
+        if (v[key] === undefined)
+          custom(
+            ctx,
+            `required field "${key}" is missing (there is no "dir" to find it in)`,
+            'set phoenix.dir to your Phoenix checkout, or name the file (relative to the plan file)',
+            [key],
+          );
+    }),
   proxmox: z.strictObject({
     node: z.string().refine(isDnsName, {
       message: 'not a node name',

@@ -2,10 +2,12 @@
  * Plan file → ResolvedPlan + digest, or every problem found. Reads the plan, Phoenix's two config files, the compose
  * files and public keys; never reads a secret (secrets stay references for the worker to resolve).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {
   GatewaySettings,
   LegacyGuest,
+  PhoenixSources,
   PortainerSettings,
   QdrantSettings,
   ResolvedPlan,
@@ -25,8 +27,11 @@ import {
   MIN_VMID,
   type PhoenixWorld,
 } from './phoenix';
+import { phoenixFiles, type PhoenixFiles } from './phoenix-dir';
+import { gatewaySources, staleSources } from '../sources/gateway-sources';
 import { planFileSchema, type PlanFile } from './plan-schema';
-import { addZodIssues, ProblemList, type Problem } from './problems';
+import { TODO_PREFIX } from './init-plan';
+import { addZodIssues, displayPath, jsonPath, ProblemList, type PathPart, type Problem } from './problems';
 import { lenientParse } from './lenient';
 import { readJsonFile } from './read-file';
 import { optional, resolveVms } from './resolve-vms';
@@ -35,6 +40,8 @@ export type ResolveResult =
   { ok: true; plan: ResolvedPlan; digest: string; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 export interface ResolveOptions {
+  /** A Phoenix checkout on this machine, overriding the plan's `phoenix.dir` (`--phoenix-dir`). */
+  phoenixDir?: string;
   /** Where `sshPublicKeyFileEnv` is looked up (default: process.env). Only public-key paths are read from it. */
   env?: NodeJS.ProcessEnv;
 }
@@ -44,13 +51,16 @@ export function loadAndResolvePlan(planPath: string, options: ResolveOptions = {
   const raw = readJsonFile(planPath, problems);
   if (!raw) return { ok: false, problems: problems.items };
   const secretPaths = findInlineSecrets(raw.value, planPath, problems);
+  const todoPaths = findTodos(raw.value, planPath, problems);
   const parsed = planFileSchema.safeParse(raw.value);
-  if (!parsed.success) {
-    addZodIssues(problems, planPath, parsed.error.issues, [], secretPaths);
+  if (!parsed.success || todoPaths.size > 0) {
+    if (!parsed.success)
+      addZodIssues(problems, planPath, parsed.error.issues, [], new Set([...secretPaths, ...todoPaths]));
     // Every problem at once: the cross-checks run on the parts of the plan that are valid.
-    const partial = lenientParse(planFileSchema, raw.value) as Partial<PlanFile> | undefined;
+    const partial = (parsed.success ? parsed.data : lenientParse(planFileSchema, raw.value)) as
+      Partial<PlanFile> | undefined;
     if (partial?.phoenix) crossCheckPartialPlan(planPath, partial, problems, options);
-    else checkPhoenixFilesAnyway(planPath, raw.value, problems);
+    else checkPhoenixFilesAnyway(planPath, raw.value, problems, options.phoenixDir);
     return { ok: false, problems: problems.items };
   }
   return resolveParsedPlan(planPath, parsed.data, problems, options);
@@ -100,18 +110,17 @@ function resolveParsedPlan(
       throw err;
     }
   };
-  const planDir = path.dirname(planPath);
+  const files = phoenixFiles(plan.phoenix, path.dirname(planPath), options.phoenixDir);
+  if (!files || !checkPhoenixDir(planPath, files, options.phoenixDir !== undefined, problems))
+    return { ok: false, problems: problems.items };
   const world = loadPhoenixWorld(
-    path.resolve(planDir, plan.phoenix.vmConfigs),
-    path.resolve(planDir, plan.phoenix.lxcConfigs),
+    files.vmConfigs,
+    files.lxcConfigs,
     problems,
-    {
-      file: planPath,
-      vmAt: ['phoenix', 'vmConfigs'],
-      lxcAt: ['phoenix', 'lxcConfigs'],
-    },
+    phoenixFilesNamedBy(planPath, plan.phoenix),
   );
   if (!world) return { ok: false, problems: problems.items };
+  if (files.dir !== undefined) world.phoenixDir = files.dir;
   const compose = checkPhoenixWorld(world, problems, new Set(plan.vms.map((v) => v.vmid)));
 
   const legacyGuests = check(() => resolveLegacyGuests(planPath, plan, world, problems), []);
@@ -202,25 +211,64 @@ function resolveParsedPlan(
       shutdownTimeoutMs: plan.durations.shutdownTimeout,
     },
     ...optional('notify', plan.notify),
+    ...optional(
+      'phoenixSources',
+      files.dir !== undefined ? checkPhoenixSources(planPath, files.dir, gateway, problems) : undefined,
+    ),
   };
   return { ok: true, plan: resolved, digest: planDigest(resolved), warnings: problems.warnings };
 }
 
+/**
+ * Phoenix's copies of the gateway site in the checkout: after the cutover, the next converge of the gateway CT
+ * rewrites its site from them, so a copy still routing the upstream to the old servers would revert the cutover.
+ */
+function checkPhoenixSources(
+  planPath: string,
+  dir: string,
+  gateway: GatewaySettings,
+  problems: ProblemList,
+): PhoenixSources {
+  const found = gatewaySources(dir, gateway);
+  const stale = staleSources(found, gateway.newServers);
+  const command = `phoenix-migrate sources --plan ${displayPath(planPath)}`;
+  for (const s of stale)
+    problems.warning(
+      s.file,
+      [],
+      `line ${s.line} (${s.kind}) routes ${gateway.upstream} to ${s.servers.join(', ')}: the next converge of CT ${gateway.ctid} would revert the cutover`,
+      `after the run, \`${command} --write\` (it shows the change first without --write)`,
+    );
+  for (const e of found.errors)
+    problems.warning(
+      planPath,
+      ['phoenix', 'dir'],
+      `Phoenix's gateway sources cannot be rewritten: ${e}`,
+      'fix that file by hand first',
+    );
+  return {
+    dir,
+    stale: stale.map((s) => ({ file: s.relative, kind: s.kind, line: s.line, servers: s.servers })),
+    current: found.sources.filter((s) => !stale.includes(s)).map((s) => s.relative),
+    problems: found.errors,
+  };
+}
+
 /** When the plan itself is malformed we still check the Phoenix files it names, so one run shows every problem. */
-function checkPhoenixFilesAnyway(planPath: string, raw: unknown, problems: ProblemList): void {
-  const phoenix = (raw as { phoenix?: { vmConfigs?: unknown; lxcConfigs?: unknown } } | null)?.phoenix;
-  if (typeof phoenix?.vmConfigs !== 'string' || typeof phoenix.lxcConfigs !== 'string') return;
-  const dir = path.dirname(planPath);
-  const world = loadPhoenixWorld(
-    path.resolve(dir, phoenix.vmConfigs),
-    path.resolve(dir, phoenix.lxcConfigs),
-    problems,
-    {
-      file: planPath,
-      vmAt: ['phoenix', 'vmConfigs'],
-      lxcAt: ['phoenix', 'lxcConfigs'],
-    },
-  );
+function checkPhoenixFilesAnyway(
+  planPath: string,
+  raw: unknown,
+  problems: ProblemList,
+  phoenixDirOverride: string | undefined,
+): void {
+  const phoenix = (raw as { phoenix?: Record<string, unknown> } | null)?.phoenix;
+  if (typeof phoenix !== 'object' || phoenix === null) return;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const section = { dir: text(phoenix.dir), vmConfigs: text(phoenix.vmConfigs), lxcConfigs: text(phoenix.lxcConfigs) };
+  const files = phoenixFiles(section, path.dirname(planPath), phoenixDirOverride);
+  if (!files || !checkPhoenixDir(planPath, files, phoenixDirOverride !== undefined, problems)) return;
+  const world = loadPhoenixWorld(files.vmConfigs, files.lxcConfigs, problems, phoenixFilesNamedBy(planPath, section));
+  if (world && files.dir !== undefined) world.phoenixDir = files.dir;
   const vms = (raw as { vms?: unknown }).vms;
   const ids = Array.isArray(vms)
     ? vms
@@ -228,6 +276,52 @@ function checkPhoenixFilesAnyway(planPath: string, raw: unknown, problems: Probl
         .filter((v): v is number => typeof v === 'number')
     : [];
   if (world) checkPhoenixWorld(world, problems, new Set(ids));
+}
+
+/** `"TODO: …"` values `init` left for the operator: each one an error at its path, so validate names exactly those. */
+function findTodos(value: unknown, planPath: string, problems: ProblemList): Set<string> {
+  const found = new Set<string>();
+  const walk = (v: unknown, at: PathPart[]) => {
+    if (typeof v === 'string' && v.startsWith(TODO_PREFIX)) {
+      problems.error(
+        planPath,
+        at,
+        `left to decide: ${v.slice(TODO_PREFIX.length).trim()}`,
+        'replace the "TODO: …" text with the value',
+      );
+      found.add(jsonPath(at));
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+  };
+  walk(value, []);
+  return found;
+}
+
+/** Where a missing Phoenix file is reported: at the plan field that names it, or at `phoenix.dir` it defaults from. */
+function phoenixFilesNamedBy(planPath: string, section: { vmConfigs?: string; lxcConfigs?: string }) {
+  const at = (key: 'vmConfigs' | 'lxcConfigs') => ['phoenix', section[key] !== undefined ? key : 'dir'];
+  return { file: planPath, vmAt: at('vmConfigs'), lxcAt: at('lxcConfigs') };
+}
+
+/** The checkout must be a directory: say so once, instead of two "file does not exist" problems. */
+function checkPhoenixDir(planPath: string, files: PhoenixFiles, fromFlag: boolean, problems: ProblemList): boolean {
+  if (files.dir === undefined) return true;
+  let isDir = false;
+  try {
+    isDir = fs.statSync(files.dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return true;
+  problems.error(
+    fromFlag ? files.dir : planPath,
+    fromFlag ? [] : ['phoenix', 'dir'],
+    `the Phoenix checkout ${files.dir} is not a directory`,
+    fromFlag
+      ? 'pass --phoenix-dir the copy of /usr/local/phoenix_hypervisor (the directory holding etc/ and bin/)'
+      : "point phoenix.dir at the copy of /usr/local/phoenix_hypervisor (relative to the plan file's directory)",
+  );
+  return false;
 }
 
 function sshEndpoint(s: PlanFile['proxmoxHost']): SshEndpoint {

@@ -242,6 +242,19 @@ export interface ResolvedPlan {
   approvals: { decommission: boolean };
   timings: Timings;
   notify?: { webhookUrlEnv: string };
+  /** With `phoenix.dir`: Phoenix's own copies of the gateway site, and which still route the upstream elsewhere. */
+  phoenixSources?: PhoenixSources;
+}
+
+export interface PhoenixSources {
+  /** The checkout on the machine that resolved the plan. */
+  dir: string;
+  /** Sources (relative to `dir`) whose upstream does not route to `gateway.newServers`: a converge would revert it. */
+  stale: { file: string; kind: 'committed site' | 'heredoc'; line: number; servers: string[] }[];
+  /** Sources already routing to the new servers. */
+  current: string[];
+  /** Why a source cannot be rewritten (e.g. the upstream defined twice), named. */
+  problems: string[];
 }
 
 /** What the CLI sends to start a run. */
