@@ -98,7 +98,7 @@ describe('scripts/ensure-system-packages.js', () => {
     const f = fakeMachine(true, ['/usr/sbin/sshd', '/usr/sbin/nginx', '/usr/lib/nginx/modules/ngx_http_js_module.so']);
     fs.writeFileSync(path.join(f.root, installer.POLICY_RC_D), "#!/bin/sh\nexit 101\n# the admin's own\n");
     expect(run(f, 'test', 0)).toBe(0);
-    expect(f.calls()[1].args.slice(4)).toEqual(['systemd', 'chromium']);
+    expect(f.calls()[1].args.slice(4)).toEqual(['systemd', 'chromium', 'shellcheck']);
     expect(fs.readFileSync(path.join(f.root, installer.POLICY_RC_D), 'utf8')).toContain("the admin's own");
   });
 
@@ -139,6 +139,6 @@ describe('scripts/ensure-system-packages.js', () => {
     ]);
     expect(run(f, 'test', 1000)).toBe(0);
     expect(f.calls()).toEqual([]);
-    expect(f.log.join('\n')).toMatch(/chromium \(the Temporal Web UI test\) missing and not installed/);
+    expect(f.log.join('\n')).toMatch(/chromium \(the Temporal Web UI test\)(, [^)]+\))* missing and not installed/);
   });
 });
