@@ -236,6 +236,14 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: Connecti
       ...snap.report.changes.map((c) => `  * ${c}`),
     );
   if (snap.failure) lines.push('', `failed: ${snap.failure}`);
+  const sources = snap.report?.phoenixSources;
+  if (sources && sources.stillToUpdate.length > 0 && snap.report?.outcome === 'completed')
+    lines.push(
+      '',
+      "Phoenix's sources still to update (the next converge of the gateway CT would revert the cutover):",
+      ...sources.stillToUpdate.map((s) => `  - ${s}`),
+      `then run: ${sources.command}`,
+    );
   lines.push('', `Temporal UI: ${uiUrl}`);
   return lines.join('\n');
 }

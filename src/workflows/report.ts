@@ -46,6 +46,12 @@ export interface MigrationReport {
   /** Legacy instances that still received traffic directly (not through the gateway) during the soak. */
   legacyTraffic: string[];
   operator: OperatorRecord[];
+  /**
+   * With `phoenix.dir` in the plan: Phoenix's own copies of the gateway site (committed file, LXC script heredoc) that
+   * still route the upstream to the old servers — after the cutover, the next converge of the gateway CT rewrites the
+   * live site from them — and the command that brings them in step.
+   */
+  phoenixSources?: { stillToUpdate: string[]; command: string };
 }
 
 /**
@@ -68,5 +74,17 @@ export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): 
     backups: [],
     legacyTraffic: [],
     operator: [],
+    ...(plan.phoenixSources ? { phoenixSources: sourcesStillToUpdate(plan) } : {}),
+  };
+}
+
+/** The plan's stale Phoenix sources in the operator's words. */
+export function sourcesStillToUpdate(plan: ResolvedPlan): { stillToUpdate: string[]; command: string } {
+  const sources = plan.phoenixSources;
+  return {
+    stillToUpdate: (sources?.stale ?? []).map(
+      (s) => `${s.file} (${s.kind}, line ${s.line}): ${plan.gateway.upstream} → ${s.servers.join(', ')}`,
+    ),
+    command: `phoenix-migrate sources --plan <this plan> --phoenix-dir ${sources?.dir ?? 'DIR'} --write`,
   };
 }

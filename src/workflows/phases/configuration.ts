@@ -13,7 +13,7 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
         { summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' },
         [{ plan: run.plan }],
       ),
-    (r) => `${r.checks.length} checks passed`,
+    (r) => `${r.checks.length} checks passed${revertWarning(run)}`,
   );
   if (!preflight.problems.length) return;
   const list = preflight.problems.map((p) => `${p.item} — fix: ${p.fix}`);
@@ -23,4 +23,11 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
     FailureType.PreflightFailed,
     preflight,
   );
+}
+
+/** Phoenix's own sources that would put the old upstream back at the gateway CT's next converge (plan phoenix.dir). */
+function revertWarning(run: MigrationRun): string {
+  const stale = run.plan.phoenixSources?.stale ?? [];
+  if (stale.length === 0) return '';
+  return `; warning: ${stale.map((s) => s.file).join(' and ')} still route ${run.plan.gateway.upstream} to ${stale[0].servers.join(', ')} — a converge of CT ${run.plan.gateway.ctid} after the cutover would revert it (phoenix-migrate sources --write)`;
 }
