@@ -2,26 +2,17 @@
  * Helpers shared by the end-to-end scenarios: the event history (checked for secrets, optionally recorded as a replay
  * fixture), the Proxmox audit log, the gateway's live upstreams and the Web UI's current details.
  *
- * Re-record the fixtures in test/fixtures/histories/ with
- *   PHOENIX_RECORD_HISTORIES=1 npx jest test/e2e
+ * Re-record the replay fixtures (test/fixtures/histories/v<WORKFLOW_BUNDLE_VERSION>/) with
+ *   node scripts/record-histories.js
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { readUpstreams } from '../../src/nginx/upstream';
 import type { MigrationWorld } from '../harness/migration-world';
+import { writeFixture } from '../replay/fixtures';
 
-export const HISTORIES_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
 export const RECORDING = process.env.PHOENIX_RECORD_HISTORIES === '1';
-
-export interface HistoryFixture {
-  /** The real workflow id (replay needs it: the workflow reads it). */
-  workflowId: string;
-  scenario: string;
-  /** `historyToJSON(await handle.fetchHistory())` (= the SDK's historyToJSON), parsed. */
-  history: Record<string, unknown>;
-}
 
 /** Every string in the JSON, plus the decoded text of every base64 payload (`data` fields). */
 export function searchableText(json: string): string {
@@ -54,13 +45,7 @@ export async function checkedHistory(mw: MigrationWorld, handle: WorkflowHandle,
     throw new Error(`the history of ${handle.workflowId} contains private-key text`);
   expect(text).not.toContain('-----BEGIN');
   if (RECORDING && scenario) {
-    const fixture: HistoryFixture = {
-      workflowId: handle.workflowId,
-      scenario,
-      history: JSON.parse(json) as Record<string, unknown>,
-    };
-    fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-    fs.writeFileSync(path.join(HISTORIES_DIR, `${scenario}.json`), `${JSON.stringify(fixture)}\n`);
+    writeFixture({ workflowId: handle.workflowId, scenario, history: JSON.parse(json) as Record<string, unknown> });
   }
   return text;
 }

@@ -231,19 +231,21 @@ export type MigrationHandle = WorkflowHandle<typeof migration>;
 export type StartedMigration = WorkflowHandleWithFirstExecutionRunId<typeof migration>;
 
 /**
- * Runs `body` with a worker for the real `migration` workflow and these stubs on a task queue of its own.
+ * Runs `body` with a worker for the real `migration` workflow (or the given bundle) and these stubs on a task queue of
+ * its own.
  * `body` gets a `start(input)` that starts a run (id `migration-<plan name>-<random>`).
  */
 export async function withWorker<T>(
   env: TestWorkflowEnvironment,
   stubs: StubActivities,
   body: (start: (input: MigrationInput) => Promise<StartedMigration>) => Promise<T>,
+  bundle?: WorkflowBundleOption,
 ): Promise<T> {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: bundle ?? (await workflowBundle()),
     activities: stubs.activities(),
   });
   const start = (input: MigrationInput) =>
