@@ -96,7 +96,9 @@ describe('phoenix-migrate: offline commands', () => {
     for (const args of [[], ['--vm-configs', 'x.json']]) {
       const r = await cli('validate', ...args);
       expect(r.code).toBe(ExitCode.badInput);
-      expect(r.err).toMatch(/validate needs --plan <file>, or both --vm-configs <file> and --lxc-configs <file>/);
+      expect(r.err).toMatch(
+        /validate needs --plan <file>, --phoenix-dir <dir>, or both --vm-configs <file> and --lxc-configs <file>/,
+      );
     }
   });
 
