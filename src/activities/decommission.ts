@@ -5,8 +5,10 @@
  */
 import type { BackupSettings, LegacyGuest, ProxmoxSettings } from '../config/resolved-plan';
 import { isProxmoxError, ProxmoxError, readTaskLog, waitForTask, type BackupVolume, type ProxmoxApi } from '../proxmox';
+import { FailureType } from '../failure-types';
+import { refuse, withFailureTranslation } from './failures';
 import { heartbeat } from './heartbeat';
-import { converging, refuse, settleActiveTasks, taskOptions, type ProxmoxActivityDeps } from './vms';
+import { converging, settleActiveTasks, taskOptions, type ProxmoxActivityDeps } from './vms';
 
 export interface DecommissionInput {
   proxmox: ProxmoxSettings;
@@ -36,23 +38,26 @@ export function checkDecommissionAllowed(input: DecommissionInput): void {
   const ctid = input.guest.ctid;
   const p = input.protectedVmids;
   if (ctid === p.gateway) {
-    throw refuse('ProtectedGuest', `CT ${ctid} is the gateway (gateway.ctid in the plan); it is never decommissioned.`);
+    throw refuse(
+      FailureType.ProtectedGuest,
+      `CT ${ctid} is the gateway (gateway.ctid in the plan); it is never decommissioned.`,
+    );
   }
   if (ctid === p.template) {
     throw refuse(
-      'ProtectedGuest',
+      FailureType.ProtectedGuest,
       `${ctid} is the VM template (templateVmid in the plan); it is never decommissioned.`,
     );
   }
   if (p.targets.includes(ctid)) {
     throw refuse(
-      'ProtectedGuest',
+      FailureType.ProtectedGuest,
       `${ctid} is a target VM of this migration (vms[].vmid in the plan); it is never decommissioned.`,
     );
   }
   if (!input.legacyCtids.includes(ctid)) {
     throw refuse(
-      'NotALegacyGuest',
+      FailureType.NotALegacyGuest,
       `CT ${ctid} is not in the plan's legacy guests (${input.legacyCtids.join(', ') || 'none'}); only those are decommissioned.`,
     );
   }
@@ -93,7 +98,7 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
     });
     if (upid === 'OK')
       throw refuse(
-        'GuestNotOnNode',
+        FailureType.GuestNotOnNode,
         `vzdump found no CT ${guest.ctid} on node ${guest.node}; check legacyGuests[].node in the plan.`,
       );
     await waitForTask(api, upid, taskOptions(deps, `backup ${guest.ctid}`));
@@ -131,19 +136,19 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
       const found = (await api.cluster.guests()).find((g) => g.vmid === ctid);
       if (!found) {
         throw refuse(
-          'GuestNotVisible',
+          FailureType.GuestNotVisible,
           `vmid ${ctid} exists but token ${input.proxmox.tokenId} cannot see it (no VM.Audit on /vms/${ctid}); grant it so the guest can be checked before deletion.`,
         );
       }
       if (found.type !== 'lxc') {
         throw refuse(
-          'NotAContainer',
+          FailureType.NotAContainer,
           `vmid ${ctid} is a ${found.type} guest ("${found.name ?? '?'}"), not the legacy container ${guest.name}; refusing to delete it.`,
         );
       }
       if (found.node !== guest.node) {
         throw refuse(
-          'GuestOnUnexpectedNode',
+          FailureType.GuestOnUnexpectedNode,
           `CT ${ctid} is on node ${found.node}, but the plan expects ${guest.node}; fix legacyGuests[].node or check the cluster.`,
         );
       }
@@ -151,13 +156,13 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
       const name = String(config.hostname ?? found.name ?? '');
       if (name !== guest.name) {
         throw refuse(
-          'GuestNameMismatch',
+          FailureType.GuestNameMismatch,
           `CT ${ctid} is named "${name}", but the plan expects "${guest.name}"; refusing to delete a container that may not be the legacy one.`,
         );
       }
       if (Number(config.protection ?? 0) === 1) {
         throw refuse(
-          'GuestProtected',
+          FailureType.GuestProtected,
           `CT ${ctid} (${guest.name}) has protection enabled; lift it on the Proxmox host with \`pct set ${ctid} --protection 0\` if it really should go, then retry.`,
         );
       }
@@ -243,5 +248,5 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
     }
   }
 
-  return { decommissionGuest };
+  return withFailureTranslation({ decommissionGuest });
 }

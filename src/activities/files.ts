@@ -5,11 +5,12 @@
  * retry after a lost response finds it `unchanged`.
  */
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ComposeFile, SshEndpoint } from '../config/resolved-plan';
 import { hostTarget, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
-import { toActivityFailure } from './failures';
-import { heartbeat } from './heartbeat';
+import { FailureType } from '../failure-types';
+import { withFailureTranslation } from './failures';
+import { heartbeat, heartbeatDetails } from './heartbeat';
 
 export interface FileActivityDeps {
   /** The worker's environment: SSH key paths and passphrases are looked up here by the names in the plan. */
@@ -67,52 +68,48 @@ const OUTCOMES: readonly FileOutcome[] = ['created', 'updated', 'unchanged', 'wo
 export function createFileActivities(deps: FileActivityDeps) {
   async function provisionComposeFiles(input: ProvisionComposeFilesInput): Promise<ProvisionComposeFilesResult> {
     for (const file of input.files) checkFile(file);
-    try {
-      return await withSsh(input.host, deps.env, async (session) => {
-        const target = hostTarget(session);
-        const files: ProvisionComposeFilesResult['files'] = [];
-        // What an earlier attempt was about to write: if its answer was lost after the write, this attempt finds
-        // the file `unchanged` but must still report the change it made (heartbeat details survive retries).
-        const planned: PlannedWrites = { ...previousPlan() };
-        for (const file of input.files) {
-          if (input.dryRun) {
-            files.push({ hostPath: file.hostPath, outcome: await putFile(target, file, true) });
-            continue;
-          }
-          const expected = await putFile(target, file, true);
-          if (expected !== 'unchanged')
-            planned[file.hostPath] = {
-              sha256: file.sha256,
-              outcome: expected === 'would-create' ? 'created' : 'updated',
-            };
-          heartbeat({ done: files.length, of: input.files.length, planned });
-          let outcome = await putFile(target, file, false);
-          const earlier = planned[file.hostPath];
-          if (outcome === 'unchanged' && earlier?.sha256 === file.sha256) outcome = earlier.outcome;
-          files.push({ hostPath: file.hostPath, outcome });
-          heartbeat({ done: files.length, of: input.files.length, planned });
+    return withSsh(input.host, deps.env, async (session) => {
+      const target = hostTarget(session);
+      const files: ProvisionComposeFilesResult['files'] = [];
+      // What an earlier attempt was about to write: if its answer was lost after the write, this attempt finds
+      // the file `unchanged` but must still report the change it made (heartbeat details survive retries).
+      const planned: PlannedWrites = { ...previousPlan() };
+      for (const file of input.files) {
+        if (input.dryRun) {
+          files.push({ hostPath: file.hostPath, outcome: await putFile(target, file, true) });
+          continue;
         }
-        return { files };
-      });
-    } catch (err) {
-      throw toActivityFailure(err);
-    }
+        const expected = await putFile(target, file, true);
+        if (expected !== 'unchanged')
+          planned[file.hostPath] = {
+            sha256: file.sha256,
+            outcome: expected === 'would-create' ? 'created' : 'updated',
+          };
+        heartbeat({ done: files.length, of: input.files.length, planned });
+        let outcome = await putFile(target, file, false);
+        const earlier = planned[file.hostPath];
+        if (outcome === 'unchanged' && earlier?.sha256 === file.sha256) outcome = earlier.outcome;
+        files.push({ hostPath: file.hostPath, outcome });
+        heartbeat({ done: files.length, of: input.files.length, planned });
+      }
+      return { files };
+    });
   }
-  return { provisionComposeFiles };
+  return withFailureTranslation({ provisionComposeFiles });
 }
 
 function checkFile(file: ComposeFile): void {
   const actual = createHash('sha256').update(file.content, 'utf8').digest('hex');
   if (actual !== file.sha256) {
     throw ApplicationFailure.create({
-      type: 'ComposeFileDigestMismatch',
+      type: FailureType.ComposeFileDigestMismatch,
       nonRetryable: true,
       message: `compose file ${file.source} (→ ${file.hostPath}): the plan's sha256 ${file.sha256} does not match its content (${actual}); re-resolve the plan.`,
     });
   }
   if (!file.hostPath.startsWith('/') || /[\n\0]/.test(file.hostPath) || file.hostPath.split('/').includes('..')) {
     throw ApplicationFailure.create({
-      type: 'ComposeFileBadPath',
+      type: FailureType.ComposeFileBadPath,
       nonRetryable: true,
       message: `compose file ${file.source}: hostPath ${JSON.stringify(file.hostPath)} must be an absolute path without "..", newlines or NUL.`,
     });
@@ -129,7 +126,7 @@ async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean)
   const word = res.stdout.trim() as FileOutcome;
   if (res.code === 0 && OUTCOMES.includes(word)) return word;
   throw ApplicationFailure.create({
-    type: 'ComposeFileWriteFailed',
+    type: FailureType.ComposeFileWriteFailed,
     // a digest mismatch after the rename means something else writes the file: a person should look
     nonRetryable: res.code === 3,
     message: `writing compose file ${file.hostPath} on ${target.describe} failed (exit ${res.code}): ${res.stderr.trim() || res.stdout.trim() || 'no output'}`,
@@ -139,6 +136,5 @@ async function putFile(target: RemoteTarget, file: ComposeFile, dryRun: boolean)
 type PlannedWrites = Record<string, { sha256: string; outcome: 'created' | 'updated' }>;
 
 function previousPlan(): PlannedWrites {
-  const details = Context.current().info.heartbeatDetails as { planned?: PlannedWrites } | undefined;
-  return details?.planned ?? {};
+  return heartbeatDetails<{ planned?: PlannedWrites }>()?.planned ?? {};
 }

@@ -29,7 +29,9 @@ import {
 } from '../nginx/upstream';
 import { EXIT, READ_SCRIPT, RELOAD_SCRIPT, TEST_SCRIPT, WRITE_SCRIPT } from '../nginx/scripts';
 import { containerTarget, hostTarget, withSsh, type RemoteTarget, type WorkerEnv } from '../remote';
-import { heartbeat } from './heartbeat';
+import { FailureType } from '../failure-types';
+import { withFailureTranslation } from './failures';
+import { heartbeat, pause } from './heartbeat';
 
 export interface GatewayActivityDeps {
   env: WorkerEnv;
@@ -197,7 +199,7 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
           };
         if (attempt >= CAS_ATTEMPTS) {
           throw ApplicationFailure.create({
-            type: 'GatewayChangedConcurrently',
+            type: FailureType.GatewayChangedConcurrently,
             nonRetryable: false,
             message: `${snap.realPath} on ${target.describe} kept changing while we tried to rewrite upstream ${gateway.upstream} (${CAS_ATTEMPTS} tries); someone else is editing it. Will retry.`,
           });
@@ -283,7 +285,7 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
             };
           if (attempt >= CAS_ATTEMPTS) {
             throw ApplicationFailure.create({
-              type: 'GatewayChangedConcurrently',
+              type: FailureType.GatewayChangedConcurrently,
               nonRetryable: false,
               message: `${snap.realPath} on ${target.describe} kept changing during the rollback of upstream ${gateway.upstream}; will retry.`,
             });
@@ -305,7 +307,8 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
     const deadline = Date.now() + budgetMs;
     const interval = deps.verifyIntervalMs ?? 500;
     const needed = 3;
-    await new Promise((r) => setTimeout(r, Math.min(RELOAD_SETTLE_MS, budgetMs / 4)));
+    heartbeat({ verifying: url, settling: true });
+    await pause(Math.min(RELOAD_SETTLE_MS, budgetMs / 4));
     let last = 'no attempt';
     let streak = 0;
     for (let attempt = 1; ; attempt++) {
@@ -326,20 +329,21 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
         streak = 0;
         last = (err as { code?: string }).code ?? (err as Error).message;
       }
-      Context.current().heartbeat({ verifying: url, attempt, last });
-      const pause = streak > 0 ? Math.min(interval, 200) : interval;
-      if (Date.now() + pause > deadline) break;
-      await new Promise((r) => setTimeout(r, pause));
+      // Heartbeat and a cancellation-aware pause: a cancelled run stops verifying at once.
+      heartbeat({ verifying: url, attempt, last });
+      const wait = streak > 0 ? Math.min(interval, 200) : interval;
+      if (Date.now() + wait > deadline) break;
+      await pause(wait);
     }
     throw ApplicationFailure.create({
-      type: 'GatewayVerifyFailed',
+      type: FailureType.GatewayVerifyFailed,
       nonRetryable: true,
       message: `after the nginx change, ${url} did not answer 200 ${needed} times in a row within ${budgetMs} ms (last: ${last}); check the gateway's error.log and the new backend. Roll back with the previous servers in the details.`,
       details: [details],
     });
   }
 
-  return { readGateway, cutoverGateway, rollbackGateway };
+  return withFailureTranslation({ readGateway, cutoverGateway, rollbackGateway });
 }
 
 // ---- steps -------------------------------------------------------------------------------------------
@@ -359,7 +363,7 @@ function checkSettings(gateway: GatewaySettings): void {
   if (gateway.nginxCommand.length === 0) problems.push('gateway.nginxCommand is empty (use ["nginx"])');
   if (problems.length > 0)
     throw ApplicationFailure.create({
-      type: 'GatewaySettingsInvalid',
+      type: FailureType.GatewaySettingsInvalid,
       nonRetryable: true,
       message: problems.join('; '),
     });
@@ -387,7 +391,7 @@ async function readSnapshot(target: RemoteTarget, gateway: GatewaySettings): Pro
     ]);
     if (res.code !== 0) {
       throw ApplicationFailure.create({
-        type: res.code === EXIT.notFound ? 'GatewaySiteFileMissing' : 'GatewayReadFailed',
+        type: res.code === EXIT.notFound ? FailureType.GatewaySiteFileMissing : FailureType.GatewayReadFailed,
         nonRetryable: res.code === EXIT.notFound,
         message: `reading ${gateway.siteFile} on ${target.describe} failed (exit ${res.code}): ${res.stderr.trim()}`,
       });
@@ -404,7 +408,7 @@ async function readSnapshot(target: RemoteTarget, gateway: GatewaySettings): Pro
     if (createHash('sha256').update(rest, 'utf8').digest('hex') !== sha256) {
       if (attempt < CAS_ATTEMPTS) continue;
       throw ApplicationFailure.create({
-        type: 'GatewayReadFailed',
+        type: FailureType.GatewayReadFailed,
         nonRetryable: true,
         message: `${realPath} on ${target.describe}: the content read does not match its sha256; is it valid UTF-8 text? Check the file.`,
       });
@@ -434,7 +438,7 @@ function parseOrFail(snap: Snapshot): UpstreamInfo[] {
     return readUpstreams(snap.text);
   } catch (err) {
     throw ApplicationFailure.create({
-      type: 'GatewayConfigUnreadable',
+      type: FailureType.GatewayConfigUnreadable,
       nonRetryable: true,
       message: `${snap.realPath}: ${(err as Error).message}`,
     });
@@ -449,7 +453,7 @@ function rewriteOrFail(
   const r = rewriteUpstream(snap.text, upstream, servers);
   if (!r.ok)
     throw ApplicationFailure.create({
-      type: 'GatewayUpstreamNotRewritable',
+      type: FailureType.GatewayUpstreamNotRewritable,
       nonRetryable: true,
       message: `${snap.realPath}: ${r.error}`,
     });
@@ -463,7 +467,7 @@ async function preflight(target: RemoteTarget, gateway: GatewaySettings): Promis
 
 function preflightFailure(target: RemoteTarget, gateway: GatewaySettings, output: string): ApplicationFailure {
   return ApplicationFailure.create({
-    type: 'GatewayPreflightFailed',
+    type: FailureType.GatewayPreflightFailed,
     nonRetryable: true,
     message: `\`${gateway.nginxCommand.join(' ')} -t\` already fails on ${target.describe} BEFORE any change, so nothing was changed (changing it now would hide the real problem). Fix the nginx config first. nginx said: ${output.trim()}`,
   });
@@ -519,37 +523,37 @@ function writeFailure(
       return preflightFailure(target, gateway, said);
     case EXIT.lockBusy:
       return ApplicationFailure.create({
-        type: 'GatewayLockBusy',
+        type: FailureType.GatewayLockBusy,
         nonRetryable: false,
         message: `${gateway.lockFile} on ${target.describe} is held by another change: ${said}. Will retry.`,
       });
     case EXIT.testFailedRestored:
       return ApplicationFailure.create({
-        type: 'GatewayConfigRejected',
+        type: FailureType.GatewayConfigRejected,
         nonRetryable: true,
         message: `the rewritten ${snap.realPath} failed \`nginx -t\` on ${target.describe}; the old content was put back and nginx never loaded it. nginx said: ${said}`,
       });
     case EXIT.superseded:
       return ApplicationFailure.create({
-        type: 'GatewayAttemptSuperseded',
+        type: FailureType.GatewayAttemptSuperseded,
         nonRetryable: true,
         message: `this attempt on ${target.describe} was superseded (a newer attempt or a rollback already handled the gateway) and changed nothing: ${said}`,
       });
     case EXIT.restoreFailed:
       return ApplicationFailure.create({
-        type: 'GatewayRestoreFailed',
+        type: FailureType.GatewayRestoreFailed,
         nonRetryable: true,
         message: `the rewritten ${snap.realPath} failed on ${target.describe} and could NOT be put back: the rewritten file is on disk (nginx has not loaded it). Restore it by hand from the backup. nginx/script said: ${said}`,
       });
     case EXIT.reloadFailedRestored:
       return ApplicationFailure.create({
-        type: 'GatewayReloadFailed',
+        type: FailureType.GatewayReloadFailed,
         nonRetryable: true,
         message: `\`${gateway.nginxCommand.join(' ')} -s reload\` failed on ${target.describe} (is nginx running?); the old content was put back. nginx said: ${said}`,
       });
     default:
       return ApplicationFailure.create({
-        type: 'GatewayWriteFailed',
+        type: FailureType.GatewayWriteFailed,
         nonRetryable: false,
         message: `changing ${snap.realPath} on ${target.describe} failed (exit ${code}): ${said || 'no output'}`,
       });
@@ -610,7 +614,7 @@ async function alreadyCutOver(
       if (res.code === EXIT.preflightFailed)
         // Not "nothing was changed": the file already holds the cutover (an earlier attempt wrote it and was cut off).
         throw ApplicationFailure.create({
-          type: 'GatewayConfigRejected',
+          type: FailureType.GatewayConfigRejected,
           nonRetryable: true,
           message: `${snap.realPath} on ${target.describe} already holds the cutover of upstream ${gateway.upstream} (written ${record.at}${record.by ? ` by ${record.by}` : ''}, backup ${record.backupPath}) but \`${gateway.nginxCommand.join(' ')} -t\` fails, so it was NOT reloaded: the gateway file was changed and nginx still runs the old configuration. nginx said: ${res.stderr.trim()}`,
         });
@@ -724,7 +728,7 @@ function blockOrFail(snap: Snapshot, text: string, upstream: string): string {
 
 function notRewritable(snap: Snapshot, error: string): ApplicationFailure {
   return ApplicationFailure.create({
-    type: 'GatewayUpstreamNotRewritable',
+    type: FailureType.GatewayUpstreamNotRewritable,
     nonRetryable: true,
     message: `${snap.realPath}: ${error}`,
   });

@@ -1,24 +1,46 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptors } from '@temporalio/worker';
 
+/**
+ * Every activity heartbeats through here. Temporal delivers a cancellation (the run was cancelled, or the worker is
+ * shutting down) only to an activity that heartbeats, so every wait, probe loop and multi-step change calls
+ * `heartbeat` between steps and waits with `pause`.
+ */
+
 /** The details each running activity last reported: a heartbeat without details repeats them, never erases them. */
 const lastDetails = new WeakMap<Context, unknown>();
 
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // Not in an activity context (tests, scripts).
+  }
+}
+
 /**
  * Heartbeat when running inside a Temporal activity (a no-op when called directly: tests, scripts), and stop at this
- * safe point when the activity was cancelled (the run was cancelled, or the worker is shutting down) instead of
- * going on to the next change: every step before it is done and visible in live state, so a retry converges.
+ * safe point when the activity was cancelled instead of going on to the next change: every step before it is done
+ * and visible in live state, so a retry converges.
  */
 export function heartbeat(details?: unknown): void {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return; // Not in an activity context.
-  }
+  const ctx = currentContext();
+  if (!ctx) return;
   if (details !== undefined) lastDetails.set(ctx, details);
   ctx.heartbeat(lastDetails.get(ctx));
   if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+}
+
+/** Wait `ms`, ending at once (rejecting with the cancellation) when the activity is cancelled meanwhile. */
+export async function pause(ms: number): Promise<void> {
+  const ctx = currentContext();
+  if (!ctx) return new Promise((resolve) => setTimeout(resolve, ms));
+  await ctx.sleep(ms);
+}
+
+/** What an earlier attempt of this activity last heartbeated (undefined on a first attempt or outside an activity). */
+export function heartbeatDetails<T>(): T | undefined {
+  return currentContext()?.info.heartbeatDetails as T | undefined;
 }
 
 /** How often the keep-alive heartbeats (the SDK sends at most one per `maxHeartbeatThrottleInterval`, src/worker.ts). */
@@ -29,7 +51,7 @@ export const KEEP_ALIVE_EVERY_MS = 1_000;
  * then measures one thing — is the worker that holds this attempt alive? — whatever the activity is awaiting (an SSH
  * command, a long HTTP call). A crashed worker is noticed within the timeout (5 s); a stalled-but-alive step is bounded
  * by its own timeout (SSH command, HTTP request, Proxmox task wait) and the activity's start-to-close instead.
- * Cancellation is still acted on at the activity's own safe points (`heartbeat()` above).
+ * Cancellation is still acted on at the activity's own safe points (`heartbeat()` and `pause()` above).
  */
 export function keepAliveInterceptor(ctx: Context): ActivityInterceptors {
   return {

@@ -7,7 +7,6 @@ import { resolveSecret as readSecret } from '../secrets';
 import type { Logger } from '../logging';
 import type { ProxmoxApi } from '../proxmox';
 import { createDecommissionActivities } from './decommission';
-import { withFailureTranslation } from './failures';
 import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
 import { createGatewayIdentityActivities } from './gateway-identity';
@@ -54,7 +53,8 @@ export function createActivities(deps: ActivityDeps) {
   };
   const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
   const resolveSecret = async (ref: SecretRef) => readSecret(ref, deps.env);
-  return withFailureTranslation({
+  // Each factory classifies its own failures (failures.ts → withFailureTranslation), wherever it runs.
+  return {
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
     ...createFileActivities({ env: deps.env }),
     ...createVmActivities(proxmox),
@@ -66,7 +66,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGatewayIdentityActivities({ resolveSecret }),
     ...createDecommissionActivities(proxmox),
     ...createNotifyActivities({ env: deps.env }),
-  });
+  };
 }
 
 export type MigrationActivities = ReturnType<typeof createActivities>;

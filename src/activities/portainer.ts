@@ -5,10 +5,11 @@
  * standalone compose stack (same content = no-op; different = update only when the plan allows it), and a running
  * container. Every step first looks, then acts, so a retry after a lost response finds the work done.
  */
-import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Dispatcher } from 'undici';
 import type { PortainerSettings, SecretRef, TlsTrust } from '../config/resolved-plan';
-import { describeSecretRef, resolveSecret } from '../secrets';
+import { FailureType } from '../failure-types';
+import { resolveSecret } from '../secrets';
 import { dispatcherFor } from '../http/tls';
 import {
   PortainerClient,
@@ -16,8 +17,10 @@ import {
   type PortainerClientOptions,
   type PortainerEndpoint,
 } from '../portainer/client';
-import { isPortainerError, type PortainerError } from '../portainer/errors';
+import { isPortainerError } from '../portainer/errors';
 import { normaliseStackName, sameAgentUrl } from '../portainer/names';
+import { toActivityFailure, withFailureTranslation } from './failures';
+import { heartbeat, pause } from './heartbeat';
 
 export interface PortainerDeps {
   portainerClient?: (opts: PortainerClientOptions) => PortainerClient;
@@ -60,28 +63,6 @@ export interface PortainerDeployment {
   detail: string;
 }
 
-const FAILURE_TYPE: Record<PortainerError['kind'], string> = {
-  unreachable: 'PortainerUnreachable',
-  tls: 'PortainerTls',
-  auth: 'PortainerAuth',
-  'not-found': 'PortainerNotFound',
-  conflict: 'PortainerConflict',
-  invalid: 'PortainerInvalid',
-  'agent-unreachable': 'PortainerAgentUnreachable',
-  http: 'PortainerHttp',
-};
-
-/** Time fixes an unreachable Portainer or agent and 5xx; it does not fix credentials, TLS trust or conflicts. */
-function portainerFailure(e: unknown, what: string): unknown {
-  if (!isPortainerError(e)) return e;
-  const transient =
-    e.kind === 'unreachable' || e.kind === 'agent-unreachable' || (e.kind === 'http' && e.status >= 500);
-  const details = { kind: e.kind, status: e.status, details: e.details };
-  return transient
-    ? ApplicationFailure.retryable(`${what}: ${e.message}`, FAILURE_TYPE[e.kind], details)
-    : ApplicationFailure.nonRetryable(`${what}: ${e.message}`, FAILURE_TYPE[e.kind], details);
-}
-
 /** Compose files are compared as text, ignoring line endings and trailing whitespace. */
 function sameContent(a: string, b: string): boolean {
   const norm = (s: string) =>
@@ -102,10 +83,7 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     try {
       return await readSecret(ref);
     } catch (e) {
-      throw ApplicationFailure.nonRetryable(
-        `Portainer ${what} (${describeSecretRef(ref)}): ${(e as Error).message}`,
-        'SecretMissing',
-      );
+      throw toActivityFailure(e, `Portainer ${what}`);
     }
   }
 
@@ -148,7 +126,7 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     return ApplicationFailure.nonRetryable(
       `Portainer environment "${p.environmentName}" already exists (id ${other.Id}) with agent URL ${other.URL}, not ${p.agentUrl}: ` +
         'rename or remove it in Portainer, or set portainer.environmentName to a free name',
-      'PortainerEnvironmentConflict',
+      FailureType.PortainerEnvironmentConflict,
       { environmentId: other.Id },
     );
   }
@@ -178,6 +156,7 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
             detail: `Portainer has no environment for agent ${p.agentUrl} (nor one named "${p.environmentName}")`,
           };
         }
+        heartbeat({ checking: project, environmentId: env.Id });
         const stack = (await c.listStacks(env.Id)).find((s) => s.Name === project);
         const containers = await c.listContainers(env.Id, project);
         const running = containers.length > 0 && containers.every((k) => k.State === 'running');
@@ -235,10 +214,10 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
       if (Date.now() >= deadline) {
         throw ApplicationFailure.retryable(
           `Compose project ${project} on environment ${envId} is not running after ${budgetMs} ms (${states}); check the container logs in Portainer`,
-          'PortainerContainerNotRunning',
+          FailureType.PortainerContainerNotRunning,
         );
       }
-      await sleep(Math.min(everyMs, Math.max(deadline - Date.now(), 1)));
+      await pause(Math.min(everyMs, Math.max(deadline - Date.now(), 1)));
     }
   }
 
@@ -251,10 +230,11 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     if (!auth) {
       throw ApplicationFailure.nonRetryable(
         'portainer.mode is "api" but no credentials are configured: set portainer.credentials.apiKey (an access token) or username and password',
-        'PortainerCredentialsMissing',
+        FailureType.PortainerCredentialsMissing,
       );
     }
     const changes: string[] = [];
+    heartbeat({ deploying: project });
     try {
       return await withClient(p, auth, async (c) => {
         const { env, how } = await ensureEnvironment(c, p, dryRun, changes);
@@ -281,7 +261,7 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
             throw ApplicationFailure.nonRetryable(
               `Stack ${project} (id ${stack.Id}) on environment "${env.Name}" has different compose content than the plan's file; ` +
                 'compare them and either update the stack by hand or set portainer.allowStackUpdate to true',
-              'PortainerStackDiffers',
+              FailureType.PortainerStackDiffers,
               { stackId: stack.Id },
             );
           } else if (dryRun) {
@@ -308,7 +288,7 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
               throw ApplicationFailure.nonRetryable(
                 `Portainer refused stack ${project} on environment "${env.Name}": ${e.message}. ` +
                   `Containers of compose project ${project} probably run there outside Portainer: remove them (docker compose down) or adopt them, then retry`,
-                'PortainerStackConflict',
+                FailureType.PortainerStackConflict,
               );
             }
             stackHow = 'unchanged';
@@ -345,11 +325,11 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
         };
       });
     } catch (e) {
-      throw portainerFailure(e, `Portainer deployment of stack ${project} at ${p.url}`);
+      throw toActivityFailure(e, `Portainer deployment of stack ${project} at ${p.url}`);
     }
   }
 
-  return { checkPortainerStack, ensurePortainerDeployment };
+  return withFailureTranslation({ checkPortainerStack, ensurePortainerDeployment });
 }
 
 export type PortainerActivities = ReturnType<typeof createPortainerActivities>;

@@ -8,6 +8,7 @@ import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import type { MissingItem } from './readiness';
 import { heartbeat } from './heartbeat';
 import { adoptionDiff } from './vms';
+import { withFailureTranslation } from './failures';
 
 export interface PreflightDeps {
   env: WorkerEnv;
@@ -27,7 +28,7 @@ export interface PreflightResult {
 const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createPreflightActivities(deps: PreflightDeps) {
-  return {
+  return withFailureTranslation({
     async preflight(input: { plan: ResolvedPlan }): Promise<PreflightResult> {
       const { plan } = input;
       const problems: MissingItem[] = [];
@@ -150,5 +151,5 @@ export function createPreflightActivities(deps: PreflightDeps) {
       }
       return { problems, checks, notes };
     },
-  };
+  });
 }

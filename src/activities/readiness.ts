@@ -10,6 +10,7 @@ import { dispatcherFor } from '../http/tls';
 import { guestExec, type ProxmoxApi } from '../proxmox';
 import type { ProxmoxSettings } from '../config/resolved-plan';
 import { heartbeat } from './heartbeat';
+import { withFailureTranslation } from './failures';
 
 export interface ReadinessDeps {
   proxmoxFor(settings: ProxmoxSettings): ProxmoxApi;
@@ -117,7 +118,7 @@ export function createReadinessActivities(deps: ReadinessDeps) {
         };
   }
 
-  return {
+  return withFailureTranslation({
     async checkReadiness(input: { plan: ResolvedPlan }): Promise<ReadinessResult> {
       const { plan } = input;
       const api = deps.proxmoxFor(plan.proxmox);
@@ -139,5 +140,5 @@ export function createReadinessActivities(deps: ReadinessDeps) {
       add('portainer agent', await agentListens(plan.portainer.agentUrl));
       return { missing, checked };
     },
-  };
+  });
 }

@@ -3,13 +3,16 @@
  * collections from the legacy instance by snapshot, and reading the legacy instance's traffic counters.
  *
  * "Not ready" and "not yet verified" are answers, not failures: the probes return them and the workflow decides.
- * Failures are thrown as ApplicationFailure with a `type` the workflow's retry policy can name.
+ * Qdrant client errors are classified by failures.ts (the activities only add what they were doing); every wait
+ * heartbeats and ends when the activity is cancelled.
  */
-import { ApplicationFailure, activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import type { SecretRef } from '../config/resolved-plan';
-import { describeSecretRef, resolveSecret } from '../secrets';
+import { FailureType } from '../failure-types';
+import { resolveSecret } from '../secrets';
 import { QdrantClient, type QdrantClientOptions } from '../qdrant/client';
-import { isQdrantError, type QdrantError } from '../qdrant/errors';
+import { isQdrantError } from '../qdrant/errors';
+import { refuse, toActivityFailure, withFailureTranslation } from './failures';
+import { heartbeat, heartbeatDetails, pause } from './heartbeat';
 
 export interface VerifyDeps {
   /** Builds a Qdrant client (injected so the worker/tests choose dispatchers). */
@@ -94,27 +97,6 @@ export interface LegacyTraffic {
   dataRequestsTotal: number;
 }
 
-/** Qdrant failures that fix themselves with time (down, loading, 5xx) are retryable; the rest are not. */
-function qdrantFailure(e: QdrantError, what: string): ApplicationFailure {
-  const message = `${what}: ${e.message}`;
-  const type = {
-    unreachable: 'QdrantUnreachable',
-    'not-ready': 'QdrantNotReady',
-    'not-found': 'QdrantNotFound',
-    auth: 'QdrantAuth',
-    http: 'QdrantHttp',
-  }[e.kind];
-  const transient = e.kind === 'unreachable' || e.kind === 'not-ready' || (e.kind === 'http' && e.status >= 500);
-  return transient
-    ? ApplicationFailure.retryable(message, type, { kind: e.kind, status: e.status })
-    : ApplicationFailure.nonRetryable(message, type, { kind: e.kind, status: e.status });
-}
-
-function asFailure(e: unknown, what: string): unknown {
-  if (isQdrantError(e)) return qdrantFailure(e, what);
-  return e;
-}
-
 export function createVerifyActivities(deps: VerifyDeps = {}) {
   const makeClient = deps.qdrantClient ?? ((o: QdrantClientOptions) => new QdrantClient(o));
   const readSecret = deps.resolveSecret ?? (async (ref: SecretRef) => resolveSecret(ref));
@@ -124,11 +106,7 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
     try {
       return await readSecret(ref);
     } catch (e) {
-      // A missing secret will not appear by retrying the activity: the operator must fix the worker.
-      throw ApplicationFailure.nonRetryable(
-        `Qdrant api key (${describeSecretRef(ref)}): ${(e as Error).message}`,
-        'SecretMissing',
-      );
+      throw toActivityFailure(e, 'Qdrant api key');
     }
   }
 
@@ -138,6 +116,7 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
 
   /** One bounded readiness probe. Never throws for "not ready": the reason comes back in `detail`. */
   async function probeQdrant(input: ProbeQdrantInput): Promise<ProbeResult> {
+    heartbeat({ probing: input.url });
     const client = await clientFor(input.url, input.apiKey, input.timeoutMs);
     try {
       const r = await client.readyz();
@@ -198,7 +177,7 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
   async function verifyQdrant(input: VerifyQdrantInput): Promise<VerifyQdrantResult> {
     const deadline = Date.now() + input.budgetMs;
     const key = await apiKeyFor(input.apiKey);
-    const prior = activityInfo().heartbeatDetails as { attempts?: number } | undefined;
+    const prior = heartbeatDetails<{ attempts?: number }>();
     let attempts = prior?.attempts ?? 0;
     let backoff = input.initialBackoffMs ?? 500;
     const maxBackoff = input.maxBackoffMs ?? 5000;
@@ -222,8 +201,8 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
           detail: `${result.detail} (${why} after ${attempts} attempt${attempts === 1 ? '' : 's'})`,
         };
       }
-      // Cancellation-aware sleep: a cancelled workflow stops the wait.
-      await sleep(Math.min(backoff, remaining));
+      // A cancelled run (or a worker shutting down) ends the wait here.
+      await pause(Math.min(backoff, remaining));
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
@@ -243,11 +222,12 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
     name: string,
     sourceKey: string | undefined,
   ): Promise<CopiedCollection> {
+    heartbeat({ collection: name, step: 'counting' });
     let legacyCount: number;
     try {
       legacyCount = await legacy.countExact(name);
     } catch (e) {
-      throw asFailure(e, `Collection ${name} on the legacy Qdrant`);
+      throw toActivityFailure(e, `Collection ${name} on the legacy Qdrant`);
     }
     try {
       const already = await countOrNull(fresh, name);
@@ -261,16 +241,16 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
       // The snapshot stays on the legacy disk otherwise; failing to delete it is harmless.
       await legacy.deleteSnapshot(name, snap.name).catch(() => undefined);
       if (newCount !== legacyCount) {
-        throw ApplicationFailure.nonRetryable(
+        throw refuse(
+          FailureType.QdrantCountMismatch,
           `Collection ${name}: the new Qdrant holds ${newCount} points after recovery but the legacy one holds ${legacyCount}; ` +
             'check whether something still writes to the legacy instance, then re-run the copy',
-          'QdrantCountMismatch',
           { name, legacyCount, newCount },
         );
       }
       return { name, legacyCount, newCount, ok: true, skipped: false };
     } catch (e) {
-      throw asFailure(e, `Copying collection ${name}`);
+      throw toActivityFailure(e, `Copying collection ${name}`);
     }
   }
 
@@ -288,7 +268,7 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
       try {
         names = await legacy.listCollections();
       } catch (e) {
-        throw asFailure(e, 'Listing collections on the legacy Qdrant');
+        throw toActivityFailure(e, 'Listing collections on the legacy Qdrant');
       }
     }
     const results: CopiedCollection[] = [];
@@ -301,15 +281,16 @@ export function createVerifyActivities(deps: VerifyDeps = {}) {
 
   /** Request counters from the legacy instance's /metrics, to tell whether anyone still uses it. */
   async function readLegacyTraffic(input: ReadLegacyTrafficInput): Promise<LegacyTraffic> {
+    heartbeat({ reading: input.url });
     const client = await clientFor(input.url, input.apiKey, input.timeoutMs ?? 10_000);
     try {
       return (await client.metrics()).totals;
     } catch (e) {
-      throw asFailure(e, "Reading the legacy Qdrant's request counters");
+      throw toActivityFailure(e, "Reading the legacy Qdrant's request counters");
     }
   }
 
-  return { probeQdrant, verifyQdrant, copyQdrantCollections, readLegacyTraffic };
+  return withFailureTranslation({ probeQdrant, verifyQdrant, copyQdrantCollections, readLegacyTraffic });
 }
 
 export type VerifyActivities = ReturnType<typeof createVerifyActivities>;

@@ -2,7 +2,6 @@
  * Infrastructure Provisioning: make each target VM exist, configured, sized, running and answering — converging
  * from live state every time, so a retry (or a second run) only does what is still missing.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import type { ProxmoxSettings, VmSpec } from '../config/resolved-plan';
 import {
   activeTasksFor,
@@ -16,7 +15,8 @@ import {
   type ProxmoxApi,
   type TaskProgress,
 } from '../proxmox';
-import { toActivityFailure } from './failures';
+import { FailureType } from '../failure-types';
+import { refuse, withFailureTranslation } from './failures';
 import { heartbeat } from './heartbeat';
 import { resolveSecret } from '../secrets';
 
@@ -58,26 +58,7 @@ export interface EnsureVmResult {
   ready: boolean;
 }
 
-export interface GuestState {
-  vmid: number;
-  exists: boolean;
-  /** False when the vmid is taken but the token cannot see the guest (no VM.Audit). */
-  visible: boolean;
-  type?: 'qemu' | 'lxc';
-  node?: string;
-  name?: string;
-  status?: string;
-  lock?: string;
-  protection?: boolean;
-  tags: string[];
-  ip?: string;
-}
-
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export function refuse(type: string, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ message, type, nonRetryable: true });
-}
 
 /**
  * Run one convergence pass; on a transient/locked failure, back off and run it again (it re-reads live state first,
@@ -90,7 +71,7 @@ export async function converging<T>(deps: ProxmoxActivityDeps, what: string, pas
     try {
       return await pass();
     } catch (err) {
-      if (!isRetryable(err) || attempt >= attempts) throw toActivityFailure(err);
+      if (!isRetryable(err) || attempt >= attempts) throw err;
       deps.log?.warn(`${what}: retrying after a transient Proxmox failure`, { attempt, error: (err as Error).message });
       heartbeat({ what, retry: attempt });
       await sleep(Math.min(3_000, 200 * 2 ** (attempt - 1)));
@@ -243,7 +224,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
       if (!status.lock) return;
       if (Date.now() > deadline) {
         throw refuse(
-          'VmStillLocked',
+          FailureType.VmStillLocked,
           `VM ${vm.vmid} (${vm.name}) is still locked (${status.lock}) after waiting; check its task log on node ${vm.node}.`,
         );
       }
@@ -306,20 +287,20 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
       const guest = (await api.cluster.guests()).find((g) => g.vmid === vm.vmid);
       if (!guest) {
         throw refuse(
-          'VmidTakenByForeignGuest',
+          FailureType.VmidTakenByForeignGuest,
           `vmid ${vm.vmid} (${vm.name}) is taken, but token ${settings.tokenId} cannot see the guest (no VM.Audit on /vms/${vm.vmid}); ` +
             `choose another vmid in the plan or grant VM.Audit to inspect it.`,
         );
       }
       if (guest.type !== 'qemu') {
         throw refuse(
-          'VmidTakenByForeignGuest',
+          FailureType.VmidTakenByForeignGuest,
           `vmid ${vm.vmid} is taken by ${guest.type} guest "${guest.name ?? '?'}" on ${guest.node}, not a VM we created; choose another vmid for ${vm.name} in the plan.`,
         );
       }
       if (guest.node !== vm.node) {
         throw refuse(
-          'VmOnUnexpectedNode',
+          FailureType.VmOnUnexpectedNode,
           `VM ${vm.vmid} is on node ${guest.node}, but the plan expects ${vm.node}; migrate it back or fix vms[].node.`,
         );
       }
@@ -338,7 +319,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         !String(config.description ?? '').includes(ownerMarker(settings.ownerTag));
       if (!isOurs(config, settings.ownerTag) && !vm.adopt) {
         throw refuse(
-          'VmidTakenByForeignGuest',
+          FailureType.VmidTakenByForeignGuest,
           `vmid ${vm.vmid} is taken by VM "${String(config.name ?? guest.name ?? '?')}" that phoenix-migrate did not create (no "${settings.ownerTag}" tag); ` +
             `to converge it in place write {"vmid": ${vm.vmid}, "existing": "adopt"} in the plan's vms, ` +
             `or choose another vmid for ${vm.name}, or remove that VM yourself.`,
@@ -364,7 +345,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
       const disk = bootDisk(latest);
       if (!disk)
         throw refuse(
-          'VmHasNoBootDisk',
+          FailureType.VmHasNoBootDisk,
           `VM ${vm.vmid} has no boot disk (none of boot order / scsi0, virtio0, sata0, ide0); check template ${vm.cloneFrom}.`,
         );
       const size = diskSizeGb(latest[disk]);
@@ -373,7 +354,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
         note(`kept: ${disk} is ${fmtGb(size)}G, the plan says ${vm.diskSizeGb}G — Proxmox cannot shrink a disk`);
       } else if (size > vm.diskSizeGb) {
         throw refuse(
-          'DiskShrinkRefused',
+          FailureType.DiskShrinkRefused,
           `VM ${vm.vmid} disk ${disk} is ${size}G, larger than diskSizeGb ${vm.diskSizeGb} in the plan; Proxmox cannot shrink disks — raise diskSizeGb to at least ${size}.`,
         );
       }
@@ -439,42 +420,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
     return { vmid: vm.vmid, created: false, adopted: false, changes, rebootRequired: false, ready: false };
   }
 
-  async function inspectGuests(input: { proxmox: ProxmoxSettings; vmids: number[] }): Promise<GuestState[]> {
-    const api = deps.proxmoxFor(input.proxmox);
-    return converging(deps, 'inspectGuests', async () => {
-      const resources = await api.cluster.guests();
-      const out: GuestState[] = [];
-      for (const vmid of input.vmids) {
-        heartbeat({ what: 'inspectGuests', vmid });
-        const r = resources.find((g) => g.vmid === vmid);
-        if (!r) {
-          const free = await api.cluster.vmidIsFree(vmid);
-          out.push({ vmid, exists: !free, visible: false, tags: [] });
-          continue;
-        }
-        const type = r.type === 'lxc' ? 'lxc' : 'qemu';
-        const node = String(r.node);
-        const config = type === 'lxc' ? await api.lxc.config(node, vmid) : await api.qemu.config(node, vmid);
-        const ipSource = type === 'lxc' ? String(config.net0 ?? '') : String(config.ipconfig0 ?? '');
-        out.push({
-          vmid,
-          exists: true,
-          visible: true,
-          type,
-          node,
-          name: String(r.name ?? config.name ?? config.hostname ?? ''),
-          status: r.status,
-          lock: r.lock ?? (config.lock !== undefined ? String(config.lock) : undefined),
-          protection: Number(config.protection ?? 0) === 1,
-          tags: parseTagList(config.tags),
-          ip: /(?:^|,)ip=([0-9.]+)/.exec(ipSource)?.[1],
-        });
-      }
-      return out;
-    });
-  }
-
-  return { ensureVm, inspectGuests };
+  return withFailureTranslation({ ensureVm });
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   switchableNginx,
   type NginxSwitch,
 } from './support';
+import { FailureType } from '../../src/failure-types';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 /** A run takes 5–25 s here; the margin is for a machine shared with other test runs. */
@@ -66,7 +67,7 @@ describeIf('fault matrix: nginx reload failure and Qdrant readiness flapping', (
         expect.objectContaining({
           activity: 'cutoverGateway',
           attempt: 1,
-          failureType: 'GatewayReloadFailed',
+          failureType: FailureType.GatewayReloadFailed,
           nonRetryable: true,
         }),
       ]);

@@ -8,6 +8,7 @@ import { requireOrSkip } from '../harness/tools';
 import { startMigrationWorld, type MigrationWorld } from '../harness/migration-world';
 import type { ResolvedPlan } from '../../src/config/resolved-plan';
 import { activityOutcomes, driveToEnd, gatewayBackend, planVariant } from './support';
+import { FailureType } from '../../src/failure-types';
 
 const describeIf = requireOrSkip('sshd', 'nginx') ? describe : describe.skip;
 
@@ -57,7 +58,12 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     });
     const { outcomes, failure } = await runToFailure(variant);
     const failed = outcomes.find((o) => o.failed);
-    expect(failed).toMatchObject({ activity: 'preflight', attempt: 1, failureType: 'ProxmoxAuth', nonRetryable: true });
+    expect(failed).toMatchObject({
+      activity: 'preflight',
+      attempt: 1,
+      failureType: FailureType.ProxmoxAuth,
+      nonRetryable: true,
+    });
     expect(failure).toMatch(/401/);
     expect(failure).toMatch(
       new RegExp(`token ${mw.world.plan.proxmox.tokenId.replace(/[!@]/g, '.')}.*${WRONG_SECRET_ENV}.*was not accepted`),
@@ -105,7 +111,12 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     const { outcomes, failure } = await runToFailure({ plan, digest: base.digest });
     const failed = outcomes.filter((o) => o.failed);
     expect(failed).toEqual([
-      expect.objectContaining({ activity: 'ensureVm', attempt: 1, failureType: 'ProxmoxInvalid', nonRetryable: true }),
+      expect.objectContaining({
+        activity: 'ensureVm',
+        attempt: 1,
+        failureType: FailureType.ProxmoxInvalid,
+        nonRetryable: true,
+      }),
     ]);
     expect(failure).toMatch(/400/);
     expect(failure).toMatch(/name/);

@@ -7,6 +7,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import type { PortainerSettings } from '../../../src/config/resolved-plan';
 import { createPortainerActivities } from '../../../src/activities/portainer';
 import { startPortainerSim, type PortainerSim, type SimStack } from '../../../src/lab/portainer-sim';
+import { FailureType } from '../../../src/failure-types';
 
 const TOKEN_ENV = 'PHX_TEST_PORTAINER_TOKEN';
 const TOKEN = 'ptr_activity_token';
@@ -128,7 +129,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       portainer: settings(sim),
       composeContent: COMPOSE,
     }).then(succeeded, failureOf);
-    expect(err).toMatchObject({ type: 'PortainerEnvironmentConflict', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.PortainerEnvironmentConflict, nonRetryable: true });
     expect(err.message).toContain('"vm-1002"');
     expect(err.message).toContain('tcp://127.0.0.55:9001');
     expect(mutations(sim)).toEqual([]);
@@ -141,7 +142,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       portainer: settings(sim),
       composeContent: changed,
     }).then(succeeded, failureOf);
-    expect(refused).toMatchObject({ type: 'PortainerStackDiffers', nonRetryable: true });
+    expect(refused).toMatchObject({ type: FailureType.PortainerStackDiffers, nonRetryable: true });
     expect(refused.message).toContain('allowStackUpdate');
 
     const res = await runIn(mockEnv(), acts.ensurePortainerDeployment, {
@@ -165,7 +166,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       portainer: settings(sim),
       composeContent: COMPOSE,
     }).then(succeeded, failureOf);
-    expect(err).toMatchObject({ type: 'PortainerStackConflict', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.PortainerStackConflict, nonRetryable: true });
     expect(err.message).toContain('outside Portainer');
   });
 
@@ -181,7 +182,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       portainer: settings(sim),
       composeContent: COMPOSE,
     }).then(succeeded, failureOf);
-    expect(unreachable).toMatchObject({ type: 'PortainerAgentUnreachable', nonRetryable: false });
+    expect(unreachable).toMatchObject({ type: FailureType.PortainerAgentUnreachable, nonRetryable: false });
     expect(unreachable.message).toContain('Unable to get environment type');
 
     await sim.stop();
@@ -192,7 +193,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
       waitBudgetMs: 50,
       pollEveryMs: 10,
     }).then(succeeded, failureOf);
-    expect(notRunning).toMatchObject({ type: 'PortainerContainerNotRunning', nonRetryable: false });
+    expect(notRunning).toMatchObject({ type: FailureType.PortainerContainerNotRunning, nonRetryable: false });
     expect(notRunning.message).toContain('/qdrant-qdrant-1=created');
     // The retry finds environment and stack in place and only waits.
     sim.setContainerState('qdrant', 'running');
@@ -210,7 +211,7 @@ describe('ensurePortainerDeployment (api mode)', () => {
         portainer: settings(sim, { credentials: { apiKey: { env: 'PHX_TEST_PORTAINER_WRONG' } } }),
         composeContent: COMPOSE,
       }).then(succeeded, failureOf);
-      expect(wrong).toMatchObject({ type: 'PortainerAuth', nonRetryable: true });
+      expect(wrong).toMatchObject({ type: FailureType.PortainerAuth, nonRetryable: true });
       expect(wrong.message).not.toContain('not-the-token');
     } finally {
       delete process.env.PHX_TEST_PORTAINER_WRONG;
@@ -219,7 +220,43 @@ describe('ensurePortainerDeployment (api mode)', () => {
       portainer: settings(sim, { credentials: undefined }),
       composeContent: COMPOSE,
     }).then(succeeded, failureOf);
-    expect(none).toMatchObject({ type: 'PortainerCredentialsMissing', nonRetryable: true });
+    expect(none).toMatchObject({ type: FailureType.PortainerCredentialsMissing, nonRetryable: true });
+  });
+});
+
+describe('cancellation', () => {
+  const acts = createPortainerActivities();
+
+  it('a cancelled ensurePortainerDeployment stops waiting for the container at once', async () => {
+    process.env[TOKEN_ENV] = TOKEN;
+    const sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN], deployedContainerState: 'created' });
+    const env = mockEnv();
+    const waits: unknown[] = [];
+    let waitsAtCancel = -1;
+    env.on('heartbeat', (d: { waitingFor?: string }) => {
+      if (!d?.waitingFor) return;
+      waits.push(d);
+      if (waits.length === 2) {
+        waitsAtCancel = waits.length;
+        env.cancel();
+      }
+    });
+    try {
+      // The container stays `created` and the wait budget is far beyond jest's timeout: only the cancellation ends it.
+      const err = await runIn(env, acts.ensurePortainerDeployment, {
+        portainer: settings(sim),
+        composeContent: COMPOSE,
+        waitBudgetMs: 3_600_000,
+        pollEveryMs: 10,
+      }).then(succeeded, failureOf);
+      expect(err).toMatchObject({ name: 'CancelledFailure' });
+      expect(waits.length).toBeLessThanOrEqual(waitsAtCancel + 1);
+      // What was done before the cancellation stays done (a retry converges from it).
+      expect(sim.state.stacks.map((s) => s.Name)).toEqual(['qdrant']);
+    } finally {
+      delete process.env[TOKEN_ENV];
+      await sim.stop();
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 import { createDecommissionActivities, type DecommissionInput } from '../../../src/activities/decommission';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
 import { BACKUPS, depsFor, failureOf, mutatingSince, retrying, settingsFor } from './helpers';
+import { FailureType } from '../../../src/failure-types';
 
 let sim: ProxmoxSim;
 const { decommissionGuest } = createDecommissionActivities(depsFor());
@@ -53,7 +54,7 @@ describe('refusals', () => {
   it('refuses a protected CT and says how to lift protection', async () => {
     sim.guest(950)!.config.protection = 1;
     const err = await failureOf(decommissionGuest(input(950)));
-    expect(err).toMatchObject({ type: 'GuestProtected', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.GuestProtected, nonRetryable: true });
     expect(err.message).toContain('pct set 950 --protection 0');
     expect(sim.guest(950)).toBeDefined();
     delete sim.guest(950)!.config.protection;
@@ -61,7 +62,7 @@ describe('refusals', () => {
 
   it('refuses a CT that is not in the legacy list', async () => {
     const err = await failureOf(decommissionGuest(input(951, { legacyCtids: [950, 952] })));
-    expect(err).toMatchObject({ type: 'NotALegacyGuest', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.NotALegacyGuest, nonRetryable: true });
     expect(err.message).toContain('CT 951 is not in the plan');
   });
 
@@ -69,12 +70,12 @@ describe('refusals', () => {
     const gw = await failureOf(
       decommissionGuest(input(101, { guest: { ctid: 101, name: 'nginx-gateway', node: 'pve' }, legacyCtids: [101] })),
     );
-    expect(gw).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
+    expect(gw).toMatchObject({ type: FailureType.ProtectedGuest, nonRetryable: true });
     expect(gw.message).toContain('is the gateway');
     const target = await failureOf(
       decommissionGuest(input(1002, { guest: { ctid: 1002, name: 'qdrant-vm', node: 'pve' }, legacyCtids: [1002] })),
     );
-    expect(target).toMatchObject({ type: 'ProtectedGuest', nonRetryable: true });
+    expect(target).toMatchObject({ type: FailureType.ProtectedGuest, nonRetryable: true });
     expect(target.message).toContain('target VM');
     expect(sim.guest(101)).toBeDefined();
   });
@@ -83,7 +84,7 @@ describe('refusals', () => {
     const err = await failureOf(
       decommissionGuest(input(951, { guest: { ctid: 951, name: 'something-else', node: 'pve' } })),
     );
-    expect(err).toMatchObject({ type: 'GuestNameMismatch', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.GuestNameMismatch, nonRetryable: true });
   });
 });
 

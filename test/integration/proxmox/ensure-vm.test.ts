@@ -6,10 +6,11 @@ import { createVmActivities } from '../../../src/activities/vms';
 import { createProxmoxApi, decodeSshKeys, waitForTask } from '../../../src/proxmox';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
 import { depsFor, failureOf, mutatingSince, OWNER_TAG, settingsFor, SSH_KEYS, vmSpec } from './helpers';
+import { FailureType } from '../../../src/failure-types';
 
 let sim: ProxmoxSim;
 const deps = depsFor();
-const { ensureVm, inspectGuests } = createVmActivities(deps);
+const { ensureVm } = createVmActivities(deps);
 
 beforeAll(async () => {
   sim = await startProxmoxSim({
@@ -86,22 +87,6 @@ describe('from nothing', () => {
     });
     expect(mutatingSince(sim, from)).toEqual([]);
   });
-
-  it('inspectGuests reports live state of VMs, CTs and free ids', async () => {
-    const states = await inspectGuests({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vmids: [1002, 952, 4444] });
-    expect(states[0]).toMatchObject({
-      vmid: 1002,
-      exists: true,
-      type: 'qemu',
-      status: 'running',
-      node: 'pve',
-      ip: '10.0.0.102',
-      protection: false,
-    });
-    expect(states[0].tags).toContain(OWNER_TAG);
-    expect(states[1]).toMatchObject({ vmid: 952, exists: true, type: 'lxc', name: 'qdrant-lxc', ip: '10.0.0.152' });
-    expect(states[2]).toMatchObject({ vmid: 4444, exists: false });
-  });
 });
 
 describe('half-made and changed VMs', () => {
@@ -146,7 +131,7 @@ describe('half-made and changed VMs', () => {
     const err = await failureOf(
       ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1002, 'qdrant-vm', { diskSizeGb: 16 }) }),
     );
-    expect(err).toMatchObject({ type: 'DiskShrinkRefused', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.DiskShrinkRefused, nonRetryable: true });
     expect(err.message).toContain('cannot shrink');
   });
 
@@ -167,7 +152,7 @@ describe('foreign guests', () => {
     sim.addGuest({ vmid: 1020, type: 'qemu', name: 'someones-vm', node: 'pve', status: 'running' });
     const from = sim.audit().length;
     const err = await failureOf(ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(1020, 'qdrant-vm') }));
-    expect(err).toMatchObject({ type: 'VmidTakenByForeignGuest', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.VmidTakenByForeignGuest, nonRetryable: true });
     expect(err.message).toContain('vmid 1020');
     expect(err.message).toContain('someones-vm');
     expect(mutatingSince(sim, from)).toEqual([]);
@@ -175,7 +160,7 @@ describe('foreign guests', () => {
 
   it('refuses a vmid taken by a container', async () => {
     const err = await failureOf(ensureVm({ proxmox: settingsFor(sim, 'PMX_SECRET_A'), vm: vmSpec(952, 'qdrant-vm') }));
-    expect(err).toMatchObject({ type: 'VmidTakenByForeignGuest', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.VmidTakenByForeignGuest, nonRetryable: true });
     expect(err.message).toContain('lxc');
   });
 });
@@ -186,7 +171,7 @@ describe('credentials and TLS fail fast', () => {
     const proxmox = { ...settingsFor(sim, 'PMX_SECRET_A'), tokenSecret: { env: 'PMX_BAD_SECRET' } };
     const from = sim.audit().length;
     const err = await failureOf(ensureVm({ proxmox, vm: vmSpec(1002, 'qdrant-vm') }));
-    expect(err).toMatchObject({ type: 'ProxmoxAuth', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.ProxmoxAuth, nonRetryable: true });
     expect(err.message).toContain('PMX_BAD_SECRET');
     expect(err.message).not.toContain('not-the-secret');
     expect(
@@ -207,7 +192,7 @@ describe('credentials and TLS fail fast', () => {
       const err = await failureOf(
         ensureVm({ proxmox: settingsFor(denied, 'PMX_SECRET_RO'), vm: vmSpec(1002, 'qdrant-vm') }),
       );
-      expect(err).toMatchObject({ type: 'ProxmoxPermission', nonRetryable: true });
+      expect(err).toMatchObject({ type: FailureType.ProxmoxPermission, nonRetryable: true });
       expect(err.message).toContain('Permission check failed (/vms/9000, VM.Clone)');
     } finally {
       await denied.stop();
@@ -223,7 +208,7 @@ describe('credentials and TLS fail fast', () => {
         vm: vmSpec(1002, 'qdrant-vm'),
       }),
     );
-    expect(err).toMatchObject({ type: 'ProxmoxTls', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.ProxmoxTls, nonRetryable: true });
     expect(err.message).toContain(wrong);
     expect(err.message).toContain(sim.fingerprint);
     expect(sim.audit().length).toBe(from);

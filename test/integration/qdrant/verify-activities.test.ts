@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createVerifyActivities } from '../../../src/activities/verify';
 import { startQdrantSim, type QdrantSim } from '../../../src/lab/qdrant-sim';
+import { FailureType } from '../../../src/failure-types';
 
 const KEY_ENV = 'PHX_TEST_QDRANT_KEY';
 const KEY = 'qdrant-test-key-123';
@@ -85,7 +86,7 @@ describe('copyQdrantCollections (snapshot mode)', () => {
         apiKey: { env: KEY_ENV },
         collections: ['docs', 'code'],
       }).then(succeeded, failureOf);
-      expect(err).toMatchObject({ type: 'QdrantCountMismatch', nonRetryable: true });
+      expect(err).toMatchObject({ type: FailureType.QdrantCountMismatch, nonRetryable: true });
       expect(err.message).toContain('Collection code');
       expect(err.message).toContain('5 points');
       expect(err.message).toContain('holds 7');
@@ -102,7 +103,7 @@ describe('copyQdrantCollections (snapshot mode)', () => {
       apiKey: { env: KEY_ENV },
       collections: ['ghost'],
     }).then(succeeded, failureOf);
-    expect(err).toMatchObject({ type: 'QdrantNotFound', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.QdrantNotFound, nonRetryable: true });
     expect(err.message).toContain('ghost');
   });
 
@@ -115,7 +116,7 @@ describe('copyQdrantCollections (snapshot mode)', () => {
         apiKey: { env: KEY_ENV },
         collections: ['code'],
       }).then(succeeded, failureOf);
-      expect(err).toMatchObject({ type: 'QdrantUnreachable', nonRetryable: false });
+      expect(err).toMatchObject({ type: FailureType.QdrantUnreachable, nonRetryable: false });
     } finally {
       await target.stop();
     }
@@ -236,7 +237,40 @@ describe('probeQdrant and verifyQdrant', () => {
       apiKey: { env: 'PHX_TEST_NOT_SET' },
       timeoutMs: 1000,
     }).then(succeeded, failureOf);
-    expect(err).toMatchObject({ type: 'SecretMissing', nonRetryable: true });
+    expect(err).toMatchObject({ type: FailureType.SecretUnavailable, nonRetryable: true });
     expect(err.message).toContain('PHX_TEST_NOT_SET');
+  });
+});
+
+describe('cancellation', () => {
+  const acts = createVerifyActivities();
+
+  it('a cancelled verifyQdrant stops waiting at once instead of using up its budget', async () => {
+    const sim = await startQdrantSim({ host: '127.0.0.112', collections: [{ name: 'docs', points: 1 }] });
+    const env = mockEnv();
+    const beats: unknown[] = [];
+    let beatsAtCancel = -1;
+    env.on('heartbeat', (d: unknown) => {
+      beats.push(d);
+      if (beats.length === 2) {
+        beatsAtCancel = beats.length;
+        env.cancel();
+      }
+    });
+    try {
+      // Never satisfied (1 point < 5) and a budget far beyond jest's timeout: only the cancellation can end it.
+      const err = await runIn(env, acts.verifyQdrant, {
+        url: sim.url,
+        expectedCollections: [{ name: 'docs', minCount: 5 }],
+        budgetMs: 3_600_000,
+        initialBackoffMs: 10,
+        maxBackoffMs: 20,
+      }).then(succeeded, failureOf);
+      expect(err).toMatchObject({ name: 'CancelledFailure' });
+      // At most the heartbeat that noticed the cancellation follows it; no further attempt is made.
+      expect(beats.length).toBeLessThanOrEqual(beatsAtCancel + 1);
+    } finally {
+      await sim.stop();
+    }
   });
 });

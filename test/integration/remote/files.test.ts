@@ -10,6 +10,7 @@ import { loadAndResolvePlan } from '../../../src/config';
 import { makeWorld } from '../../unit/config/plan-world';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
+import { FailureType } from '../../../src/failure-types';
 
 const describeIf = requireOrSkip('sshd', 'ssh-keygen') ? describe : describe.skip;
 
@@ -116,7 +117,7 @@ describeIf('provisionComposeFiles over real SSH', () => {
       }),
     );
     expect({ type: failure.type, message: failure.message }).toEqual({
-      type: 'Remote:host-key',
+      type: FailureType.RemoteHostKey,
       message: expect.any(String),
     });
     expect(failure.nonRetryable).toBe(true);
@@ -130,7 +131,7 @@ describeIf('provisionComposeFiles over real SSH', () => {
     const failure = await failureOf(
       new MockActivityEnvironment().run(provisionComposeFiles, { host: sshd.endpoint(), files: [f] }),
     );
-    expect(failure.type).toBe('ComposeFileDigestMismatch');
+    expect(failure.type).toBe(FailureType.ComposeFileDigestMismatch);
     expect(failure.nonRetryable).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import { startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
+import { FailureType } from '../../../src/failure-types';
 
 const describeIf = requireOrSkip('sshd', 'nginx', 'flock', 'ssh-keygen') ? describe : describe.skip;
 const PCT_DIR = pctStandinDir();
@@ -193,7 +194,7 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     const failure = await failureOf(
       run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }),
     );
-    expect(failure.type).toBe('GatewayConfigRejected');
+    expect(failure.type).toBe(FailureType.GatewayConfigRejected);
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toMatch(/host not found in upstream/);
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(text);
@@ -210,7 +211,7 @@ describeIf('gateway cutover against real nginx over real SSH', () => {
     const failure = await failureOf(
       run(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway, verifyUrl: `${ng.url}/qdrant/readyz` }),
     );
-    expect(failure.type).toBe('GatewayPreflightFailed');
+    expect(failure.type).toBe(FailureType.GatewayPreflightFailed);
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toMatch(/BEFORE any change/);
     expect(failure.message).toMatch(/unknown directive "this_is_not_a_directive"/);

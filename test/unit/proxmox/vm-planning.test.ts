@@ -1,6 +1,7 @@
 import { bootDisk, configChanges, diskSizeGb } from '../../../src/activities/vms';
 import { archiveFromLog, checkDecommissionAllowed, type DecommissionInput } from '../../../src/activities/decommission';
 import type { VmSpec } from '../../../src/config/resolved-plan';
+import { FailureType } from '../../../src/failure-types';
 
 const vm: VmSpec = {
   vmid: 1002,
@@ -101,10 +102,10 @@ describe('decommission checks', () => {
 
   it('allows a listed legacy CT', () => expect(refusal(base)).toBeUndefined());
   it.each([
-    [101, 'ProtectedGuest', 'gateway'],
-    [9000, 'ProtectedGuest', 'template'],
-    [1001, 'ProtectedGuest', 'target'],
-    [951, 'NotALegacyGuest', 'not in the plan'],
+    [101, FailureType.ProtectedGuest, 'gateway'],
+    [9000, FailureType.ProtectedGuest, 'template'],
+    [1001, FailureType.ProtectedGuest, 'target'],
+    [951, FailureType.NotALegacyGuest, 'not in the plan'],
   ])('refuses %i (%s)', (ctid, type, words) => {
     const err = refusal({
       ...base,
