@@ -124,17 +124,30 @@ export function toActivityFailure(err: unknown, context?: string): Error {
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;
 
-/** Wraps every activity so whatever escapes it is classified by `toActivityFailure`. */
+/** Marks a function already wrapped, so wrapping twice (a factory, then createActivities) classifies once. */
+const TRANSLATED = Symbol('phoenix.failureTranslation');
+
+/**
+ * Wraps every activity so whatever escapes it is classified by `toActivityFailure`. Each activity factory returns
+ * its activities through it (so they classify the same in the worker, the lab and tests); createActivities applies
+ * it again as a safety net for a factory that forgot — already wrapped functions are kept as they are.
+ */
 export function withFailureTranslation<T extends Record<string, AnyActivity>>(activities: T): T {
   const wrapped: Record<string, AnyActivity> = {};
   for (const [name, fn] of Object.entries(activities)) {
-    wrapped[name] = async (...args: never[]) => {
+    if ((fn as { [TRANSLATED]?: true })[TRANSLATED]) {
+      wrapped[name] = fn;
+      continue;
+    }
+    const translated = async (...args: never[]) => {
       try {
         return await fn(...args);
       } catch (err) {
         throw toActivityFailure(err);
       }
     };
+    Object.defineProperty(translated, 'name', { value: name });
+    wrapped[name] = Object.assign(translated, { [TRANSLATED]: true as const });
   }
   return wrapped as T;
 }

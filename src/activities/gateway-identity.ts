@@ -10,12 +10,12 @@
  * Its own activity with a start-to-close sized from the budget (src/timeouts.ts), so the budget can never outlast the
  * activity; "not verified" is an answer (ok: false), not a failure, and the workflow rolls back on it.
  */
-import { ApplicationFailure, sleep } from '@temporalio/activity';
 import type { SecretRef } from '../config/resolved-plan';
 import { QdrantClient, type QdrantClientOptions } from '../qdrant/client';
 import { isQdrantError } from '../qdrant/errors';
-import { describeSecretRef, resolveSecret } from '../secrets';
-import { heartbeat } from './heartbeat';
+import { resolveSecret } from '../secrets';
+import { toActivityFailure, withFailureTranslation } from './failures';
+import { heartbeat, pause } from './heartbeat';
 
 export type IdentitySeen = 'new' | 'legacy' | 'none';
 
@@ -69,10 +69,7 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
       try {
         apiKey = await readSecret(input.apiKey);
       } catch (e) {
-        throw ApplicationFailure.nonRetryable(
-          `Qdrant api key (${describeSecretRef(input.apiKey)}): ${(e as Error).message}`,
-          'SecretMissing',
-        );
+        throw toActivityFailure(e, 'Qdrant api key');
       }
     }
     const client = (baseUrl: string) =>
@@ -166,12 +163,12 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
       heartbeat({ attempts, seen, last });
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await sleep(Math.min(streak > 0 ? Math.min(interval, 200) : interval, left));
+      await pause(Math.min(streak > 0 ? Math.min(interval, 200) : interval, left));
     }
     return result(false, `${last} (budget of ${input.budgetMs} ms used up after ${attempts} tries)`);
   }
 
-  return { verifyGatewayIdentity };
+  return withFailureTranslation({ verifyGatewayIdentity });
 }
 
 async function checkCollections(

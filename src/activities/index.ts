@@ -7,6 +7,7 @@ import { resolveSecret as readSecret } from '../secrets';
 import type { Logger } from '../logging';
 import type { ProxmoxApi } from '../proxmox';
 import { createDecommissionActivities } from './decommission';
+import { withFailureTranslation } from './failures';
 import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
 import { createGatewayIdentityActivities } from './gateway-identity';
@@ -53,8 +54,8 @@ export function createActivities(deps: ActivityDeps) {
   };
   const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
   const resolveSecret = async (ref: SecretRef) => readSecret(ref, deps.env);
-  // Each factory classifies its own failures (failures.ts → withFailureTranslation), wherever it runs.
-  return {
+  // Each factory already classifies its own failures; this catches a factory that does not (wrapping is idempotent).
+  return withFailureTranslation({
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
     ...createFileActivities({ env: deps.env }),
     ...createVmActivities(proxmox),
@@ -66,7 +67,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGatewayIdentityActivities({ resolveSecret }),
     ...createDecommissionActivities(proxmox),
     ...createNotifyActivities({ env: deps.env }),
-  };
+  });
 }
 
 export type MigrationActivities = ReturnType<typeof createActivities>;

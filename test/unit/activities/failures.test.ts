@@ -1,5 +1,6 @@
 /** The one failure vocabulary: every client error maps to a FailureType constant with the right retryability. */
 import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../../src/activities';
 import { refuse, toActivityFailure, withFailureTranslation } from '../../../src/activities/failures';
 import { FailureType } from '../../../src/failure-types';
 import { PortainerError } from '../../../src/portainer/errors';
@@ -71,5 +72,16 @@ describe('FailureType', () => {
   it('has unique values (two names for one type would split alerting and the workflow’s checks)', () => {
     const values = Object.values(FailureType);
     expect(new Set(values).size).toBe(values.length);
+  });
+});
+
+describe('createActivities', () => {
+  it('classifies every activity exactly once (each factory wraps; the safety net does not wrap again)', () => {
+    const acts = createActivities({ env: {}, proxmoxFor: () => ({}) as never });
+    const once = withFailureTranslation(acts);
+    for (const [name, fn] of Object.entries(acts)) {
+      expect(fn.name).toBe(name);
+      expect(once[name as keyof typeof acts]).toBe(fn);
+    }
   });
 });
