@@ -131,7 +131,6 @@ function defaultAnswers(): Answers {
       rebootRequired: false,
       ready: !i.dryRun,
     }),
-    inspectGuests: () => [],
     checkReadiness: () => ({ missing: [], checked: ['docker', 'portainer', 'agent', 'nfs'] }),
     probeQdrant: () => ({ ready: true, detail: 'ready' }),
     checkPortainerStack: () => ({ checked: true, stackExists: true, containerRunning: true, detail: 'running' }),
