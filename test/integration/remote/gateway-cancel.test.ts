@@ -34,6 +34,8 @@ describeIf('gateway verification and cancellation', () => {
       nginxCommand: ng.nginxCommand,
       backupDir: ng.backupDir,
       lockFile: ng.lockFile,
+      pidFile: ng.pidFile,
+      errorLog: ng.errorLog,
     };
     const acts = createGatewayActivities({ env: sshd.env, verifyIntervalMs: 10 });
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });

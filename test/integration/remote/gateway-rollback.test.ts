@@ -15,6 +15,7 @@ import { startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
+import { FailureType } from '../../../src/failure-types';
 
 const describeIf = requireOrSkip('sshd', 'nginx', 'flock', 'ssh-keygen') ? describe : describe.skip;
 
@@ -190,7 +191,7 @@ describeIf('gateway rollback and guards against real nginx over real SSH', () =>
     );
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(original);
     const zombie = await failureOf(asAttempt(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway }, 1000, 1));
-    expect(zombie.type).toBe('GatewayAttemptSuperseded');
+    expect(zombie.type).toBe(FailureType.GatewayAttemptSuperseded);
     expect(zombie.nonRetryable).toBe(true);
     expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(original);
     expect(await probe(`${ng.url}/qdrant/x`)).toBe('old');
@@ -216,7 +217,7 @@ describeIf('gateway rollback and guards against real nginx over real SSH', () =>
     rmSync(join(ng.backupDir, 'qdrant_service.previous.reloaded'));
     writeFileSync(join(ng.prefix, 'conf.d', 'broken.conf'), 'this_is_not_a_directive on;\n');
     const failure = await failureOf(asAttempt(acts.cutoverGateway, { proxmoxHost: sshd.endpoint(), gateway }, 2000, 2));
-    expect(failure.type).toBe('GatewayConfigRejected');
+    expect(failure.type).toBe(FailureType.GatewayConfigRejected);
     expect(failure.message).toMatch(/already holds the cutover .* NOT reloaded/);
     expect(failure.message).not.toMatch(/nothing was changed/);
     expect(readdirSync(ng.backupDir).filter((f) => f.endsWith('.bak'))).toHaveLength(1);
