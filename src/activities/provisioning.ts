@@ -28,6 +28,7 @@ import {
 } from '../proxmox';
 import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import { resolveSecret } from '../secrets';
+import { withFailureTranslation } from './failures';
 import { heartbeat } from './heartbeat';
 
 export interface ProvisioningDeps {
@@ -323,7 +324,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     });
   }
 
-  return { provisionFeature, prepareVolumeDirectory, runPhoenixCreate };
+  return withFailureTranslation({ provisionFeature, prepareVolumeDirectory, runPhoenixCreate });
 }
 
 function lastLine(text: string): string {
