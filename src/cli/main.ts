@@ -95,7 +95,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       .option('--json', 'print the problems as JSON'),
     [
       'phoenix-migrate validate --plan plans/qdrant-to-dr-phoenix.json',
-      'phoenix-migrate validate --vm-configs examples/phoenix/phoenix_vm_configs.json --lxc-configs examples/phoenix/phoenix_lxc_configs.json --strict',
+      'phoenix-migrate validate --vm-configs examples/phoenix/etc/phoenix_vm_configs.json --lxc-configs examples/phoenix/etc/phoenix_lxc_configs.json --strict',
     ],
     [ok, badInput],
   ).action(

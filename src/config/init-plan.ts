@@ -150,7 +150,7 @@ export function initPlan(opts: InitOptions): InitResult {
         ctid,
         name: ask(
           `${at}.name`,
-          `CT ${ctid} is not in ${CHECKOUT.lxcConfigs}: its name on Proxmox (pct config ${ctid} | grep hostname)`,
+          `CT ${ctid} is not in ${CHECKOUT.lxcConfigs}: its name on Proxmox (hostname in \`pct config ${ctid}\`), and add "volumes": {"mpN": "backup"|"discard"} for each volume mount point listed there`,
         ),
       };
     }

@@ -14,7 +14,7 @@ const REPO = path.resolve(__dirname, '../..');
 const PLAN_REL = 'plans/plan.json';
 const VM_REL = 'examples/phoenix/etc/phoenix_vm_configs.json';
 const LXC_REL = 'examples/phoenix/etc/phoenix_lxc_configs.json';
-const COMPOSE_REL = 'examples/phoenix/stacks/qdrant/docker-compose.yml';
+const COMPOSE_REL = 'examples/phoenix/persistent-storage/qdrant/docker-compose.yml';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- hostile cases poke at arbitrary JSON */
 interface Case {

@@ -11,7 +11,7 @@ export const REPO = path.resolve(__dirname, '../../..');
 export const SHIPPED_PLAN = path.join(REPO, 'plans/qdrant-to-dr-phoenix.json');
 const VM_REL = 'examples/phoenix/etc/phoenix_vm_configs.json';
 const LXC_REL = 'examples/phoenix/etc/phoenix_lxc_configs.json';
-const COMPOSE_REL = 'examples/phoenix/stacks/qdrant/docker-compose.yml';
+const COMPOSE_REL = 'examples/phoenix/persistent-storage/qdrant/docker-compose.yml';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- mutations poke at arbitrary JSON */
 export interface Mutations {

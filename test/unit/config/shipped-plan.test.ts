@@ -88,12 +88,12 @@ describe('the shipped plan', () => {
     expect(plan.composeFiles).toHaveLength(1);
     const compose = plan.composeFiles[0];
     const shippedCompose = fs.readFileSync(
-      path.resolve(path.dirname(SHIPPED_PLAN), '../examples/phoenix/stacks/qdrant/docker-compose.yml'),
+      path.resolve(path.dirname(SHIPPED_PLAN), '../examples/phoenix/persistent-storage/qdrant/docker-compose.yml'),
       'utf8',
     );
     expect(compose).toMatchObject({
       vmid: 1001,
-      source: '../stacks/qdrant/docker-compose.yml',
+      source: '../persistent-storage/qdrant/docker-compose.yml',
       destination: 'qdrant/docker-compose.yml',
       hostPath: '/quickOS/vm-persistent-data/1001/qdrant/docker-compose.yml',
       guestPath: '/persistent-storage/qdrant/docker-compose.yml',

@@ -281,7 +281,7 @@ const cases: Case[] = [
   },
   {
     what: 'compose source missing',
-    mutate: { vm: (c) => (vm1001(c).docker_compose_files[0].source = '../stacks/qdrant/nope.yml') },
+    mutate: { vm: (c) => (vm1001(c).docker_compose_files[0].source = '../persistent-storage/qdrant/nope.yml') },
     file: 'vm',
     path: '$.vms[1].docker_compose_files[0].source',
     says: /does not exist/,
