@@ -165,6 +165,25 @@ describe('deploy/worker.env.example', () => {
     expect(names(lines)).toContain('PHOENIX_WEBHOOK_URL');
   });
 
+  it('names every PHOENIX_*/TEMPORAL_* variable the worker code reads (set, or commented with its default)', () => {
+    const read = new Set<string>();
+    const scan = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        // the lab, the bench and the CLI are not the worker
+        if (e.isDirectory()) {
+          if (!['lab', 'bench', 'cli'].includes(e.name)) scan(p);
+        } else if (p.endsWith('.ts'))
+          for (const m of fs.readFileSync(p, 'utf8').matchAll(/process\.env\.((?:PHOENIX|TEMPORAL)_[A-Z0-9_]+)/g))
+            read.add(m[1]);
+      }
+    };
+    scan(path.join(root, 'src'));
+    // read by the CLI only (links it prints), or by the lab and test harness
+    for (const cliOnly of ['TEMPORAL_UI_URL', 'TEMPORAL_CLI_PATH']) read.delete(cliOnly);
+    expect([...read].filter((n) => !names(lines).includes(n))).toEqual([]);
+  });
+
   it('holds no real secret: no UUID-shaped token secret, no private key', () => {
     const text = lines.join('\n');
     expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i);

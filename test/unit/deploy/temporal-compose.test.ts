@@ -62,10 +62,11 @@ describe('docker-compose.temporal.yml', () => {
     expect(script).toContain('--type Keyword');
   });
 
-  it('keeps postgres data in a named volume and serves the UI on 8080 and the frontend on 7233', () => {
+  it('keeps postgres data in a named volume and serves the UI on 8080 and the frontend on 7233, on loopback only', () => {
     expect(services.postgresql.volumes?.[0]).toMatch(/^temporal-postgres-data:/);
     expect(Object.keys(compose.volumes)).toContain('temporal-postgres-data');
-    expect(services['temporal-ui'].ports).toContain('8080:8080');
-    expect(services.temporal.ports).toContain('7233:7233');
+    // Unauthenticated: whoever reaches them could answer a run (approve-decommission), so not on every interface.
+    expect(services['temporal-ui'].ports).toEqual(['127.0.0.1:8080:8080']);
+    expect(services.temporal.ports).toEqual(['127.0.0.1:7233:7233']);
   });
 });
