@@ -186,6 +186,46 @@ describe('every phoenix-migrate command shown in the docs exists, with those fla
   });
 });
 
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to "-", repeats numbered. */
+function anchorsOf(file: string): Set<string> {
+  const seen = new Map<string, number>();
+  const anchors = new Set<string>();
+  let inFence = false;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (/^\s*```/.test(line)) inFence = !inFence;
+    const h = !inFence && /^#{1,6}\s+(.*)$/.exec(line);
+    if (!h) continue;
+    const base = h[1]
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
+
+describe('links between the docs land on a file and a heading that exist', () => {
+  it.each(DOCS)('%s', (file) => {
+    const broken: string[] = [];
+    fs.readFileSync(path.join(ROOT, file), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
+          const [target, anchor] = m[1].split('#');
+          if (/^[a-z]+:/.test(target)) continue; // http:, mailto:
+          const resolved = target ? path.resolve(path.dirname(path.join(ROOT, file)), target) : path.join(ROOT, file);
+          if (!fs.existsSync(resolved)) broken.push(`${file}:${i + 1}: ${m[1]} — no such file`);
+          else if (anchor && resolved.endsWith('.md') && !anchorsOf(resolved).has(anchor))
+            broken.push(`${file}:${i + 1}: ${m[1]} — no heading with that anchor in ${path.relative(ROOT, resolved)}`);
+        }
+      });
+    expect(broken).toEqual([]);
+  });
+});
+
 describe("the README's exit codes", () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const table = readme.split('### Exit codes')[1]?.split('\n## ')[0] ?? '';
