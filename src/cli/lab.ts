@@ -25,7 +25,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
     )
     .option(
       '--faults <spec>',
-      'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway)',
+      'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway); guest-apt-fail=1 (apt-get fails inside the VMs; a share 0..1)',
     )
     .option('--reset', 'start the world over (otherwise an open run is resumed)')
     .addOption(
@@ -37,6 +37,14 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       new Option('--data-mode <mode>', 'Qdrant data: copy by snapshot before the cutover, or wait for re-indexing')
         .choices(['none', 'snapshot', 'reindex'])
         .default(undefined, "the plan's qdrant.data.mode"),
+    )
+    .addOption(
+      new Option(
+        '--provisioner <name>',
+        "Phase 3 after the clone: native (our scripts in the VMs), phoenix-cli (a stand-in `phoenix create` on the lab's host) or none (readiness checks only)",
+      )
+        .choices(['native', 'phoenix-cli', 'none'])
+        .default(undefined, "the plan's provisioner"),
     );
   commandFooter(
     lab,
@@ -55,6 +63,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       reset?: boolean;
       portainerMode?: string;
       dataMode?: string;
+      provisioner?: string;
     }) => {
       const { runLab, parseFaultSpec } = await import('../lab/lab');
       let faults;
@@ -80,6 +89,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
           reset: o.reset,
           portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
           dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
+          provisioner: o.provisioner as 'native' | 'phoenix-cli' | 'none' | undefined,
           say: (l) => io.out(l),
         }),
       );

@@ -20,6 +20,8 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export interface LabFaults {
   proxmox: FaultSettings;
   gateway: GatewayFaults;
+  /** Inside the VMs' sandboxes. */
+  guests?: { aptFailRate?: number };
 }
 
 export interface LabOptions {
@@ -31,6 +33,7 @@ export interface LabOptions {
   reset?: boolean;
   portainerMode?: 'manual' | 'api';
   dataMode?: 'none' | 'reindex' | 'snapshot';
+  provisioner?: 'native' | 'phoenix-cli' | 'none';
   say?: (line: string) => void;
 }
 
@@ -45,6 +48,15 @@ export interface LabReport {
   addressMap: Record<string, string>;
   auditLog: string;
   eventLog: string;
+  /** Phase 3 per VM: adopted or cloned, each feature applied or already there, the disk's size after the run. */
+  vms: {
+    vmid: number;
+    name: string;
+    adopted: boolean;
+    cloned: boolean;
+    diskGb?: number;
+    features: { name: string; outcome: string }[];
+  }[];
   failure?: string;
 }
 
@@ -56,16 +68,19 @@ export const FAULT_KEYS = [
   'seed',
   'gateway-reload-noop',
   'gateway-new-dead',
+  'guest-apt-fail',
 ] as const;
 
 /**
  * `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → Proxmox simulator faults;
  * `gateway-reload-noop=N` → the first N `nginx -s reload` exit 0 but nginx keeps its old configuration;
- * `gateway-new-dead=1` → the new Qdrant answers directly but never through the gateway.
+ * `gateway-new-dead=1` → the new Qdrant answers directly but never through the gateway;
+ * `guest-apt-fail=1` → apt-get fails inside the VMs' sandboxes (a share 0..1 of guest commands).
  */
 export function parseFaultSpec(spec: string): LabFaults {
   const out: FaultSettings = {};
   const gateway: GatewayFaults = {};
+  const guests: { aptFailRate?: number } = {};
   for (const part of spec
     .split(',')
     .map((p) => p.trim())
@@ -103,11 +118,14 @@ export function parseFaultSpec(spec: string): LabFaults {
         if (value !== 0 && value !== 1) throw new Error(`--faults: gateway-new-dead is 0 or 1, got ${raw}`);
         gateway.newDeadThroughGateway = value === 1;
         break;
+      case 'guest-apt-fail':
+        guests.aptFailRate = rate();
+        break;
       default:
         throw new Error(`--faults: unknown fault "${key}" (known: ${FAULT_KEYS.join(', ')})`);
     }
   }
-  return { proxmox: out, gateway };
+  return { proxmox: out, gateway, guests };
 }
 
 export function labControlFile(dir: string): string {
@@ -165,6 +183,14 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
     addressMap: world.addressMap,
     auditLog: path.resolve(world.auditLogPath),
     eventLog: path.resolve(world.events.file),
+    vms: (report?.provisioned ?? []).map((v) => ({
+      vmid: v.vmid,
+      name: v.name,
+      adopted: v.adopted,
+      cloned: v.cloned,
+      ...(v.diskGb !== undefined ? { diskGb: v.diskGb } : {}),
+      features: v.features.map((f) => ({ name: f.name, outcome: f.outcome })),
+    })),
     ...(result.failure ? { failure: result.failure } : {}),
   };
 }
@@ -202,6 +228,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
       standardPorts: true,
       proxmoxFaults: opts.faults?.proxmox,
       gatewayFaults: opts.faults?.gateway,
+      guestFaults: opts.faults?.guests,
+      provisioner: opts.provisioner,
       portainerMode: opts.portainerMode,
       dataMode: opts.dataMode,
     });

@@ -15,7 +15,14 @@ import { PortainerClient } from '../portainer/client';
 import { dispatcherFor } from '../http/tls';
 import { hostPortOf, loopbackOf, mapAddresses, type AddressMap } from './address-map';
 import { startPortainerSim, type PortainerSim } from './portainer-sim';
-import { seedFromPhoenixWorld, startProxmoxSim, type FaultSettings, type ProxmoxSim } from './proxmox-sim';
+import { GuestSandbox, sandboxUnavailableReason } from './guest-sandbox/sandbox';
+import {
+  seedFromPhoenixWorld,
+  startProxmoxSim,
+  type FaultSettings,
+  type ProxmoxSim,
+  type SimGuestSeed,
+} from './proxmox-sim';
 import { startQdrantSim, type QdrantSim, type SimCollectionSeed } from './qdrant-sim';
 import { EventLog } from './event-log';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE, HOMELAB_UPSTREAMS, type HomelabContainer } from './homelab';
@@ -51,6 +58,10 @@ export interface WorldOptions {
   durations?: Record<string, string>;
   proxmoxFaults?: FaultSettings;
   gatewayFaults?: GatewayFaults;
+  /** Faults inside the guests (`--faults guest-…`). */
+  guestFaults?: { aptFailRate?: number };
+  /** Plan `provisioner` (default: the shipped plan's). */
+  provisioner?: 'native' | 'phoenix-cli' | 'none';
   taskDurations?: Record<string, number>;
   defaultTaskMs?: number;
   agentDelayMs?: number;
@@ -83,7 +94,9 @@ export interface World {
   portainer: PortainerSim;
   sshd: SshdHandle;
   gateway: GatewayNginx;
-  /** The person's manual step: deploy the compose file from the server's filesystem as a Portainer stack. */
+  /** The VMs' sandboxed roots (their packages, services, containers, mounts); faults can be changed live. */
+  guests: GuestSandbox;
+  /** The person's manual step: a Portainer stack from the compose file Phase 2 put on the share (web editor/upload). */
   deployStack(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -153,12 +166,18 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     const sshHost = loopbackOf(plan.proxmoxHost.host);
 
     // ── NFS export on the "Proxmox host", and compose sources ─────────────────────────────────────────────
+    // The export root exists; a VM's own directory only once Phoenix (or our Phase 3) made it: here, VM 1001's.
     const worldRoot = path.join(dir, 'world');
+    const primary = (vmConfigs.vms ?? []).find((v: { portainer_role?: string }) => v.portainer_role === 'primary');
+    const agentVmid: number | undefined = (vmConfigs.vms ?? []).find(
+      (v: { portainer_role?: string }) => v.portainer_role === 'agent',
+    )?.vmid;
     for (const vm of vmConfigs.vms ?? []) {
       for (const vol of vm.volumes ?? []) {
         if (vol.type === 'nfs' && typeof vol.path === 'string') {
           vol.path = path.join(worldRoot, vol.path);
-          fs.mkdirSync(vol.path, { recursive: true });
+          fs.mkdirSync(path.dirname(vol.path), { recursive: true });
+          if (vm === primary) fs.mkdirSync(vol.path, { recursive: true });
         }
       }
       for (const f of vm.docker_compose_files ?? []) {
@@ -196,6 +215,52 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     const template = (vmConfigs.vms as { vmid: number; name: string; is_template?: boolean }[]).find(
       (v) => v.is_template,
     );
+    // The guests run the shipped scripts for real, each in its own sandboxed root (src/lab/guest-sandbox).
+    const unavailable = sandboxUnavailableReason();
+    if (unavailable) throw new Error(`the lab's guest sandbox needs mount namespaces: ${unavailable}`);
+    let onGuestChange: (vmid: number) => void = () => undefined;
+    const sandbox = new GuestSandbox({
+      dir: path.join(dir, 'guests'),
+      nfsServer: sshHost,
+      nfsRoot: worldRoot,
+      record: (e) => events.write(e),
+      onChange: (vmid) => onGuestChange(vmid),
+    });
+    sandbox.setFaults({ aptFailRate: opts.guestFaults?.aptFailRate ?? 0 });
+    const primaryVolume = primary?.volumes?.[0];
+    const drPhoenix: SimGuestSeed[] = primary
+      ? [
+          {
+            // VM 1001 before the run: Phoenix's "Dr-Phoenix", the Portainer server running, its disk never grown past
+            // the 3.5 GB image + Phoenix's hard-coded +10 GB.
+            vmid: primary.vmid,
+            type: 'qemu',
+            name: 'Dr-Phoenix',
+            status: 'running',
+            ip: String(primary.network_config?.ip ?? '').split('/')[0],
+            config: {
+              cores: 4,
+              memory: '8192',
+              onboot: 1,
+              scsi0: `${plan.proxmox.storage ?? 'local-lvm'}:vm-${primary.vmid}-disk-0,iothread=1,size=13824M`,
+            },
+            image: {
+              base: 'ubuntu-24.04-cloud',
+              docker: { user: primary.user_config?.username ?? 'phoenix_user' },
+              containers: [
+                {
+                  name: 'portainer',
+                  image: plan.provisioning?.images?.portainerServer ?? 'portainer/portainer-ce:2.21.5',
+                  ports: ['9443:9443'],
+                },
+              ],
+              nfs: primaryVolume
+                ? [{ server: primaryVolume.server, path: primaryVolume.path, mountPoint: primaryVolume.mount_point }]
+                : [],
+            },
+          },
+        ]
+      : [];
     const proxmoxStateFile = path.join(stateDir, 'proxmox.json');
     const proxmox = await startProxmoxSim({
       host: proxmoxApi.host,
@@ -226,10 +291,9 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
             };
           }),
           extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],
-          exec: [
-            { argv: ['docker', 'info'], exitcode: 0, stdout: '27.3.1\n' },
-            { argv: ['test', '-f'], exitcode: 0 },
-          ],
+          // Phoenix's template 9000: Ubuntu 24.04 cloud image + qemu-guest-agent + nfs-common, nothing else.
+          templateImage: { base: 'ubuntu-24.04-cloud' },
+          vms: drPhoenix,
         }),
       ],
       tokens: [{ tokenId: plan.proxmox.tokenId, secret: state.tokenSecret, role: 'admin' }],
@@ -239,6 +303,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       taskDurations: opts.taskDurations,
       defaultTaskMs: opts.defaultTaskMs ?? 300,
       agentDelayMs: opts.agentDelayMs ?? 500,
+      guestSandbox: sandbox,
     });
     stoppers.push(async () => {
       proxmox.saveState(proxmoxStateFile);
@@ -291,12 +356,43 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     stoppers.push(() => newQdrant.stop());
 
     // ── Portainer (on VM 1001) and its agent (on VM 1002) ─────────────────────────────────────────────────
-    const agent = net.createServer((s) => s.end());
+    // The agent answers on 9001 while its container runs in VM 1002's sandbox (nothing listens on a bare clone).
     const agentPort = await port('agent', agentAt.host, 9001);
-    await new Promise<void>((resolve, reject) =>
-      agent.once('error', reject).listen(agentPort, agentAt.host, () => resolve()),
-    );
-    stoppers.push(() => new Promise<void>((r) => agent.close(() => r())));
+    let agent: net.Server | undefined;
+    let agentChange = Promise.resolve();
+    const reconcileAgent = () => {
+      agentChange = agentChange.then(async () => {
+        const want = agentVmid !== undefined && sandbox.publishes(agentVmid, 9001);
+        if (want && !agent) {
+          const server = net.createServer((sock) => sock.end());
+          await new Promise<void>((resolve, reject) =>
+            server.once('error', reject).listen(agentPort, agentAt.host, () => resolve()),
+          ).then(
+            () => {
+              agent = server;
+              events.write({ kind: 'guest-service', vmid: agentVmid, listening: `${agentAt.host}:${agentPort}` });
+            },
+            (err: Error) => events.write({ kind: 'guest-service', vmid: agentVmid, error: err.message }),
+          );
+        } else if (!want && agent) {
+          const server = agent;
+          agent = undefined;
+          await new Promise<void>((r) => server.close(() => r()));
+        }
+      });
+    };
+    onGuestChange = (vmid) => {
+      if (vmid === agentVmid) reconcileAgent();
+    };
+    reconcileAgent();
+    await agentChange;
+    stoppers.push(async () => {
+      onGuestChange = () => undefined;
+      await agentChange;
+      const server = agent;
+      agent = undefined;
+      if (server) await new Promise<void>((r) => server.close(() => r()));
+    });
     const agentUrl = `tcp://${agentAt.host}:${agentPort}`;
     const portainer = await startPortainerSim({
       host: portainerAt.host,
@@ -412,6 +508,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         agentUrl,
         ...(opts.portainerCredentials === false ? {} : { credentials: { apiKey: { env: credentialsEnv } } }),
       },
+      ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
       approvals: { decommission: opts.approvals ?? true },
       durations: { ...DEFAULT_DURATIONS, ...opts.durations },
       ...(opts.notifyWebhookUrlEnv ? { notify: { webhookUrlEnv: opts.notifyWebhookUrlEnv } } : {}),
@@ -440,7 +537,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     const deployStack = async (): Promise<string> => {
       const p = resolved.plan.portainer;
       const file = resolved.plan.composeFiles[p.composeFileIndex];
-      // What the person does in Portainer's UI: take the compose file from the server's filesystem, make a stack.
+      // What the person does in Portainer's UI: the compose file Phase 2 put on the share, pasted into the web editor.
       const content = fs.readFileSync(file.hostPath, 'utf8');
       const dispatcher = dispatcherFor(p.tls);
       const client = new PortainerClient({
@@ -479,6 +576,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       portainer,
       sshd,
       gateway,
+      guests: sandbox,
       deployStack,
       stop: async () => {
         events.close();

@@ -13,6 +13,16 @@ export interface OperatorRecord {
   at: string;
 }
 
+/** One VM after Phase 3: made or adopted, and what each feature needed. */
+export interface ProvisionedVm {
+  vmid: number;
+  name: string;
+  adopted: boolean;
+  cloned: boolean;
+  diskGb?: number;
+  features: { name: string; outcome: 'applied' | 'already' | 'verified' | 'would-apply' }[];
+}
+
 export interface MigrationReport {
   outcome: Outcome;
   endReason?: string;
@@ -27,6 +37,8 @@ export interface MigrationReport {
   needsPerson: string[];
   composeFiles: { hostPath: string; outcome: string }[];
   vms: { vmid: number; created: boolean; changes: string[]; rebootRequired: boolean; ready: boolean }[];
+  /** Phase 3 per VM: adopted or cloned, and each feature's outcome. */
+  provisioned: ProvisionedVm[];
   gateway: {
     upstream: string;
     newServers: string[];
@@ -70,6 +82,7 @@ export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): 
     needsPerson: [],
     composeFiles: [],
     vms: [],
+    provisioned: [],
     decommission: { deleted: [], refused: [] as Refusal[], results: [] },
     backups: [],
     legacyTraffic: [],

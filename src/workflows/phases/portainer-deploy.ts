@@ -51,9 +51,13 @@ function remind(run: MigrationRun, message: string, deadline: number): void {
 /** What the person does in Portainer, in Portainer's own words. */
 export function deployInstructions(plan: ResolvedPlan): string {
   const composeFile = plan.composeFiles[plan.portainer.composeFileIndex];
+  // Portainer CE has no "stack from a file on the server": the web editor or an upload is how the file gets in.
+  const agent = plan.portainer.agentUrl.replace(/^tcp:\/\//, '');
   return (
-    `In Portainer (${plan.portainer.url}), environment "${plan.portainer.environmentName}": add a stack "${plan.portainer.stackName}" ` +
-    `from the compose file ${composeFile?.guestPath ?? ''} on the server's filesystem and deploy it. Then confirm.`
+    `In Portainer (${plan.portainer.url}): (1) unless it is listed already, Environments → Add environment → Docker Standalone → Agent, ` +
+    `name "${plan.portainer.environmentName}", environment address ${agent}; (2) in that environment, Stacks → Add stack ` +
+    `"${plan.portainer.stackName}": Web editor with the content of ${composeFile?.guestPath ?? 'the compose file'} ` +
+    `(on the Portainer VM's share; ${composeFile?.hostPath ?? ''} on the Proxmox host), or Upload that file; Deploy the stack. Then confirm.`
   );
 }
 

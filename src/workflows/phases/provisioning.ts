@@ -1,26 +1,144 @@
-/** Phase 3 — Infrastructure Provisioning: every planned VM exists and is configured as planned. */
+/**
+ * Phase 3 — Infrastructure Provisioning: every planned VM exists, configured as planned (cloned from the template, or
+ * an existing VM adopted in place), then made what `phoenix create` makes of it: its volume directory on the NFS
+ * export, then each feature (mount, base_setup, docker, the Portainer role) as check → apply → verify in the guest.
+ * With `provisioner: "phoenix-cli"` the operator's own `phoenix create` does the work and the same verify proves it;
+ * with `"none"` nothing is installed (Phase 4's readiness says what is missing).
+ */
 import type { VmSpec } from '../../config/resolved-plan';
+import { featuresFor, type FeatureStep } from '../../provisioning/plan';
 import { long } from '../activity-proxies';
+import type { ProvisionedVm } from '../report';
 import type { MigrationRun } from '../run';
 import { allOrFirstFailure } from '../text';
 
 export async function provisionInfrastructure(run: MigrationRun): Promise<void> {
   // Each VM is recorded as soon as it is done, so a failure of the other still reports what exists.
-  await allOrFirstFailure(run.plan.vms.map((vm) => ensureVm(run, vm)));
+  await allOrFirstFailure(run.plan.vms.map((vm) => provisionVm(run, vm)));
 }
 
-async function ensureVm(run: MigrationRun, vm: VmSpec): Promise<void> {
+async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
+  const made = await ensureVm(run, vm);
+  const { provisioner } = run.plan.provisioning;
+  if (provisioner === 'none') return;
+  if (run.dryRun && !made.exists) {
+    for (const step of featuresFor(vm, run.plan.provisioning)) {
+      run.board.endStep(`VM ${vm.vmid} ${step.name}`, 'skipped', 'applied after the clone');
+      made.entry.features.push({ name: step.name, outcome: 'would-apply' });
+    }
+    return;
+  }
+  if (provisioner === 'phoenix-cli') await phoenixCreate(run, vm);
+  else await volumeDirectory(run, vm);
+  for (const step of featuresFor(vm, run.plan.provisioning))
+    made.entry.features.push(await feature(run, vm, step, provisioner === 'phoenix-cli'));
+}
+
+async function ensureVm(run: MigrationRun, vm: VmSpec): Promise<{ entry: ProvisionedVm; exists: boolean }> {
   const { plan, dryRun, report } = run;
   const result = await run.step(
     `VM ${vm.vmid} ${vm.name}`,
     () =>
-      long.ensureVm.executeWithOptions({ summary: `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})` }, [
-        { proxmox: plan.proxmox, vm, dryRun },
-      ]),
+      long.ensureVm.executeWithOptions(
+        {
+          summary: vm.adopt
+            ? `adopt VM ${vm.vmid} in place (${vm.name}), or clone ${vm.cloneFrom} if absent`
+            : `clone ${vm.cloneFrom} → ${vm.vmid} (${vm.name})`,
+        },
+        [{ proxmox: plan.proxmox, vm, dryRun }],
+      ),
     (r) =>
+      (r.adopted ? 'adopted; ' : '') +
       (r.changes.length ? r.changes.join('; ') : 'already as planned') +
       (r.rebootRequired ? ' — REBOOT REQUIRED for pending changes' : ''),
   );
   report.vms.push(result);
   report.changes.push(...result.changes.map((c) => `VM ${result.vmid}: ${c}${dryRun ? ' (would be)' : ''}`));
+  const entry: ProvisionedVm = {
+    vmid: vm.vmid,
+    name: vm.name,
+    adopted: result.adopted,
+    cloned: result.created,
+    ...(result.diskGb !== undefined ? { diskGb: result.diskGb } : {}),
+    features: [],
+  };
+  (report.provisioned ??= []).push(entry);
+  return { entry, exists: !dryRun || result.ready };
+}
+
+async function volumeDirectory(run: MigrationRun, vm: VmSpec): Promise<void> {
+  if (!vm.volumes.some((v) => v.type === 'nfs')) return;
+  const { plan, dryRun, report } = run;
+  const r = await run.step(
+    `VM ${vm.vmid} volume directory`,
+    () =>
+      long.prepareVolumeDirectory.executeWithOptions(
+        { summary: `volume directory for VM ${vm.vmid} on ${plan.proxmoxHost.host} (0750)` },
+        [{ proxmoxHost: plan.proxmoxHost, vm, dryRun }],
+      ),
+    (res) => res.directories.map((d) => `${d.path}: ${d.outcome}`).join('; '),
+  );
+  for (const d of r.directories)
+    if (d.outcome !== 'already') report.changes.push(`VM ${vm.vmid}: volume directory ${d.path} ${d.outcome}`);
+}
+
+async function phoenixCreate(run: MigrationRun, vm: VmSpec): Promise<void> {
+  const { plan, dryRun } = run;
+  const command = [...plan.provisioning.phoenixCommand, String(vm.vmid)].join(' ');
+  if (dryRun) {
+    run.board.endStep(`VM ${vm.vmid} ${command}`, 'skipped', 'runs on the Proxmox host in a real run');
+    run.report.changes.push(`VM ${vm.vmid}: run \`${command}\` on ${plan.proxmoxHost.host} (would be)`);
+    return;
+  }
+  await run.step(
+    `VM ${vm.vmid} ${command}`,
+    () =>
+      long.runPhoenixCreate.executeWithOptions({ summary: `${command} on ${plan.proxmoxHost.host}` }, [
+        { proxmoxHost: plan.proxmoxHost, vmid: vm.vmid, command: plan.provisioning.phoenixCommand },
+      ]),
+    (r) => r.tail.split('\n').pop() ?? 'done',
+  );
+  run.report.changes.push(`VM ${vm.vmid}: \`${command}\` ran on ${plan.proxmoxHost.host}`);
+}
+
+async function feature(
+  run: MigrationRun,
+  vm: VmSpec,
+  step: FeatureStep,
+  verifyOnly: boolean,
+): Promise<ProvisionedVm['features'][number]> {
+  const { plan, dryRun, report } = run;
+  const probe =
+    step.feature === 'portainer_agent'
+      ? { tcp: plan.portainer.agentUrl }
+      : step.feature === 'portainer_server'
+        ? { https: { url: plan.portainer.url, tls: plan.portainer.tls } }
+        : undefined;
+  const admin = plan.provisioning.portainerAdmin;
+  const r = await run.step(
+    `VM ${vm.vmid} ${step.name}`,
+    () =>
+      long.provisionFeature.executeWithOptions({ summary: `${verifyOnly ? 'verify ' : ''}${step.summary}` }, [
+        {
+          proxmox: plan.proxmox,
+          vm: { vmid: vm.vmid, name: vm.name, node: vm.node },
+          step,
+          verifyOnly,
+          dryRun,
+          ...(probe ? { probe } : {}),
+          ...(admin && step.feature === 'portainer_server'
+            ? { portainerAdmin: { ...admin, url: plan.portainer.url, tls: plan.portainer.tls } }
+            : {}),
+        },
+      ]),
+    (res) => `${res.outcome}${res.detail ? ` — ${res.detail}` : ''}${res.notice ? ` — ⚠ ${res.notice}` : ''}`,
+  );
+  if (r.outcome === 'applied' || r.outcome === 'would-apply')
+    report.changes.push(`VM ${vm.vmid}: ${step.name} ${r.outcome === 'applied' ? 'applied' : 'would be applied'}`);
+  if (r.notice) {
+    report.changes.push(`VM ${vm.vmid}: ⚠ ${r.notice}`);
+    report.needsPerson.push(r.notice);
+    run.notify('waiting', r.notice);
+  }
+  return { name: step.name, outcome: r.outcome };
 }
