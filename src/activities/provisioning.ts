@@ -154,7 +154,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     }
     const check = await guarded(() => run('check', 120_000));
     if (check.exitcode === 0) {
-      if (!input.dryRun) await probe(input);
+      // A passing check means nothing runs here; whether the service answers is Phase 4's readiness question.
       return { vmid: vm.vmid, name: step.name, outcome: 'already', sha256, detail: 'already in place' };
     }
     if (input.dryRun)
@@ -188,13 +188,27 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     }
   }
 
+  /** The service answers from the worker: a freshly started container gets ~30 s to open its port. */
   async function probe(input: ProvisionFeatureInput): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await probeOnce(input);
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        heartbeat({ what: `probe ${input.step.name}`, attempt });
+        await sleep(3_000);
+      }
+    }
+  }
+
+  async function probeOnce(input: ProvisionFeatureInput): Promise<void> {
     const p = input.probe;
     if (p?.tcp) {
       const m = /^tcp:\/\/([^:/]+):(\d+)$/.exec(p.tcp);
       if (m && !(await tcpAnswers(m[1], Number(m[2]))))
         throw ApplicationFailure.create({
           type: FailureType.FeatureVerifyFailed,
+          nonRetryable: true,
           message: `${input.step.name} runs in VM ${input.vm.vmid}, but nothing answers on ${p.tcp} from the worker (firewall? port mapping?)`,
         });
     }
@@ -214,6 +228,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       } catch (err) {
         throw ApplicationFailure.create({
           type: FailureType.FeatureVerifyFailed,
+          nonRetryable: true,
           message: `${input.step.name} runs in VM ${input.vm.vmid}, but ${p.https.url} does not answer from the worker: ${(err as Error).message}`,
         });
       } finally {

@@ -20,7 +20,7 @@ export interface ProvisionedVm {
   adopted: boolean;
   cloned: boolean;
   diskGb?: number;
-  features: { name: string; outcome: 'applied' | 'already' | 'verified' | 'would-apply' }[];
+  features: { name: string; outcome: 'applied' | 'already' | 'verified' | 'would-apply' | 'would-check' }[];
 }
 
 export interface MigrationReport {

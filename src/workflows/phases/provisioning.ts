@@ -5,6 +5,7 @@
  * With `provisioner: "phoenix-cli"` the operator's own `phoenix create` does the work and the same verify proves it;
  * with `"none"` nothing is installed (Phase 4's readiness says what is missing).
  */
+import { patched } from '@temporalio/workflow';
 import type { VmSpec } from '../../config/resolved-plan';
 import { featuresFor, type FeatureStep } from '../../provisioning/plan';
 import { long } from '../activity-proxies';
@@ -17,15 +18,20 @@ export async function provisionInfrastructure(run: MigrationRun): Promise<void> 
   await allOrFirstFailure(run.plan.vms.map((vm) => provisionVm(run, vm)));
 }
 
+/** Marks runs that provision after the clone; runs recorded before it (only ensureVm) replay as they ran. */
+export const PROVISIONING_PATCH = 'phase-3-provisions-like-phoenix-create';
+
 async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
   const made = await ensureVm(run, vm);
-  const { provisioner } = run.plan.provisioning;
-  if (provisioner === 'none') return;
-  if (run.dryRun && !made.exists) {
+  const provisioner = run.plan.provisioning?.provisioner ?? 'none';
+  if (provisioner === 'none' || !patched(PROVISIONING_PATCH)) return;
+  if (run.dryRun) {
+    // A dry run sends no command into a VM (a guest-agent exec is a POST): each feature is checked in the real run.
     for (const step of featuresFor(vm, run.plan.provisioning)) {
-      run.board.endStep(`VM ${vm.vmid} ${step.name}`, 'skipped', 'applied after the clone');
-      made.entry.features.push({ name: step.name, outcome: 'would-apply' });
+      run.board.endStep(`VM ${vm.vmid} ${step.name}`, 'skipped', 'check → apply → verify in the real run');
+      made.entry.features.push({ name: step.name, outcome: 'would-check' });
     }
+    if (made.exists && provisioner === 'native') await volumeDirectory(run, vm);
     return;
   }
   if (provisioner === 'phoenix-cli') await phoenixCreate(run, vm);
