@@ -53,7 +53,7 @@ const SYSTEM_PACKAGES = [
     name: 'shellcheck',
     files: ['/usr/bin/shellcheck'],
     why: 'lint of the provisioning scripts shipped into VMs',
-    for: ['lint'],
+    for: ['lint', 'test'],
     required: false,
   },
 ];
