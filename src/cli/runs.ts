@@ -55,8 +55,6 @@ export class CliError extends Error {
   }
 }
 
-export { workflowIdFor };
-
 export async function connect(
   flags: ConnectionFlags,
 ): Promise<{ client: Client; target: TemporalTarget; close(): Promise<void> }> {

@@ -145,12 +145,6 @@ export function isTemplate(world: PhoenixWorld, vmid: number): boolean {
   return world.vms.get(vmid)?.entry.is_template === true;
 }
 
-/** The address part of a guest's configured IP (`10.0.0.102/24` → `10.0.0.102`), or undefined (dhcp/absent/bad). */
-export function guestIp(world: PhoenixWorld, vmid: number): string | undefined {
-  const ip = world.vms.get(vmid)?.entry.network_config?.ip ?? world.containers.get(vmid)?.entry.network_config?.ip;
-  return ip ? parseCidr(ip)?.ip : undefined;
-}
-
 /** Cross-checks over both files. Compose files are read for the VMs in `composeFor` (default: every VM). */
 export function checkPhoenixWorld(
   world: PhoenixWorld,

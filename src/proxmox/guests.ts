@@ -5,36 +5,10 @@ const agentPath = (node: string, vmid: number, leaf: string) =>
   `/nodes/${encodeURIComponent(node)}/qemu/${vmid}/agent/${leaf}`;
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Resolves when the guest agent answers (POST agent/ping → null); throws the API's error otherwise. */
-export async function agentPing(http: ProxmoxHttp, node: string, vmid: number): Promise<void> {
-  await http.post<null>(agentPath(node, vmid, 'ping'));
-}
-
 /** A read-only "does the agent answer" (GET agent/info), so re-checks of a ready VM make no POSTs. */
 export async function agentInfo(http: ProxmoxHttp, node: string, vmid: number): Promise<{ version?: string }> {
   const data = await http.get<{ result?: { version?: string } }>(agentPath(node, vmid, 'info'));
   return data?.result ?? {};
-}
-
-export interface GuestInterface {
-  name: string;
-  'hardware-address'?: string;
-  'ip-addresses'?: { 'ip-address': string; 'ip-address-type': 'ipv4' | 'ipv6'; prefix: number }[];
-}
-
-export async function guestNetworkInterfaces(http: ProxmoxHttp, node: string, vmid: number): Promise<GuestInterface[]> {
-  const data = await http.get<{ result?: GuestInterface[] }>(agentPath(node, vmid, 'network-get-interfaces'));
-  return data?.result ?? [];
-}
-
-/** IPv4 addresses the guest reports, loopback excluded. */
-export async function guestIpv4Addresses(http: ProxmoxHttp, node: string, vmid: number): Promise<string[]> {
-  const ifaces = await guestNetworkInterfaces(http, node, vmid);
-  return ifaces
-    .filter((i) => i.name !== 'lo')
-    .flatMap((i) => i['ip-addresses'] ?? [])
-    .filter((a) => a['ip-address-type'] === 'ipv4')
-    .map((a) => a['ip-address']);
 }
 
 export interface GuestExecResult {

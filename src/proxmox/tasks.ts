@@ -37,10 +37,6 @@ export function parseUpid(upid: string): Upid {
   };
 }
 
-export function isUpid(value: unknown): value is string {
-  return typeof value === 'string' && UPID_RE.test(value.trim());
-}
-
 export interface TaskStatus {
   status: 'running' | 'stopped';
   exitstatus?: string;

@@ -49,9 +49,3 @@ export function startTask(
 export function digestOf(config: Record<string, unknown>): string {
   return createHash('sha1').update(JSON.stringify(config)).digest('hex');
 }
-
-export function parseTags(value: unknown): string[] {
-  return String(value ?? '')
-    .split(/[;, ]+/)
-    .filter((t) => t !== '');
-}

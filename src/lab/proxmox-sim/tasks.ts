@@ -199,7 +199,3 @@ export function tick(state: SimState, agentDelayMs: number, now = Date.now()): v
     for (const g of Object.values(state.guests)) if (g.busyTask === task.upid) delete g.busyTask;
   }
 }
-
-export function guestOf(state: SimState, vmid: number): SimGuest | undefined {
-  return state.guests[vmid];
-}
