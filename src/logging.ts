@@ -80,23 +80,10 @@ export function withLogContext<T>(fields: RunLogContext, fn: () => T): T {
   return logContext.run(fields, fn);
 }
 
-/** The phase a workflow was in when it logged: its own MigrationPhase search attribute at that moment. */
-export function phaseOfWorkflow(info: Pick<WorkflowInfo, 'workflowId'>): string {
-  // The sink receives a structured-clone of WorkflowInfo (class instances lose their methods): read plain fields.
-  const plain = info as unknown as {
-    searchAttributes?: Record<string, unknown>;
-    typedSearchAttributes?: { searchAttributes?: Record<string, { value?: unknown }> };
-  };
-  const legacy = plain.searchAttributes?.MigrationPhase;
-  const value = Array.isArray(legacy)
-    ? legacy[0]
-    : (legacy ?? plain.typedSearchAttributes?.searchAttributes?.MigrationPhase?.value);
-  return typeof value === 'string' && value ? value : 'unknown';
-}
-
 /**
- * The workflow logger's sink (`log.info(…)` in workflow code), routed into pino with the run's phase added. The SDK
- * already adds workflowId, runId, workflowType, namespace and taskQueue. Not called during replay: no duplicate lines.
+ * The workflow logger's sink (`log.info(…)` in workflow code), routed into pino. The SDK adds workflowId, runId,
+ * workflowType, namespace and taskQueue; the workflow interceptor (src/workflows/interceptors.ts) adds the run's phase
+ * through the public getLogAttributes hook. Not called during replay: no duplicate lines.
  */
 export function workflowLogSinks(logger: Logger): NonNullable<WorkerOptions['sinks']> {
   const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => ({
@@ -107,7 +94,7 @@ export function workflowLogSinks(logger: Logger): NonNullable<WorkerOptions['sin
           workflowId: info.workflowId,
           runId: info.runId,
           ...attrs,
-          phase: phaseOfWorkflow(info),
+          phase: typeof attrs?.phase === 'string' ? attrs.phase : 'unknown',
         },
         message,
       );

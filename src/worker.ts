@@ -18,6 +18,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
+import { workflowBundleInputs } from './build/workflow-bundle-inputs';
 import {
   createLogger,
   temporalLoggerFrom,
@@ -27,6 +28,7 @@ import {
   type RunLogContext,
 } from './logging';
 import { loadTemporalTarget, TASK_QUEUE, type TemporalTarget } from './temporal/connection';
+import { PHASE_HEADER, UNKNOWN_PHASE } from './workflows/phase-header';
 import { requiredSearchAttributes } from './workflows/search-attributes';
 
 export interface WorkerRunOptions {
@@ -79,59 +81,17 @@ export async function workflowBundleOption(logger: Logger): Promise<Pick<WorkerO
   logger.warn(
     'no prebuilt workflow bundle (run `npm run build`): bundling the workflow code now, which takes a few seconds',
   );
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows') });
+  const bundle = await bundleWorkflowCode(workflowBundleInputs());
   return { workflowBundle: bundle };
 }
 
-/**
- * Where an activity type normally runs — only the fallback when the run cannot be asked (see `runPhaseOf`): a few
- * activities (readGateway, probeQdrant, rollbackGateway) run in more than one phase.
- */
-export const USUAL_PHASE_OF_ACTIVITY: Record<string, string> = {
-  preflight: 'Declarative Configuration',
-  provisionComposeFiles: 'Orchestrator and File Preparation',
-  ensureVm: 'Infrastructure Provisioning',
-  prepareVolumeDirectory: 'Infrastructure Provisioning',
-  provisionFeature: 'Infrastructure Provisioning',
-  runPhoenixCreate: 'Infrastructure Provisioning',
-  checkReadiness: 'Application Deployment and Cutover',
-  ensurePortainerDeployment: 'Application Deployment and Cutover',
-  checkPortainerStack: 'Application Deployment and Cutover',
-  copyQdrantCollections: 'Application Deployment and Cutover',
-  cutoverGateway: 'Application Deployment and Cutover',
-  probeQdrant: 'Application Deployment and Cutover',
-  verifyQdrant: 'Verification and Decommissioning',
-  verifyGatewayIdentity: 'Verification and Decommissioning',
-  readLegacyTraffic: 'Verification and Decommissioning',
-  readGateway: 'Verification and Decommissioning',
-  rollbackGateway: 'Verification and Decommissioning',
-  decommissionGuest: 'Verification and Decommissioning',
-};
-
-/**
- * The run's phase when this activity started: its MigrationPhase search attribute, read from the server's copy of the
- * run (DescribeWorkflowExecution reads the run's own state, not the eventually-consistent visibility store). The
- * workflow upserts the phase before it schedules the phase's activities, so this is exact. Bounded: never blocks
- * the activity for long, and a failure only costs the log line its precision.
- */
-async function runPhaseOf(
-  connection: NativeConnection,
-  namespace: string,
-  info: ActivityContext['info'],
-): Promise<string | undefined> {
-  const execution = info.workflowExecution;
-  if (!execution) return undefined;
+/** The phase the run was in when it scheduled this activity: the header its workflow interceptor set. */
+function phaseFromHeaders(headers: Record<string, Payload> | undefined): string | undefined {
+  const payload = headers?.[PHASE_HEADER];
+  if (!payload) return undefined;
   try {
-    const res = await connection.withDeadline(Date.now() + 2000, () =>
-      connection.workflowService.describeWorkflowExecution({
-        namespace: info.workflowNamespace ?? namespace,
-        execution,
-      }),
-    );
-    const payload = res.workflowExecutionInfo?.searchAttributes?.indexedFields?.MigrationPhase;
-    const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined;
-    const phase = Array.isArray(value) ? value[0] : value;
-    return typeof phase === 'string' && phase ? phase : undefined;
+    const value: unknown = defaultPayloadConverter.fromPayload(payload);
+    return typeof value === 'string' && value ? value : undefined;
   } catch {
     return undefined;
   }
@@ -141,11 +101,7 @@ async function runPhaseOf(
  * Every activity logs its start and end, and every line logged while it runs (ours, the clients', the SDK's activity
  * logger) carries workflowId, activityType and the run's phase: one grep finds a run's story in the worker's log.
  */
-export function activityLoggingInterceptor(opts: {
-  connection: NativeConnection;
-  namespace: string;
-  logger: Logger;
-}): (ctx: ActivityContext) => ActivityInterceptors {
+export function activityLoggingInterceptor(opts: { logger: Logger }): (ctx: ActivityContext) => ActivityInterceptors {
   return (ctx) => {
     const info = ctx.info;
     const fields: RunLogContext = {
@@ -154,15 +110,16 @@ export function activityLoggingInterceptor(opts: {
       activityType: info.activityType,
       activityId: info.activityId,
       attempt: info.attempt,
-      phase: USUAL_PHASE_OF_ACTIVITY[info.activityType] ?? 'unknown',
+      phase: UNKNOWN_PHASE,
     };
     return {
       inbound: {
         async execute(input, next) {
-          // A notification says itself which phase it is about; everything else asks the run.
+          // The phase travels with the activity (header set by src/workflows/interceptors.ts): no RPC to find it.
+          // A notification says itself which phase it is about.
           const event = (input.args[0] as { event?: { phase?: unknown } } | undefined)?.event;
           const stated = info.activityType === 'notify' && typeof event?.phase === 'string' ? event.phase : undefined;
-          fields.phase = stated ?? (await runPhaseOf(opts.connection, opts.namespace, info)) ?? fields.phase;
+          fields.phase = stated ?? phaseFromHeaders(input.headers) ?? UNKNOWN_PHASE;
           return withLogContext(fields, async () => {
             const started = Date.now();
             opts.logger.info('activity started');
@@ -205,10 +162,7 @@ export async function createMigrationWorker(opts: {
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities: createActivities(opts.deps),
     interceptors: {
-      activity: [
-        keepAliveInterceptor,
-        activityLoggingInterceptor({ connection: opts.connection, namespace: opts.namespace, logger: opts.logger }),
-      ],
+      activity: [keepAliveInterceptor, activityLoggingInterceptor({ logger: opts.logger })],
     },
     sinks: workflowLogSinks(opts.logger),
     ...ioBoundWorkerOptions(),

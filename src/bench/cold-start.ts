@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import { defaultActivityDeps } from '../activities';
+import { workflowBundleInputs } from '../build/workflow-bundle-inputs';
 import { createLogger } from '../logging';
 import { createMigrationWorker, PREBUILT_BUNDLE } from '../worker';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const workflowBundle =
     mode === 'prebuilt'
       ? { codePath: PREBUILT_BUNDLE }
-      : await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: undefined });
+      : await bundleWorkflowCode({ ...workflowBundleInputs(), logger: undefined });
   const worker = await createMigrationWorker({
     connection,
     namespace: 'default',

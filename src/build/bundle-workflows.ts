@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowBundleInputs } from './workflow-bundle-inputs';
 
 async function main(): Promise<void> {
   const out = path.join(__dirname, '..', 'workflow-bundle.js');
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowBundleInputs(),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   fs.writeFileSync(out, code);

@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowBundleInputs } from '../../src/build/workflow-bundle-inputs';
+import { freePort } from './sshd';
+import { ISOLATED_NAMESPACE } from './server-metrics';
 import { requiredSearchAttributes } from '../../src/workflows/search-attributes';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -16,17 +19,28 @@ const { ensureTemporalCli } = require('../../scripts/ensure-temporal-cli.js') as
 export default async function globalSetup(): Promise<void> {
   const cliPath = ensureTemporalCli();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-test-temporal-'));
+  // The server's Prometheus metrics (per namespace and RPC) let a test count the RPCs a worker makes; the isolated
+  // namespace keeps other test files' calls out of that count.
+  const metricsPort = await freePort('127.0.0.1');
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cliPath },
       dbFilename: path.join(dir, 'temporal.db'),
       searchAttributes: requiredSearchAttributes,
-      extraArgs: ['--headless', '--log-level', 'error'],
+      extraArgs: [
+        '--headless',
+        '--log-level',
+        'error',
+        '--metrics-port',
+        String(metricsPort),
+        '--namespace',
+        ISOLATED_NAMESPACE,
+      ],
     },
   });
   const address = env.connection.options.address;
   const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../fixtures/workflows'),
+    ...workflowBundleInputs(require.resolve('../fixtures/workflows')),
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
   });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
@@ -35,5 +49,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.PHOENIX_TEST_TEMPORAL_ADDRESS = address;
   process.env.PHOENIX_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.PHOENIX_TEST_TEMPORAL_CLI = cliPath;
+  process.env.PHOENIX_TEST_TEMPORAL_METRICS = `http://127.0.0.1:${metricsPort}/metrics`;
   (globalThis as Record<string, unknown>).__phoenixTemporal = { env, dir };
 }

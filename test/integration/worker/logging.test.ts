@@ -11,6 +11,7 @@ import {
 import { PHASES } from '../../../src/workflows/status';
 import type { MigrationReport } from '../../../src/workflows/report';
 import { createLogger } from '../../../src/logging';
+import { frontendRequests, ISOLATED_NAMESPACE } from '../../harness/server-metrics';
 import { requireOrSkip } from '../../harness/tools';
 import { startWorkerWorld, type WorkerWorld } from './worker-world';
 
@@ -37,6 +38,8 @@ describeIf('worker logs', () => {
     ww = await startWorkerWorld({
       address: process.env.PHOENIX_TEST_TEMPORAL_ADDRESS ?? '',
       bundlePath: process.env.PHOENIX_TEST_WORKFLOW_BUNDLE ?? '',
+      // Its own namespace: the server's per-namespace RPC counts below see only this run's calls.
+      namespace: ISOLATED_NAMESPACE,
       logger,
     });
   }, 60_000);
@@ -44,8 +47,9 @@ describeIf('worker logs', () => {
     await ww?.close();
   });
 
-  it('every line of a run carries its workflowId and phase', async () => {
+  it('every line of a run carries its workflowId and phase, without a DescribeWorkflowExecution per activity', async () => {
     const before = lines.length;
+    const describesBefore = await frontendRequests(ISOLATED_NAMESPACE, 'DescribeWorkflowExecution');
     const handle = await ww.start();
     await ww.waitFor(handle, (s) => s.waitingFor?.what === 'portainer-deploy');
     // A premature confirmation by signal: the workflow logs the rejection (a workflow-side line).
@@ -90,6 +94,9 @@ describeIf('worker logs', () => {
     const finished = run.filter((l) => l.msg === 'activity finished');
     expect(started.length).toBeGreaterThanOrEqual(10);
     expect(finished.length).toBe(started.length);
+    // The phase travelled with each activity (a header): the server answered no DescribeWorkflowExecution for this
+    // run — it used to answer one per activity start. (This test itself only queries and updates the run.)
+    expect(await frontendRequests(ISOLATED_NAMESPACE, 'DescribeWorkflowExecution')).toBe(describesBefore);
     // One line's own fields never leak into the next (the ensureVm client logs `dryRun`; the interceptor does not).
     expect(finished.filter((l) => 'dryRun' in l)).toEqual([]);
     expect(run.some((l) => l.activityType === 'ensureVm' && 'dryRun' in l)).toBe(true);

@@ -30,6 +30,8 @@ let counter = 0;
 export async function startWorkerWorld(opts: {
   address: string;
   bundlePath: string;
+  /** Default `default`. */
+  namespace?: string;
   logger?: Logger;
   workerEnv?: Record<string, string>;
   world?: Partial<WorldOptions>;
@@ -40,12 +42,13 @@ export async function startWorkerWorld(opts: {
   const logger = opts.logger ?? createLogger({ level: 'warn' });
   const connection = await Connection.connect({ address: opts.address });
   const nativeConnection = await NativeConnection.connect({ address: opts.address });
-  const client = new Client({ connection });
+  const namespace = opts.namespace ?? 'default';
+  const client = new Client({ connection, namespace });
   const taskQueue = `worker-world-${planName}`;
   const env = { ...process.env, ...world.workerEnv, ...opts.workerEnv };
   const worker = await createMigrationWorker({
     connection: nativeConnection,
-    namespace: 'default',
+    namespace,
     taskQueue,
     deps: {
       ...defaultActivityDeps(logger, env),

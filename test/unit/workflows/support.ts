@@ -16,6 +16,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { MigrationActivities } from '../../../src/activities';
+import { workflowBundleInputs } from '../../../src/build/workflow-bundle-inputs';
 import { loadAndResolvePlan } from '../../../src/config';
 import type { MigrationInput, ResolvedPlan } from '../../../src/config/resolved-plan';
 import { statusQuery } from '../../../src/workflows/messages';
@@ -73,7 +74,7 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
       return { codePath: built };
     }
     const { code } = await bundleWorkflowCode({
-      workflowsPath: path.join(REPO, 'src', 'workflows'),
+      ...workflowBundleInputs(path.join(REPO, 'src', 'workflows')),
       logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
     });
     return { code };
