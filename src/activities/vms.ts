@@ -307,7 +307,7 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
       const config = await api.qemu.config(vm.node, vm.vmid);
       if (config.template) {
         throw refuse(
-          'VmidTakenByForeignGuest',
+          FailureType.VmidTakenByForeignGuest,
           `vmid ${vm.vmid} is the template "${String(config.name ?? guest.name ?? '?')}", not a VM; choose another vmid for ${vm.name} in the plan.`,
         );
       }

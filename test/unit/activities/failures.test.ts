@@ -1,4 +1,6 @@
 /** The one failure vocabulary: every client error maps to a FailureType constant with the right retryability. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../../src/activities';
 import { refuse, toActivityFailure, withFailureTranslation } from '../../../src/activities/failures';
@@ -83,5 +85,30 @@ describe('createActivities', () => {
       expect(fn.name).toBe(name);
       expect(once[name as keyof typeof acts]).toBe(fn);
     }
+  });
+});
+
+describe('source', () => {
+  it('names failure types only through FailureType (no string literal of a type in src/)', () => {
+    const values = new Set<string>(Object.values(FailureType));
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, entry.name);
+        if (entry.isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && !p.endsWith('failure-types.ts')) {
+          readFileSync(p, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              // An error class's own name (`this.name = 'ProxmoxError'`) is not a failure type.
+              if (/\bname\b/.test(line)) return;
+              for (const m of line.matchAll(/'([A-Za-z:-]+)'/g))
+                if (values.has(m[1])) offenders.push(`${p}:${i + 1}: ${line.trim()}`);
+            });
+        }
+      }
+    };
+    walk(join(__dirname, '..', '..', '..', 'src'));
+    expect(offenders).toEqual([]);
   });
 });
