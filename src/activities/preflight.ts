@@ -123,8 +123,15 @@ export function createPreflightActivities(deps: PreflightDeps) {
       heartbeat({ gateway: 'checked' });
 
       // The NFS exports the compose files go to exist on the Proxmox host before any VM does.
+      // Only the exports Phase 2 writes compose files to: a VM's own directory is made with the VM (Phase 3, or
+      // Phoenix's `phoenix create`), so a VM without compose files may not have one yet.
+      const withFiles = new Set(plan.composeFiles.map((f) => f.vmid));
       const exportDirs = [
-        ...new Set(plan.vms.flatMap((vm) => vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path))),
+        ...new Set(
+          plan.vms
+            .filter((vm) => withFiles.has(vm.vmid))
+            .flatMap((vm) => vm.volumes.filter((v) => v.type === 'nfs').map((v) => v.path)),
+        ),
       ];
       try {
         await withSsh(plan.proxmoxHost, deps.env, async (session) => {

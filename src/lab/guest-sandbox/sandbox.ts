@@ -112,7 +112,7 @@ export class GuestSandbox {
     const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
     const child = spawn(
       'unshare',
-      [...unshareArgs(), '--', 'bash', '-c', RUNNER, 'phoenix-sim-guest', root, this.opts.nfsRoot, ...argv],
+      [...unshareArgs(), '--', 'bash', '--norc', '-c', RUNNER, 'phoenix-sim-guest', root, this.opts.nfsRoot, ...argv],
       {
         env: {
           PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
