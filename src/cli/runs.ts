@@ -85,6 +85,17 @@ export async function connect(
 
 /** `--id` wins; otherwise the id derives from the plan's name, so the plan file is only read for its name. */
 export function resolveRunId(ref: RunRef): string {
+  if (ref.id && ref.plan) {
+    // Both given: --id would win silently, so a --plan naming another run would be ignored. Refuse that case.
+    const resolved = loadAndResolvePlan(ref.plan);
+    const planRun = resolved.ok ? workflowIdFor(resolved.plan.name) : undefined;
+    if (planRun !== ref.id)
+      throw new CliError(
+        `--id ${ref.id} and --plan ${ref.plan} name different runs${planRun ? ` (the plan's run is ${planRun})` : ' (the plan is not valid)'}`,
+        'give only one of them: --id for a run by its id, --plan for the run of that plan',
+        ExitCode.badInput,
+      );
+  }
   if (ref.id) return ref.id;
   if (!ref.plan)
     throw new CliError(

@@ -98,6 +98,22 @@ describe('phoenix-migrate --help and flags', () => {
     expect(r.err).toMatch(/--vm-configs cannot be used with --plan: the plan names its Phoenix configs/);
   });
 
+  it('--plan and --id naming different runs are refused (exit 2) instead of --plan being ignored', async () => {
+    const r = await cli(
+      'status',
+      '--plan',
+      'plans/qdrant-to-dr-phoenix.json',
+      '--id',
+      'migration-other',
+      '--address',
+      '127.0.0.1:1',
+    );
+    expect(r.code).toBe(ExitCode.badInput);
+    expect(r.err).toMatch(
+      /--id migration-other and --plan plans\/qdrant-to-dr-phoenix\.json name different runs \(the plan's run is migration-qdrant-to-dr-phoenix\)/,
+    );
+  });
+
   it('lab --data-mode with an unknown mode is bad input, naming the choices', async () => {
     const r = await cli('lab', '--data-mode', 'copy');
     expect(r.code).toBe(ExitCode.badInput);
