@@ -12,6 +12,16 @@ export function messageOf(err: unknown): string {
   return String(err);
 }
 
+/** A time left, for people: "4h 59m", "12m 30s", "45s" (workflow clocks carry milliseconds nobody wants to read). */
+export function formatRemaining(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h) return `${h}h${m ? ` ${m}m` : ''}`;
+  if (m) return `${m}m${s % 60 ? ` ${s % 60}s` : ''}`;
+  return `${s}s`;
+}
+
 export function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;

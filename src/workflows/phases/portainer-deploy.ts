@@ -7,7 +7,7 @@ import type { ResolvedPlan } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
 import { long, quick } from '../activity-proxies';
 import type { MigrationRun } from '../run';
-import { formatMs } from '../text';
+import { formatMs, formatRemaining } from '../text';
 
 const STEP = 'Portainer deploy';
 
@@ -45,7 +45,7 @@ export async function waitForManualDeploy(run: MigrationRun): Promise<void> {
 function remind(run: MigrationRun, message: string, deadline: number): void {
   const n = run.board.remind();
   log.info('still waiting for the Portainer deploy', { waitingSince: run.board.status.waitingFor?.since, reminder: n });
-  run.notify('reminder', `Still waiting (reminder ${n}, ${formatMs(deadline - Date.now())} left): ${message}`);
+  run.notify('reminder', `Still waiting (reminder ${n}, ${formatRemaining(deadline - Date.now())} left): ${message}`);
 }
 
 /** What the person does in Portainer, in Portainer's own words. */

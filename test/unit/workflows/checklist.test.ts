@@ -1,4 +1,5 @@
 /** The Web UI checklist (pure): rendered from the status model, flat Markdown the Temporal UI shows as it is meant. */
+import { formatRemaining } from '../../../src/workflows/text';
 import { renderChecklist } from '../../../src/workflows/checklist';
 import { newStatus, StatusBoard, type MigrationStatus } from '../../../src/workflows/status';
 
@@ -138,5 +139,15 @@ describe('the status board publishes itself', () => {
     expect(published[2].markdown).toContain('- [x] preflight on live state — ok');
     expect(published[4].markdown).toContain('**✋ Waiting for a person:** Fix these.');
     expect(published[6].markdown).not.toContain('Waiting for a person');
+  });
+});
+
+describe('formatRemaining', () => {
+  it('says a time left the way people read it, whatever milliseconds the workflow clock carries', () => {
+    expect(formatRemaining(17_999_988)).toBe('5h');
+    expect(formatRemaining(4 * 3_600_000 + 59 * 60_000 + 400)).toBe('4h 59m');
+    expect(formatRemaining(12 * 60_000 + 30_000)).toBe('12m 30s');
+    expect(formatRemaining(45_200)).toBe('45s');
+    expect(formatRemaining(-5)).toBe('0s');
   });
 });
