@@ -29,6 +29,7 @@ import { HOMELAB_CONTAINERS, HOMELAB_STORAGE, HOMELAB_UPSTREAMS, type HomelabCon
 import { ensureGatewayCertificate, phoenixGatewaySite } from './services/gateway-site';
 import { startGatewayNginx, type GatewayNginx } from './services/nginx';
 import { installPctStandin } from './services/pct-standin';
+import { installPhoenixStandin } from './services/phoenix-standin';
 import { gateCommand, writeGateConfig } from './services/ssh-gate';
 import { preferredPort } from './services/ports';
 import { startSshd, type SshdHandle } from './services/sshd';
@@ -414,6 +415,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     // ── the Proxmox host: a real sshd with `pct` on its PATH ──────────────────────────────────────────────
     // Its key runs only the shipped forced command (deploy/proxmox-host/phoenix-ssh-gate), configured below.
     const binDir = installPctStandin(path.join(dir, 'bin'));
+    installPhoenixStandin(binDir);
     const gateDir = path.join(stateDir, 'ssh-gate');
     const sshd = await startSshd({
       dir: path.join(stateDir, 'sshd'),
