@@ -139,7 +139,13 @@ const CASES: Case[] = [
   { what: 'vmid 1e12', plan: (p) => (p.vms = [1e12]), file: 'plan', at: '$.vms[0]' },
   {
     what: 'vmid 1e400 (Infinity)',
-    raw: (root) => rewrite(root, PLAN_REL, (t) => t.replace('"vms": [\n    1001,', '"vms": [\n    1e400,')),
+    // the first vms entry is a bare vmid or {"vmid": …} (the shipped plan adopts 1001): its vmid either way
+    raw: (root) =>
+      rewrite(root, PLAN_REL, (t) => {
+        const out = t.replace(/("vms": \[\s*(?:\{\s*"vmid": )?)1001\b/, '$11e400');
+        if (out === t) throw new Error('the plan no longer starts its vms with 1001: update this case');
+        return out;
+      }),
     file: 'plan',
     at: '$.vms[0].vmid',
   },
