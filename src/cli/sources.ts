@@ -101,7 +101,9 @@ export async function runSources(opts: SourcesOptions, io: CliIo): Promise<numbe
 
 /** The LXC config without the CTs the run deleted (those still listed), as a change; undefined when none is listed. */
 async function deletedCtsChange(opts: SourcesOptions, dir: string, io: CliIo): Promise<FileChange | undefined> {
-  const report = await withRun({ ...opts, id: opts.id }, async (handle, { workflowId }) => {
+  // the run named by --id alone: the plan here is the one whose sources we edit, not a way to name the run
+  const run = { id: opts.id, profile: opts.profile, address: opts.address, namespace: opts.namespace };
+  const report = await withRun(run, async (handle, { workflowId }) => {
     const state = (await handle.describe()).status.name;
     if (state !== 'COMPLETED')
       throw new CliError(
