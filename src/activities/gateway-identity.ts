@@ -84,7 +84,8 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
         return { id: (await client(url).identity()).id };
       } catch (e) {
         if (!isQdrantError(e)) throw e;
-        return { error: e.message, auth: e.kind === 'auth' };
+        // one line: a proxy's error page (HTML) must not fill the step's detail
+        return { error: e.message.replace(/\s+/g, ' ').slice(0, 300), auth: e.kind === 'auth' };
       }
     };
 
@@ -145,14 +146,24 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
         streak = seen === 'new' ? streak + 1 : 0;
         legacyStreak = seen === 'legacy' ? legacyStreak + 1 : 0;
         if (streak >= needed) {
-          collections = await checkCollections(client(input.gatewayUrl), input.expectedCollections);
+          // The right instance, and ready (all shards loaded) with the planned collections.
+          const ready = await client(input.gatewayUrl)
+            .readyz()
+            .catch((e: unknown) =>
+              isQdrantError(e) ? { ready: false, status: 0, body: e.message } : Promise.reject(e),
+            );
+          collections = ready.ready
+            ? await checkCollections(client(input.gatewayUrl), input.expectedCollections)
+            : input.expectedCollections.map((c) => ({ name: c.name, count: null, ok: false, reason: 'not ready' }));
           const bad = collections.filter((c) => !c.ok);
-          if (bad.length === 0)
+          if (!ready.ready)
+            last = `the new Qdrant answers through the gateway but is not ready: ${`${ready.status} ${ready.body}`.trim()}`;
+          else if (bad.length === 0)
             return result(
               true,
               `the new Qdrant (${newId}) answered ${streak} times in a row through the gateway${collections.length ? `; ${collections.map((c) => `${c.name}=${c.count}`).join(', ')}` : ''}`,
             );
-          last = `the new Qdrant answers through the gateway, but ${bad.map((c) => c.reason).join('; ')}`;
+          else last = `the new Qdrant answers through the gateway, but ${bad.map((c) => c.reason).join('; ')}`;
         }
         if (input.reloadTaken === false && legacyStreak >= needed)
           return result(

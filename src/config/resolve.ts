@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { durationProblems } from '../timeouts';
 import type {
   GatewaySettings,
   LegacyGuest,
@@ -165,6 +166,14 @@ function resolveParsedPlan(
       });
   }
   warnAboutDependents(world, legacyGuests, problems);
+  // Durations the run cannot honour, whatever its activity timeouts (those are sized from the plan: src/timeouts.ts).
+  const gatewayViaSsh = plan.gateway.access.via === 'ssh';
+  for (const d of durationProblems({
+    verifyBudgetMs: plan.durations.verifyBudget,
+    gatewaySsh: plan.gateway.access.via === 'ssh' ? plan.gateway.access.ssh : plan.proxmoxHost,
+    gatewaySshPath: gatewayViaSsh ? ['gateway', 'access', 'ssh'] : ['proxmoxHost'],
+  }))
+    problems.error(planPath, d.path, d.message, d.hint);
 
   if (partial || problems.hasErrors() || !gateway || !portainer || vms.length === 0)
     return { ok: false, problems: problems.items };

@@ -57,6 +57,10 @@ export interface LabReport {
     diskGb?: number;
     features: { name: string; outcome: string }[];
   }[];
+  /** Why the run ended as it did, with what stays (the run's own end reason). */
+  endReason?: string;
+  /** Who answered through the gateway in the last verification (Qdrant's per-process telemetry id). */
+  verification: { identitySeen: 'new' | 'legacy' | 'none'; newId: string | null; legacyId: string | null };
   failure?: string;
 }
 
@@ -191,6 +195,12 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
       ...(v.diskGb !== undefined ? { diskGb: v.diskGb } : {}),
       features: v.features.map((f) => ({ name: f.name, outcome: f.outcome })),
     })),
+    ...(report?.endReason ? { endReason: report.endReason } : {}),
+    verification: {
+      identitySeen: report?.verification?.identitySeen ?? 'none',
+      newId: report?.verification?.newId ?? null,
+      legacyId: report?.verification?.legacyId ?? null,
+    },
     ...(result.failure ? { failure: result.failure } : {}),
   };
 }

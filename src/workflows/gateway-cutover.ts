@@ -5,9 +5,12 @@
  * second instance of this object.
  */
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { ReloadCheck } from '../activities/gateway';
+import type { IdentitySeen } from '../activities/gateway-identity';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { FailureType } from '../failure-types';
-import { long, quick } from './activity-proxies';
+import { gatewayStartToCloseMs, verifyStartToCloseMs, VERIFY_REQUEST_TIMEOUT_MS } from '../timeouts';
+import { quick } from './activity-proxies';
 import type { MigrationReport } from './report';
 import type { StepRunner } from './steps';
 import { failureTypeOf, messageOf } from './text';
@@ -22,6 +25,13 @@ export interface GatewayState {
   currentServers: string[];
   rolledBack: boolean;
   backupPath?: string;
+  /** The upstream block byte for byte before the cutover and as the cutover wrote it: what the rollback swaps back. */
+  upstreamBefore?: string;
+  upstreamAfter?: string;
+  /** Whether nginx took the cutover's reload (its master replaced the workers), as the cutover saw it. */
+  reload?: ReloadCheck;
+  /** Who answered through the gateway in the last verification, by Qdrant's per-process telemetry id. */
+  identity?: { identitySeen: IdentitySeen; newId: string | null; legacyId: string | null };
 }
 
 export function newGatewayState(): GatewayState {
@@ -46,34 +56,36 @@ export class GatewayCutover {
     return this.plan.gateway.newServers.join(', ');
   }
 
+  /** Start-to-close of the gateway activities: every remote step at its timeout, lock wait included. */
+  private get gatewayTimeout(): number {
+    const { gateway, proxmoxHost } = this.plan;
+    return gatewayStartToCloseMs(gateway.access.via === 'ssh' ? gateway.access.ssh : proxmoxHost);
+  }
+
   /**
-   * Phase 4c: reads the upstream first (what a rollback restores), then the locked rewrite, which checks the gateway
-   * itself. Returns why the check failed (the gateway is then changed and must be rolled back).
+   * Phase 4c: reads the upstream first (what a rollback restores), then the locked rewrite and reload, which records
+   * the upstream verbatim and whether nginx took the reload. The proof comes after, in `verify`. Returns why the
+   * cutover failed after it may have changed the gateway (older runs verified inside it).
    */
   async cutover(): Promise<string | undefined> {
-    const { gateway, proxmoxHost, qdrant, timings } = this.plan;
+    const { gateway, proxmoxHost } = this.plan;
     try {
       const cut = await this.step(
         'gateway cutover',
         async () => {
           if (!this.dryRun) await this.rememberPreviousServers();
           return quick.cutoverGateway.executeWithOptions(
-            { summary: `nginx upstream ${gateway.upstream} → ${this.target}` },
-            [
-              {
-                proxmoxHost,
-                gateway,
-                verifyUrl: `${qdrant.gatewayUrl}/readyz`,
-                verifyBudgetMs: timings.verifyBudgetMs,
-                dryRun: this.dryRun,
-              },
-            ],
+            {
+              summary: `nginx upstream ${gateway.upstream} → ${this.target}`,
+              startToCloseTimeout: this.gatewayTimeout,
+            },
+            [{ proxmoxHost, gateway, dryRun: this.dryRun }],
           );
         },
         (r) =>
-          r.changed
+          (r.changed
             ? `${r.previousServers.join(', ')} → ${this.target}${this.dryRun ? ' (would change)' : ''}`
-            : `already on ${this.target}`,
+            : `already on ${this.target}`) + (r.reload ? `; ${describeReload(r.reload)}` : ''),
       );
       if (this.dryRun) {
         if (cut.changed)
@@ -86,6 +98,9 @@ export class GatewayCutover {
       if (cut.previousKnown && cut.previousServers.length && !sameServers(cut.previousServers, gateway.newServers))
         this.state.previousServers = cut.previousServers;
       this.moved(cut.backupPath ?? undefined);
+      if (cut.upstreamBefore !== undefined && cut.upstreamAfter !== undefined)
+        Object.assign(this.state, { upstreamBefore: cut.upstreamBefore, upstreamAfter: cut.upstreamAfter });
+      if (cut.reload) this.state.reload = cut.reload;
       if (cut.changed)
         this.changes.push(
           `nginx upstream ${gateway.upstream}: ${this.state.previousServers.join(', ')} → ${this.target}`,
@@ -102,26 +117,55 @@ export class GatewayCutover {
     }
   }
 
-  /** Phase 5: Qdrant answers through the gateway with the planned collections. Returns why not, if it does not. */
-  async verify(): Promise<{ failure?: string; detail: string; ok: boolean }> {
+  /**
+   * Phase 5: the proof. Answers through the gateway must carry the NEW Qdrant's telemetry id (read directly on the
+   * new VM and the legacy CT) N times in a row, with the planned collections — its own activity, with a start-to-close
+   * sized from the budget. Returns why not, if not.
+   */
+  async verify(): Promise<{
+    failure?: string;
+    detail: string;
+    ok: boolean;
+    identitySeen: IdentitySeen;
+    newId: string | null;
+    legacyId: string | null;
+  }> {
     const { qdrant, timings } = this.plan;
     const name = 'verification through the gateway';
-    const verification = await this.step(
+    const v = await this.step(
       name,
       () =>
-        long.verifyQdrant.executeWithOptions({ summary: `verify ${qdrant.gatewayUrl}/readyz and collections` }, [
+        quick.verifyGatewayIdentity.executeWithOptions(
           {
-            url: qdrant.gatewayUrl,
-            apiKey: qdrant.apiKey,
-            expectedCollections: qdrant.data.mode === 'reindex' ? [] : qdrant.expectedCollections,
-            budgetMs: timings.verifyBudgetMs,
+            summary: `prove ${qdrant.gatewayUrl} answers from the new Qdrant (telemetry id) with its collections`,
+            startToCloseTimeout: verifyStartToCloseMs(timings.verifyBudgetMs),
+            retry: { maximumAttempts: 3 },
           },
-        ]),
+          [
+            {
+              gatewayUrl: qdrant.gatewayUrl,
+              newUrl: qdrant.newUrl,
+              legacyUrl: qdrant.legacyUrl,
+              apiKey: qdrant.apiKey,
+              expectedCollections: qdrant.data.mode === 'reindex' ? [] : qdrant.expectedCollections,
+              budgetMs: timings.verifyBudgetMs,
+              timeoutMs: VERIFY_REQUEST_TIMEOUT_MS,
+              reloadTaken: this.state.reload?.taken ?? null,
+            },
+          ],
+        ),
       (r) => r.detail,
     );
-    if (!verification.ok) return { ...verification, failure: verification.detail };
+    this.state.identity = { identitySeen: v.identitySeen, newId: v.newId, legacyId: v.legacyId };
+    const reload = this.state.reload;
+    const detail =
+      v.ok || !reload || reload.taken === true
+        ? v.detail
+        : `${v.detail}; the cutover's reload: ${describeReload(reload)}`;
+    const result = { ok: v.ok, detail, identitySeen: v.identitySeen, newId: v.newId, legacyId: v.legacyId };
+    if (!v.ok) return { ...result, failure: detail };
     this.state.stage = 'checked';
-    return verification;
+    return result;
   }
 
   /** Verification (and soak) passed: from here on the change stays, whatever happens. */
@@ -144,20 +188,31 @@ export class GatewayCutover {
     }
     await CancellationScope.nonCancellable(async () => {
       const res = await quick.rollbackGateway.executeWithOptions(
-        { summary: `nginx upstream ${gateway.upstream} → ${previous.join(', ')} (rollback)` },
+        {
+          summary: `nginx upstream ${gateway.upstream} → ${previous.join(', ')} (rollback)`,
+          startToCloseTimeout: this.gatewayTimeout + verifyStartToCloseMs(timings.verifyBudgetMs),
+        },
         [
           {
             proxmoxHost,
             gateway,
             previousServers: previous,
+            upstreamBefore: this.state.upstreamBefore,
+            upstreamAfter: this.state.upstreamAfter,
             verifyUrl: `${qdrant.gatewayUrl}/readyz`,
             verifyBudgetMs: timings.verifyBudgetMs,
           },
         ],
       );
+      if (res.outcome === 'left-alone') {
+        // Someone changed the upstream after the cutover: it is theirs now; say so instead of claiming a rollback.
+        Object.assign(this.state, { changed: false, stage: 'not-cut', rolledBack: false });
+        this.changes.push(`gateway NOT rolled back (${why}): ${res.reason}`);
+        return;
+      }
       Object.assign(this.state, { changed: false, stage: 'not-cut', rolledBack: true, currentServers: previous });
       this.changes.push(
-        `gateway rolled back to ${previous.join(', ')} (${why})${res.changed ? '' : ` — ${res.reason}`}`,
+        `gateway rolled back to ${previous.join(', ')} (${why})${res.changed ? (res.reload && res.reload.taken !== true ? ` — ${describeReload(res.reload)}` : '') : ` — ${res.reason}`}`,
       );
     });
   }
@@ -198,7 +253,7 @@ export class GatewayCutover {
   private async rememberPreviousServers(): Promise<void> {
     const { gateway, proxmoxHost } = this.plan;
     const before = await quick.readGateway.executeWithOptions(
-      { summary: `read upstream ${gateway.upstream} before the cutover` },
+      { summary: `read upstream ${gateway.upstream} before the cutover`, startToCloseTimeout: this.gatewayTimeout },
       [{ proxmoxHost, gateway }],
     );
     const servers = before.upstreams.find((u) => u.name === gateway.upstream)?.servers.map((s) => s.address) ?? [];
@@ -215,6 +270,12 @@ export class GatewayCutover {
       ...(backupPath ? { backupPath } : {}),
     });
   }
+}
+
+/** The reload check in words: taken, or not (with what the error log said). */
+export function describeReload(r: ReloadCheck): string {
+  const log = r.logLines.length ? `; error.log: ${r.logLines.join(' | ')}` : '';
+  return `${r.taken === true ? 'nginx reload taken' : r.taken === false ? 'nginx reload NOT taken' : 'nginx reload not checked'}: ${r.detail}${log}`;
 }
 
 export function sameServers(a: string[], b: string[]): boolean {

@@ -48,7 +48,14 @@ export interface MigrationReport {
     rolledBack: boolean;
     backupPath?: string;
   };
-  verification?: { ok: boolean; detail: string };
+  /** The last verification through the gateway, and who answered there (Qdrant's per-process telemetry id). */
+  verification?: {
+    ok: boolean;
+    detail: string;
+    identitySeen?: 'new' | 'legacy' | 'none';
+    newId?: string | null;
+    legacyId?: string | null;
+  };
   decommission: {
     deleted: number[];
     refused: Refusal[];

@@ -32,9 +32,10 @@ describeIf('migration: failed verification → abort', () => {
     );
 
     const choice = await mw.waitFor(handle, (s) => s.waitingFor?.what === 'operator-choice-after-failed-verification');
-    expect(choice.steps.find((s) => s.name === 'gateway cutover')).toMatchObject({
+    expect(choice.steps.find((s) => s.name === 'gateway cutover')?.status).toBe('done');
+    expect(choice.steps.find((s) => s.name === 'verification through the gateway')).toMatchObject({
       status: 'failed',
-      error: expect.stringMatching(/did not answer 200 .*within 2000 ms/),
+      error: expect.stringMatching(/the new Qdrant answers through the gateway but is not ready.*budget of 2000 ms/),
     });
     expect(upstreamServers(mw)).toEqual(before);
     const mutatingBefore = mutatingCalls(mw).length;
@@ -45,7 +46,7 @@ describeIf('migration: failed verification → abort', () => {
     const report = (await handle.result()) as MigrationReport;
     expect(report.outcome).toBe('aborted');
     expect(report.endReason).toMatch(
-      /aborted by tester after a failed verification; VMs 100[12], 100[12] kept; gateway back on /,
+      /aborted by tester after a failed verification \(.*not ready.*\); VMs 100[12], 100[12] kept; gateway back on /,
     );
     expect(report.vms.map((v) => v.vmid).sort()).toEqual([1001, 1002]);
     expect(report.gateway).toMatchObject({

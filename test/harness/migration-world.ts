@@ -48,10 +48,12 @@ export interface MigrationWorldOptions extends Partial<WorldOptions> {
    * uses; only one such world may run at a time on the shared server, or they would take each other's tasks.
    */
   taskQueue?: string;
+  /** Wraps the worker's activities (e.g. to stall one attempt past its heartbeat timeout). */
+  wrapActivities?: (acts: ReturnType<typeof createActivities>) => ReturnType<typeof createActivities>;
 }
 
 export async function startMigrationWorld(options: MigrationWorldOptions = {}): Promise<MigrationWorld> {
-  const { workerEnv: extraEnv, taskQueue: fixedQueue, ...opts } = options;
+  const { workerEnv: extraEnv, taskQueue: fixedQueue, wrapActivities, ...opts } = options;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-e2e-'));
   const planName = opts.planName ?? `e2e-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const world = await startWorld({ dir, planName, agentDelayMs: 200, defaultTaskMs: 100, ...opts });
@@ -61,10 +63,12 @@ export async function startMigrationWorld(options: MigrationWorldOptions = {}): 
   const makeWorker = () =>
     createTestWorker(t, {
       taskQueue,
-      activities: createActivities({
-        ...defaultActivityDeps(undefined, env),
-        timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 },
-      }),
+      activities: (wrapActivities ?? ((a) => a))(
+        createActivities({
+          ...defaultActivityDeps(undefined, env),
+          timings: { readyTimeoutMs: 30_000, lockWaitMs: 30_000, verifyIntervalMs: 200 },
+        }),
+      ),
     });
   const mw: MigrationWorld = {
     world,

@@ -60,7 +60,8 @@ async function rollBackAndAsk(run: MigrationRun, failure: string): Promise<void>
     ),
   );
   board.stopWaiting();
-  if (choice === 'abort') throw new AbortRequested(`aborted by ${person.lastActor} after a failed verification`);
+  if (choice === 'abort')
+    throw new AbortRequested(`aborted by ${person.lastActor} after a failed verification (${failure})`);
   run.report.changes.push(`verification retried (asked by ${person.lastActor})`);
 }
 

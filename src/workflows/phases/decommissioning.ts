@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { LegacyGuest } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
+import { verifyStartToCloseMs } from '../../timeouts';
 import { long, quick } from '../activity-proxies';
 import { scanDependencies, type Refusal } from '../gates';
 import type { MigrationRun } from '../run';
@@ -125,14 +126,20 @@ async function waitForReindex(run: MigrationRun): Promise<void> {
   const check = await run.step(
     'check re-indexed collections',
     () =>
-      long.verifyQdrant.executeWithOptions({ summary: 'check collections and minimum counts' }, [
+      long.verifyQdrant.executeWithOptions(
         {
-          url: qdrant.gatewayUrl,
-          apiKey: qdrant.apiKey,
-          expectedCollections: qdrant.expectedCollections,
-          budgetMs: timings.verifyBudgetMs,
+          summary: 'check collections and minimum counts',
+          startToCloseTimeout: verifyStartToCloseMs(timings.verifyBudgetMs),
         },
-      ]),
+        [
+          {
+            url: qdrant.gatewayUrl,
+            apiKey: qdrant.apiKey,
+            expectedCollections: qdrant.expectedCollections,
+            budgetMs: timings.verifyBudgetMs,
+          },
+        ],
+      ),
     (r) => r.detail,
   );
   if (check.ok) return;

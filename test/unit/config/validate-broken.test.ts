@@ -97,6 +97,20 @@ const cases: Case[] = [
     says: /duration/,
   },
   {
+    what: 'a verification budget too short to see the new Qdrant answer 3 times in a row',
+    mutate: { plan: (p) => (p.durations.verifyBudget = '1s') },
+    file: 'plan',
+    path: '$.durations.verifyBudget',
+    says: /durations\.verifyBudget 1000 ms is too short .* at least 2s/,
+  },
+  {
+    what: 'an SSH command timeout the gateway change cannot fit in',
+    mutate: { plan: (p) => (p.proxmoxHost.commandTimeoutMs = 5000) },
+    file: 'plan',
+    path: '$.proxmoxHost.commandTimeoutMs',
+    says: /proxmoxHost\.commandTimeoutMs 5000 ms cannot fit the gateway change/,
+  },
+  {
     what: 'vmid in a VM and a container',
     mutate: { vm: (c) => c.vms.push({ vmid: 801, name: 'dup', clone_from_vmid: 9000 }) },
     file: 'vm',

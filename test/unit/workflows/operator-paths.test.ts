@@ -37,10 +37,17 @@ const alice = { by: 'alice' };
 
 /** Verification through the gateway fails the first time and passes after that. */
 function failingFirstVerification(): StubActivities {
-  return new StubActivities().answer('verifyQdrant', (_i, before) =>
-    before === 0
-      ? { ok: false, attempts: 3, detail: 'collection vscode_rag missing', collections: [] }
-      : { ok: true, attempts: 1, detail: 'ready, collections as expected', collections: [] },
+  const answer = (ok: boolean, detail: string) => ({
+    ok,
+    identitySeen: 'new' as const,
+    newId: 'qdrant-new',
+    legacyId: 'qdrant-legacy',
+    attempts: 3,
+    detail,
+    collections: [],
+  });
+  return new StubActivities().answer('verifyGatewayIdentity', (_i, before) =>
+    before === 0 ? answer(false, 'collection vscode_rag missing') : answer(true, 'the new Qdrant answered'),
   );
 }
 
@@ -76,7 +83,7 @@ describe('after a failed verification', () => {
 
     expect(report.outcome).toBe('completed');
     expect(stubs.callsOf('cutoverGateway')).toHaveLength(2);
-    expect(stubs.callsOf('verifyQdrant')).toHaveLength(2);
+    expect(stubs.callsOf('verifyGatewayIdentity')).toHaveLength(2);
     expect(stubs.callsOf('rollbackGateway')).toHaveLength(1);
     expect(report.gateway).toMatchObject({ changed: true, rolledBack: false, currentServers: [NEW_QDRANT] });
     expect(report.changes).toEqual(
@@ -102,7 +109,7 @@ describe('after a failed verification', () => {
 
     expect(report.outcome).toBe('aborted');
     expect(report.endReason).toMatch(
-      /aborted by alice after a failed verification; VMs 100[12], 100[12] kept; gateway back on 10\.0\.0\.152:6333; nothing deleted/,
+      /aborted by alice after a failed verification \(collection vscode_rag missing\); VMs 100[12], 100[12] kept; gateway back on 10\.0\.0\.152:6333; nothing deleted/,
     );
     expect(stubs.callsOf('rollbackGateway')).toHaveLength(1);
     expect(stubs.callsOf('cutoverGateway')).toHaveLength(1);
