@@ -4,13 +4,13 @@
  * (docs/end-states.md: changed and not yet verified → back on its previous servers). A second gateway would be a
  * second instance of this object.
  */
-import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { ReloadCheck } from '../activities/gateway';
 import type { IdentitySeen } from '../activities/gateway-identity';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { FailureType } from '../failure-types';
 import { gatewayStartToCloseMs, verifyStartToCloseMs, VERIFY_REQUEST_TIMEOUT_MS } from '../timeouts';
-import { quick } from './activity-proxies';
+import { long, quick } from './activity-proxies';
 import type { MigrationReport } from './report';
 import type { StepRunner } from './steps';
 import { failureTypeOf, messageOf } from './text';
@@ -56,6 +56,14 @@ export class GatewayCutover {
     return this.plan.gateway.newServers.join(', ');
   }
 
+  /**
+   * The identity proof (issue 16) changed the command sequence: verification became verifyGatewayIdentity. Runs whose
+   * history predates it replay the old path (docs/operations.md: patched, not a new bundle version).
+   */
+  private identityProof(): boolean {
+    return patched('gateway-identity-proof');
+  }
+
   /** Start-to-close of the gateway activities: every remote step at its timeout, lock wait included. */
   private get gatewayTimeout(): number {
     const { gateway, proxmoxHost } = this.plan;
@@ -79,7 +87,18 @@ export class GatewayCutover {
               summary: `nginx upstream ${gateway.upstream} → ${this.target}`,
               startToCloseTimeout: this.gatewayTimeout,
             },
-            [{ proxmoxHost, gateway, dryRun: this.dryRun }],
+            [
+              this.identityProof()
+                ? { proxmoxHost, gateway, dryRun: this.dryRun }
+                : // runs recorded before the identity proof: the cutover checked /readyz through the gateway itself
+                  {
+                    proxmoxHost,
+                    gateway,
+                    verifyUrl: `${this.plan.qdrant.gatewayUrl}/readyz`,
+                    verifyBudgetMs: this.plan.timings.verifyBudgetMs,
+                    dryRun: this.dryRun,
+                  },
+            ],
           );
         },
         (r) =>
@@ -132,6 +151,26 @@ export class GatewayCutover {
   }> {
     const { qdrant, timings } = this.plan;
     const name = 'verification through the gateway';
+    if (!this.identityProof()) {
+      // runs recorded before the identity proof keep their command sequence (readiness and collections only)
+      const old = await this.step(
+        name,
+        () =>
+          long.verifyQdrant.executeWithOptions({ summary: `verify ${qdrant.gatewayUrl}/readyz and collections` }, [
+            {
+              url: qdrant.gatewayUrl,
+              apiKey: qdrant.apiKey,
+              expectedCollections: qdrant.data.mode === 'reindex' ? [] : qdrant.expectedCollections,
+              budgetMs: timings.verifyBudgetMs,
+            },
+          ]),
+        (r) => r.detail,
+      );
+      const legacy = { ok: old.ok, detail: old.detail, identitySeen: 'none' as const, newId: null, legacyId: null };
+      if (!old.ok) return { ...legacy, failure: old.detail };
+      this.state.stage = 'checked';
+      return legacy;
+    }
     const v = await this.step(
       name,
       () =>

@@ -125,9 +125,11 @@ describeIf('the cutover proves the new instance or rolls back, within timeouts t
         ...acts,
         cutoverGateway: async (input) => {
           if (Context.current().info.attempt > 1) return acts.cutoverGateway(input);
-          // attempt 1: stuck (no heartbeat) past the 20 s heartbeat timeout, until the retry cut over, the
-          // verification failed and the gateway was rolled back; then it carries on as if nothing happened
-          await new Promise((r) => setTimeout(r, 45_000));
+          // attempt 1 stalls: the worker's JS thread is stuck (so not even its keep-alive heartbeats go out) past the
+          // 5 s heartbeat timeout; the server retries. Then it waits until the retry cut over, the verification
+          // failed and the gateway was rolled back — and carries on as if nothing had happened.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 8_000);
+          await new Promise((r) => setTimeout(r, 40_000));
           try {
             return await acts.cutoverGateway(input);
           } finally {

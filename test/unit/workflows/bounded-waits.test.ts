@@ -29,7 +29,13 @@ afterAll(async () => {
 });
 
 const alice = { by: 'alice' };
-const DOWNSTREAM = ['cutoverGateway', 'rollbackGateway', 'verifyQdrant', 'decommissionGuest'] as const;
+const DOWNSTREAM = [
+  'cutoverGateway',
+  'rollbackGateway',
+  'verifyQdrant',
+  'verifyGatewayIdentity',
+  'decommissionGuest',
+] as const;
 const EventType = temporal.api.enums.v1.EventType;
 
 /** Readiness answers "missing" for the first `notReadyFor` checks, then ready. */
@@ -182,7 +188,13 @@ describe('continue-as-new', () => {
       });
       const activities = scheduledActivities(exported);
       expect(activities.filter((a) => a === 'checkReadiness')).toHaveLength(checks);
-      for (const name of ['preflight', 'provisionComposeFiles', 'cutoverGateway', 'verifyQdrant', 'readGateway'])
+      for (const name of [
+        'preflight',
+        'provisionComposeFiles',
+        'cutoverGateway',
+        'verifyGatewayIdentity',
+        'readGateway',
+      ])
         expect(activities).toContain(name);
       expect(activities.filter((a) => a === 'ensureVm')).toHaveLength(2);
       expect(activities.filter((a) => a === 'decommissionGuest')).toHaveLength(report.decommission.deleted.length);

@@ -139,15 +139,23 @@ describe('cancel', () => {
     // The verification through the gateway is in flight (it answers only when the test lets it) when the cancel comes.
     let release: () => void = () => {};
     const released = new Promise<void>((r) => (release = r));
-    const stubs = new StubActivities().answer('verifyQdrant', async () => {
+    const stubs = new StubActivities().answer('verifyGatewayIdentity', async () => {
       await released;
-      return { ok: true, attempts: 1, detail: 'too late', collections: [] };
+      return {
+        ok: true,
+        identitySeen: 'new' as const,
+        newId: 'qdrant-new',
+        legacyId: 'qdrant-legacy',
+        attempts: 1,
+        detail: 'too late',
+        collections: [],
+      };
     });
     try {
       await withWorker(env, stubs, async (start) => {
         const handle = await start(planInput());
         await confirmDeploy(handle);
-        await waitUntil(async () => stubs.callsOf('verifyQdrant').length === 1, 'the verification');
+        await waitUntil(async () => stubs.callsOf('verifyGatewayIdentity').length === 1, 'the verification');
         await handle.cancel();
         const failure = await failureOf(handle);
         expect(failure).toBeInstanceOf(WorkflowFailedError);

@@ -23,7 +23,14 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const DOWNSTREAM = ['cutoverGateway', 'rollbackGateway', 'readGateway', 'verifyQdrant', 'decommissionGuest'] as const;
+const DOWNSTREAM = [
+  'cutoverGateway',
+  'rollbackGateway',
+  'readGateway',
+  'verifyQdrant',
+  'verifyGatewayIdentity',
+  'decommissionGuest',
+] as const;
 
 describe('waiting for the manual Portainer deploy', () => {
   const remindEvery = 1 * HOUR;
