@@ -91,6 +91,12 @@ export const FailureType = {
   GuestOnUnexpectedNode: 'GuestOnUnexpectedNode',
   GuestNameMismatch: 'GuestNameMismatch',
   GuestProtected: 'GuestProtected',
+  /** A volume mount point of a legacy CT that the plan does not decide (backup or discard). */
+  VolumeUndecided: 'VolumeUndecided',
+  /** The vzdump log does not name a volume the plan keeps: the CT is not deleted. */
+  BackupMissesVolume: 'BackupMissesVolume',
+  /** The archive is not in the storage listing (or has size 0): the CT is not deleted. */
+  BackupNotVerified: 'BackupNotVerified',
 
   // ---- the gateway (nginx in CT 101) ----
   GatewaySettingsInvalid: 'GatewaySettingsInvalid',

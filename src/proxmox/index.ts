@@ -8,3 +8,4 @@ export * from './qemu';
 export * from './sshkeys';
 export * from './tasks';
 export * from './tls';
+export * from './lxc-config';

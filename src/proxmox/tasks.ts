@@ -171,3 +171,21 @@ export async function activeTasksFor(http: ProxmoxHttp, node: string, vmid: numb
   const list = await http.get<TaskListEntry[]>(`/nodes/${encodeURIComponent(node)}/tasks`, { vmid, source: 'active' });
   return (list ?? []).filter((t) => String(t.id) === String(vmid) && !t.endtime);
 }
+
+/** Finished tasks of one type for this guest, newest first (e.g. the vzdump that made a backup found on a retry). */
+export async function finishedTasksFor(
+  http: ProxmoxHttp,
+  node: string,
+  vmid: number,
+  type: string,
+): Promise<TaskListEntry[]> {
+  const list = await http.get<TaskListEntry[]>(`/nodes/${encodeURIComponent(node)}/tasks`, {
+    vmid,
+    typefilter: type,
+    source: 'archive',
+    limit: 20,
+  });
+  return (list ?? [])
+    .filter((t) => String(t.id) === String(vmid) && t.type === type)
+    .sort((a, b) => b.starttime - a.starttime);
+}

@@ -154,7 +154,7 @@ export function clusterRoutes(): Route[] {
           ok.push(g.vmid);
           log.push(
             g.type === 'lxc' ? `INFO: CT Name: ${g.config.hostname}` : `INFO: VM Name: ${g.config.name}`,
-            `INFO: including mount point rootfs ('/') in backup`,
+            ...(g.type === 'lxc' ? mountPointLines(g.config) : []),
             `INFO: backup mode: ${mode}`,
             `INFO: ionice priority: 7`,
             `INFO: creating vzdump archive '${dumpDir(storage)}/${file}'`,
@@ -232,4 +232,26 @@ export function clusterRoutes(): Route[] {
       },
     ),
   ];
+}
+
+/**
+ * What vzdump says about a CT's mount points, from its *current* config (a pending change does not count): the rootfs
+ * always, a volume only with `backup=1`, a bind mount never.
+ */
+function mountPointLines(config: Record<string, unknown>): string[] {
+  const lines = [`INFO: including mount point rootfs ('/') in backup`];
+  const keys = Object.keys(config)
+    .filter((k) => /^mp[0-9]+$/.test(k))
+    .sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)));
+  for (const key of keys) {
+    const value = String(config[key]);
+    const source = value.split(',')[0].replace(/^volume=/, '');
+    const mp = /(?:^|,)mp=([^,]+)/.exec(value)?.[1] ?? '?';
+    if (source.startsWith('/'))
+      lines.push(`INFO: excluding bind mount point ${key} ('${mp}') from backup (not a volume)`);
+    else if (/(?:^|,)backup=(1|yes|on|true)(?:,|$)/.test(value))
+      lines.push(`INFO: including mount point ${key} ('${mp}') in backup`);
+    else lines.push(`INFO: excluding volume mount point ${key} ('${mp}') from backup (disabled)`);
+  }
+  return lines;
 }

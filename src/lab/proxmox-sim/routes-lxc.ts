@@ -6,6 +6,9 @@ import type { ConfigValue } from './types';
 
 const opt = (type: 'int' | 'bool' | 'string'): Schema[string] => ({ type, optional: true });
 
+/** mp0 … mp255 as pve-container accepts them (the sim takes the first 16). */
+const MOUNT_POINT_KEYS: Schema = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`mp${i}`, opt('string')]));
+
 export function lxcRoutes(): Route[] {
   const ct = '/nodes/{node}/lxc/{vmid}';
   return [
@@ -24,7 +27,13 @@ export function lxcRoutes(): Route[] {
     }),
     route('GET', `${ct}/config`, 'VM.Audit', { current: opt('bool'), snapshot: opt('string') }, (ctx) => {
       const g = requireGuest(ctx, 'lxc');
-      return { ...g.config, ...(g.lock ? { lock: g.lock } : {}), digest: digestOf(g.config) };
+      // Like Proxmox: pending changes applied unless `current=1` — a pending `backup=1` reads as set here.
+      const view: Record<string, ConfigValue> = { ...g.config };
+      if (!asBool(ctx.params.current)) {
+        Object.assign(view, g.pending);
+        for (const k of g.pendingDelete) delete view[k];
+      }
+      return { ...view, ...(g.lock ? { lock: g.lock } : {}), digest: digestOf(g.config) };
     }),
     route(
       'PUT',
@@ -40,12 +49,16 @@ export function lxcRoutes(): Route[] {
         memory: opt('int'),
         hostname: opt('string'),
         net0: opt('string'),
+        ...MOUNT_POINT_KEYS,
         delete: opt('string'),
         digest: opt('string'),
       },
       (ctx) => {
         const g = requireGuest(ctx, 'lxc');
         checkLock(g);
+        if (ctx.params.digest !== undefined && ctx.params.digest !== digestOf(g.config))
+          throw fail500('detected modified configuration - file changed by other user? Try again.');
+        const running = g.status === 'running';
         for (const [key, raw] of Object.entries(ctx.params)) {
           if (['delete', 'digest', 'node', 'vmid'].includes(key)) continue;
           const v = String(raw);
@@ -56,7 +69,14 @@ export function lxcRoutes(): Route[] {
             : ['cores', 'memory'].includes(key)
               ? Number(v)
               : v;
+          // Like pve-container: a change to an existing mount point of a running CT cannot be hot-applied; it waits in
+          // `pending` until the CT next starts (vzdump and the config read meanwhile see the old value).
+          if (running && /^mp[0-9]+$/.test(key) && g.config[key] !== undefined && g.config[key] !== value) {
+            g.pending[key] = value;
+            continue;
+          }
           g.config[key] = value;
+          delete g.pending[key];
         }
         for (const key of String(ctx.params.delete ?? '')
           .split(/[,; ]+/)
@@ -65,6 +85,16 @@ export function lxcRoutes(): Route[] {
         return null;
       },
     ),
+    route('GET', `${ct}/pending`, 'VM.Audit', {}, (ctx) => {
+      const g = requireGuest(ctx, 'lxc');
+      const keys = new Set([...Object.keys(g.config), ...Object.keys(g.pending), ...g.pendingDelete]);
+      return [...keys].sort().map((key) => ({
+        key,
+        ...(g.config[key] !== undefined ? { value: g.config[key] } : {}),
+        ...(g.pending[key] !== undefined ? { pending: g.pending[key] } : {}),
+        ...(g.pendingDelete.includes(key) ? { delete: 1 } : {}),
+      }));
+    }),
     route('GET', `${ct}/status/current`, 'VM.Audit', {}, (ctx) => {
       const g = requireGuest(ctx, 'lxc');
       return {

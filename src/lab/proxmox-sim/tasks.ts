@@ -82,6 +82,16 @@ function fmtGiB(g: number): string {
   return Number.isInteger(g) ? `${g}G` : `${Math.round(g * 1024)}M`;
 }
 
+/** A plausible archive size: ~0.7 GB for the root disk plus 1% of every volume the backup includes. */
+function archiveSize(guest: SimGuest): number {
+  let bytes = 734003200 + guest.vmid;
+  for (const [key, value] of Object.entries(guest.config)) {
+    if (!/^mp[0-9]+$/.test(key) || !/(?:^|,)backup=1(?:,|$)/.test(String(value))) continue;
+    bytes += Math.round(diskSizeGiB(String(value)) * 1024 ** 3 * 0.01);
+  }
+  return bytes;
+}
+
 function applyPending(guest: SimGuest) {
   Object.assign(guest.config, guest.pending);
   for (const key of guest.pendingDelete) delete guest.config[key];
@@ -168,7 +178,7 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
         const vol: BackupVolume = {
           volid: `${e.storage}:backup/${file}`,
           ctime: Math.floor(task.startedAtMs / 1000),
-          size: 734003200 + vmid,
+          size: archiveSize(guest),
           format: file.replace(/^.*?\.(tar|vma)/, '$1').replace(/^\./, ''),
           vmid,
           notes,
@@ -176,7 +186,8 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
           content: 'backup',
           ...(e.protected ? { protected: 1 } : {}),
         };
-        (state.backups[e.storage] ??= []).push(vol);
+        // A storage that lost the archive (or never listed it): the fault an unverifiable backup stands for.
+        if (!state.unlistedBackupVmids?.includes(vmid)) (state.backups[e.storage] ??= []).push(vol);
         log.push(`INFO: Finished Backup of VM ${vmid} (00:00:0${Math.min(9, Math.ceil(task.durationMs / 1000))})`);
       }
       log.push('INFO: Backup job finished successfully', 'TASK OK');

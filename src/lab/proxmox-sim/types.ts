@@ -137,6 +137,8 @@ export interface SimState {
   tasks: SimTask[];
   /** storage id → backup volumes. */
   backups: Record<string, BackupVolume[]>;
+  /** Fault: vzdump archives of these vmids are written but never appear in the storage listing. */
+  unlistedBackupVmids?: number[];
   /** World-wide agent exec answers (after each guest's own). */
   exec: ExecRule[];
   nextPid: number;

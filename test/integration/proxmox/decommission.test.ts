@@ -16,6 +16,32 @@ const LEGACY = [
   { ctid: 952, name: 'qdrant-lxc' },
   { ctid: 953, name: 'api-gateway-lxc' },
 ];
+/** CTs with mount points as the real legacy ones have them: volumes without backup=1, and a bind mount. */
+const WITH_VOLUMES = [
+  {
+    ctid: 955,
+    name: 'vllm-with-models',
+    config: {
+      mp0: 'fastData-shared-bulk-data:subvol-955-disk-1,mp=/vllm_models,size=50G',
+      mp1: '/quickOS/shared/logs,mp=/logs',
+    },
+  },
+  {
+    ctid: 956,
+    name: 'qdrant-with-data',
+    config: { mp0: 'quickOS-shared-prod-data-volumes:subvol-956-disk-1,mp=/qdrant/storage,size=20G' },
+  },
+  {
+    ctid: 957,
+    name: 'pending-flag',
+    config: { mp0: 'quickOS-shared-prod-data-volumes:subvol-957-disk-1,mp=/data,size=2G' },
+  },
+  {
+    ctid: 958,
+    name: 'unlisted-backup',
+    config: { mp0: 'quickOS-shared-prod-data-volumes:subvol-958-disk-1,mp=/data,size=2G' },
+  },
+];
 
 beforeAll(async () => {
   sim = await startProxmoxSim({
@@ -24,6 +50,7 @@ beforeAll(async () => {
         legacy: [
           ...LEGACY.map((l) => ({ ...l, ip: `10.0.0.${l.ctid - 800}` })),
           { ctid: 954, name: 'stubborn-lxc', ip: '10.0.0.154' },
+          ...WITH_VOLUMES.map((c) => ({ ...c, ip: `10.0.0.${c.ctid - 800}` })),
         ],
       }),
     ],
@@ -38,11 +65,12 @@ afterAll(async () => {
 });
 
 function input(ctid: number, overrides: Partial<DecommissionInput> = {}): DecommissionInput {
-  const name = LEGACY.find((l) => l.ctid === ctid)?.name ?? (ctid === 954 ? 'stubborn-lxc' : 'unknown');
+  const name =
+    [...LEGACY, ...WITH_VOLUMES].find((l) => l.ctid === ctid)?.name ?? (ctid === 954 ? 'stubborn-lxc' : 'unknown');
   return {
     proxmox: settingsFor(sim, 'PMX_SECRET_D'),
     guest: { ctid, name, node: 'pve' },
-    legacyCtids: [950, 951, 952, 953, 954],
+    legacyCtids: [950, 951, 952, 953, 954, 955, 956, 957, 958],
     protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] },
     backups: BACKUPS,
     shutdownTimeoutMs: 1_000,
@@ -93,7 +121,7 @@ describe('deleting', () => {
     const from = sim.audit().length;
     const r = await decommissionGuest(input(952, { dryRun: true }));
     expect(r.outcome).toBe('would-delete');
-    expect(r.steps.join('\n')).toMatch(/would back up[\s\S]*would delete/);
+    expect(r.steps.join('\n')).toMatch(/would shut down, then back up[\s\S]*would delete/);
     expect(mutatingSince(sim, from)).toEqual([]);
   });
 
@@ -135,7 +163,7 @@ describe('deleting', () => {
 
   it("a later attempt reuses today's backup instead of making another", async () => {
     // The backup exists (made by a previous attempt) but the CT is still there.
-    sim.setFaults({ scripted: [{ method: 'POST', path: '/lxc/953/status/shutdown', shape: 'transient', times: 2 }] });
+    sim.setFaults({ scripted: [{ method: 'DELETE', path: '/lxc/953', shape: 'transient', times: 2 }] });
     const oneTry = createDecommissionActivities({ ...depsFor(), attempts: 2 });
     const first = await failureOf(oneTry.decommissionGuest(input(953)));
     expect(first.nonRetryable).toBe(false);
@@ -144,6 +172,69 @@ describe('deleting', () => {
     expect(r.outcome).toBe('deleted');
     expect(r.steps[1]).toMatch(/^backup exists local:backup\/vzdump-lxc-953-/);
     expect(sim.state.backups.local.filter((b) => b.vmid === 953)).toHaveLength(1);
+  });
+
+  it('volumes the plan keeps are in the backup: shut down, backup=1, vzdump (log names mp0), listed, then DELETE', async () => {
+    const from = sim.audit().length;
+    const r = await decommissionGuest(
+      input(955, { guest: { ctid: 955, name: 'vllm-with-models', node: 'pve', volumes: { mp0: 'backup' } } }),
+    );
+    expect(r.outcome).toBe('deleted');
+    expect(r.backup).toMatchObject({ volid: r.backupVolid, mountPointsIncluded: ['mp0'] });
+    expect(r.backup!.size).toBeGreaterThan(0);
+    // The bind mount is reported (it stays on the host), not backed up.
+    expect(r.bindMounts).toEqual([{ key: 'mp1', hostPath: '/quickOS/shared/logs', path: '/logs' }]);
+    const calls = sim
+      .audit()
+      .slice(from)
+      .filter((e) => e.method !== 'GET' && e.status < 300);
+    const order = calls.map((e) => `${e.method} ${e.path.replace('/api2/json/nodes/pve', '')}`);
+    const at = (what: string) => order.findIndex((o) => o.startsWith(what));
+    expect(at('POST /lxc/955/status/shutdown')).toBeGreaterThanOrEqual(0);
+    expect(at('POST /lxc/955/status/shutdown')).toBeLessThan(at('PUT /lxc/955/config'));
+    expect(at('PUT /lxc/955/config')).toBeLessThan(at('POST /vzdump'));
+    expect(at('POST /vzdump')).toBeLessThan(at('DELETE /lxc/955'));
+    expect(String(calls[at('PUT /lxc/955/config')].params.mp0)).toBe(
+      'fastData-shared-bulk-data:subvol-955-disk-1,mp=/vllm_models,size=50G,backup=1',
+    );
+  });
+
+  it('an undecided volume is refused before anything changes, naming CT, mount point, size and both choices', async () => {
+    const from = sim.audit().length;
+    const err = await failureOf(decommissionGuest(input(956)));
+    expect(err.type).toBe('VolumeUndecided');
+    expect(err.message).toMatch(/CT 956 .*mp0 \/qdrant\/storage \(20 GB\).*"backup" or "discard"/);
+    expect(mutatingSince(sim, from)).toEqual([]);
+    expect(sim.guest(956)).toBeDefined();
+  });
+
+  it('a backup=1 change left pending on a running CT is not trusted: applied on the stopped CT before vzdump', async () => {
+    const g = sim.guest(957)!;
+    // What `pct set 957 --mp0 …,backup=1` does while it runs: pending until the next start.
+    g.pending.mp0 = `${String(g.config.mp0)},backup=1`;
+    const r = await decommissionGuest(
+      input(957, { guest: { ctid: 957, name: 'pending-flag', node: 'pve', volumes: { mp0: 'backup' } } }),
+    );
+    expect(r.outcome).toBe('deleted');
+    expect(r.backup?.mountPointsIncluded).toEqual(['mp0']);
+    expect(r.steps.join('\n')).toMatch(/backup=1 on mp0 \(\/data\)/);
+  });
+
+  it('a backup missing from the storage listing stops the delete', async () => {
+    sim.state.unlistedBackupVmids = [958];
+    try {
+      const err = await failureOf(
+        decommissionGuest(
+          input(958, { guest: { ctid: 958, name: 'unlisted-backup', node: 'pve', volumes: { mp0: 'backup' } } }),
+        ),
+      );
+      expect(err.type).toBe('BackupNotVerified');
+      expect(err.message).toMatch(/not in the listing of storage local.*CT 958 was NOT deleted/);
+      expect(sim.guest(958)).toBeDefined();
+      expect(sim.audit().filter((e) => e.method === 'DELETE' && e.path.endsWith('/lxc/958'))).toEqual([]);
+    } finally {
+      sim.state.unlistedBackupVmids = [];
+    }
   });
 
   it('stops a CT that ignores the clean shutdown', async () => {

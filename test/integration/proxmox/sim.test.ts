@@ -14,7 +14,7 @@ afterAll(async () => {
 
 async function raw(
   sim: ProxmoxSim,
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT',
   path: string,
   body?: string,
   contentType?: string,
@@ -105,4 +105,41 @@ it('validates requests like PVE and audits each one without secrets', async () =
     /^UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstop:950:root@pam!phoenix:$/,
   );
   expect(JSON.stringify(log)).not.toContain(sim.tokenSecret);
+});
+
+it('keeps a mount-point change of a running CT pending, like Proxmox: vzdump and `current=1` do not see it', async () => {
+  const mp0 = 'quickOS-shared-prod-data-volumes:subvol-952-disk-1,mp=/qdrant/storage,size=20G';
+  const sim = await startProxmoxSim({
+    worlds: [
+      seedFromPhoenixWorld({ legacy: [{ ctid: 952, name: 'qdrant-VSCodeRag', ip: '10.0.0.152', config: { mp0 } }] }),
+    ],
+    authDelayMs: 50,
+    defaultTaskMs: 20,
+  });
+  sims.push(sim);
+  const form = 'application/x-www-form-urlencoded';
+  const put = await raw(sim, 'PUT', '/nodes/pve/lxc/952/config', `mp0=${encodeURIComponent(`${mp0},backup=1`)}`, form);
+  expect(put.status).toBe(200);
+  // The default view applies pending changes; the current one and vzdump do not.
+  expect(JSON.parse((await raw(sim, 'GET', '/nodes/pve/lxc/952/config')).body).data.mp0).toBe(`${mp0},backup=1`);
+  expect(JSON.parse((await raw(sim, 'GET', '/nodes/pve/lxc/952/config?current=1')).body).data.mp0).toBe(mp0);
+  const pending = JSON.parse((await raw(sim, 'GET', '/nodes/pve/lxc/952/pending')).body).data as {
+    key: string;
+    pending?: string;
+  }[];
+  expect(pending.find((p) => p.key === 'mp0')?.pending).toBe(`${mp0},backup=1`);
+  const dump = JSON.parse((await raw(sim, 'POST', '/nodes/pve/vzdump', 'vmid=952&storage=local', form)).body).data;
+  await new Promise((r) => setTimeout(r, 100));
+  const log = JSON.parse((await raw(sim, 'GET', `/nodes/pve/tasks/${encodeURIComponent(dump)}/log?limit=100`)).body)
+    .data as { t: string }[];
+  expect(log.map((l) => l.t)).toContain(
+    "INFO: excluding volume mount point mp0 ('/qdrant/storage') from backup (disabled)",
+  );
+  // Stopped, the same change applies at once.
+  await raw(sim, 'POST', '/nodes/pve/lxc/952/status/stop');
+  await new Promise((r) => setTimeout(r, 100));
+  await raw(sim, 'PUT', '/nodes/pve/lxc/952/config', `mp0=${encodeURIComponent(`${mp0},backup=1`)}`, form);
+  expect(JSON.parse((await raw(sim, 'GET', '/nodes/pve/lxc/952/config?current=1')).body).data.mp0).toBe(
+    `${mp0},backup=1`,
+  );
 });
