@@ -6,7 +6,9 @@ import type { ProxmoxSettings, SecretRef } from '../config/resolved-plan';
 import { resolveSecret as readSecret } from '../secrets';
 import type { Logger } from '../logging';
 import type { ProxmoxApi } from '../proxmox';
+import { createDataGateActivities } from './data-gate';
 import { createDecommissionActivities } from './decommission';
+import { createLegacyScanActivities } from './legacy-scan';
 import { withFailureTranslation } from './failures';
 import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
@@ -62,10 +64,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createProvisioningActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor }),
     ...createReadinessActivities({ proxmoxFor: deps.proxmoxFor }),
     ...createVerifyActivities({ resolveSecret }),
+    ...createDataGateActivities({ resolveSecret }),
     ...createPortainerActivities({ resolveSecret }),
     ...gateway,
     ...createGatewayIdentityActivities({ resolveSecret }),
     ...createDecommissionActivities(proxmox),
+    ...createLegacyScanActivities({ ...proxmox, env: deps.env }),
     ...createNotifyActivities({ env: deps.env }),
   });
 }

@@ -52,3 +52,166 @@ export function hostOfUrl(url: string): string | undefined {
   const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/?#]+)/i.exec(url);
   return m?.[1];
 }
+
+/** What the live world says about one legacy CT (from inspectLegacyGuests). */
+export interface LegacyGuestFacts {
+  ctid: number;
+  exists: boolean;
+  visible: boolean;
+  addresses: string[];
+  mountPoints: {
+    key: string;
+    kind: 'volume' | 'bind';
+    source: string;
+    path: string;
+    sizeGb?: number;
+    backup: boolean;
+  }[];
+}
+
+/** Who routes where, from everything nginx loads (readGatewayRoutes). */
+export interface LoadedRoutes {
+  upstreams: { name: string; file: string; line: number; servers: { host: string; address: string }[] }[];
+  literals: { file: string; line: number; directive: string; target: string; host: string }[];
+}
+
+export interface LegacyScan {
+  deletable: LegacyGuest[];
+  /** Not on the node any more: nothing to delete (reported as already absent). */
+  absent: LegacyGuest[];
+  refused: Refusal[];
+  /** The addresses that count as each CT's (learned minus those shared with a protected guest). */
+  evidence: Record<number, string[]>;
+}
+
+/**
+ * The dependency scan on the live world. A legacy CT is deleted only when it is provably unrouted: its addresses come
+ * from its live config (every NIC) and the plan; an address a protected guest also has (the gateway took 953's old
+ * .153) is never evidence — the vmid is. A CT whose address cannot be learned is refused, not skipped. Routes are
+ * every server of every upstream nginx loads — the moved one included, which must point exactly at the new servers —
+ * and every literal address in a `*_pass` directive. A kept guest that lists the CT in `dependencies` keeps it.
+ */
+export function scanLegacyGuests(input: {
+  legacy: LegacyGuest[];
+  live: LegacyGuestFacts[];
+  protectedAddresses: { address: string; who: string }[];
+  movedUpstream: string;
+  newServers: string[];
+  routes: LoadedRoutes;
+  guestDependencies: Record<string, number[]>;
+}): LegacyScan {
+  const legacyIds = new Set(input.legacy.map((g) => g.ctid));
+  const protectedAt = new Map(input.protectedAddresses.map((p) => [p.address, p.who]));
+  const moved = input.routes.upstreams.filter((u) => u.name === input.movedUpstream);
+  const movedNow = moved.flatMap((u) => u.servers.map((s) => s.address));
+  const cutoverInPlace =
+    moved.length > 0 &&
+    movedNow.length === input.newServers.length &&
+    input.newServers.every((s) => movedNow.includes(s));
+  const out: LegacyScan = { deletable: [], absent: [], refused: [], evidence: {} };
+  for (const guest of input.legacy) {
+    const facts = input.live.find((l) => l.ctid === guest.ctid);
+    const label = `CT ${guest.ctid} (${guest.name})`;
+    if (facts && !facts.exists) {
+      out.absent.push(guest);
+      continue;
+    }
+    const reasons: string[] = [];
+    if (!facts || !facts.visible) {
+      reasons.push('its live config cannot be read (grant VM.Audit on it), so nothing about its routes can be shown');
+    }
+    const learned = [...new Set([...(facts?.addresses ?? []), ...(guest.ip ? [guest.ip] : [])])];
+    const evidence = learned.filter((a) => !protectedAt.has(a));
+    out.evidence[guest.ctid] = evidence;
+    if (facts?.visible && !evidence.length) {
+      const shared = learned.map((a) => `${a} is ${protectedAt.get(a)}'s`).join(', ');
+      reasons.push(
+        `no address of it could be learned (${shared || 'its live config has no static address and the plan gives none'}), so no route to it can be ruled out — add legacyGuests[].ip to the plan or keep it`,
+      );
+    }
+    if (!cutoverInPlace) {
+      reasons.push(
+        `upstream ${input.movedUpstream} ${moved.length ? `points at ${movedNow.join(', ') || 'nothing'}` : 'is not in the loaded config'}, not exactly at the new servers ${input.newServers.join(', ')}`,
+      );
+    }
+    for (const up of input.routes.upstreams) {
+      const hit = up.servers.find((s) => evidence.includes(s.host));
+      if (hit) reasons.push(`nginx upstream ${up.name} (${up.file}:${up.line}) still routes to ${hit.address}`);
+    }
+    for (const lit of input.routes.literals) {
+      if (evidence.includes(lit.host)) reasons.push(`${lit.directive} ${lit.target} in ${lit.file}:${lit.line}`);
+    }
+    for (const [dependent, deps] of Object.entries(input.guestDependencies)) {
+      if (legacyIds.has(Number(dependent))) continue;
+      if (deps.includes(guest.ctid)) reasons.push(`guest ${dependent} declares it as a dependency`);
+    }
+    if (reasons.length) out.refused.push({ ctid: guest.ctid, reason: `${label}: ${reasons.join('; ')}` });
+    else out.deletable.push(guest);
+  }
+  return out;
+}
+
+/** A problem preflight reports: what, and how to fix it. */
+export interface VolumeProblem {
+  item: string;
+  fix: string;
+}
+
+/**
+ * Every volume mount point of every legacy CT that a backup would skip (no `backup=1`) must be decided by the plan
+ * before anything changes — the delete destroys it. Decisions for mount points the CT does not have are mistakes too.
+ */
+export function volumeProblems(legacy: LegacyGuest[], live: LegacyGuestFacts[]): VolumeProblem[] {
+  const problems: VolumeProblem[] = [];
+  legacy.forEach((guest, i) => {
+    const facts = live.find((l) => l.ctid === guest.ctid);
+    if (!facts?.exists || !facts.visible) return;
+    const decided = guest.volumes ?? {};
+    for (const mp of facts.mountPoints) {
+      if (mp.kind !== 'volume' || mp.backup || decided[mp.key]) continue;
+      problems.push({
+        item: `CT ${guest.ctid} (${guest.name}): volume mount point ${mp.key} at ${mp.path} (${mp.sizeGb ?? '?'} GB, ${mp.source}) is in no backup (no backup=1) and the delete destroys it`,
+        fix: `decide it in the plan: legacyGuests[${i}].volumes.${mp.key} = "backup" (set backup=1 and kept in the vzdump) or "discard" (destroyed with the CT)`,
+      });
+    }
+    for (const key of Object.keys(decided)) {
+      if (facts.mountPoints.some((m) => m.key === key && m.kind === 'volume')) continue;
+      const bind = facts.mountPoints.find((m) => m.key === key);
+      problems.push({
+        item: `CT ${guest.ctid} (${guest.name}) has no volume mount point ${key}${bind ? ` (${key} is a bind mount of ${bind.source}: never backed up, never destroyed)` : ''}, but the plan decides it`,
+        fix: `remove legacyGuests[${i}].volumes.${key}, or check the ctid (\`pct config ${guest.ctid}\`)`,
+      });
+    }
+  });
+  return problems;
+}
+
+/** Counts of one collection on both instances (newCount -1 = missing on the new one). */
+export interface CollectionCount {
+  name: string;
+  legacyCount: number;
+  newCount: number;
+}
+
+/**
+ * The data gate, always on: the CT hosting the legacy Qdrant is deleted only when every legacy collection exists on
+ * the new instance with at least as many points. Returns why not, or undefined when the data is safe.
+ */
+export function dataGateRefusal(
+  mode: 'none' | 'reindex' | 'snapshot',
+  collections: CollectionCount[],
+): string | undefined {
+  const short = collections.filter((c) => c.newCount < c.legacyCount);
+  if (!short.length) return undefined;
+  const list = short
+    .map(
+      (c) =>
+        `${c.name} (${c.legacyCount} points; ${c.newCount < 0 ? 'missing on the new instance' : `${c.newCount} on the new instance`})`,
+    )
+    .join(', ');
+  const fix =
+    mode === 'none'
+      ? 'qdrant.data.mode is "none": set it to "snapshot" (copy before the cutover) or "reindex" (wait for the producers), or keep this CT'
+      : 'copy or re-index them, then run again';
+  return `the legacy Qdrant holds data the new one does not: ${list} — deleting it would lose that data; ${fix}`;
+}

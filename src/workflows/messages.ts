@@ -20,9 +20,14 @@ export interface OperatorAction {
 export const confirmPortainerDeployUpdate = defineUpdate<string, [OperatorAction]>('confirmPortainerDeploy');
 export const portainerDeployedSignal = defineSignal<[OperatorAction]>('portainerDeployed');
 
-/** Phase 5: the person approves deleting the listed legacy containers. */
-export const approveDecommissionUpdate = defineUpdate<string, [OperatorAction]>('approveDecommission');
-export const decommissionApprovedSignal = defineSignal<[OperatorAction]>('decommissionApproved');
+/** The approval may keep some of the listed CTs (`approve-decommission --keep 951`): they are not deleted. */
+export interface ApproveDecommissionAction extends OperatorAction {
+  keep?: number[];
+}
+
+/** Phase 5: the person approves deleting the listed legacy containers (except those it keeps). */
+export const approveDecommissionUpdate = defineUpdate<string, [ApproveDecommissionAction]>('approveDecommission');
+export const decommissionApprovedSignal = defineSignal<[ApproveDecommissionAction]>('decommissionApproved');
 
 /** After a failed verification (gateway already rolled back): redo the cutover and the verification … */
 export const retryVerificationUpdate = defineUpdate<string, [OperatorAction]>('retryVerification');

@@ -10,6 +10,7 @@ import {
   abortSignal,
   abortUpdate,
   approveDecommissionUpdate,
+  type ApproveDecommissionAction,
   confirmPortainerDeployUpdate,
   decommissionApprovedSignal,
   portainerDeployedSignal,
@@ -37,6 +38,8 @@ export interface PersonState {
   waitingForApproval: boolean;
   /** CTs the operator chose to keep at the approval. */
   deniedCtids: number[];
+  /** The CTs the approval being waited for would delete (what `keep` may name). */
+  approvalCandidates?: number[];
   lastActor: string;
   records: Record<string, OperatorRecord>;
 }
@@ -201,14 +204,26 @@ export function installOperatorHandlers(run: OperatorContext): void {
     }
   });
 
-  const validateApprove = (a: OperatorAction) => {
+  const validateApprove = (a: ApproveDecommissionAction) => {
     requireActor(a);
     if (!state.waitingForApproval) throw notWaiting('decommission approval');
+    const candidates = state.approvalCandidates ?? [];
+    const keep = a.keep ?? [];
+    if (!Array.isArray(keep) || keep.some((c) => !Number.isInteger(c)))
+      throw new Error('keep must be a list of CT ids, e.g. { "keep": [951] }');
+    const unknown = keep.filter((c) => !candidates.includes(c));
+    if (unknown.length)
+      throw new Error(
+        `cannot keep CT ${unknown.join(', ')}: not among the CTs this approval deletes (${candidates.join(', ') || 'none'}); nothing was approved`,
+      );
   };
-  const approve = (a: OperatorAction) => {
+  const approve = (a: ApproveDecommissionAction) => {
     person.record('approveDecommission', a);
+    const keep = [...new Set(a.keep ?? [])];
+    state.deniedCtids = keep;
     state.approved = true;
-    return `approved: ${board.status.waitingFor?.items.filter((i) => i.startsWith('delete')).join('; ') ?? ''}`;
+    const deleting = (state.approvalCandidates ?? []).filter((c) => !keep.includes(c));
+    return `approved: delete CT ${deleting.join(', ') || 'none'}${keep.length ? `; kept by ${a.by}: CT ${keep.join(', ')}` : ''}`;
   };
   setHandler(approveDecommissionUpdate, approve, {
     validator: validateApprove,

@@ -57,11 +57,28 @@ export interface MigrationReport {
     legacyId?: string | null;
   };
   decommission: {
+    /** Deleted now, or already absent from the node. */
     deleted: number[];
+    /** Kept by a gate (dependency scan, data gate), with the reason. */
     refused: Refusal[];
-    results: { ctid: number; outcome: string; backupVolid?: string; steps: string[] }[];
+    /** Kept because the operator said so at the approval (`--keep`). */
+    keptByOperator: number[];
+    results: {
+      ctid: number;
+      outcome: string;
+      backupVolid?: string;
+      discardedVolumes?: string[];
+      bindMounts?: { key: string; hostPath: string; path: string }[];
+      steps: string[];
+    }[];
   };
-  backups: { ctid: number; volid: string }[];
+  /** The vzdump archives made before deleting, with the volume mount points each holds. */
+  backups: { ctid: number; volid: string; size?: number; mountPointsIncluded?: string[] }[];
+  /** The data gate's view of the Qdrant collections (legacy vs new), when it ran. */
+  data?: {
+    mode: 'none' | 'reindex' | 'snapshot';
+    collections: { name: string; legacyCount: number; newCount: number }[];
+  };
   /** Legacy instances that still received traffic directly (not through the gateway) during the soak. */
   legacyTraffic: string[];
   operator: OperatorRecord[];
@@ -90,7 +107,7 @@ export function newReport(plan: ResolvedPlan, digest: string, dryRun: boolean): 
     composeFiles: [],
     vms: [],
     provisioned: [],
-    decommission: { deleted: [], refused: [] as Refusal[], results: [] },
+    decommission: { deleted: [], refused: [] as Refusal[], keptByOperator: [], results: [] },
     backups: [],
     legacyTraffic: [],
     operator: [],

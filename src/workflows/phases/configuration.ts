@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../../failure-types';
 import { quick } from '../activity-proxies';
+import { volumeProblems, type LegacyGuestFacts } from '../gates';
 import type { MigrationRun } from '../run';
 
 export async function declareConfiguration(run: MigrationRun): Promise<void> {
@@ -15,13 +16,27 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
       ),
     (r) => `${r.checks.length} checks passed${revertWarning(run)}`,
   );
-  if (!preflight.problems.length) return;
-  const list = preflight.problems.map((p) => `${p.item} — fix: ${p.fix}`);
+  // The legacy CTs as the node has them: every volume a backup would skip must be decided before anything changes.
+  const legacy = run.plan.legacyGuests;
+  const live = legacy.length
+    ? await run.step(
+        'legacy CTs: volumes decided',
+        () =>
+          quick.inspectLegacyGuests.executeWithOptions(
+            { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
+            [{ proxmox: run.plan.proxmox, guests: legacy }],
+          ),
+        (r) => describeVolumes(r),
+      )
+    : [];
+  const problems = [...preflight.problems, ...volumeProblems(legacy, live)];
+  if (!problems.length) return;
+  const list = problems.map((p) => `${p.item} — fix: ${p.fix}`);
   run.board.endStep(name, 'failed', undefined, `${list.length} problem(s)`);
   throw ApplicationFailure.nonRetryable(
     `Preflight found ${list.length} problem(s); nothing was changed:\n- ${list.join('\n- ')}`,
     FailureType.PreflightFailed,
-    preflight,
+    { ...preflight, problems },
   );
 }
 
@@ -30,4 +45,11 @@ function revertWarning(run: MigrationRun): string {
   const stale = run.plan.phoenixSources?.stale ?? [];
   if (stale.length === 0) return '';
   return `; warning: ${stale.map((s) => s.file).join(' and ')} still route ${run.plan.gateway.upstream} to ${stale[0].servers.join(', ')} — a converge of CT ${run.plan.gateway.ctid} after the cutover would revert it (phoenix-migrate sources --write)`;
+}
+
+function describeVolumes(live: LegacyGuestFacts[]): string {
+  const volumes = live.flatMap((g) =>
+    g.mountPoints.filter((m) => m.kind === 'volume').map((m) => `CT ${g.ctid} ${m.key} (${m.sizeGb ?? '?'} GB)`),
+  );
+  return volumes.length ? `volumes: ${volumes.join(', ')}` : 'no volume mount points';
 }

@@ -1,47 +1,91 @@
 /**
- * Phase 5 — Decommissioning, behind its gates: re-indexed data checked (in `reindex` mode), a dependency scan of the
- * live gateway, the operator's approval, then each legacy CT backed up and deleted.
+ * Phase 5 — Decommissioning, behind its gates: re-indexed data checked (in `reindex` mode); the dependency scan of the
+ * live world (each legacy CT's live config, everything nginx loads in the gateway, declared dependencies); the data
+ * gate for the CT hosting the legacy Qdrant; the operator's approval (who may keep any CT); then, for each CT, the scan
+ * again right before its deletion — a route added while the approval waited refuses it — and the backup and delete.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { LegacyGuest } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
 import { verifyStartToCloseMs } from '../../timeouts';
 import { long, quick } from '../activity-proxies';
-import { scanDependencies, type Refusal } from '../gates';
+import { dataGateRefusal, hostOfUrl, scanLegacyGuests, type LegacyScan, type Refusal } from '../gates';
 import type { MigrationRun } from '../run';
 import { allOrFirstFailure } from '../text';
 
 export async function decommissionLegacy(run: MigrationRun): Promise<void> {
   if (run.plan.qdrant.data.mode === 'reindex' && !run.dryRun) await run.once('reindex', () => waitForReindex(run));
-  const scan = await scanLiveDependencies(run);
-  const approved = await approveDeletion(run, scan.deletable, scan.refused);
+  const scan = await scanLive(run, 'dependency scan', run.plan.legacyGuests);
+  for (const guest of scan.absent) recordAbsent(run, guest);
+  const refused = [...scan.refused];
+  const deletable: LegacyGuest[] = [];
+  for (const guest of scan.deletable) {
+    const data = await dataGate(run, guest, scan);
+    if (data) refused.push(data);
+    else deletable.push(guest);
+  }
+  run.report.decommission.refused.push(...refused);
+  if (run.dryRun) for (const r of refused) run.report.changes.push(`kept (refused by a gate): ${r.reason}`);
+  const approved = await approveDeletion(run, deletable, refused);
   // Each deletion is recorded as soon as it is done, so a failure of another still reports what is gone.
   await allOrFirstFailure(approved.map((guest) => deleteGuest(run, guest)));
 }
 
-async function scanLiveDependencies(run: MigrationRun): Promise<{ deletable: LegacyGuest[]; refused: Refusal[] }> {
-  const { plan, board, report } = run;
-  const gatewayNow = await run.step('dependency scan', () =>
-    quick.readGateway.executeWithOptions({ summary: `read gateway ${plan.gateway.siteFile}` }, [
-      { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
-    ]),
-  );
-  const scan = scanDependencies({
-    legacy: plan.legacyGuests,
-    movedUpstream: plan.gateway.upstream,
-    upstreams: gatewayNow.upstreams,
-    guestDependencies: plan.guestDependencies,
+/** The live facts (legacy CTs on the node, nginx's loaded config) read together, then the pure scan. */
+async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]): Promise<LegacyScan> {
+  const { plan, board } = run;
+  const scan = await run.step(name, async () => {
+    const [live, routes] = await Promise.all([
+      quick.inspectLegacyGuests.executeWithOptions(
+        { summary: `live config of CT ${guests.map((g) => g.ctid).join(', ')}` },
+        [{ proxmox: plan.proxmox, guests }],
+      ),
+      quick.readGatewayRoutes.executeWithOptions({ summary: `nginx -T in CT ${plan.gateway.ctid}` }, [
+        { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
+      ]),
+    ]);
+    return scanLegacyGuests({
+      legacy: guests,
+      live,
+      protectedAddresses: [
+        { address: plan.gateway.ip, who: `gateway CT ${plan.gateway.ctid}` },
+        ...plan.vms.map((v) => ({ address: v.ip, who: `VM ${v.vmid}` })),
+      ],
+      movedUpstream: plan.gateway.upstream,
+      newServers: plan.gateway.newServers,
+      routes,
+      guestDependencies: plan.guestDependencies,
+    });
   });
-  report.decommission.refused.push(...scan.refused);
   const reasons = scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : '';
-  board.endStep(
-    'dependency scan',
-    'done',
-    `${scan.deletable.length} deletable, ${scan.refused.length} refused${reasons}`,
-  );
-  if (run.dryRun)
-    for (const r of scan.refused) report.changes.push(`kept (refused by the dependency scan): ${r.reason}`);
+  const absent = scan.absent.length ? `, ${scan.absent.length} already absent` : '';
+  board.endStep(name, 'done', `${scan.deletable.length} deletable${absent}, ${scan.refused.length} refused${reasons}`);
   return scan;
+}
+
+/**
+ * The data gate, always on: the CT whose address is the legacy Qdrant's is deleted only when every legacy collection
+ * is on the new instance with at least as many points. A dry run (nothing copied yet) only says it will check.
+ */
+async function dataGate(run: MigrationRun, guest: LegacyGuest, scan: LegacyScan): Promise<Refusal | undefined> {
+  const { plan, report } = run;
+  const qdrantHost = hostOfUrl(plan.qdrant.legacyUrl);
+  if (!qdrantHost || !(scan.evidence[guest.ctid] ?? []).includes(qdrantHost)) return undefined;
+  if (run.dryRun) {
+    report.changes.push(
+      `CT ${guest.ctid} hosts the legacy Qdrant: deleted only if every collection is on the new instance with at least as many points (checked before its deletion)`,
+    );
+    return undefined;
+  }
+  const collections = await quick.compareQdrantCollections.executeWithOptions(
+    { summary: `data gate: collections of ${plan.qdrant.legacyUrl} vs ${plan.qdrant.newUrl}` },
+    [{ legacyUrl: plan.qdrant.legacyUrl, newUrl: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey }],
+  );
+  report.data = { mode: plan.qdrant.data.mode, collections };
+  const why = dataGateRefusal(plan.qdrant.data.mode, collections);
+  return why
+    ? { ctid: guest.ctid, reason: `CT ${guest.ctid} (${guest.name}) hosts the legacy Qdrant: ${why}` }
+    : undefined;
 }
 
 async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refused: Refusal[]): Promise<LegacyGuest[]> {
@@ -56,24 +100,55 @@ async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refus
     return toDelete;
   }
   const backup = plan.backups.enabled ? ` (after a vzdump backup to ${plan.backups.storage})` : '';
+  const volumes = (g: LegacyGuest) => {
+    const kept = Object.entries(g.volumes ?? {}).filter(([, d]) => d === 'backup');
+    const gone = Object.entries(g.volumes ?? {}).filter(([, d]) => d === 'discard');
+    return `${kept.length ? `; volumes in the backup: ${kept.map(([k]) => k).join(', ')}` : ''}${gone.length ? `; volumes DISCARDED: ${gone.map(([k]) => k).join(', ')}` : ''}`;
+  };
   const items = [
-    ...toDelete.map((g) => `delete CT ${g.ctid} ${g.name}${backup}`),
+    ...toDelete.map((g) => `delete CT ${g.ctid} ${g.name}${backup}${volumes(g)}`),
     ...refused.map((r) => `kept: ${r.reason}`),
     ...report.legacyTraffic.map((t) => `⚠ ${t}`),
   ];
   board.setStepWaiting(name, 'waiting for approval');
   run.notify('waiting', `Approve deleting ${ctids}`);
+  person.state.approvalCandidates = toDelete.map((g) => g.ctid);
   await person.waitForApproval(() =>
-    board.wait('decommission-approval', 'Approve deleting these legacy containers.', items),
+    board.wait(
+      'decommission-approval',
+      'Approve deleting these legacy containers (keep any with --keep <ctid>).',
+      items,
+    ),
   );
   board.stopWaiting();
-  board.endStep(name, 'done', `approved by ${person.lastActor}`);
+  const kept = toDelete.filter((g) => person.state.deniedCtids.includes(g.ctid)).map((g) => g.ctid);
+  report.decommission.keptByOperator.push(...kept);
+  board.endStep(
+    name,
+    'done',
+    `approved by ${person.lastActor}${kept.length ? `; kept by the operator: CT ${kept.join(', ')}` : ''}`,
+  );
   run.recordOperator(person.lastRecord('approveDecommission'));
-  return toDelete.filter((g) => !person.state.deniedCtids.includes(g.ctid));
+  for (const ctid of kept) report.changes.push(`CT ${ctid}: kept by ${person.lastActor} at the approval`);
+  return toDelete.filter((g) => !kept.includes(g.ctid));
+}
+
+function recordAbsent(run: MigrationRun, guest: LegacyGuest): void {
+  run.report.decommission.results.push({ ctid: guest.ctid, outcome: 'already-absent', steps: ['already absent'] });
+  run.report.decommission.deleted.push(guest.ctid);
 }
 
 async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void> {
   const { plan, dryRun, report } = run;
+  // Again, right before this deletion: the approval may have waited for days, and the world may have changed.
+  const again = await scanLive(run, `scan again before deleting CT ${guest.ctid}`, [guest]);
+  if (again.absent.length) return recordAbsent(run, guest);
+  const refusal = again.refused[0] ?? (await dataGate(run, guest, again));
+  if (refusal) {
+    report.decommission.refused.push(refusal);
+    report.changes.push(`CT ${guest.ctid}: NOT deleted — ${refusal.reason}`);
+    return;
+  }
   const protectedVmids = {
     template: plan.templateVmid,
     gateway: plan.gateway.ctid,
@@ -98,13 +173,28 @@ async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void>
           },
         ],
       ),
-    (r) => `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}` : ''}`,
+    (r) =>
+      `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}${r.backup?.mountPointsIncluded.length ? ` (with ${r.backup.mountPointsIncluded.join(', ')})` : ''}` : ''}`,
   );
-  report.decommission.results.push(r);
+  const { backup, ...result } = r;
+  report.decommission.results.push(result);
   if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
-  if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
+  if (backup)
+    report.backups.push({
+      ctid: r.ctid,
+      volid: backup.volid,
+      size: backup.size,
+      mountPointsIncluded: backup.mountPointsIncluded,
+    });
+  else if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });
   if (r.outcome !== 'already-absent')
     report.changes.push(`CT ${r.ctid}: ${r.outcome}${r.backupVolid ? ` (backup ${r.backupVolid})` : ''}`);
+  for (const b of r.bindMounts ?? [])
+    report.changes.push(`CT ${r.ctid}: bind mount ${b.key} (${b.hostPath} → ${b.path}) stays on the host`);
+  if (r.discardedVolumes?.length && r.outcome === 'deleted')
+    report.changes.push(
+      `CT ${r.ctid}: volume(s) ${r.discardedVolumes.join(', ')} discarded with it, as the plan decides`,
+    );
 }
 
 /** `reindex` data mode: the producers re-index into the new Qdrant; the run checks before anything is deleted. */

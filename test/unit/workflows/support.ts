@@ -172,6 +172,24 @@ function defaultAnswers(): Answers {
       backupVolid: i.dryRun ? undefined : `local:backup/vzdump-lxc-${i.guest.ctid}.tar.zst`,
       steps: [],
     }),
+    inspectLegacyGuests: (i) =>
+      i.guests.map((g) => ({
+        ctid: g.ctid,
+        exists: true,
+        visible: true,
+        type: 'lxc' as const,
+        node: g.node,
+        name: g.name,
+        status: 'running',
+        addresses: g.ip ? [g.ip] : [],
+        mountPoints: [],
+      })),
+    readGatewayRoutes: (i) => ({
+      files: [i.gateway.siteFile],
+      upstreams: upstreamsNow(i.gateway.upstream).map((u) => ({ ...u, file: i.gateway.siteFile })),
+      literals: [],
+    }),
+    compareQdrantCollections: () => [],
     notify: () => ({ delivered: true, status: 200 }),
     prepareVolumeDirectory: (i) => ({
       vmid: i.vm.vmid,

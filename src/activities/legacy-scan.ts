@@ -1,0 +1,113 @@
+/**
+ * The live facts the decommission gates decide on (read-only):
+ * - `inspectLegacyGuests`: each legacy CT as the node has it now — there or not, every address of every NIC, every
+ *   mount point (Phoenix's LXC config no longer lists the legacy CTs; the node is the truth about them);
+ * - `readGatewayRoutes`: everything nginx in the gateway CT loads (`nginx -T`), as upstream servers and literal
+ *   `*_pass` addresses per file.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { GatewaySettings, LegacyGuest, ProxmoxSettings, SshEndpoint } from '../config/resolved-plan';
+import { splitNginxDump, routesOf, type GatewayRoutes } from '../nginx/loaded-config';
+import { lxcAddresses, lxcMountPoints, type LxcMountPoint, type ProxmoxApi } from '../proxmox';
+import { containerTarget, hostTarget, withSsh, type WorkerEnv } from '../remote';
+import { toActivityFailure } from './failures';
+import { heartbeat } from './heartbeat';
+import { converging, type ProxmoxActivityDeps } from './vms';
+
+export interface LegacyGuestLive {
+  ctid: number;
+  /** False when the vmid is free on the whole cluster: nothing to delete. */
+  exists: boolean;
+  /** False when the vmid is taken but the token may not see the guest. */
+  visible: boolean;
+  type?: 'qemu' | 'lxc';
+  node?: string;
+  name?: string;
+  status?: string;
+  /** Every static address of every `netN`, in effect or pending. */
+  addresses: string[];
+  mountPoints: LxcMountPoint[];
+}
+
+export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: WorkerEnv }) {
+  async function inspectOne(api: ProxmoxApi, guest: LegacyGuest): Promise<LegacyGuestLive> {
+    const ctid = guest.ctid;
+    if (await api.cluster.vmidIsFree(ctid))
+      return { ctid, exists: false, visible: true, addresses: [], mountPoints: [] };
+    const found = (await api.cluster.guests()).find((g) => g.vmid === ctid);
+    if (!found) return { ctid, exists: true, visible: false, addresses: [], mountPoints: [] };
+    const type: LegacyGuestLive['type'] = found.type === 'lxc' || found.type === 'qemu' ? found.type : undefined;
+    const node = found.node ?? guest.node;
+    const base = { ctid, exists: true, visible: true, type, node, name: found.name };
+    if (type !== 'lxc') return { ...base, status: found.status, addresses: [], mountPoints: [] };
+    const current = await api.lxc.currentConfig(node, ctid);
+    const withPending = await api.lxc.config(node, ctid);
+    const addresses = [...new Set([...lxcAddresses(current), ...lxcAddresses(withPending)])];
+    return {
+      ...base,
+      name: String(current.hostname ?? found.name ?? ''),
+      status: found.status,
+      addresses,
+      mountPoints: lxcMountPoints(current),
+    };
+  }
+
+  async function inspectLegacyGuests(input: {
+    proxmox: ProxmoxSettings;
+    guests: LegacyGuest[];
+  }): Promise<LegacyGuestLive[]> {
+    const api = deps.proxmoxFor(input.proxmox);
+    return converging(deps, 'inspect legacy guests', async () => {
+      const out: LegacyGuestLive[] = [];
+      for (const guest of input.guests) {
+        out.push(await inspectOne(api, guest));
+        heartbeat({ what: 'inspect legacy guests', done: out.length });
+      }
+      return out;
+    });
+  }
+
+  async function readGatewayRoutes(input: {
+    proxmoxHost: SshEndpoint;
+    gateway: GatewaySettings;
+  }): Promise<GatewayRoutes> {
+    const { gateway } = input;
+    const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : input.proxmoxHost;
+    let result;
+    try {
+      result = await withSsh(endpoint, deps.env, (session) => {
+        const target = gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid);
+        heartbeat({ what: 'nginx -T', on: target.describe });
+        return target.run([...gateway.nginxCommand, '-T'], { timeoutMs: endpoint.commandTimeoutMs });
+      });
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+    if (result.code !== 0) {
+      throw ApplicationFailure.create({
+        type: 'GatewayConfigUnreadable',
+        nonRetryable: true,
+        message: `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} exited ${result.code}: ${result.stderr.trim().slice(0, 500)}; without the loaded config no legacy CT can be shown to be unrouted, so none is deleted. Fix nginx's config (it fails \`nginx -t\`), then run again.`,
+      });
+    }
+    const files = splitNginxDump(result.stdout);
+    if (!files.length) {
+      throw ApplicationFailure.create({
+        type: 'GatewayConfigUnreadable',
+        nonRetryable: true,
+        message: `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} printed no configuration file; none is deleted.`,
+      });
+    }
+    try {
+      return routesOf(files);
+    } catch (err) {
+      throw ApplicationFailure.create({
+        type: 'GatewayConfigUnreadable',
+        nonRetryable: true,
+        message: `nginx's loaded config in CT ${gateway.ctid} could not be read for routes: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  return { inspectLegacyGuests, readGatewayRoutes };
+}
