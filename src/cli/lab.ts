@@ -21,7 +21,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
     .option('--auto-confirm', 'do the manual Portainer step, confirm and approve automatically; exit when the run ends')
     .option(
       '--report <file>',
-      'write a JSON report of the run (status, phases, changes, gateway, deleted/refused, logs)',
+      'write a JSON report of the run (status, phases, changes, gateway, decommission outcome per CT, kept, data, backups, logs)',
     )
     .option(
       '--faults <spec>',

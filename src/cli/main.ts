@@ -232,13 +232,24 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     ['reindex-done', '(reindex data mode) the producers have re-indexed into the new Qdrant'],
   ];
   for (const [name, description] of answers) {
+    const command = runRefOptions(program.command(name).description(description))
+      .addOption(ruleDefault('--by <name>', 'who answers', '$USER'))
+      .option('--note <text>', 'a note kept in the history and report');
+    if (name === 'approve-decommission')
+      command.option(
+        '--keep <ctid>',
+        'keep this CT (not deleted; repeatable; only a CT the approval lists for deletion)',
+        (v: string, all: string[]) => [...all, v],
+        [] as string[],
+      );
     commandFooter(
-      runRefOptions(program.command(name).description(description))
-        .addOption(ruleDefault('--by <name>', 'who answers', '$USER'))
-        .option('--note <text>', 'a note kept in the history and report'),
+      command,
       [
         `phoenix-migrate ${name} --plan plans/qdrant-to-dr-phoenix.json`,
         `phoenix-migrate ${name} --id migration-qdrant-to-dr-phoenix --by alice --note "${answerNotes[name]}"`,
+        ...(name === 'approve-decommission'
+          ? ['phoenix-migrate approve-decommission --plan plans/qdrant-to-dr-phoenix.json --keep 951']
+          : []),
       ],
       [ok, badInput, notFound, conflict, unavailable],
     ).action(action((o) => runAnswer(name, o, io)));

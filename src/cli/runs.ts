@@ -313,12 +313,20 @@ export type AnswerCommand = keyof typeof answers;
 /** Sends the person's answer as an Update: prints what the run said, or why it refused. */
 export async function runAnswer(
   command: AnswerCommand,
-  ref: RunRef & { by?: string; note?: string },
+  ref: RunRef & { by?: string; note?: string; keep?: string[] },
   io: CliIo,
 ): Promise<number> {
+  const keep = (ref.keep ?? []).map((k) => (/^[0-9]+$/.test(k) ? Number(k) : NaN));
+  if (keep.some((k) => !Number.isInteger(k))) {
+    io.err(
+      `--keep takes a CT id (e.g. --keep 951), got ${(ref.keep ?? []).filter((k) => !/^[0-9]+$/.test(k)).join(', ')}`,
+    );
+    return ExitCode.badInput;
+  }
   return withRun(ref, async (handle) => {
     try {
-      const result = await handle.executeUpdate(answers[command], { args: [operator(ref.by, ref.note)] });
+      const action = { ...operator(ref.by, ref.note), ...(keep.length ? { keep } : {}) };
+      const result = await handle.executeUpdate(answers[command], { args: [action] });
       io.out(result);
       return ExitCode.ok;
     } catch (err) {

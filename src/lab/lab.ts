@@ -45,6 +45,18 @@ export interface LabReport {
   gatewayUpstream: string[];
   deleted: number[];
   refused: { ctid: number; reason: string }[];
+  /** Every legacy CT of the plan and what became of it. */
+  decommission: {
+    ctid: number;
+    outcome: 'deleted' | 'already-absent' | 'refused' | 'kept' | 'not-reached';
+    reason?: string;
+  }[];
+  /** CTs the operator kept at the approval (`--keep`), apart from those a gate refused. */
+  keptByOperator: number[];
+  /** The data gate's view: each legacy collection's count on the legacy and the new Qdrant. */
+  data: { mode: string; collections: { name: string; legacyCount: number; newCount: number }[] };
+  /** The backups made before deleting, with the volume mount points each holds. */
+  backups: { ctid: number; volid: string; size?: number; mountPointsIncluded?: string[] }[];
   addressMap: Record<string, string>;
   auditLog: string;
   eventLog: string;
@@ -184,6 +196,18 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
     gatewayUpstream: upstream?.servers.map((s) => s.address) ?? [],
     deleted: report?.decommission.deleted ?? [],
     refused: report?.decommission.refused ?? [],
+    decommission: world.plan.legacyGuests.map((g) => {
+      const refusal = report?.decommission.refused.find((r) => r.ctid === g.ctid);
+      const result = report?.decommission.results.find((r) => r.ctid === g.ctid);
+      if (report?.decommission.keptByOperator.includes(g.ctid)) return { ctid: g.ctid, outcome: 'kept' as const };
+      if (refusal) return { ctid: g.ctid, outcome: 'refused' as const, reason: refusal.reason };
+      if (result?.outcome === 'deleted' || result?.outcome === 'already-absent')
+        return { ctid: g.ctid, outcome: result.outcome };
+      return { ctid: g.ctid, outcome: 'not-reached' as const };
+    }),
+    keptByOperator: report?.decommission.keptByOperator ?? [],
+    data: report?.data ?? { mode: world.plan.qdrant.data.mode, collections: [] },
+    backups: report?.backups ?? [],
     addressMap: world.addressMap,
     auditLog: path.resolve(world.auditLogPath),
     eventLog: path.resolve(world.events.file),

@@ -3,48 +3,9 @@
  */
 import type { LegacyGuest } from '../config/resolved-plan';
 
-export interface UpstreamRef {
-  name: string;
-  servers: { host: string; port?: number | null; address: string }[];
-}
-
 export interface Refusal {
   ctid: number;
   reason: string;
-}
-
-/**
- * A legacy guest is not deleted while anything still points at it: an upstream other than the one just moved, or
- * another guest that declares it as a dependency. Identity is the ctid; the IP is only how upstreams refer to it.
- */
-export function scanDependencies(input: {
-  legacy: LegacyGuest[];
-  movedUpstream: string;
-  upstreams: UpstreamRef[];
-  guestDependencies: Record<string, number[]>;
-}): { deletable: LegacyGuest[]; refused: Refusal[] } {
-  const legacyIds = new Set(input.legacy.map((g) => g.ctid));
-  const deletable: LegacyGuest[] = [];
-  const refused: Refusal[] = [];
-  for (const guest of input.legacy) {
-    const reasons: string[] = [];
-    if (guest.ip) {
-      for (const up of input.upstreams) {
-        if (up.name === input.movedUpstream) continue;
-        const hit = up.servers.find((s) => s.host === guest.ip);
-        if (hit) reasons.push(`nginx upstream ${up.name} still routes to ${hit.address}`);
-      }
-    }
-    for (const [dependent, deps] of Object.entries(input.guestDependencies)) {
-      // A dependent that is itself being decommissioned does not keep this one alive.
-      if (legacyIds.has(Number(dependent))) continue;
-      if (deps.includes(guest.ctid)) reasons.push(`guest ${dependent} declares it as a dependency`);
-    }
-    if (reasons.length)
-      refused.push({ ctid: guest.ctid, reason: `CT ${guest.ctid} (${guest.name}): ${reasons.join('; ')}` });
-    else deletable.push(guest);
-  }
-  return { deletable, refused };
 }
 
 /** `http://10.0.0.152:6333/x` → `10.0.0.152` (the workflow sandbox has no URL parser we want to rely on). */
@@ -99,15 +60,19 @@ export function scanLegacyGuests(input: {
   newServers: string[];
   routes: LoadedRoutes;
   guestDependencies: Record<string, number[]>;
+  /** Dry run: the cutover has not happened, so the moved upstream is taken as already on the new servers. */
+  assumeCutover?: boolean;
 }): LegacyScan {
   const legacyIds = new Set(input.legacy.map((g) => g.ctid));
   const protectedAt = new Map(input.protectedAddresses.map((p) => [p.address, p.who]));
   const moved = input.routes.upstreams.filter((u) => u.name === input.movedUpstream);
   const movedNow = moved.flatMap((u) => u.servers.map((s) => s.address));
   const cutoverInPlace =
-    moved.length > 0 &&
-    movedNow.length === input.newServers.length &&
-    input.newServers.every((s) => movedNow.includes(s));
+    input.assumeCutover ||
+    (moved.length > 0 &&
+      movedNow.length === input.newServers.length &&
+      input.newServers.every((s) => movedNow.includes(s)));
+  const upstreams = input.routes.upstreams.filter((u) => !(input.assumeCutover && u.name === input.movedUpstream));
   const out: LegacyScan = { deletable: [], absent: [], refused: [], evidence: {} };
   for (const guest of input.legacy) {
     const facts = input.live.find((l) => l.ctid === guest.ctid);
@@ -134,7 +99,7 @@ export function scanLegacyGuests(input: {
         `upstream ${input.movedUpstream} ${moved.length ? `points at ${movedNow.join(', ') || 'nothing'}` : 'is not in the loaded config'}, not exactly at the new servers ${input.newServers.join(', ')}`,
       );
     }
-    for (const up of input.routes.upstreams) {
+    for (const up of upstreams) {
       const hit = up.servers.find((s) => evidence.includes(s.host));
       if (hit) reasons.push(`nginx upstream ${up.name} (${up.file}:${up.line}) still routes to ${hit.address}`);
     }

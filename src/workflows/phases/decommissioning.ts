@@ -55,6 +55,7 @@ async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]):
       newServers: plan.gateway.newServers,
       routes,
       guestDependencies: plan.guestDependencies,
+      assumeCutover: run.dryRun,
     });
   });
   const reasons = scan.refused.length ? `: ${scan.refused.map((r) => r.reason).join('; ')}` : '';

@@ -12,6 +12,7 @@ import {
   type CutoverGatewayResult,
   type RollbackGatewayResult,
 } from '../../../src/activities/gateway';
+import { createLegacyScanActivities } from '../../../src/activities/legacy-scan';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { READ_SCRIPT } from '../../../src/nginx/scripts';
 import { withSsh } from '../../../src/remote';
@@ -91,6 +92,37 @@ describeIf('the SSH gate in front of the gateway activities', () => {
       dryRun: true,
     })) as CutoverGatewayResult;
     expect(dry.changed).toBe(true);
+  });
+
+  it('lets the decommission scan read everything nginx loads (`nginx -T` in CT 101), and nothing beyond it', async () => {
+    const { readGatewayRoutes } = createLegacyScanActivities({
+      env: sshd.env,
+      proxmoxFor: () => {
+        throw new Error('no Proxmox here');
+      },
+    });
+    const gateway = {
+      ctid: 101,
+      name: 'Nginx-Phoenix',
+      ip: '127.0.0.153',
+      access: { via: 'pct' as const },
+      siteFile: ng.siteFile,
+      upstream: 'qdrant_service',
+      newServers: [ng.newBackend.address],
+      nginxCommand: ng.nginxCommand,
+      backupDir: ng.backupDir,
+      lockFile: ng.lockFile,
+      pidFile: ng.pidFile,
+      errorLog: ng.errorLog,
+    };
+    const routes = await readGatewayRoutes({ proxmoxHost: sshd.endpoint(), gateway });
+    // nginx names each file as it includes it (the sites-enabled symlink).
+    expect(routes.files).toContain(ng.siteFile);
+    expect(routes.upstreams.find((u) => u.name === 'qdrant_service')?.file).toBe(ng.siteFile);
+    const refused = await withSsh(sshd.endpoint(), sshd.env, (s) =>
+      s.run(['pct', 'exec', '101', '--', ...ng.nginxCommand, '-T', '-c', '/etc/passwd']),
+    );
+    expect(refused.code).toBe(126);
   });
 
   it('refuses anything else, and a script whose hash is not pinned', async () => {

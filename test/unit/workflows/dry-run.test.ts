@@ -54,7 +54,15 @@ describe('dry run', () => {
     expect(report.outcome).toBe('dry-run');
     expectNothingChanged(stubs);
     expect(new Set(stubs.names())).toEqual(
-      new Set(['preflight', 'provisionComposeFiles', 'ensureVm', 'cutoverGateway', 'readGateway', 'decommissionGuest']),
+      new Set([
+        'preflight',
+        'inspectLegacyGuests',
+        'provisionComposeFiles',
+        'ensureVm',
+        'cutoverGateway',
+        'readGatewayRoutes',
+        'decommissionGuest',
+      ]),
     );
     expect(
       stubs

@@ -175,14 +175,24 @@ function defaultAnswers(): Answers {
     inspectLegacyGuests: (i) =>
       i.guests.map((g) => ({
         ctid: g.ctid,
-        exists: true,
+        // As on the real node: the old gateway CT 953 is already gone.
+        exists: g.ctid !== 953,
         visible: true,
         type: 'lxc' as const,
         node: g.node,
         name: g.name,
         status: 'running',
         addresses: g.ip ? [g.ip] : [],
-        mountPoints: [],
+        // The volumes the plan decides, as the node has them (no backup=1 yet).
+        mountPoints: Object.keys(g.volumes ?? {}).map((key) => ({
+          key,
+          kind: 'volume' as const,
+          source: `pool:subvol-${g.ctid}-disk-1`,
+          path: '/data',
+          sizeGb: 20,
+          backup: false,
+          raw: `pool:subvol-${g.ctid}-disk-1,mp=/data,size=20G`,
+        })),
       })),
     readGatewayRoutes: (i) => ({
       files: [i.gateway.siteFile],

@@ -29,6 +29,7 @@ const DOWNSTREAM = [
   'readGateway',
   'verifyQdrant',
   'verifyGatewayIdentity',
+  'readGatewayRoutes',
   'decommissionGuest',
 ] as const;
 
