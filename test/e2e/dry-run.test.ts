@@ -36,12 +36,12 @@ describeIf('migration: dry run', () => {
     expect(changes).toMatch(/compose file .*: would-create/);
     expect(changes).toMatch(/VM 1002: clone 9000 → 1002 \(would be\)/);
     expect(changes).toMatch(/nginx upstream qdrant_service: .* → .* \(would change\)/);
-    expect(changes).toMatch(/kept \(refused by the dependency scan\): CT 950/);
+    expect(changes).toMatch(/kept \(refused by a gate\): CT 950 .*qwen_service/);
     expect(report.decommission.results.map((r) => [r.ctid, r.outcome])).toEqual(
       expect.arrayContaining([[951, expect.stringMatching(/would/)]]),
     );
     expect(report.needsPerson.join('\n')).toMatch(/Phase 4: deploy the Qdrant stack .*confirm-portainer/);
-    expect(report.needsPerson.join('\n')).toMatch(/Phase 5: approve deleting CT 951, 952, 953/);
+    expect(report.needsPerson.join('\n')).toMatch(/Phase 5: approve deleting CT 951, 952 .*kept: 950/);
     expect(
       report.steps
         .filter((s) => s.status === 'skipped')

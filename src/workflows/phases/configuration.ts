@@ -1,9 +1,10 @@
 /** Phase 1 — Declarative Configuration: the plan is checked against the live world before anything changes. */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { FailureType } from '../../failure-types';
 import { quick } from '../activity-proxies';
 import { volumeProblems, type LegacyGuestFacts } from '../gates';
 import type { MigrationRun } from '../run';
+import { LIVE_DECOMMISSION_GATES } from './decommissioning';
 
 export async function declareConfiguration(run: MigrationRun): Promise<void> {
   const name = 'preflight on live state';
@@ -18,17 +19,18 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
   );
   // The legacy CTs as the node has them: every volume a backup would skip must be decided before anything changes.
   const legacy = run.plan.legacyGuests;
-  const live = legacy.length
-    ? await run.step(
-        'legacy CTs: volumes decided',
-        () =>
-          quick.inspectLegacyGuests.executeWithOptions(
-            { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
-            [{ proxmox: run.plan.proxmox, guests: legacy }],
-          ),
-        (r) => describeVolumes(r),
-      )
-    : [];
+  const live =
+    legacy.length && patched(LIVE_DECOMMISSION_GATES)
+      ? await run.step(
+          'legacy CTs: volumes decided',
+          () =>
+            quick.inspectLegacyGuests.executeWithOptions(
+              { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
+              [{ proxmox: run.plan.proxmox, guests: legacy }],
+            ),
+          (r) => describeVolumes(r),
+        )
+      : [];
   const problems = [...preflight.problems, ...volumeProblems(legacy, live)];
   if (!problems.length) return;
   const list = problems.map((p) => `${p.item} — fix: ${p.fix}`);

@@ -4,7 +4,7 @@
  * gate for the CT hosting the legacy Qdrant; the operator's approval (who may keep any CT); then, for each CT, the scan
  * again right before its deletion — a route added while the approval waited refuses it — and the backup and delete.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { LegacyGuest } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
 import { verifyStartToCloseMs } from '../../timeouts';
@@ -12,8 +12,13 @@ import { long, quick } from '../activity-proxies';
 import { dataGateRefusal, hostOfUrl, scanLegacyGuests, type LegacyScan, type Refusal } from '../gates';
 import type { MigrationRun } from '../run';
 import { allOrFirstFailure } from '../text';
+import { decommissionLegacyV1 } from './decommissioning-v1';
+
+/** The patch id of issue 17's gates (live scan, volumes at preflight, data gate): older histories take the old path. */
+export const LIVE_DECOMMISSION_GATES = 'live-decommission-gates';
 
 export async function decommissionLegacy(run: MigrationRun): Promise<void> {
+  if (!patched(LIVE_DECOMMISSION_GATES)) return decommissionLegacyV1(run);
   if (run.plan.qdrant.data.mode === 'reindex' && !run.dryRun) await run.once('reindex', () => waitForReindex(run));
   const scan = await scanLive(run, 'dependency scan', run.plan.legacyGuests);
   for (const guest of scan.absent) recordAbsent(run, guest);
@@ -136,7 +141,8 @@ async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refus
 
 function recordAbsent(run: MigrationRun, guest: LegacyGuest): void {
   run.report.decommission.results.push({ ctid: guest.ctid, outcome: 'already-absent', steps: ['already absent'] });
-  run.report.decommission.deleted.push(guest.ctid);
+  // `deleted` says what is gone at the end of a real run; a dry run only reports that it found the CT absent.
+  if (!run.dryRun) run.report.decommission.deleted.push(guest.ctid);
 }
 
 async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void> {
@@ -199,7 +205,7 @@ async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void>
 }
 
 /** `reindex` data mode: the producers re-index into the new Qdrant; the run checks before anything is deleted. */
-async function waitForReindex(run: MigrationRun): Promise<void> {
+export async function waitForReindex(run: MigrationRun): Promise<void> {
   const { plan, board, person } = run;
   const { qdrant, timings } = plan;
   const name = 'wait for re-indexing';

@@ -197,7 +197,8 @@ describe('continue-as-new', () => {
       ])
         expect(activities).toContain(name);
       expect(activities.filter((a) => a === 'ensureVm')).toHaveLength(2);
-      expect(activities.filter((a) => a === 'decommissionGuest')).toHaveLength(report.decommission.deleted.length);
+      // 953 is already gone from the node: recorded as deleted (already absent) without a decommission call.
+      expect(activities.filter((a) => a === 'decommissionGuest')).toHaveLength(report.decommission.deleted.length - 1);
       // Nothing is done twice across runs: the phases a run finished are skipped by the next.
       expect(activities.filter((a) => a === 'preflight')).toHaveLength(1);
     });

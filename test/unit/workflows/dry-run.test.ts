@@ -74,7 +74,7 @@ describe('dry run', () => {
     expect(stubs.callsOf('checkReadiness')).toEqual([]);
     expect(report.needsPerson).toEqual([
       expect.stringMatching(/^Phase 4: deploy the Qdrant stack in Portainer/),
-      expect.stringMatching(/^Phase 5: approve deleting CT 950, 951, 952, 953/),
+      expect.stringMatching(/^Phase 5: approve deleting CT 950, 951, 952 /), // 953 is already gone
     ]);
     expect(report.changes).toEqual(
       expect.arrayContaining([
