@@ -3,7 +3,6 @@
  * count on the new instance (absent = -1). The decision (delete the CT that hosts the legacy Qdrant only when every
  * collection is there with at least as many points) is the workflow's, in gates.ts.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import type { SecretRef } from '../config/resolved-plan';
 import { QdrantClient } from '../qdrant/client';
 import { describeSecretRef } from '../secrets';
@@ -29,10 +28,7 @@ export function createDataGateActivities(deps: { resolveSecret(ref: SecretRef): 
       try {
         apiKey = await deps.resolveSecret(input.apiKey);
       } catch (e) {
-        throw ApplicationFailure.nonRetryable(
-          `Qdrant api key (${describeSecretRef(input.apiKey)}): ${(e as Error).message}`,
-          'SecretMissing',
-        );
+        throw toActivityFailure(e, `Qdrant api key (${describeSecretRef(input.apiKey)})`);
       }
     }
     const timeoutMs = input.timeoutMs ?? 30_000;

@@ -5,12 +5,12 @@
  * - `readGatewayRoutes`: everything nginx in the gateway CT loads (`nginx -T`), as upstream servers and literal
  *   `*_pass` addresses per file.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import type { GatewaySettings, LegacyGuest, ProxmoxSettings, SshEndpoint } from '../config/resolved-plan';
 import { splitNginxDump, routesOf, type GatewayRoutes } from '../nginx/loaded-config';
 import { lxcAddresses, lxcMountPoints, type LxcMountPoint, type ProxmoxApi } from '../proxmox';
 import { containerTarget, hostTarget, withSsh, type WorkerEnv } from '../remote';
-import { toActivityFailure } from './failures';
+import { FailureType } from '../failure-types';
+import { refuse, toActivityFailure } from './failures';
 import { heartbeat } from './heartbeat';
 import { converging, type ProxmoxActivityDeps } from './vms';
 
@@ -84,28 +84,25 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
       throw toActivityFailure(err);
     }
     if (result.code !== 0) {
-      throw ApplicationFailure.create({
-        type: 'GatewayConfigUnreadable',
-        nonRetryable: true,
-        message: `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} exited ${result.code}: ${result.stderr.trim().slice(0, 500)}; without the loaded config no legacy CT can be shown to be unrouted, so none is deleted. Fix nginx's config (it fails \`nginx -t\`), then run again.`,
-      });
+      throw refuse(
+        FailureType.GatewayConfigUnreadable,
+        `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} exited ${result.code}: ${result.stderr.trim().slice(0, 500)}; without the loaded config no legacy CT can be shown to be unrouted, so none is deleted. Fix what the message says (an SSH gate refusal: update the gate; otherwise nginx's config fails \`nginx -t\`), then run again.`,
+      );
     }
     const files = splitNginxDump(result.stdout);
     if (!files.length) {
-      throw ApplicationFailure.create({
-        type: 'GatewayConfigUnreadable',
-        nonRetryable: true,
-        message: `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} printed no configuration file; none is deleted.`,
-      });
+      throw refuse(
+        FailureType.GatewayConfigUnreadable,
+        `\`${gateway.nginxCommand.join(' ')} -T\` in CT ${gateway.ctid} printed no configuration file; none is deleted.`,
+      );
     }
     try {
       return routesOf(files);
     } catch (err) {
-      throw ApplicationFailure.create({
-        type: 'GatewayConfigUnreadable',
-        nonRetryable: true,
-        message: `nginx's loaded config in CT ${gateway.ctid} could not be read for routes: ${(err as Error).message}`,
-      });
+      throw refuse(
+        FailureType.GatewayConfigUnreadable,
+        `nginx's loaded config in CT ${gateway.ctid} could not be read for routes: ${(err as Error).message}`,
+      );
     }
   }
 
