@@ -31,6 +31,9 @@ describeIf('fault matrix: permanent errors surface at once', () => {
 
   /** Starts a variant, drives it to its end, and checks the common part: FAILED fast, nothing touched downstream. */
   async function runToFailure(variant: { plan: ResolvedPlan; digest: string }) {
+    // The legacy CTs on the node before the run (CT 953 is already gone in the real homelab) must all be there after.
+    const present = mw.world.plan.legacyGuests.filter((g) => mw.world.proxmox.guest(g.ctid)).map((g) => g.ctid);
+    expect(present.length).toBeGreaterThan(0);
     const started = Date.now();
     const handle = await mw.start({ ...variant, workflowId: `migration-${variant.plan.name}-permanent-${n++}` });
     const result = await driveToEnd(mw, handle);
@@ -47,7 +50,7 @@ describeIf('fault matrix: permanent errors surface at once', () => {
       ...(ran.has('ensureVm') ? [] : ['provisionComposeFiles']),
     ])
       expect(ran).not.toContain(later);
-    for (const g of mw.world.plan.legacyGuests) expect(mw.world.proxmox.guest(g.ctid)).toBeDefined();
+    for (const ctid of present) expect(mw.world.proxmox.guest(ctid)).toBeDefined();
     expect(await gatewayBackend(mw.world)).toBe('legacy');
     return { result, outcomes, failure: result.failure ?? '' };
   }
