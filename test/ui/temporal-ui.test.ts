@@ -133,7 +133,8 @@ describeIf('Temporal Web UI (chromium)', () => {
     await openTab(page, 'User Metadata');
     const text = await shows(page, /Waiting for a person/, 'current-details');
     expect(text).toMatch(new RegExp(`Migration ${ww.world.plan.name}\\s+— ${PHASE_4}`));
-    expect(text).toMatch(/Waiting for a person: In Portainer .*add a stack .qdrant./);
+    // Portainer CE's own steps: the agent environment, then a stack from the web editor or an upload.
+    expect(text).toMatch(/Waiting for a person: In Portainer .*Add environment .*Add stack .qdrant.: Web editor/);
     expect(text).toContain(`phoenix-migrate confirm-portainer --id ${handle.workflowId}`);
     expect(text).toMatch(/Infrastructure Provisioning[\s\S]*VM 1002 Dr-Phoenix — clone 9000 → 1002/);
     // The static summary (the UI shows "/" as a fraction slash).
@@ -167,7 +168,7 @@ describeIf('Temporal Web UI (chromium)', () => {
     await page.goto(workflowUrl);
     const text = await shows(page, /clone 9000 → 1002/, 'timeline');
     expect(text).toContain('ensureVm • clone 9000 → 1002 (Dr-Phoenix)');
-    expect(text).toContain('ensureVm • clone 9000 → 1001 (Portainer)');
+    expect(text).toContain('ensureVm • adopt VM 1001 in place (Portainer), or clone 9000 if absent');
     expect(text).toContain('preflight • preflight: template, vmids, gateway, NFS export, legacy guests');
     expect(text).toMatch(/provisionComposeFiles • push qdrant\/docker-compose\.yml → 127\.0\.0\.13/);
   });
