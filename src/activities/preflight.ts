@@ -7,6 +7,7 @@ import type { ProxmoxApi } from '../proxmox';
 import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import type { MissingItem } from './readiness';
 import { heartbeat } from './heartbeat';
+import { comparePhoenixEntries } from './phoenix-entry';
 import { adoptionDiff } from './vms';
 import { withFailureTranslation } from './failures';
 
@@ -136,6 +137,22 @@ export function createPreflightActivities(deps: PreflightDeps) {
       try {
         await withSsh(plan.proxmoxHost, deps.env, async (session) => {
           const host = hostTarget(session);
+          if (plan.provisioning.provisioner === 'phoenix-cli') {
+            const file = plan.provisioning.phoenixVmConfig;
+            const read = await host.run(['cat', '--', file]);
+            const found =
+              read.code === 0
+                ? comparePhoenixEntries(plan.vms, read.stdout, file)
+                : [
+                    {
+                      item: `Phoenix's VM config ${file} cannot be read on ${plan.proxmoxHost.host} (exit ${read.code}: ${read.stderr.trim()})`,
+                      fix: 'the phoenix-cli provisioner compares it with the plan: check provisioning.phoenixVmConfig and the SSH gate',
+                    },
+                  ];
+            problems.push(...found);
+            if (!found.length)
+              checks.push(`Phoenix's own entries for VM ${plan.vms.map((v) => v.vmid).join(', ')} agree with the plan`);
+          }
           for (const dir of exportDirs) {
             const res = await host.run(['test', '-d', dir]);
             if (res.code === 0) checks.push(`NFS export ${dir} present`);

@@ -458,6 +458,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       errorLog: gateway.errorLog,
       nginx: gateway.nginxCommand,
       pct: [path.join(binDir, 'pct')],
+      phoenixVmConfig: path.join(configDir, 'phoenix_vm_configs.json'),
     });
 
     // ── the lab's own configs: every address and path pointing into this world ────────────────────────────
@@ -511,6 +512,8 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         ...(opts.portainerCredentials === false ? {} : { credentials: { apiKey: { env: credentialsEnv } } }),
       },
       ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
+      // The lab's copy of Phoenix's VM config (addresses mapped like the plan's) is what the gate lets preflight read.
+      provisioning: { ...plan.provisioning, phoenixVmConfig: path.join(configDir, 'phoenix_vm_configs.json') },
       approvals: { decommission: opts.approvals ?? true },
       durations: { ...DEFAULT_DURATIONS, ...opts.durations },
       ...(opts.notifyWebhookUrlEnv ? { notify: { webhookUrlEnv: opts.notifyWebhookUrlEnv } } : {}),

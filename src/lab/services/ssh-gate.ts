@@ -20,6 +20,8 @@ export interface GateSettings {
   errorLog: string;
   nginx: string[];
   pct: string[];
+  /** Phoenix's VM config the phoenix-cli provisioner's preflight reads (`cat -- FILE`); the gate's default otherwise. */
+  phoenixVmConfig?: string;
 }
 
 /** The lines of allowed-scripts.sha256 (what `node deploy/proxmox-host/print-allowed-scripts.js` prints). */
@@ -60,6 +62,7 @@ export function writeGateConfig(dir: string, s: GateSettings): void {
       `ALLOWED=${allowed}`,
       `NGINX=${quote(s.nginx)}`,
       `PCT=${quote(s.pct)}`,
+      ...(s.phoenixVmConfig ? [`PHOENIX_VM_CONFIG=${s.phoenixVmConfig}`] : []),
       '',
     ].join('\n'),
   );
