@@ -245,11 +245,11 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     commandFooter(
       command,
       [
-        `phoenix-migrate ${name} --plan plans/qdrant-to-dr-phoenix.json`,
+        // Two examples each; approve-decommission's second shows --keep (its own option).
+        name === 'approve-decommission'
+          ? 'phoenix-migrate approve-decommission --plan plans/qdrant-to-dr-phoenix.json --keep 951'
+          : `phoenix-migrate ${name} --plan plans/qdrant-to-dr-phoenix.json`,
         `phoenix-migrate ${name} --id migration-qdrant-to-dr-phoenix --by alice --note "${answerNotes[name]}"`,
-        ...(name === 'approve-decommission'
-          ? ['phoenix-migrate approve-decommission --plan plans/qdrant-to-dr-phoenix.json --keep 951']
-          : []),
       ],
       [ok, badInput, notFound, conflict, unavailable],
     ).action(action((o) => runAnswer(name, o, io)));
