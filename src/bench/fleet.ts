@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ResolvedPlan } from '../config/resolved-plan';
+import { request } from 'undici';
 import { dispatcherFor } from '../http/tls';
+import { parseUpstreamBlocks, type Block } from '../nginx/tokens';
 import { PortainerClient } from '../portainer/client';
 import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
 import type { World } from '../lab/world';
@@ -95,30 +97,130 @@ export async function addTenants(world: World, count: number, first = 0): Promis
   // The gateway: every tenant's upstream (on its legacy Qdrant) and a location for it, plus a second upstream on
   // its CT *0 (like embedding_service on CT 950) so each dependency scan keeps one CT, as in the single run.
   const site = fs.readFileSync(world.gateway.realSiteFile, 'utf8');
-  const upstreams = tenants
-    .map(
-      (t) =>
-        `upstream qdrant_t${t.index} { server ${t.legacy.host}:${t.legacy.port}; }\nupstream embedding_t${t.index} { server ${legacyIp(t.index, '127.0.0.150')}:8000; }`,
-    )
-    .join('\n');
-  const locations = tenants
-    .map(
-      (t) => `    location /qdrant-t${t.index}/ { proxy_pass http://qdrant_t${t.index}/; proxy_connect_timeout 2s; }`,
-    )
-    .join('\n');
-  const at = site.indexOf('server {');
-  const end = site.lastIndexOf('}');
   fs.writeFileSync(
     world.gateway.realSiteFile,
-    `${site.slice(0, at)}${upstreams}\n\n${site.slice(at, end)}${locations}\n}\n`,
+    withTenantRoutes(
+      site,
+      base.qdrant.gatewayUrl,
+      tenants.map((t) => ({
+        index: t.index,
+        qdrant: `${t.legacy.host}:${t.legacy.port}`,
+        embedding: `${legacyIp(t.index, '127.0.0.150')}:8000`,
+      })),
+    ),
   );
   const cmd = world.plan.gateway.nginxCommand;
   for (const flag of [['-t'], ['-s', 'reload']]) {
     const r = spawnSync(cmd[0], [...cmd.slice(1), ...flag], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`fleet gateway: nginx ${flag.join(' ')} failed: ${r.stderr}`);
   }
-  await sleep(500);
+  // The reload is asynchronous (new workers start, old ones drain): wait until the last tenant's route answers.
+  const last = tenants[tenants.length - 1];
+  if (last) await waitForRoute(`${last.plan.qdrant.gatewayUrl}/readyz`);
   return tenants;
+}
+
+export interface TenantRoute {
+  index: number;
+  /** `HOST:PORT` of the tenant's legacy Qdrant (`qdrant_tK`) and of its CT *0 stand-in (`embedding_tK`). */
+  qdrant: string;
+  embedding: string;
+}
+
+/**
+ * The gateway site with each tenant's upstreams (after the site's last upstream, or before the first server block)
+ * and its `location /qdrant-tK/` inside the server block that serves `gatewayUrl` — the one whose `listen` has the
+ * URL's port (and `ssl` exactly when the URL is https). The real site has two servers (port 80 for the API routes,
+ * HTTPS for Portainer): a location put into the wrong one would never be reached through the tenant's gatewayUrl.
+ * Parsed with the repo's nginx tokenizer, so comments, quotes and nested locations cannot mislead it. Pure.
+ */
+export function withTenantRoutes(site: string, gatewayUrl: string, tenants: TenantRoute[]): string {
+  const parsed = parseUpstreamBlocks(site);
+  if (!parsed.ok) throw new Error(`fleet gateway: the site does not parse: ${parsed.error}`);
+  const server = serverBlockFor(parsed.blocks, gatewayUrl);
+  const siblings = parsed.upstreams.filter((u) =>
+    parsed.blocks.some((b) => b.open === u.open && b.depth === server.depth),
+  );
+  const lastUpstream = siblings[siblings.length - 1];
+  const upstreams = tenants
+    .map(
+      (t) =>
+        `upstream qdrant_t${t.index} { server ${t.qdrant}; }\nupstream embedding_t${t.index} { server ${t.embedding}; }`,
+    )
+    .join('\n');
+  const locations = tenants
+    .map(
+      (t) => `    location /qdrant-t${t.index}/ { proxy_pass http://qdrant_t${t.index}/; proxy_connect_timeout 2s; }\n`,
+    )
+    .join('');
+  // Two insertions, the later offset first so the earlier one stays valid.
+  const upstreamAt = lastUpstream ? lastUpstream.close + 1 : server.start;
+  const upstreamText = lastUpstream ? `\n${upstreams}` : `${upstreams}\n\n`;
+  // Before the server's `}`: at the start of its line when it stands alone there, else right before it.
+  const closeLineStart = site.lastIndexOf('\n', server.close - 1) + 1;
+  const ownLine = /^[ \t]*$/.test(site.slice(closeLineStart, server.close));
+  const locationAt = ownLine ? closeLineStart : server.close;
+  const locationText = ownLine ? locations : `\n${locations}`;
+  return (
+    site.slice(0, upstreamAt) +
+    upstreamText +
+    site.slice(upstreamAt, locationAt) +
+    locationText +
+    site.slice(locationAt)
+  );
+}
+
+/** The `server` block that answers `url`: a `listen` with the URL's port, and `ssl` exactly when it is https. */
+function serverBlockFor(blocks: Block[], url: string): Block {
+  const u = new URL(url);
+  const https = u.protocol === 'https:';
+  const port = Number(u.port || (https ? 443 : 80));
+  const servers = blocks.filter((b) => b.words.length === 1 && b.words[0].value === 'server' && !b.words[0].quoted);
+  const matches = servers.filter((b) =>
+    b.statements.some((st) => {
+      if (st.words[0].value !== 'listen' || st.words.length < 2) return false;
+      const address = st.words[1].value;
+      const m = /^(?:(.*):)?(\d+)$/.exec(address);
+      if (!m || Number(m[2]) !== port) return false;
+      const host = (m[1] ?? '*').replace(/^\[|\]$/g, '');
+      const ssl = st.words.slice(2).some((w) => w.value === 'ssl');
+      return ssl === https && (host === '*' || host === u.hostname.replace(/^\[|\]$/g, ''));
+    }),
+  );
+  if (matches.length !== 1)
+    throw new Error(
+      `fleet gateway: ${matches.length === 0 ? 'no' : matches.length} server block(s) of the site listen for ${url} ` +
+        `(servers listen on: ${servers.map((b) => listensOf(b).join(', ') || '(default)').join(' | ')})`,
+    );
+  return matches[0];
+}
+
+const listensOf = (b: Block) =>
+  b.statements
+    .filter((st) => st.words[0].value === 'listen')
+    .map((st) =>
+      st.words
+        .slice(1)
+        .map((w) => w.value)
+        .join(' '),
+    );
+
+/** Polls `url` until it answers 200 (at most 10 s). */
+async function waitForRoute(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await request(url, { headersTimeout: 2_000, bodyTimeout: 2_000 });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+      last = `HTTP ${res.statusCode}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`fleet gateway: ${url} does not answer 200 after the reload (last: ${last})`);
 }
 
 /** The person's Portainer step for one tenant: a stack from its compose file; its new Qdrant then answers. */

@@ -2,6 +2,7 @@
  * A small nginx config tokenizer that keeps byte positions, so a rewrite can touch only what it means to.
  * Mirrors nginx's own rules closely enough for upstream blocks: `#` starts a comment only where a token
  * could start, quotes and backslashes protect `;{}#` and spaces, `${var}` braces belong to the word.
+ * Besides the upstream blocks it lists every block with its direct statements (e.g. to find a `server` by `listen`).
  */
 
 export interface Word {
@@ -33,7 +34,21 @@ export interface UpstreamBlock {
   nestedBlocks: string[];
 }
 
-export type ParseResult = { ok: true; upstreams: UpstreamBlock[] } | { ok: false; error: string };
+/** Any block (`server {`, `location /x {`, `upstream n {`, `http {` …), in the order its `{` appears. */
+export interface Block {
+  /** The words before the `{`, e.g. `server` or `location /qdrant/`. */
+  words: Word[];
+  start: number;
+  /** Offsets of the `{` and the `}`. */
+  open: number;
+  close: number;
+  /** 0 for a block at the top of the text, 1 for one inside it, … */
+  depth: number;
+  /** The statements directly inside (not those of nested blocks). */
+  statements: Statement[];
+}
+
+export type ParseResult = { ok: true; upstreams: UpstreamBlock[]; blocks: Block[] } | { ok: false; error: string };
 
 export function lineOf(text: string, pos: number): number {
   let line = 1;
@@ -42,6 +57,7 @@ export function lineOf(text: string, pos: number): number {
 }
 
 interface Frame {
+  block?: Block;
   upstream?: UpstreamBlock;
   /** The upstream this frame sits inside (a nested block in an upstream). */
   inside?: UpstreamBlock;
@@ -49,6 +65,7 @@ interface Frame {
 
 export function parseUpstreamBlocks(text: string): ParseResult {
   const upstreams: UpstreamBlock[] = [];
+  const blocks: Block[] = [];
   const stack: Frame[] = [{}];
   let words: Word[] = [];
   let i = 0;
@@ -68,8 +85,11 @@ export function parseUpstreamBlocks(text: string): ParseResult {
     }
     if (ch === ';') {
       const frame = top();
-      if (words.length > 0 && frame.upstream)
-        frame.upstream.statements.push({ words, start: words[0].start, end: i + 1 });
+      if (words.length > 0) {
+        const statement = { words, start: words[0].start, end: i + 1 };
+        frame.upstream?.statements.push(statement);
+        frame.block?.statements.push(statement);
+      }
       words = [];
       i++;
       continue;
@@ -77,18 +97,27 @@ export function parseUpstreamBlocks(text: string): ParseResult {
     if (ch === '{') {
       const frame = top();
       const owner = frame.upstream ?? frame.inside;
+      const block: Block = {
+        words,
+        start: words[0]?.start ?? i,
+        open: i,
+        close: -1,
+        depth: stack.length - 1,
+        statements: [],
+      };
+      blocks.push(block);
       if (owner) {
         owner.nestedBlocks.push(
           `a nested block \`${words.map((w) => w.value).join(' ')} {\` at line ${lineOf(text, i)}`,
         );
-        stack.push({ inside: owner });
+        stack.push({ block, inside: owner });
       } else if (words.length >= 1 && words[0].value === 'upstream' && !words[0].quoted) {
         if (words.length !== 2)
           return {
             ok: false,
             error: `the upstream at line ${lineOf(text, words[0].start)} has ${words.length - 1} names; expected exactly one`,
           };
-        const block: UpstreamBlock = {
+        const upstream: UpstreamBlock = {
           name: words[1].value,
           line: lineOf(text, words[0].start),
           start: words[0].start,
@@ -97,10 +126,10 @@ export function parseUpstreamBlocks(text: string): ParseResult {
           statements: [],
           nestedBlocks: [],
         };
-        upstreams.push(block);
-        stack.push({ upstream: block });
+        upstreams.push(upstream);
+        stack.push({ block, upstream });
       } else {
-        stack.push({});
+        stack.push({ block });
       }
       words = [];
       i++;
@@ -113,6 +142,7 @@ export function parseUpstreamBlocks(text: string): ParseResult {
         return { ok: false, error: `unexpected "}" at line ${lineOf(text, i)}: no block is open` };
       const frame = stack.pop() as Frame;
       if (frame.upstream) frame.upstream.close = i;
+      if (frame.block) frame.block.close = i;
       i++;
       continue;
     }
@@ -162,5 +192,5 @@ export function parseUpstreamBlocks(text: string): ParseResult {
   if (words.length > 0)
     return { ok: false, error: `the last statement (line ${lineOf(text, words[0].start)}) has no ";"` };
   if (stack.length > 1) return { ok: false, error: `a block is not closed: ${stack.length - 1} "{" without "}"` };
-  return { ok: true, upstreams };
+  return { ok: true, upstreams, blocks };
 }
