@@ -293,7 +293,7 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
       if (found.type !== 'lxc') {
         throw refuse(
           FailureType.NotAContainer,
-          `vmid ${ctid} is a ${found.type} guest ("${found.name ?? '?'}"), not the legacy container ${guest.name}; refusing to delete it.`,
+          `vmid ${ctid} is a ${found.type} guest ("${found.name ?? '?'}"), not the legacy container${guest.name ? ` ${guest.name}` : ''}; refusing to delete it.`,
         );
       }
       if (found.node !== guest.node) {
@@ -304,6 +304,12 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
       }
       const config = await api.lxc.currentConfig(guest.node, ctid);
       const name = String(config.hostname ?? found.name ?? '');
+      if (guest.name === undefined) {
+        throw refuse(
+          FailureType.GuestNameMismatch,
+          `CT ${ctid} ("${name}") was absent at preflight, so no name was pinned for it, but a guest has this id now; refusing to delete a container that is not the legacy one.`,
+        );
+      }
       if (name !== guest.name) {
         throw refuse(
           FailureType.GuestNameMismatch,

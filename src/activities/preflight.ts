@@ -82,12 +82,19 @@ export function createPreflightActivities(deps: PreflightDeps) {
 
       for (const legacy of plan.legacyGuests) {
         const g = byId.get(legacy.ctid);
-        if (!g) notes.push(`CT ${legacy.ctid} (${legacy.name}) is already absent: it will be skipped`);
+        if (!g)
+          notes.push(
+            `CT ${legacy.ctid}${legacy.name ? ` (${legacy.name})` : ''} is already absent: it will be skipped${legacy.name ? '' : ', and a guest that takes its id later is refused'}`,
+          );
         else if (g.type !== 'lxc')
           problems.push({
             item: `legacy guest ${legacy.ctid} is a ${g.type}, not a container`,
             fix: 'fix legacyGuests in the plan',
           });
+        else if (legacy.name === undefined)
+          checks.push(
+            `CT ${legacy.ctid} present as "${g.name}": the plan names none, so this name is pinned for the run`,
+          );
         else if (g.name !== legacy.name)
           problems.push({
             item: `CT ${legacy.ctid} is named "${g.name}", the plan expects "${legacy.name}"`,

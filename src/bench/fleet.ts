@@ -87,7 +87,7 @@ export async function addTenants(world: World, count: number, first = 0): Promis
       guests: plan.legacyGuests.map((g) => ({
         vmid: g.ctid,
         type: 'lxc' as const,
-        name: g.name,
+        name: g.name ?? `legacy-${g.ctid}`,
         ip: g.ip,
         status: 'running' as const,
       })),

@@ -52,13 +52,16 @@ export async function runValidate(opts: ValidateOptions, io: CliIo): Promise<num
     io.out(`plan ${plan.name} is valid (digest ${digest})`);
     for (const vm of plan.vms)
       io.out(
-        `  create VM ${vm.vmid} ${vm.name} from ${vm.cloneFrom}: ${vm.cores} cores, ${vm.memoryMb} MB, ${vm.diskSizeGb} GB, ${vm.ipconfig0}`,
+        `  ${vm.adopt ? `adopt VM ${vm.vmid} ${vm.name} in place (clone ${vm.cloneFrom} only if absent)` : `create VM ${vm.vmid} ${vm.name} from ${vm.cloneFrom}`}: ${vm.cores} cores, ${vm.memoryMb} MB, ${vm.diskSizeGb} GB, ${vm.ipconfig0}`,
       );
     for (const c of plan.composeFiles) io.out(`  push ${c.source} → ${c.hostPath} (VM ${c.vmid} sees ${c.guestPath})`);
     io.out(
       `  gateway CT ${plan.gateway.ctid} ${plan.gateway.name}: upstream ${plan.gateway.upstream} → ${plan.gateway.newServers.join(', ')}`,
     );
-    for (const g of plan.legacyGuests) io.out(`  retire CT ${g.ctid} ${g.name}${g.ip ? ` (${g.ip})` : ''}`);
+    for (const g of plan.legacyGuests)
+      io.out(
+        `  retire CT ${g.ctid} ${g.name ?? '(name and volumes read from the node at preflight, then pinned)'}${g.ip ? ` (${g.ip})` : ''}${g.allVolumes ? `: every volume mount point ${g.allVolumes === 'backup' ? 'backed up' : 'discarded'}` : ''}`,
+      );
     return ExitCode.ok;
   }
   const files = phoenixFiles({ vmConfigs: opts.vmConfigs, lxcConfigs: opts.lxcConfigs }, process.cwd(), checkout);

@@ -146,12 +146,19 @@ export function initPlan(opts: InitOptions): InitResult {
     const ct = world.containers.get(ctid);
     const at = `legacyGuests[${i}]`;
     if (!ct) {
+      // The checkout no longer knows it: its name is read from the node at preflight and pinned for the run (the
+      // decommission approval shows it), and one decision covers every volume mount point the node shows then.
+      notes.push(
+        `CT ${ctid} is not in ${CHECKOUT.lxcConfigs}: its name and volume mount points are read from the node at preflight and pinned for the run`,
+      );
       return {
         ctid,
-        name: ask(
-          `${at}.name`,
-          `CT ${ctid} is not in ${CHECKOUT.lxcConfigs}: its name on Proxmox (hostname in \`pct config ${ctid}\`), and add "volumes": {"mpN": "backup"|"discard"} for each volume mount point listed there`,
-        ),
+        volumes:
+          opts.volumes ??
+          ask(
+            `${at}.volumes`,
+            `CT ${ctid} is not in ${CHECKOUT.lxcConfigs}: "backup" or "discard" for every volume mount point \`pct config ${ctid}\` lists (or init --volumes backup|discard; per mount point: {"mp0": "backup"})`,
+          ),
       };
     }
     const ip = parseCidr(ct.entry.network_config?.ip ?? '')?.ip;

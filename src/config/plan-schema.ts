@@ -360,8 +360,9 @@ export const planFileSchema = z.strictObject({
     data: z.strictObject({ mode: z.enum(['none', 'reindex', 'snapshot']) }).prefault({ mode: 'none' }),
   }),
   /**
-   * Entries are a ctid or {ctid, name?, node?, ip?, volumes?}; name is required for a guest the LXC config no longer
-   * holds.
+   * Entries are a ctid or {ctid, name?, node?, ip?, volumes?}. A name given is checked against the node (a mismatch
+   * refuses); without one — a guest the LXC config no longer holds — the name the node shows at preflight is pinned
+   * for the run and shown in the decommission approval.
    */
   legacyGuests: z
     .array(
@@ -388,13 +389,26 @@ export const planFileSchema = z.strictObject({
               params: { hint: 'write it like "10.0.0.150" (no prefix length)' },
             })
             .optional(),
-          /** What happens to each volume mount point a backup would skip: decided before anything changes. */
+          /**
+           * What happens to each volume mount point a backup would skip, decided before anything changes: per mount
+           * point (`{"mp0": "backup"}`), or one decision for every volume mount point the node shows at preflight
+           * (`"backup"`), for a CT whose mount points no config of Phoenix lists any more.
+           */
           volumes: z
-            .record(
-              z.string().regex(/^mp[0-9]{1,3}$/, { message: 'not a mount point key (mp0, mp1, …)' }),
-              z.enum(['backup', 'discard'], {
-                message: 'must be "backup" (included in the vzdump) or "discard" (destroyed with the CT)',
-              }),
+            .union(
+              [
+                z.enum(['backup', 'discard']),
+                z.record(
+                  z.string().regex(/^mp[0-9]{1,3}$/, { message: 'not a mount point key (mp0, mp1, …)' }),
+                  z.enum(['backup', 'discard'], {
+                    message: 'must be "backup" (included in the vzdump) or "discard" (destroyed with the CT)',
+                  }),
+                ),
+              ],
+              {
+                message:
+                  'must be "backup" or "discard" (every volume mount point), or {"mp0": "backup"|"discard", …} per mount point',
+              },
             )
             .default({}),
         }),

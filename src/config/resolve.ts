@@ -395,15 +395,6 @@ function resolveLegacyGuests(
     }
     const ct = world.containers.get(entry.ctid);
     const name = entry.name ?? ct?.entry.name;
-    if (name === undefined) {
-      problems.error(
-        planFile,
-        at,
-        `legacy guest ${entry.ctid} is not in ${path.basename(world.lxcFile)}, so its name is unknown`,
-        `write it as {"ctid": ${entry.ctid}, "name": "<its name on Proxmox>"}: the name is checked against live state before deleting`,
-      );
-      return;
-    }
     if (ct && entry.name !== undefined && entry.name !== ct.entry.name) {
       problems.warning(
         planFile,
@@ -416,10 +407,14 @@ function resolveLegacyGuests(
     const address = entry.ip ?? (ip && ip !== 'dhcp' ? ip.split('/')[0] : undefined);
     out.push({
       ctid: entry.ctid,
-      name,
+      ...optional('name', name),
       node: entry.node ?? plan.proxmox.node,
       ...optional('ip', address),
-      ...(Object.keys(entry.volumes).length ? { volumes: entry.volumes } : {}),
+      ...(typeof entry.volumes === 'string'
+        ? { allVolumes: entry.volumes }
+        : Object.keys(entry.volumes).length
+          ? { volumes: entry.volumes }
+          : {}),
     });
   });
   return out;

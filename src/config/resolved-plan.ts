@@ -167,7 +167,12 @@ export type VolumeDecision = 'backup' | 'discard';
 
 export interface LegacyGuest {
   ctid: number;
-  name: string;
+  /**
+   * The name it must have on the node before it is deleted. Absent in a plan that does not know it (Phoenix's LXC
+   * config no longer lists the CT): preflight pins the name the node shows (MigrationRun.legacyGuests), and a CT absent
+   * then stays nameless, so any guest that later takes its id is refused.
+   */
+  name?: string;
   node: string;
   /**
    * Address without prefix from the plan or Phoenix's LXC config, or undefined when neither knows it. Not the whole
@@ -176,6 +181,11 @@ export interface LegacyGuest {
   ip?: string;
   /** The plan's decision for each volume mount point (`mp0` …) a backup would skip; absent = none decided. */
   volumes?: Record<string, VolumeDecision>;
+  /**
+   * One decision for every volume mount point the node shows at preflight (plan `"volumes": "backup"`); preflight
+   * turns it into `volumes` per mount point, so a mount point added later is undecided and refused.
+   */
+  allVolumes?: VolumeDecision;
 }
 
 export interface PortainerSettings {

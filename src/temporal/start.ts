@@ -20,7 +20,7 @@ export function runMetadata(input: MigrationInput, note?: string): { staticSumma
       `**Plan** \`${plan.name}\` — digest \`${digest}\``,
       `**Targets**: ${plan.vms.map((v) => `VM ${v.vmid} ${v.name} (${v.ip})`).join(', ')}`,
       `**Gateway**: CT ${plan.gateway.ctid} upstream \`${plan.gateway.upstream}\` → ${plan.gateway.newServers.join(', ')}`,
-      `**Legacy to decommission**: ${plan.legacyGuests.map((g) => `CT ${g.ctid} ${g.name}`).join(', ')}`,
+      `**Legacy to decommission**: ${plan.legacyGuests.map((g) => `CT ${g.ctid} ${g.name ?? '(name pinned at preflight)'}`).join(', ')}`,
       ...(note ? [note] : []),
     ].join('\n\n'),
   };

@@ -42,8 +42,7 @@ export function scanDependencies(input: {
       if (legacyIds.has(Number(dependent))) continue;
       if (deps.includes(guest.ctid)) reasons.push(`guest ${dependent} declares it as a dependency`);
     }
-    if (reasons.length)
-      refused.push({ ctid: guest.ctid, reason: `CT ${guest.ctid} (${guest.name}): ${reasons.join('; ')}` });
+    if (reasons.length) refused.push({ ctid: guest.ctid, reason: `${legacyLabel(guest)}: ${reasons.join('; ')}` });
     else deletable.push(guest);
   }
   return { deletable, refused };
@@ -60,6 +59,8 @@ export interface LegacyGuestFacts {
   ctid: number;
   exists: boolean;
   visible: boolean;
+  /** The hostname in its live config. */
+  name?: string;
   addresses: string[];
   mountPoints: {
     key: string;
@@ -117,7 +118,7 @@ export function scanLegacyGuests(input: {
   const out: LegacyScan = { deletable: [], absent: [], refused: [], evidence: {} };
   for (const guest of input.legacy) {
     const facts = input.live.find((l) => l.ctid === guest.ctid);
-    const label = `CT ${guest.ctid} (${guest.name})`;
+    const label = legacyLabel(guest);
     if (facts && !facts.exists) {
       out.absent.push(guest);
       continue;
@@ -157,6 +158,39 @@ export function scanLegacyGuests(input: {
   return out;
 }
 
+/**
+ * The legacy guests as this run will treat them, from the node's view at preflight. A name the plan gives is kept (the
+ * delete refuses a CT that no longer has it); a missing one becomes the name the node shows — none for a CT absent
+ * now, so a guest that takes its id later is refused. A plan-wide volume decision becomes one decision per volume
+ * mount point seen now (explicit per-mount-point decisions win), so a mount point added later is undecided.
+ */
+export function pinLegacyGuests(legacy: LegacyGuest[], live: LegacyGuestFacts[]): LegacyGuest[] {
+  return legacy.map(({ allVolumes, ...guest }) => {
+    const facts = live.find((l) => l.ctid === guest.ctid);
+    const seen = facts?.exists && facts.visible ? facts : undefined;
+    const name = guest.name ?? (seen?.name || undefined);
+    const volumes =
+      allVolumes && seen
+        ? {
+            ...Object.fromEntries(
+              seen.mountPoints.filter((m) => m.kind === 'volume').map((m) => [m.key, allVolumes] as const),
+            ),
+            ...guest.volumes,
+          }
+        : guest.volumes;
+    return {
+      ...guest,
+      ...(name !== undefined ? { name } : {}),
+      ...(volumes && Object.keys(volumes).length ? { volumes } : {}),
+    };
+  });
+}
+
+/** How a legacy guest is named in messages: its pinned name, or why it has none. */
+export function legacyLabel(guest: Pick<LegacyGuest, 'ctid' | 'name'>): string {
+  return `CT ${guest.ctid} (${guest.name ?? 'no name: absent at preflight'})`;
+}
+
 /** A problem preflight reports: what, and how to fix it. */
 export interface VolumeProblem {
   item: string;
@@ -176,7 +210,7 @@ export function volumeProblems(legacy: LegacyGuest[], live: LegacyGuestFacts[]):
     for (const mp of facts.mountPoints) {
       if (mp.kind !== 'volume' || mp.backup || decided[mp.key]) continue;
       problems.push({
-        item: `CT ${guest.ctid} (${guest.name}): volume mount point ${mp.key} at ${mp.path} (${mp.sizeGb ?? '?'} GB, ${mp.source}) is in no backup (no backup=1) and the delete destroys it`,
+        item: `${legacyLabel(guest)}: volume mount point ${mp.key} at ${mp.path} (${mp.sizeGb ?? '?'} GB, ${mp.source}) is in no backup (no backup=1) and the delete destroys it`,
         fix: `decide it in the plan: legacyGuests[${i}].volumes.${mp.key} = "backup" (set backup=1 and kept in the vzdump) or "discard" (destroyed with the CT)`,
       });
     }
@@ -184,7 +218,7 @@ export function volumeProblems(legacy: LegacyGuest[], live: LegacyGuestFacts[]):
       if (facts.mountPoints.some((m) => m.key === key && m.kind === 'volume')) continue;
       const bind = facts.mountPoints.find((m) => m.key === key);
       problems.push({
-        item: `CT ${guest.ctid} (${guest.name}) has no volume mount point ${key}${bind ? ` (${key} is a bind mount of ${bind.source}: never backed up, never destroyed)` : ''}, but the plan decides it`,
+        item: `${legacyLabel(guest)} has no volume mount point ${key}${bind ? ` (${key} is a bind mount of ${bind.source}: never backed up, never destroyed)` : ''}, but the plan decides it`,
         fix: `remove legacyGuests[${i}].volumes.${key}, or check the ctid (\`pct config ${guest.ctid}\`)`,
       });
     }

@@ -1,8 +1,9 @@
 /**
  * Everything a run knows, as one serializable object: what it carries across a continue-as-new. Each part has one
  * owner while the run lives — the status board owns `status`, the person channel `person`, the gateway cutover
- * `gateway`, the run itself `report`, `done` and `marks` — and `MigrationRun.snapshot()` collects them.
+ * `gateway`, the run itself `report`, `done`, `marks` and `legacy` — and `MigrationRun.snapshot()` collects them.
  */
+import type { LegacyGuest } from '../config/resolved-plan';
 import type { GatewayState } from './gateway-cutover';
 import type { PersonState } from './operator';
 import type { RunReport } from './report';
@@ -19,4 +20,6 @@ export interface RunState {
   marks: Record<string, number>;
   /** How many runs this migration has had (1 for the first). */
   runNumber: number;
+  /** The legacy guests as preflight pinned them (names and volume decisions from the node); absent before that. */
+  legacy?: LegacyGuest[];
 }

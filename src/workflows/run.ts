@@ -17,7 +17,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { MigrationInput, ResolvedPlan } from '../config/resolved-plan';
+import type { LegacyGuest, MigrationInput, ResolvedPlan } from '../config/resolved-plan';
 import { FailureType } from '../failure-types';
 import { notifying } from './activity-proxies';
 import { renderChecklist } from './checklist';
@@ -48,6 +48,7 @@ export class MigrationRun implements OperatorContext {
   private readonly done: Set<string>;
   private readonly marks: Record<string, number>;
   private readonly runNumber: number;
+  private pinnedLegacy: LegacyGuest[] | undefined;
   private readonly pendingNotifications: Promise<unknown>[] = [];
 
   constructor(private readonly input: MigrationInput) {
@@ -67,6 +68,7 @@ export class MigrationRun implements OperatorContext {
     this.runNumber = state.runNumber + 1;
     this.done = new Set(state.done);
     this.marks = { ...state.marks };
+    this.pinnedLegacy = state.legacy;
     this.report = state.report;
     this.board = new StatusBoard(state.status, () => new Date(), publish);
     this.step = stepRunner(this.board);
@@ -111,6 +113,18 @@ export class MigrationRun implements OperatorContext {
   /** Forgets a wait's marks, so doing it again starts afresh (e.g. a soak after a retried verification). */
   forget(prefix: string): void {
     for (const key of Object.keys(this.marks)) if (key.startsWith(prefix)) delete this.marks[key];
+  }
+
+  /**
+   * The legacy guests this run retires: as preflight pinned them from the node (a name the plan leaves out, one volume
+   * decision per mount point), else — runs recorded before pinning existed — as the plan lists them.
+   */
+  get legacyGuests(): LegacyGuest[] {
+    return this.pinnedLegacy ?? this.plan.legacyGuests;
+  }
+
+  pinLegacyGuests(guests: LegacyGuest[]): void {
+    this.pinnedLegacy = guests;
   }
 
   notify(event: string, message: string): void {
@@ -159,6 +173,7 @@ export class MigrationRun implements OperatorContext {
       done: [...this.done],
       marks: this.marks,
       runNumber: this.runNumber,
+      ...(this.pinnedLegacy ? { legacy: this.pinnedLegacy } : {}),
     };
   }
 

@@ -1,8 +1,9 @@
 /** Phase 1 — Declarative Configuration: the plan is checked against the live world before anything changes. */
 import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { LegacyGuest } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
 import { quick } from '../activity-proxies';
-import { volumeProblems, type LegacyGuestFacts } from '../gates';
+import { pinLegacyGuests, volumeProblems, type LegacyGuestFacts } from '../gates';
 import type { MigrationRun } from '../run';
 import { LIVE_DECOMMISSION_GATES } from './decommissioning';
 
@@ -28,10 +29,12 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
               { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
               [{ proxmox: run.plan.proxmox, guests: legacy }],
             ),
-          (r) => describeVolumes(r),
+          (r) => describeLegacy(legacy, r),
         )
       : [];
-  const problems = [...preflight.problems, ...volumeProblems(legacy, live)];
+  // From here on the run deletes only what preflight saw: names and volume decisions are pinned.
+  if (live.length) run.pinLegacyGuests(pinLegacyGuests(legacy, live));
+  const problems = [...preflight.problems, ...volumeProblems(run.legacyGuests, live)];
   if (!problems.length) return;
   const list = problems.map((p) => `${p.item} — fix: ${p.fix}`);
   run.board.endStep(name, 'failed', undefined, `${list.length} problem(s)`);
@@ -49,9 +52,15 @@ function revertWarning(run: MigrationRun): string {
   return `; warning: ${stale.map((s) => s.file).join(' and ')} still route ${run.plan.gateway.upstream} to ${stale[0].servers.join(', ')} — a converge of CT ${run.plan.gateway.ctid} after the cutover would revert it (phoenix-migrate sources --write)`;
 }
 
-function describeVolumes(live: LegacyGuestFacts[]): string {
+function describeLegacy(planned: LegacyGuest[], live: LegacyGuestFacts[]): string {
   const volumes = live.flatMap((g) =>
     g.mountPoints.filter((m) => m.kind === 'volume').map((m) => `CT ${g.ctid} ${m.key} (${m.sizeGb ?? '?'} GB)`),
   );
-  return volumes.length ? `volumes: ${volumes.join(', ')}` : 'no volume mount points';
+  const learned = live
+    .filter((g) => g.name && planned.some((p) => p.ctid === g.ctid && p.name === undefined))
+    .map((g) => `CT ${g.ctid} ${g.name}`);
+  return [
+    volumes.length ? `volumes: ${volumes.join(', ')}` : 'no volume mount points',
+    ...(learned.length ? [`names pinned from the node: ${learned.join(', ')}`] : []),
+  ].join('; ');
 }

@@ -4,7 +4,7 @@
  */
 import { sleep } from '@temporalio/workflow';
 import { quick } from '../activity-proxies';
-import { hostOfUrl } from '../gates';
+import { hostOfUrl, legacyLabel } from '../gates';
 import { AbortRequested } from '../operator';
 import type { MigrationRun } from '../run';
 import { formatMs } from '../text';
@@ -95,8 +95,8 @@ async function soak(run: MigrationRun): Promise<string | undefined> {
   const before = run.mark('soak.trafficBefore') ?? -1;
   // Data requests only: our own /metrics reads (and any health probe or scraper) count in requestsTotal too.
   if (before >= 0 && after && after.dataRequestsTotal > before) {
-    const legacyGuest = plan.legacyGuests.find((g) => g.ip === hostOfUrl(plan.qdrant.legacyUrl));
-    const who = legacyGuest ? `CT ${legacyGuest.ctid} (${legacyGuest.name})` : plan.qdrant.legacyUrl;
+    const legacyGuest = run.legacyGuests.find((g) => g.ip === hostOfUrl(plan.qdrant.legacyUrl));
+    const who = legacyGuest ? legacyLabel(legacyGuest) : plan.qdrant.legacyUrl;
     report.legacyTraffic.push(
       `${who} still received ${after.dataRequestsTotal - before} request(s) directly during the soak: some client bypasses the gateway`,
     );

@@ -25,7 +25,7 @@ async function scanLiveDependencies(run: MigrationRun): Promise<{ deletable: Leg
     ]),
   );
   const scan = scanDependencies({
-    legacy: plan.legacyGuests,
+    legacy: run.legacyGuests,
     movedUpstream: plan.gateway.upstream,
     upstreams: gatewayNow.upstreams,
     guestDependencies: plan.guestDependencies,
@@ -88,7 +88,7 @@ async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void>
           {
             proxmox: plan.proxmox,
             guest,
-            legacyCtids: plan.legacyGuests.map((g) => g.ctid),
+            legacyCtids: run.legacyGuests.map((g) => g.ctid),
             protectedVmids,
             backups: plan.backups,
             shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,

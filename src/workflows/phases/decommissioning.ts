@@ -20,7 +20,7 @@ export const LIVE_DECOMMISSION_GATES = 'live-decommission-gates';
 export async function decommissionLegacy(run: MigrationRun): Promise<void> {
   if (!patched(LIVE_DECOMMISSION_GATES)) return decommissionLegacyV1(run);
   if (run.plan.qdrant.data.mode === 'reindex' && !run.dryRun) await run.once('reindex', () => waitForReindex(run));
-  const scan = await scanLive(run, 'dependency scan', run.plan.legacyGuests);
+  const scan = await scanLive(run, 'dependency scan', run.legacyGuests);
   for (const guest of scan.absent) recordAbsent(run, guest);
   const refused = [...scan.refused];
   const deletable: LegacyGuest[] = [];
@@ -172,7 +172,7 @@ async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void>
           {
             proxmox: plan.proxmox,
             guest,
-            legacyCtids: plan.legacyGuests.map((g) => g.ctid),
+            legacyCtids: run.legacyGuests.map((g) => g.ctid),
             protectedVmids,
             backups: plan.backups,
             shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,

@@ -114,6 +114,20 @@ describe('refusals', () => {
     );
     expect(err).toMatchObject({ type: FailureType.GuestNameMismatch, nonRetryable: true });
   });
+
+  it('refuses a CT that has no pinned name (it was absent at preflight) when a guest holds its id now', async () => {
+    const from = sim.audit().length;
+    const err = await failureOf(decommissionGuest(input(951, { guest: { ctid: 951, node: 'pve' } })));
+    expect(err).toMatchObject({ type: FailureType.GuestNameMismatch, nonRetryable: true });
+    expect(err.message).toContain('was absent at preflight');
+    expect(
+      sim
+        .audit()
+        .slice(from)
+        .filter((e) => e.method !== 'GET'),
+    ).toEqual([]);
+    expect(sim.guest(951)).toBeDefined();
+  });
 });
 
 describe('deleting', () => {

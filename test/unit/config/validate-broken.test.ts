@@ -238,11 +238,11 @@ const cases: Case[] = [
     path: '$.legacyGuests[0]',
   },
   {
-    what: 'legacy guest gone from the config without a name',
-    mutate: { plan: (p) => (p.legacyGuests = [950, 951, 952, 953]) },
+    what: 'legacy guest with one volume decision that is neither backup nor discard',
+    mutate: { plan: (p) => (p.legacyGuests = [{ ctid: 953, volumes: 'keep' }]) },
     file: 'plan',
-    path: '$.legacyGuests[3]',
-    says: /name/,
+    path: '$.legacyGuests[0].volumes',
+    says: /"backup" or "discard"/,
   },
   {
     what: 'legacy guest named as Proxmox would refuse',

@@ -9,7 +9,7 @@ describe('phoenix-migrate init', () => {
   beforeEach(() => (c = copyCheckout()));
   afterEach(() => c.remove());
 
-  it('on a checkout whose LXC config no longer lists the legacy CTs: their names are TODOs, and validate names exactly those', async () => {
+  it('on a checkout whose LXC config no longer lists the legacy CTs: no name needed (pinned from the node at preflight), --volumes decides their volumes, validate passes', async () => {
     const lxc = JSON.parse(c.read(LXC)) as { lxc_configs: Record<string, unknown> };
     for (const id of ['950', '951', '952']) delete lxc.lxc_configs[id];
     c.write(LXC, JSON.stringify(lxc, null, 4));
@@ -28,11 +28,14 @@ describe('phoenix-migrate init', () => {
       out,
     );
     expect(r.code).toBe(0);
-    expect(r.err).toContain('TODO (2)');
+    expect(r.err).not.toContain('TODO');
+    expect(r.err).toContain(
+      'found: CT 951 is not in etc/phoenix_lxc_configs.json: its name and volume mount points are read from the node at preflight',
+    );
     const plan = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(plan.legacyGuests).toEqual([
-      { ctid: 951, name: expect.stringMatching(/^TODO: CT 951 is not in etc\/phoenix_lxc_configs.json/) },
-      { ctid: 952, name: expect.stringMatching(/^TODO: CT 952 is not in etc\/phoenix_lxc_configs.json/) },
+      { ctid: 951, volumes: 'backup' },
+      { ctid: 952, volumes: 'backup' },
     ]);
     // the rest still came from the checkout: the heredoc's upstream, its legacy server, the gateway CT
     expect(plan.gateway).toMatchObject({
@@ -42,12 +45,28 @@ describe('phoenix-migrate init', () => {
     });
     expect(plan.qdrant.legacyUrl).toBe('http://10.0.0.152:6333');
     const v = await cli('validate', '--plan', out);
+    expect(v.code).toBe(0);
+    expect(v.out).toContain(
+      'retire CT 951 (name and volumes read from the node at preflight, then pinned): every volume mount point backed up',
+    );
+  });
+
+  it('on a checkout whose LXC config no longer lists a legacy CT, without --volumes: its volume decision is the one TODO, and validate names exactly it', async () => {
+    const lxc = JSON.parse(c.read(LXC)) as { lxc_configs: Record<string, unknown> };
+    delete lxc.lxc_configs['952'];
+    c.write(LXC, JSON.stringify(lxc, null, 4));
+    const out = path.join(c.root, 'p.json');
+    const r = await cli('init', '--phoenix-dir', c.dir, '--legacy', '952', '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('TODO (1)');
+    const plan = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(plan.legacyGuests).toEqual([
+      { ctid: 952, volumes: expect.stringMatching(/^TODO: CT 952 is not in etc\/phoenix_lxc_configs.json/) },
+    ]);
+    const v = await cli('validate', '--plan', out);
     expect(v.code).toBe(2);
     const errors = v.err.split('\n').filter((l) => l.startsWith('error'));
-    expect(errors).toEqual([
-      expect.stringContaining('$.legacyGuests[0].name: left to decide: CT 951 is not in'),
-      expect.stringContaining('$.legacyGuests[1].name: left to decide: CT 952 is not in'),
-    ]);
+    expect(errors).toEqual([expect.stringContaining('$.legacyGuests[0].volumes: left to decide: CT 952 is not in')]);
   });
 
   it('fills in what the checkout decides: VMs, gateway, upstream, legacy guests with volumes, backup storage', async () => {

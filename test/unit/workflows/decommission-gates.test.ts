@@ -167,3 +167,57 @@ it('an undecided volume stops the run at preflight: nothing changed, the problem
   );
   expect(stubs.names().filter((n) => !['preflight', 'inspectLegacyGuests', 'notify'].includes(n))).toEqual([]);
 });
+
+it('a plan without legacy names: preflight pins the names and volumes the node shows; the approval lists them and the delete gets them', async () => {
+  const names: Record<number, string> = {
+    950: 'vllm-qwen2.5-7b-awq',
+    951: 'vllm-granite-embed-r2',
+    952: 'qdrant-VSCodeRag',
+  };
+  const mp0 = (ctid: number) => ({
+    key: 'mp0',
+    kind: 'volume' as const,
+    source: `fastData-shared-bulk-data:subvol-${ctid}-disk-1`,
+    path: '/vllm_models',
+    sizeGb: 50,
+    backup: false,
+    raw: `fastData-shared-bulk-data:subvol-${ctid}-disk-1,mp=/vllm_models,size=50G`,
+  });
+  const stubs = new StubActivities().answer('inspectLegacyGuests', (i) =>
+    i.guests.map((g) => ({
+      ctid: g.ctid,
+      exists: g.ctid !== 953,
+      visible: true,
+      type: 'lxc' as const,
+      node: g.node,
+      ...(names[g.ctid] ? { name: names[g.ctid] } : {}),
+      status: 'running',
+      addresses: g.ip ? [g.ip] : [],
+      mountPoints: g.ctid === 953 ? [] : [mp0(g.ctid)],
+    })),
+  );
+  routes(stubs, () => []);
+  const report = await withWorker(env, stubs, async (start) => {
+    const handle = await start(
+      planInput((plan) => {
+        for (const g of plan.legacyGuests) {
+          delete g.name;
+          delete g.volumes;
+          g.allVolumes = 'backup';
+        }
+      }),
+    );
+    const approval = await toApproval(handle);
+    expect(approval.waitingFor?.items.join('\n')).toMatch(/delete CT 950 vllm-qwen2\.5-7b-awq/);
+    await handle.executeUpdate(approveDecommissionUpdate, { args: [alice] });
+    return (await handle.result()) as MigrationReport;
+  });
+  expect(report.outcome).toBe('completed');
+  const deleted = stubs
+    .callsOf('decommissionGuest')
+    .map((i) => i.guest)
+    .sort((a, b) => a.ctid - b.ctid);
+  expect(deleted.map((g) => [g.ctid, g.name, g.volumes, g.allVolumes])).toEqual(
+    [950, 951, 952].map((ctid) => [ctid, names[ctid], { mp0: 'backup' }, undefined]),
+  );
+});

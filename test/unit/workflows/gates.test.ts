@@ -7,6 +7,8 @@ import { routesOf, splitNginxDump } from '../../../src/nginx/loaded-config';
 import {
   dataGateRefusal,
   hostOfUrl,
+  legacyLabel,
+  pinLegacyGuests,
   scanLegacyGuests,
   volumeProblems,
   type LegacyGuestFacts,
@@ -207,6 +209,52 @@ describe('volumeProblems', () => {
     const decided = legacy.map((g) => (g.ctid === 952 ? { ...g, volumes: { mp1: 'backup' as const } } : g));
     const [p] = volumeProblems(decided, live({ 952: { mountPoints: [volume('mp0', true), bind] } }));
     expect(p.item).toMatch(/CT 952 .* has no volume mount point mp1 \(mp1 is a bind mount of \/quickOS\/logs/);
+  });
+});
+
+describe('pinLegacyGuests (names and volume decisions from the node at preflight)', () => {
+  const volume = (key: string) => ({
+    key,
+    kind: 'volume' as const,
+    source: `fastData-shared-bulk-data:subvol-950-disk-${key}`,
+    path: `/${key}`,
+    backup: false,
+  });
+  const bind = { key: 'mp2', kind: 'bind' as const, source: '/quickOS/logs', path: '/logs', backup: false };
+  const unnamed: LegacyGuest[] = [950, 952, 953].map((ctid) => ({ ctid, node: 'phoenix', allVolumes: 'backup' }));
+  const seen = live({
+    950: { name: 'vllm-qwen2.5-7b-awq', mountPoints: [volume('mp0'), volume('mp1'), bind] },
+    952: { name: 'qdrant-VSCodeRag' },
+  });
+
+  it('an unnamed guest gets the name the node shows; one absent stays nameless (so a later guest on its id is refused)', () => {
+    const pinned = pinLegacyGuests(unnamed, seen);
+    expect(pinned.map((g) => g.name)).toEqual(['vllm-qwen2.5-7b-awq', 'qdrant-VSCodeRag', undefined]);
+    expect(legacyLabel(pinned[2])).toBe('CT 953 (no name: absent at preflight)');
+  });
+
+  it('a plan-wide volume decision becomes one per volume mount point seen now (bind mounts are never decided), and no volume problem is left', () => {
+    const pinned = pinLegacyGuests(unnamed, seen);
+    expect(pinned[0].volumes).toEqual({ mp0: 'backup', mp1: 'backup' });
+    expect(pinned[1].volumes).toBeUndefined();
+    expect(pinned.every((g) => g.allVolumes === undefined)).toBe(true);
+    expect(volumeProblems(pinned, seen)).toEqual([]);
+    // a mount point added after preflight is undecided: the delete-time check refuses it
+    const later = live({ 950: { mountPoints: [volume('mp0'), volume('mp1'), volume('mp3')] } });
+    expect(volumeProblems(pinned, later).map((p) => p.item)).toEqual([expect.stringMatching(/CT 950 .*mp3/)]);
+  });
+
+  it('what the plan says wins: its name (the delete check refuses a mismatch) and its per-mount-point decisions', () => {
+    const planned: LegacyGuest[] = [
+      { ctid: 950, name: 'planned-name', node: 'phoenix', allVolumes: 'backup', volumes: { mp1: 'discard' } },
+    ];
+    expect(pinLegacyGuests(planned, seen)).toEqual([
+      { ctid: 950, name: 'planned-name', node: 'phoenix', volumes: { mp0: 'backup', mp1: 'discard' } },
+    ]);
+  });
+
+  it('a plan that names and decides everything is unchanged (histories recorded before pinning replay alike)', () => {
+    expect(pinLegacyGuests(legacy, live())).toEqual(legacy);
   });
 });
 
