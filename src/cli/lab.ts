@@ -45,12 +45,27 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       )
         .choices(['native', 'phoenix-cli', 'none'])
         .default(undefined, "the plan's provisioner"),
+    )
+    .option(
+      '--phoenix <dir>',
+      'rehearse YOUR homelab: the world from this Phoenix checkout (read only; copied into the lab) and --plan instead of the shipped example',
+    )
+    .option(
+      '--plan <file>',
+      'with --phoenix: the plan to rehearse (e.g. written by phoenix-migrate init --phoenix-dir DIR)',
+    )
+    .option(
+      '--gateway-dump <file>',
+      "with --phoenix: `nginx -T` output taken on the gateway CT — the site it really serves (else the LXC 101 script's heredoc, else the committed site)",
     );
   commandFooter(
     lab,
     [
       'npm run lab   (= phoenix-migrate lab, after installing what is missing)',
       'phoenix-migrate lab --auto-confirm --reset --report out.json',
+      'phoenix-migrate init --phoenix-dir ~/phoenix_hypervisor --legacy 950 --legacy 951 --legacy 952 --legacy 953 --adopt 1001 --volumes backup --out my-plan.json',
+      'npm run lab -- --reset --phoenix ~/phoenix_hypervisor --plan my-plan.json --auto-confirm --report r.json',
+      'npm run lab -- --reset --phoenix ~/phoenix_hypervisor --plan my-plan.json --gateway-dump lxc101-nginx-T.txt',
     ],
     [0, 1, 2],
   );
@@ -64,6 +79,9 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       portainerMode?: string;
       dataMode?: string;
       provisioner?: string;
+      phoenix?: string;
+      plan?: string;
+      gatewayDump?: string;
     }) => {
       const { runLab, parseFaultSpec } = await import('../lab/lab');
       let faults;
@@ -72,6 +90,18 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
       } catch (err) {
         throw new CliError((err as Error).message, 'e.g. --faults transient=0.2,lost=0.1', ExitCode.badInput);
       }
+      if (!o.phoenix && (o.plan || o.gatewayDump))
+        throw new CliError(
+          `${o.plan ? '--plan' : '--gateway-dump'} belongs to a rehearsal`,
+          'add --phoenix DIR (your Phoenix checkout)',
+          ExitCode.badInput,
+        );
+      if (o.phoenix && !o.plan)
+        throw new CliError(
+          '--phoenix needs the plan to rehearse: --plan FILE',
+          `write one from the checkout: ${selfCommand()} init --phoenix-dir ${o.phoenix} --legacy CTID… [--adopt VMID…] [--volumes backup|discard] --out plan.json`,
+          ExitCode.badInput,
+        );
       const temporalCli = process.env.TEMPORAL_CLI_PATH;
       if (!temporalCli)
         throw new CliError(
@@ -79,20 +109,35 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
           'run the lab with `npm run lab` (it finds or installs the Temporal CLI)',
           ExitCode.badInput,
         );
-      setExit(
-        await runLab({
-          dir: path.resolve(o.dir),
-          temporalCli,
-          autoConfirm: o.autoConfirm,
-          reportFile: o.report ? path.resolve(o.report) : undefined,
-          faults,
-          reset: o.reset,
-          portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
-          dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
-          provisioner: o.provisioner as 'native' | 'phoenix-cli' | 'none' | undefined,
-          say: (l) => io.out(l),
-        }),
-      );
+      const { RehearsalInputError } = await import('../lab/rehearsal/site-source');
+      const run = runLab({
+        dir: path.resolve(o.dir),
+        temporalCli,
+        autoConfirm: o.autoConfirm,
+        reportFile: o.report ? path.resolve(o.report) : undefined,
+        faults,
+        reset: o.reset,
+        portainerMode: o.portainerMode as 'manual' | 'api' | undefined,
+        dataMode: o.dataMode as 'none' | 'snapshot' | 'reindex' | undefined,
+        provisioner: o.provisioner as 'native' | 'phoenix-cli' | 'none' | undefined,
+        ...(o.phoenix
+          ? {
+              rehearsal: {
+                phoenixDir: path.resolve(o.phoenix),
+                planFile: path.resolve(o.plan!),
+                ...(o.gatewayDump ? { gatewayDump: path.resolve(o.gatewayDump) } : {}),
+              },
+            }
+          : {}),
+        say: (l) => io.out(l),
+      });
+      try {
+        setExit(await run);
+      } catch (err) {
+        if (err instanceof RehearsalInputError)
+          throw new CliError(err.message, 'nothing was changed in the checkout', ExitCode.badInput);
+        throw err;
+      }
     },
   );
 

@@ -26,6 +26,8 @@ export interface HomelabContainer {
   mac?: string;
   /** Root disk size (GB) on quickOS-lxc-disks. */
   rootfsGb: number;
+  /** Where the root disk lives (default quickOS-lxc-disks). */
+  rootfsStorage?: string;
   /**
    * Mount points as Proxmox writes them in the CT's config: a volume (`<storage>:<volume>,mp=…,size=…`), which the
    * delete destroys and vzdump skips unless `backup=1`; or a bind mount (`/host/path,mp=…`), which neither touches.

@@ -13,6 +13,8 @@ import type { FaultSettings } from './proxmox-sim';
 import { driveRun, type DriveResult } from './driver';
 import { temporalDevServer, workerProcess, type ManagedProcess } from './processes';
 import { startWorld, type GatewayFaults, type World } from './world';
+import type { RehearsalOptions } from './rehearsal/checkout';
+import type { SiteSource } from './rehearsal/site-source';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -34,6 +36,8 @@ export interface LabOptions {
   portainerMode?: 'manual' | 'api';
   dataMode?: 'none' | 'reindex' | 'snapshot';
   provisioner?: 'native' | 'phoenix-cli' | 'none';
+  /** A rehearsal of the operator's homelab: their Phoenix checkout and plan (and an `nginx -T` dump of the gateway). */
+  rehearsal?: RehearsalOptions;
   say?: (line: string) => void;
 }
 
@@ -74,6 +78,8 @@ export interface LabReport {
   /** Who answered through the gateway in the last verification (Qdrant's per-process telemetry id). */
   verification: { identitySeen: 'new' | 'legacy' | 'none'; newId: string | null; legacyId: string | null };
   failure?: string;
+  /** A rehearsal (`--phoenix`): where the gateway site it served came from. */
+  gatewaySiteSource?: SiteSource;
 }
 
 export const FAULT_KEYS = [
@@ -226,6 +232,7 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
       legacyId: report?.verification?.legacyId ?? null,
     },
     ...(result.failure ? { failure: result.failure } : {}),
+    ...(world.gatewaySiteSource ? { gatewaySiteSource: world.gatewaySiteSource } : {}),
   };
 }
 
@@ -256,7 +263,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    say('building the lab world (Proxmox/Qdrant/Portainer simulators, real sshd and nginx on loopback) …');
+    say(
+      opts.rehearsal
+        ? `building a rehearsal of ${path.resolve(opts.rehearsal.phoenixDir)} with the plan ${path.resolve(opts.rehearsal.planFile)} (simulators, real sshd and nginx on loopback) …`
+        : 'building the lab world (Proxmox/Qdrant/Portainer simulators, real sshd and nginx on loopback) …',
+    );
     const world = await startWorld({
       dir,
       standardPorts: true,
@@ -266,6 +277,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
       provisioner: opts.provisioner,
       portainerMode: opts.portainerMode,
       dataMode: opts.dataMode,
+      ...(opts.rehearsal ? { rehearsal: opts.rehearsal } : {}),
     });
     stops.push(() => world.stop());
 
@@ -303,6 +315,8 @@ export async function runLab(opts: LabOptions): Promise<number> {
     say(`  Temporal UI      ${temporal.uiUrl}   (server ${temporal.address})`);
     say(`  lab plan         ${world.planPath}`);
     say(`  event log        ${world.events.file}`);
+    if (world.gatewaySiteSource) say(`  gateway site     ${describeSiteSource(world.gatewaySiteSource)}`);
+    for (const note of world.rehearsalNotes ?? []) say(`  note: ${note}`);
 
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
@@ -348,6 +362,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     if (result.interrupted) return 130;
     say(`\nthe run ended: ${report.status}${result.failure ? ` — ${result.failure}` : ''}`);
     say(`gateway upstream ${world.plan.gateway.upstream} → ${report.gatewayUpstream.join(', ')}`);
+    if (report.gatewaySiteSource) say(`gateway site rehearsed from ${describeSiteSource(report.gatewaySiteSource)}`);
     say(
       `deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`,
     );
@@ -357,6 +372,11 @@ export async function runLab(opts: LabOptions): Promise<number> {
     process.removeListener('SIGTERM', onSignal);
     await stopAll();
   }
+}
+
+/** `heredoc /x/bin/phoenix_hypervisor_lxc_101.sh:32`. */
+export function describeSiteSource(s: SiteSource): string {
+  return `${s.kind} ${s.file}${s.line !== undefined ? `:${s.line}` : ''}`;
 }
 
 /** `phoenix-migrate lab deploy-stack`: the person's Portainer step, performed in the running lab's world. */

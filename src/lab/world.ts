@@ -33,6 +33,11 @@ import { installPhoenixStandin } from './services/phoenix-standin';
 import { gateCommand, writeGateConfig } from './services/ssh-gate';
 import { preferredPort } from './services/ports';
 import { startSshd, type SshdHandle } from './services/sshd';
+import { phoenixPath } from '../config/phoenix-dir';
+import { loadRehearsal, type RehearsalInputs, type RehearsalOptions } from './rehearsal/checkout';
+import { prepareRehearsalGateway, testMappedSite } from './rehearsal/gateway';
+import type { SiteSource } from './rehearsal/site-source';
+import { adoptedVmSeeds } from './rehearsal/vms';
 
 export const DEFAULT_SOURCE_PLAN = path.join(__dirname, '..', '..', 'plans', 'qdrant-to-dr-phoenix.json');
 
@@ -77,6 +82,11 @@ export interface WorldOptions {
   /** Plan name (distinct worlds on one Temporal server need distinct names). */
   planName?: string;
   notifyWebhookUrlEnv?: string;
+  /**
+   * A rehearsal of the operator's own homelab (`npm run lab -- --phoenix DIR --plan FILE`): the world from their
+   * checkout (copied into the lab) and plan instead of the shipped example; see src/lab/rehearsal/.
+   */
+  rehearsal?: RehearsalOptions;
 }
 
 export interface World {
@@ -97,6 +107,10 @@ export interface World {
   gateway: GatewayNginx;
   /** The VMs' sandboxed roots (their packages, services, containers, mounts); faults can be changed live. */
   guests: GuestSandbox;
+  /** A rehearsal's gateway site: the dump, heredoc or committed file it came from. */
+  gatewaySiteSource?: SiteSource;
+  /** What a rehearsal could not take from the checkout, and where it took it from instead. */
+  rehearsalNotes?: string[];
   /** The person's manual step: a Portainer stack from the compose file Phase 2 put on the share (web editor/upload). */
   deployStack(): Promise<string>;
   stop(): Promise<void>;
@@ -143,10 +157,12 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
 
   try {
     // ── the source plan and Phoenix configs, addresses mapped ──────────────────────────────────────────────
-    const planSrc = readJson(sourcePlan) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // A rehearsal: the operator's checkout (a copy in the lab) and plan; otherwise the shipped plan and example.
+    const rehearsal: RehearsalInputs | undefined = opts.rehearsal ? loadRehearsal(opts.rehearsal, dir) : undefined;
+    const planSrc = rehearsal?.planSrc ?? (readJson(sourcePlan) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
     const planDir = path.dirname(sourcePlan);
-    const vmSrcPath = path.resolve(planDir, planSrc.phoenix.vmConfigs);
-    const lxcSrcPath = path.resolve(planDir, planSrc.phoenix.lxcConfigs);
+    const vmSrcPath = rehearsal?.vmConfigs ?? path.resolve(planDir, planSrc.phoenix.vmConfigs);
+    const lxcSrcPath = rehearsal?.lxcConfigs ?? path.resolve(planDir, planSrc.phoenix.lxcConfigs);
     const vmText = mapAddresses(fs.readFileSync(vmSrcPath, 'utf8'), addressMap);
     const lxcText = mapAddresses(fs.readFileSync(lxcSrcPath, 'utf8'), addressMap);
     const plan = JSON.parse(mapAddresses(JSON.stringify(planSrc), addressMap)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -169,6 +185,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     // ── NFS export on the "Proxmox host", and compose sources ─────────────────────────────────────────────
     // The export root exists; a VM's own directory only once Phoenix (or our Phase 3) made it: here, VM 1001's.
     const worldRoot = path.join(dir, 'world');
+    const adoptedIds = new Set(rehearsal?.resolved.vms.filter((v) => v.adopt).map((v) => v.vmid));
     const primary = (vmConfigs.vms ?? []).find((v: { portainer_role?: string }) => v.portainer_role === 'primary');
     const agentVmid: number | undefined = (vmConfigs.vms ?? []).find(
       (v: { portainer_role?: string }) => v.portainer_role === 'agent',
@@ -178,11 +195,11 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         if (vol.type === 'nfs' && typeof vol.path === 'string') {
           vol.path = path.join(worldRoot, vol.path);
           fs.mkdirSync(path.dirname(vol.path), { recursive: true });
-          if (vm === primary) fs.mkdirSync(vol.path, { recursive: true });
+          if (rehearsal ? adoptedIds.has(vm.vmid) : vm === primary) fs.mkdirSync(vol.path, { recursive: true });
         }
       }
       for (const f of vm.docker_compose_files ?? []) {
-        const src = path.resolve(path.dirname(vmSrcPath), f.source);
+        const src = phoenixPath(f.source, path.dirname(vmSrcPath), rehearsal?.checkout);
         const copy = path.join(configDir, 'stacks', path.basename(path.dirname(src)), path.basename(src));
         fs.mkdirSync(path.dirname(copy), { recursive: true });
         fs.writeFileSync(copy, mapAddresses(fs.readFileSync(src, 'utf8'), addressMap));
@@ -193,7 +210,9 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     // ── Proxmox: the simulator, resumed from its saved state ──────────────────────────────────────────────
     // The node's containers are the real homelab's (src/lab/homelab.ts), not what Phoenix's LXC config still lists:
     // the legacy CTs have left that file but run on with their volumes; CT 953 is already gone.
-    const homelab = new Map(HOMELAB_CONTAINERS.map((c) => [c.ctid, c]));
+    // A rehearsal's node: the CTs of the checkout's LXC config, and the legacy ones it no longer lists.
+    const containers = rehearsal?.containers ?? HOMELAB_CONTAINERS;
+    const homelab = new Map(containers.map((c) => [c.ctid, c]));
     const legacyIds = (plan.legacyGuests as (number | { ctid: number })[])
       .map((g) => (typeof g === 'number' ? g : g.ctid))
       .filter((ctid) => homelab.has(ctid));
@@ -204,7 +223,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
         name: c.name,
         ip,
         config: {
-          rootfs: `${HOMELAB_STORAGE.ctDisks}:subvol-${c.ctid}-disk-0,size=${c.rootfsGb}G`,
+          rootfs: `${c.rootfsStorage ?? HOMELAB_STORAGE.ctDisks}:subvol-${c.ctid}-disk-0,size=${c.rootfsGb}G`,
           ...(c.mac
             ? { net0: `name=eth0,bridge=vmbr0,hwaddr=${c.mac},ip=${ip}/24,gw=${loopbackOf('10.0.0.1')},type=veth` }
             : {}),
@@ -229,39 +248,41 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     });
     sandbox.setFaults({ aptFailRate: opts.guestFaults?.aptFailRate ?? 0 });
     const primaryVolume = primary?.volumes?.[0];
-    const drPhoenix: SimGuestSeed[] = primary
-      ? [
-          {
-            // VM 1001 before the run: Phoenix's "Dr-Phoenix", the Portainer server running, its disk never grown past
-            // the 3.5 GB image + Phoenix's hard-coded +10 GB.
-            vmid: primary.vmid,
-            type: 'qemu',
-            name: 'Dr-Phoenix',
-            status: 'running',
-            ip: String(primary.network_config?.ip ?? '').split('/')[0],
-            config: {
-              cores: 4,
-              memory: '8192',
-              onboot: 1,
-              scsi0: `${plan.proxmox.storage ?? 'local-lvm'}:vm-${primary.vmid}-disk-0,iothread=1,size=13824M`,
+    const drPhoenix: SimGuestSeed[] = rehearsal
+      ? adoptedVmSeeds(rehearsal.resolved, vmConfigs, plan.proxmox.storage ?? 'local-lvm')
+      : primary
+        ? [
+            {
+              // VM 1001 before the run: Phoenix's "Dr-Phoenix", the Portainer server running, its disk never grown past
+              // the 3.5 GB image + Phoenix's hard-coded +10 GB.
+              vmid: primary.vmid,
+              type: 'qemu',
+              name: 'Dr-Phoenix',
+              status: 'running',
+              ip: String(primary.network_config?.ip ?? '').split('/')[0],
+              config: {
+                cores: 4,
+                memory: '8192',
+                onboot: 1,
+                scsi0: `${plan.proxmox.storage ?? 'local-lvm'}:vm-${primary.vmid}-disk-0,iothread=1,size=13824M`,
+              },
+              image: {
+                base: 'ubuntu-24.04-cloud',
+                docker: { user: primary.user_config?.username ?? 'phoenix_user' },
+                containers: [
+                  {
+                    name: 'portainer',
+                    image: plan.provisioning?.images?.portainerServer ?? 'portainer/portainer-ce:2.21.5',
+                    ports: ['9443:9443'],
+                  },
+                ],
+                nfs: primaryVolume
+                  ? [{ server: primaryVolume.server, path: primaryVolume.path, mountPoint: primaryVolume.mount_point }]
+                  : [],
+              },
             },
-            image: {
-              base: 'ubuntu-24.04-cloud',
-              docker: { user: primary.user_config?.username ?? 'phoenix_user' },
-              containers: [
-                {
-                  name: 'portainer',
-                  image: plan.provisioning?.images?.portainerServer ?? 'portainer/portainer-ce:2.21.5',
-                  ports: ['9443:9443'],
-                },
-              ],
-              nfs: primaryVolume
-                ? [{ server: primaryVolume.server, path: primaryVolume.path, mountPoint: primaryVolume.mount_point }]
-                : [],
-            },
-          },
-        ]
-      : [];
+          ]
+        : [];
     const proxmoxStateFile = path.join(stateDir, 'proxmox.json');
     const proxmox = await startProxmoxSim({
       host: proxmoxApi.host,
@@ -280,18 +301,24 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
           gatewayIp: gatewayCt && ctSeed(gatewayCt).ip,
           gatewayConfig: gatewayCt && ctSeed(gatewayCt).config,
           legacy: legacyIds.map((ctid) => ctSeed(homelab.get(ctid)!)),
-          others: HOMELAB_CONTAINERS.filter((c) => c.ctid !== plan.gateway.ctid && !c.legacy).map((c) => {
-            const seed = ctSeed(c);
-            return {
-              vmid: c.ctid,
-              type: 'lxc' as const,
-              name: c.name,
-              status: 'running' as const,
-              ip: seed.ip,
-              config: seed.config,
-            };
-          }),
-          extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],
+          others: containers
+            .filter((c) => c.ctid !== plan.gateway.ctid && !c.legacy)
+            .map((c) => {
+              const seed = ctSeed(c);
+              return {
+                vmid: c.ctid,
+                type: 'lxc' as const,
+                name: c.name,
+                status: 'running' as const,
+                ip: seed.ip,
+                config: seed.config,
+              };
+            }),
+          extraStorages: rehearsal?.storages ?? [
+            HOMELAB_STORAGE.ctDisks,
+            HOMELAB_STORAGE.dataVolumes,
+            HOMELAB_STORAGE.bulkData,
+          ],
           // Phoenix's template 9000: Ubuntu 24.04 cloud image + qemu-guest-agent + nfs-common, nothing else.
           templateImage: { base: 'ubuntu-24.04-cloud' },
           vms: drPhoenix,
@@ -435,17 +462,44 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       server: mapAddresses(u.server, addressMap),
     }));
     const siteName = path.basename(plan.gateway.siteFile);
+    // A rehearsal serves the operator's own site (dump, heredoc or committed file), mapped onto the lab.
+    const rehearsed = rehearsal
+      ? await prepareRehearsalGateway({
+          checkout: rehearsal.checkout,
+          phoenixDir: path.resolve(opts.rehearsal!.phoenixDir),
+          gatewayCtid: plan.gateway.ctid,
+          siteFile: planSrc.gateway.siteFile,
+          gatewayDump: opts.rehearsal?.gatewayDump,
+          prefix: gatewayPrefix,
+          gatewayHost: gatewayAt.host,
+          ports: { http: gatewayPort, https: gatewayTlsPort },
+          allocPort: (real) => port(`gateway:${real}`, gatewayAt.host, real),
+          addressMap,
+          serverMap: { [`${qdrantLegacy.host}:${qdrantLegacy.port}`]: `${qdrantLegacy.host}:${legacyQdrant.port}` },
+        })
+      : undefined;
+    if (rehearsed)
+      testMappedSite({
+        prefix: gatewayPrefix,
+        siteName,
+        siteText: rehearsed.siteText,
+        confD: rehearsed.confD,
+        source: rehearsed.source,
+      });
     const gateway = await startGatewayNginx({
       prefix: gatewayPrefix,
       listenHost: gatewayAt.host,
       port: gatewayPort,
       siteName,
-      siteText: phoenixGatewaySite({
-        listen: `${gatewayAt.host}:${gatewayPort}`,
-        tlsListen: `${gatewayAt.host}:${gatewayTlsPort}`,
-        certificate: ensureGatewayCertificate(path.join(gatewayPrefix, 'ssl'), 'portainer.phoenix.local'),
-        upstreams: withQdrantUpstream(others, `${qdrantLegacy.host}:${legacyQdrant.port}`),
-      }),
+      siteText:
+        rehearsed?.siteText ??
+        phoenixGatewaySite({
+          listen: `${gatewayAt.host}:${gatewayPort}`,
+          tlsListen: `${gatewayAt.host}:${gatewayTlsPort}`,
+          certificate: ensureGatewayCertificate(path.join(gatewayPrefix, 'ssl'), 'portainer.phoenix.local'),
+          upstreams: withQdrantUpstream(others, `${qdrantLegacy.host}:${legacyQdrant.port}`),
+        }),
+      confD: rehearsed?.confD,
       eventLogPath: events.file,
       reloadNoop: opts.gatewayFaults?.reloadNoop,
     });
@@ -582,6 +636,8 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       sshd,
       gateway,
       guests: sandbox,
+      ...(rehearsed ? { gatewaySiteSource: rehearsed.source } : {}),
+      ...(rehearsal ? { rehearsalNotes: [...rehearsal.notes, ...(rehearsed?.notes ?? [])] } : {}),
       deployStack,
       stop: async () => {
         events.close();

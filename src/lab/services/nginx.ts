@@ -30,6 +30,8 @@ export interface GatewayNginxOptions {
    * (what a master that rejects the new config looks like from outside). Counted down in `<prefix>/run/reload-noop`.
    */
   reloadNoop?: number;
+  /** See GatewayLayoutOptions.confD. */
+  confD?: Record<string, string>;
 }
 
 export interface GatewayNginx {
@@ -85,7 +87,30 @@ exit $rc
 `;
 }
 
-export async function startGatewayNginx(opts: GatewayNginxOptions): Promise<GatewayNginx> {
+export interface GatewayLayoutOptions {
+  prefix: string;
+  siteName: string;
+  /** The site file's content on first start (kept as it is on later starts: the lab resumes). */
+  siteText: string;
+  siteMode?: number;
+  /**
+   * The http-level configs (`conf.d/NAME` → text) instead of the lab's own njs config (health.js, scripts/http.js):
+   * a rehearsal brings the gateway CT's.
+   */
+  confD?: Record<string, string>;
+}
+
+export interface GatewayLayout {
+  conf: string;
+  errorLog: string;
+  realSiteFile: string;
+  siteFile: string;
+  /** The nginx binary (run it with `-p prefix -c conf -e errorLog`). */
+  nginx: string;
+}
+
+/** Writes the gateway's prefix: nginx.conf, conf.d, the njs scripts, the site (first time only) and its symlink. */
+export function layoutGatewayPrefix(opts: GatewayLayoutOptions): GatewayLayout {
   const { prefix } = opts;
   for (const d of ['conf', 'conf.d', 'js', 'sites-available', 'sites-enabled', 'logs', 'tmp', 'backups', 'run', 'bin'])
     fs.mkdirSync(path.join(prefix, d), { recursive: true });
@@ -112,17 +137,21 @@ http {
 }
 `,
   );
-  fs.writeFileSync(
-    path.join(prefix, 'js', 'health.js'),
-    'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n',
-  );
-  // The real gateway's chat handler lives in /etc/nginx/scripts/http.js; its site file calls it as http.*.
-  fs.mkdirSync(path.join(prefix, 'scripts'), { recursive: true });
-  fs.writeFileSync(path.join(prefix, 'scripts', 'http.js'), GATEWAY_HTTP_JS);
-  fs.writeFileSync(
-    path.join(prefix, 'conf.d', 'njs.conf'),
-    `js_path ${prefix}/js/;\njs_import health.js;\njs_import http from ${prefix}/scripts/http.js;\n`,
-  );
+  if (opts.confD) {
+    for (const [name, text] of Object.entries(opts.confD)) fs.writeFileSync(path.join(prefix, 'conf.d', name), text);
+  } else {
+    fs.writeFileSync(
+      path.join(prefix, 'js', 'health.js'),
+      'function health(r) { r.return(200, "gateway ok\\n"); }\nexport default { health };\n',
+    );
+    // The real gateway's chat handler lives in /etc/nginx/scripts/http.js; its site file calls it as http.*.
+    fs.mkdirSync(path.join(prefix, 'scripts'), { recursive: true });
+    fs.writeFileSync(path.join(prefix, 'scripts', 'http.js'), GATEWAY_HTTP_JS);
+    fs.writeFileSync(
+      path.join(prefix, 'conf.d', 'njs.conf'),
+      `js_path ${prefix}/js/;\njs_import health.js;\njs_import http from ${prefix}/scripts/http.js;\n`,
+    );
+  }
   const realSiteFile = path.join(prefix, 'sites-available', opts.siteName);
   const siteFile = path.join(prefix, 'sites-enabled', opts.siteName);
   if (!fs.existsSync(realSiteFile)) {
@@ -130,6 +159,12 @@ http {
     fs.chmodSync(realSiteFile, opts.siteMode ?? 0o644);
   }
   if (!fs.existsSync(siteFile)) fs.symlinkSync(realSiteFile, siteFile);
+  return { conf, errorLog, realSiteFile, siteFile, nginx: NGINX_BINARY };
+}
+
+export async function startGatewayNginx(opts: GatewayNginxOptions): Promise<GatewayNginx> {
+  const { prefix } = opts;
+  const { conf, errorLog, realSiteFile, siteFile } = layoutGatewayPrefix(opts);
   if (opts.reloadNoop !== undefined) fs.writeFileSync(path.join(prefix, 'run', 'reload-noop'), `${opts.reloadNoop}\n`);
   const wrapper = path.join(prefix, 'bin', 'nginx');
   fs.writeFileSync(wrapper, wrapperScript(prefix, conf, errorLog, realSiteFile, opts.eventLogPath), { mode: 0o755 });
