@@ -14,6 +14,7 @@ import { createFileActivities } from './files';
 import { createGatewayActivities } from './gateway';
 import { createGatewayIdentityActivities } from './gateway-identity';
 import { createNotifyActivities } from './notify';
+import { createPhoenixSourcesActivities } from './phoenix-sources';
 import { createPortainerActivities } from './portainer';
 import { createPreflightActivities } from './preflight';
 import { createProvisioningActivities } from './provisioning';
@@ -71,6 +72,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDecommissionActivities(proxmox),
     ...createLegacyScanActivities({ ...proxmox, env: deps.env }),
     ...createNotifyActivities({ env: deps.env }),
+    ...createPhoenixSourcesActivities(),
   });
 }
 

@@ -246,6 +246,10 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: Connecti
     );
   if (snap.failure) lines.push('', `failed: ${snap.failure}`);
   const sources = snap.report?.phoenixSources;
+  if (sources?.updated?.length)
+    lines.push('', "Phoenix's sources updated by the run:", ...sources.updated.map((s) => `  - ${s}`));
+  if (sources?.notWritten?.length)
+    lines.push('', "Phoenix's sources the run could not write:", ...sources.notWritten.map((s) => `  - ${s}`));
   if (sources && sources.stillToUpdate.length > 0 && snap.report?.outcome === 'completed')
     lines.push(
       '',

@@ -472,6 +472,11 @@ export const planFileSchema = z.strictObject({
     })
     .prefault({}),
   notify: z.strictObject({ webhookUrlEnv: envVarName }).optional(),
+  /**
+   * Phoenix's own gateway sources (plan `phoenix.dir`): with `write`, the run rewrites the moved upstream in them once
+   * the cutover is verified, byte-preserving with a backup beside each file — as `phoenix-migrate sources --write`.
+   */
+  sources: z.strictObject({ write: z.boolean().default(false) }).optional(),
 });
 
 export type PlanFile = z.output<typeof planFileSchema>;

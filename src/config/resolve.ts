@@ -122,6 +122,13 @@ function resolveParsedPlan(
   );
   if (!world) return { ok: false, problems: problems.items };
   if (files.dir !== undefined) world.phoenixDir = files.dir;
+  else if (plan.sources?.write)
+    problems.error(
+      planPath,
+      ['sources', 'write'],
+      'sources.write needs the Phoenix checkout whose sources the run rewrites, and the plan names none',
+      "set phoenix.dir (the checkout on the worker's machine), or remove sources.write",
+    );
   const compose = checkPhoenixWorld(world, problems, new Set(plan.vms.map((v) => v.vmid)));
 
   const legacyGuests = check(() => resolveLegacyGuests(planPath, plan, world, problems), []);
@@ -222,7 +229,12 @@ function resolveParsedPlan(
     ...optional('notify', plan.notify),
     ...optional(
       'phoenixSources',
-      files.dir !== undefined ? checkPhoenixSources(planPath, files.dir, gateway, problems) : undefined,
+      files.dir !== undefined
+        ? {
+            ...checkPhoenixSources(planPath, files.dir, gateway, problems),
+            ...(plan.sources?.write ? { write: true } : {}),
+          }
+        : undefined,
     ),
   };
   return { ok: true, plan: resolved, digest: planDigest(resolved), warnings: problems.warnings };

@@ -265,6 +265,8 @@ export interface PhoenixSources {
   current: string[];
   /** Why a source cannot be rewritten (e.g. the upstream defined twice), named. */
   problems: string[];
+  /** Plan `sources.write`: the run brings them in step itself once the cutover is verified (on the worker's disk). */
+  write?: boolean;
 }
 
 /** What the CLI sends to start a run. */

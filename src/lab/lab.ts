@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { readUpstreams } from '../nginx/upstream';
 import { startMigration, workflowIdFor } from '../temporal/start';
+import type { MigrationReport } from '../workflows/report';
 import type { FaultSettings } from './proxmox-sim';
 import { driveRun, type DriveResult } from './driver';
 import { temporalDevServer, workerProcess, type ManagedProcess } from './processes';
@@ -77,6 +78,8 @@ export interface LabReport {
   endReason?: string;
   /** Who answered through the gateway in the last verification (Qdrant's per-process telemetry id). */
   verification: { identitySeen: 'new' | 'legacy' | 'none'; newId: string | null; legacyId: string | null };
+  /** With `phoenix.dir` in the plan: Phoenix's gateway sources still to update, or updated by the run. */
+  phoenixSources?: MigrationReport['phoenixSources'];
   failure?: string;
   /** A rehearsal (`--phoenix`): where the gateway site it served came from. */
   gatewaySiteSource?: SiteSource;
@@ -231,6 +234,7 @@ export function buildLabReport(world: World, workflowId: string, result: DriveRe
       newId: report?.verification?.newId ?? null,
       legacyId: report?.verification?.legacyId ?? null,
     },
+    ...(report?.phoenixSources ? { phoenixSources: report.phoenixSources } : {}),
     ...(result.failure ? { failure: result.failure } : {}),
     ...(world.gatewaySiteSource ? { gatewaySiteSource: world.gatewaySiteSource } : {}),
   };
@@ -366,6 +370,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     say(
       `deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`,
     );
+    for (const line of sourcesLines(report.phoenixSources)) say(line);
     return report.status === 'completed' ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -389,4 +394,15 @@ export async function labDeployStack(dir: string): Promise<string> {
   const text = await res.text();
   if (!res.ok) throw new Error(`the lab could not deploy the stack: ${text}`);
   return text;
+}
+
+/** The end-of-run word on Phoenix's own gateway sources (plan `phoenix.dir`): updated by the run, or still to do. */
+function sourcesLines(sources: LabReport['phoenixSources']): string[] {
+  if (!sources) return [];
+  return [
+    ...(sources.updated ?? []).map((s) => `Phoenix source updated: ${s}`),
+    ...(sources.notWritten ?? []).map((s) => `Phoenix source not written: ${s}`),
+    ...sources.stillToUpdate.map((s) => `Phoenix source still to update: ${s}`),
+    ...(sources.stillToUpdate.length ? [`  then: ${sources.command}`] : []),
+  ];
 }

@@ -9,6 +9,7 @@ import { declareConfiguration } from './phases/configuration';
 import { decommissionLegacy } from './phases/decommissioning';
 import { deployApplication } from './phases/deployment';
 import { prepareFiles } from './phases/file-preparation';
+import { keepPhoenixSourcesInStep } from './phases/phoenix-sources';
 import { provisionInfrastructure } from './phases/provisioning';
 import type { MigrationReport } from './report';
 import { MigrationRun } from './run';
@@ -21,6 +22,7 @@ export async function migration(input: MigrationInput): Promise<MigrationReport>
     await run.phase('Infrastructure Provisioning', () => provisionInfrastructure(run));
     await run.phase('Application Deployment and Cutover', () => deployApplication(run));
     await run.once('cutover and verification', () => cutOverAndVerify(run));
+    await run.once("Phoenix's sources", () => keepPhoenixSourcesInStep(run));
     await run.phase('Verification and Decommissioning', () => decommissionLegacy(run));
     return await run.finish(run.dryRun ? 'dry-run' : 'completed');
   } catch (err) {

@@ -87,7 +87,14 @@ export interface MigrationReport {
    * still route the upstream to the old servers — after the cutover, the next converge of the gateway CT rewrites the
    * live site from them — and the command that brings them in step.
    */
-  phoenixSources?: { stillToUpdate: string[]; command: string };
+  phoenixSources?: {
+    stillToUpdate: string[];
+    command: string;
+    /** Written by the run itself (plan `sources.write`), each with its backup. */
+    updated?: string[];
+    /** Why the run could not write them (then `command` finishes the job). */
+    notWritten?: string[];
+  };
 }
 
 /**

@@ -213,6 +213,7 @@ function defaultAnswers(): Answers {
       detail: 'done',
     }),
     runPhoenixCreate: (i) => ({ vmid: i.vmid, exitcode: 0, tail: 'done' }),
+    updatePhoenixSources: () => ({ updated: [], current: [], notWritten: [] }),
   } satisfies Answers;
 }
 
