@@ -3,9 +3,10 @@
  * workflow takes this path when `patched(LIVE_DECOMMISSION_GATES)` is false). New runs never come here.
  */
 import type { LegacyGuest } from '../../config/resolved-plan';
-import { long, quick } from '../activity-proxies';
+import { quick } from '../activity-proxies';
 import { scanDependencies, type Refusal } from '../gates';
 import type { MigrationRun } from '../run';
+import { decommissionStep } from './decommission-step';
 import { allOrFirstFailure } from '../text';
 import { waitForReindex } from './decommissioning';
 
@@ -71,33 +72,8 @@ async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refus
 }
 
 async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void> {
-  const { plan, dryRun, report } = run;
-  const protectedVmids = {
-    template: plan.templateVmid,
-    gateway: plan.gateway.ctid,
-    targets: plan.vms.map((v) => v.vmid),
-  };
-  const r = await run.step(
-    `decommission CT ${guest.ctid} ${guest.name}`,
-    () =>
-      long.decommissionGuest.executeWithOptions(
-        {
-          summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})${dryRun ? ' (dry run)' : ''}`,
-        },
-        [
-          {
-            proxmox: plan.proxmox,
-            guest,
-            legacyCtids: run.legacyGuests.map((g) => g.ctid),
-            protectedVmids,
-            backups: plan.backups,
-            shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,
-            dryRun,
-          },
-        ],
-      ),
-    (r) => `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}` : ''}`,
-  );
+  const { report } = run;
+  const r = await decommissionStep(run, guest);
   report.decommission.results.push(r);
   if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
   if (r.backupVolid) report.backups.push({ ctid: r.ctid, volid: r.backupVolid });

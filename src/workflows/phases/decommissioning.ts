@@ -11,6 +11,7 @@ import { verifyStartToCloseMs } from '../../timeouts';
 import { long, quick } from '../activity-proxies';
 import { dataGateRefusal, hostOfUrl, scanLegacyGuests, type LegacyScan, type Refusal } from '../gates';
 import type { MigrationRun } from '../run';
+import { decommissionStep } from './decommission-step';
 import { allOrFirstFailure } from '../text';
 import { decommissionLegacyV1 } from './decommissioning-v1';
 
@@ -146,7 +147,7 @@ function recordAbsent(run: MigrationRun, guest: LegacyGuest): void {
 }
 
 async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void> {
-  const { plan, dryRun, report } = run;
+  const { report } = run;
   // Again, right before this deletion: the approval may have waited for days, and the world may have changed.
   const again = await scanLive(run, `scan again before deleting CT ${guest.ctid}`, [guest]);
   if (again.absent.length) return recordAbsent(run, guest);
@@ -156,33 +157,7 @@ async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void>
     report.changes.push(`CT ${guest.ctid}: NOT deleted — ${refusal.reason}`);
     return;
   }
-  const protectedVmids = {
-    template: plan.templateVmid,
-    gateway: plan.gateway.ctid,
-    targets: plan.vms.map((v) => v.vmid),
-  };
-  const r = await run.step(
-    `decommission CT ${guest.ctid} ${guest.name}`,
-    () =>
-      long.decommissionGuest.executeWithOptions(
-        {
-          summary: `${plan.backups.enabled ? 'back up and ' : ''}delete CT ${guest.ctid} (${guest.name})${dryRun ? ' (dry run)' : ''}`,
-        },
-        [
-          {
-            proxmox: plan.proxmox,
-            guest,
-            legacyCtids: run.legacyGuests.map((g) => g.ctid),
-            protectedVmids,
-            backups: plan.backups,
-            shutdownTimeoutMs: plan.timings.shutdownTimeoutMs,
-            dryRun,
-          },
-        ],
-      ),
-    (r) =>
-      `${r.outcome}${r.backupVolid ? `, backup ${r.backupVolid}${r.backup?.mountPointsIncluded.length ? ` (with ${r.backup.mountPointsIncluded.join(', ')})` : ''}` : ''}`,
-  );
+  const r = await decommissionStep(run, guest);
   const { backup, ...result } = r;
   report.decommission.results.push(result);
   if (r.outcome === 'deleted' || r.outcome === 'already-absent') report.decommission.deleted.push(r.ctid);
