@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
+import type { LabEvent } from '../lab/event-log';
 import { addTenants, runFleet } from './fleet';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
@@ -85,25 +86,63 @@ export interface CriticalPath {
   chain: string[];
 }
 
+/** What Phase 3 did to one VM in the measured run (from its report and the lab's event log). */
+export interface VmWork {
+  vmid: number;
+  /** The Proxmox tasks ensureVm ran: an adopted VM (1001) is neither cloned nor started, a clone (1002) is all three. */
+  cloned: boolean;
+  resized: boolean;
+  started: boolean;
+  /** Its Phase 3 guest-agent commands (cloud-init wait, check, apply, verify per feature): count and summed run time. */
+  guestCommands: number;
+  guestCommandMs: number;
+}
+
 /**
- * The longest chain of dependent simulated durations in the runbook: Phase 3's VMs run in parallel (clone → resize
- * if the disk grows → start → guest agent answers), then everything up to the approval has no simulated duration
- * (file push, readiness, cutover, verification are real but fast), then the CT decommissions run in parallel
- * (vzdump → shutdown → destroy). Human waits are answered at once (auto-confirm), so they count zero.
+ * The lower bound of one migration: the longest chain of dependent durations the lab imposes, with zero overhead
+ * from the engine (no polling delay, no RPC, no workflow task). The terms, in run order:
+ * - Phase 3, per VM, in parallel (the workflow runs both VMs at once; the longer chain counts):
+ *   · `qmclone` — only for a VM that is cloned (1002). VM 1001 is adopted in place: it exists, nothing is cloned.
+ *   · `resize` — whenever ensureVm grows the disk: 1002's clone (template 32 G → 64 G), and 1001 too (Phoenix left it
+ *     at 13.5 G; the plan says 32 G). Proxmox grows a running VM's disk, so 1001 needs no start for it.
+ *   · `qmstart` and then the guest agent's delay — only for a VM that was stopped (a fresh clone); an adopted VM
+ *     runs and its agent answers at once.
+ *   · the provisioning features (mount, base_setup, docker, the Portainer server/agent: cloud-init wait → check →
+ *     apply → verify, one guest command after another). The lab runs each command for real in the VM's sandbox
+ *     (src/lab/guest-sandbox: bash + the recording stand-ins; no configured sleep), so their cost is measured: the
+ *     sum of the commands' own run times from the event log. Not counted: noticing that a command ended
+ *     (exec-status polling), the SSH volume directory, the Portainer probes — engine overhead, like everywhere else.
+ * - After Phase 3: guest commands of later phases (readiness asks VM 1001/1002 for docker and the compose file), as
+ *   the measured union of their intervals (they may overlap). The rest up to the approval (file push, readiness over
+ *   SSH/HTTP, the Portainer wait, cutover, verification, dependency scan) has no imposed duration: it is overhead.
+ *   Human waits are answered at once (auto-confirm) and count zero.
+ * - The CT decommissions, in parallel: vzdump (if backups.enabled) → vzshutdown → vzdestroy.
  */
 export function criticalPath(
   plan: ResolvedPlan,
   taskMs: Record<string, number>,
   agentDelayMs: number,
   deletedCts: number,
+  vms: VmWork[],
+  laterGuestCommandMs = 0,
 ): CriticalPath {
   const d = (type: string) => taskMs[type] ?? DEFAULT_TASK_MS;
   const vmChains = plan.vms.map((vm) => {
-    const steps: [string, number][] = [[`qmclone ${vm.vmid}`, d('qmclone')]];
-    if (vm.diskSizeGb > TEMPLATE_DISK_GB) steps.push([`resize ${vm.vmid}`, d('resize')]);
-    steps.push([`qmstart ${vm.vmid}`, d('qmstart')], [`guest agent ${vm.vmid}`, agentDelayMs]);
+    const work = vms.find((w) => w.vmid === vm.vmid);
+    // Without a record of the run, assume the worst case the plan allows: a clone that grows its disk.
+    const cloned = work?.cloned ?? true;
+    const resized = work?.resized ?? vm.diskSizeGb > TEMPLATE_DISK_GB;
+    const started = work?.started ?? true;
+    const steps: [string, number][] = [];
+    if (cloned) steps.push([`qmclone ${vm.vmid}`, d('qmclone')]);
+    else if (vm.adopt) steps.push([`adopt ${vm.vmid} (no clone)`, 0]);
+    if (resized) steps.push([`resize ${vm.vmid}`, d('resize')]);
+    if (started) steps.push([`qmstart ${vm.vmid}`, d('qmstart')], [`guest agent ${vm.vmid}`, agentDelayMs]);
+    if (work && work.guestCommands > 0)
+      steps.push([`provisioning ${vm.vmid} (${work.guestCommands} guest commands)`, work.guestCommandMs]);
     return steps;
   });
+  const later: [string, number][] = laterGuestCommandMs > 0 ? [['later guest commands', laterGuestCommandMs]] : [];
   const ctChain: [string, number][] =
     deletedCts > 0
       ? [
@@ -114,8 +153,55 @@ export function criticalPath(
       : [];
   const total = (c: [string, number][]) => c.reduce((n, [, ms]) => n + ms, 0);
   const longestVm = vmChains.reduce((a, b) => (total(b) > total(a) ? b : a), [] as [string, number][]);
-  const chain = [...longestVm, ...ctChain];
-  return { seconds: total(chain) / 1000, chain: chain.map(([n, ms]) => `${n} ${ms / 1000} s`) };
+  const chain = [...longestVm, ...later, ...ctChain];
+  return {
+    seconds: Math.round(total(chain)) / 1000,
+    chain: chain.map(([n, ms]) => `${n} ${Math.round(ms) / 1000} s`),
+  };
+}
+
+/**
+ * Phase 3's work per VM in the run that `report` describes: the Proxmox tasks from ensureVm's changes, the guest
+ * commands (sandbox `guest-exec` events with their run time) that ended within the Phase 3 window; and the guest
+ * commands after it, as the length of the union of their intervals.
+ */
+export function measuredVmWork(
+  report: {
+    vms: { vmid: number; created: boolean; changes: string[] }[];
+    phases: { name: string; startedAt?: string; endedAt?: string }[];
+  },
+  events: LabEvent[],
+  runEndMs: number,
+): { vms: VmWork[]; laterGuestCommandMs: number } {
+  const phase3 = report.phases.find((p) => p.name === 'Infrastructure Provisioning');
+  const from = phase3?.startedAt ? Date.parse(phase3.startedAt) : -Infinity;
+  const to = phase3?.endedAt ? Date.parse(phase3.endedAt) : Infinity;
+  const vmids = new Set(report.vms.map((v) => v.vmid));
+  const execs = events
+    .filter((e) => e.kind === 'guest-exec' && vmids.has(Number(e.vmid)) && typeof e.ms === 'number')
+    .map((e) => ({ vmid: Number(e.vmid), end: Date.parse(e.time), ms: e.ms as number }));
+  const vms = report.vms.map((v) => {
+    const mine = execs.filter((x) => x.vmid === v.vmid && x.end >= from && x.end <= to);
+    return {
+      vmid: v.vmid,
+      cloned: v.created,
+      resized: v.changes.some((c) => c.startsWith('resize ')),
+      started: v.changes.includes('start'),
+      guestCommands: mine.length,
+      guestCommandMs: mine.reduce((n, x) => n + x.ms, 0),
+    };
+  });
+  const later = execs
+    .filter((x) => x.end > to && x.end <= runEndMs)
+    .map((x) => [x.end - x.ms, x.end] as const)
+    .sort((a, b) => a[0] - b[0]);
+  let laterGuestCommandMs = 0;
+  let reach = -Infinity;
+  for (const [start, end] of later) {
+    laterGuestCommandMs += Math.max(0, end - Math.max(start, reach));
+    reach = Math.max(reach, end);
+  }
+  return { vms, laterGuestCommandMs };
 }
 
 function coldStart(mode: 'prebuilt' | 'bundle', address: string): number {
@@ -160,7 +246,16 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       throw new Error(`the single run did not complete: ${single.failure ?? single.state}`);
     const singleHistory = (await handle.fetchHistory()).events ?? [];
     const singleSeconds = (eventTimeMs(singleHistory[singleHistory.length - 1]) - eventTimeMs(singleHistory[0])) / 1000;
-    const bound = criticalPath(world.plan, taskMs, agentDelayMs, single.report.decommission.deleted.length);
+    const singleEndMs = eventTimeMs(singleHistory[singleHistory.length - 1]);
+    const work = measuredVmWork(single.report, world.events.read(), singleEndMs);
+    const bound = criticalPath(
+      world.plan,
+      taskMs,
+      agentDelayMs,
+      single.report.decommission.deleted.length,
+      work.vms,
+      work.laterGuestCommandMs,
+    );
     const criticalPathRatio = singleSeconds / bound.seconds;
     for (const p of single.report.phases)
       if (p.startedAt && p.endedAt)
@@ -242,6 +337,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       criticalPathRatio: round(criticalPathRatio, 3),
       singleRunSeconds: round(singleSeconds, 1),
       criticalPathSeconds: bound.seconds,
+      criticalPathChain: bound.chain,
       fleetSize: args.fleet,
       fleetCompleted,
       fleetWallSeconds: round(fleetWall, 1),
@@ -254,6 +350,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       fleetWallSecondsTwoWorkers: round(fleetWallTwoWorkers, 1),
       fleetTwoWorkersCompleted: fleet2Completed,
       fleetDuplicateEffects: duplicateClonesAndDeletes,
+      // Every run the bench started: the single run and both fleets.
+      runs: 1 + 2 * args.fleet,
+      runsCompleted: 1 + fleetCompleted + fleet2Completed,
       slotWaitP50Ms: percentile(slotWaits, 50),
       slotWaitP99Ms: percentile(slotWaits, 99),
       confirmToActivityP50Ms: percentile(fromAccepted, 50),
@@ -283,6 +382,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         `${result.fleetWallSecondsOneWorker} s / ${result.fleetWallSecondsTwoWorkers} s`,
       ],
       ['b', 'duplicate clones or deletes (all runs)', String(duplicateClonesAndDeletes)],
+      ['b2', 'runs completed (single + both fleets)', `${result.runsCompleted}/${result.runs}`],
       [
         'c',
         'confirmation sent → next activity start p50 / p99',

@@ -15,6 +15,7 @@ import { parseUpstreamBlocks, type Block } from '../nginx/tokens';
 import { PortainerClient } from '../portainer/client';
 import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
 import type { World } from '../lab/world';
+import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
 import { sleep } from './harness';
 import { startMigration } from '../temporal/start';
@@ -63,7 +64,8 @@ export async function addTenants(world: World, count: number, first = 0): Promis
     plan.legacyGuests = base.legacyGuests.map((g) => ({
       ...g,
       ctid: ctMap.get(g.ctid) ?? g.ctid,
-      name: `${g.name}-t${k}`,
+      // A plan may leave a legacy CT nameless (preflight pins what the node shows): then the tenant's stays so too.
+      name: g.name === undefined ? undefined : `${g.name}-t${k}`,
       ip: g.ip ? legacyIp(k, g.ip) : g.ip,
     }));
     plan.guestDependencies = Object.fromEntries(
@@ -80,17 +82,33 @@ export async function addTenants(world: World, count: number, first = 0): Promis
       legacyUrl: legacy.url,
     };
     plan.portainer = { ...base.portainer, stackName: `qdrant-t${k}` };
+    // The tenant's legacy CTs as the homelab has them (src/lab/homelab.ts: rootfs, volume mount points that the
+    // plan's `volumes` decide, net0) under the tenant's ctids and addresses; a CT the homelab no longer has (953) is
+    // absent for the tenant too, as in the single run.
     world.proxmox.addWorld({
       node: base.proxmox.node,
       storage: base.vms[0]?.storage ?? 'local-lvm',
       backupStorage: base.backups.storage,
-      guests: plan.legacyGuests.map((g) => ({
-        vmid: g.ctid,
-        type: 'lxc' as const,
-        name: g.name ?? `legacy-${g.ctid}`,
-        ip: g.ip,
-        status: 'running' as const,
-      })),
+      extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],
+      guests: base.legacyGuests.flatMap((g, i) => {
+        const home = HOMELAB_CONTAINERS.find((c) => c.ctid === g.ctid);
+        if (!home) return [];
+        const t = plan.legacyGuests[i];
+        const renamed = (v: string) => v.replace(new RegExp(`-${g.ctid}-disk-`, 'g'), `-${t.ctid}-disk-`);
+        return [
+          {
+            vmid: t.ctid,
+            type: 'lxc' as const,
+            name: t.name ?? `${home.name}-t${k}`,
+            ip: t.ip,
+            status: 'running' as const,
+            config: {
+              rootfs: `${HOMELAB_STORAGE.ctDisks}:subvol-${t.ctid}-disk-0,size=${home.rootfsGb}G`,
+              ...Object.fromEntries(Object.entries(home.mountPoints ?? {}).map(([key, v]) => [key, renamed(v)])),
+            },
+          },
+        ];
+      }),
     });
     tenants.push({ index: k, plan, legacy, fresh });
   }
@@ -261,7 +279,13 @@ export async function runFleet(
       const handle = handles[i];
       const result = handle.result().then(
         (r) => (r as { outcome?: string }).outcome ?? 'completed',
-        (e: Error) => `failed: ${e.message}`,
+        // WorkflowFailedError says only "Workflow execution failed": the reason is its cause (and the cause's cause).
+        (e: Error) => {
+          const causes: string[] = [];
+          for (let c = e.cause as Error | undefined; c && causes.length < 3; c = c.cause as Error | undefined)
+            causes.push(c.message);
+          return `failed: ${[e.message, ...causes].join(': ')}`;
+        },
       );
       let outcome: string | undefined;
       void result.then((o) => (outcome = o));

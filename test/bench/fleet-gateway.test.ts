@@ -122,4 +122,13 @@ describeIf('addTenants on a lab world (real nginx)', () => {
     expect(new Set(tenants.map((t) => t.legacy.identity)).size).toBe(3);
     expect((await whoAnswers(world.plan.qdrant.gatewayUrl)).id).toBe(world.legacyQdrant.identity);
   });
+
+  it("each tenant's legacy CTs are the homelab's (volumes renamed to their ctids); CT 953's counterpart is absent", () => {
+    for (const t of tenants) {
+      const [c0, , c2, c3] = t.plan.legacyGuests.map((g) => g.ctid);
+      expect(String(world.proxmox.guest(c2)?.config.mp0)).toContain(`subvol-${c2}-disk-1,mp=/qdrant/storage`);
+      expect(String(world.proxmox.guest(c0)?.config.rootfs)).toContain(`subvol-${c0}-disk-0`);
+      expect(world.proxmox.guest(c3)).toBeUndefined();
+    }
+  });
 });

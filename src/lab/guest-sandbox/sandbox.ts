@@ -109,6 +109,7 @@ export class GuestSandbox {
 
   exec(vmid: number, image: GuestImage, argv: string[], inputData?: string): SandboxRun {
     const root = this.ensureRoot(vmid, image);
+    const startedAt = Date.now();
     const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
     const child = spawn(
       'unshare',
@@ -141,6 +142,8 @@ export class GuestSandbox {
         command: script !== undefined ? ['bash', '-c', '<script>', ...argv.slice(3)].join(' ') : argv.join(' '),
         ...(script !== undefined ? { sha256: createHash('sha256').update(script).digest('hex') } : {}),
         exitcode: run.exitcode,
+        // How long the command itself ran (spawn to exit): the bench counts it as the guest's own work.
+        ms: Date.now() - startedAt,
         ...(aptFail ? { fault: 'guest-apt-fail' } : {}),
       });
       this.opts.onChange?.(vmid);
