@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import type { LabEvent } from '../lab/event-log';
-import { addTenants, runFleet } from './fleet';
+import { addTenants, existingVms, runFleet } from './fleet';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
 import { countEffects } from './effects';
@@ -230,6 +230,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   });
   try {
     const { world, client } = lab;
+    // VM 1001 as the single run finds it (it adopts and converges it): each fleet tenant starts from the same.
+    const adoptable = existingVms(world);
 
     // ── a) one migration vs its critical path ───────────────────────────────────────────────────────────────
     say('a) one migration …');
@@ -268,7 +270,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     say(`b) fleet of ${args.fleet} …`);
     await lab.worker.stop();
     await lab.worker.start();
-    const tenants = await addTenants(world, args.fleet);
+    const tenants = await addTenants(world, args.fleet, 0, adoptable);
     const fleetStart = Date.now();
     let rssPeakSampled = 0;
     const sampler = setInterval(
@@ -298,7 +300,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       logFile: path.join(lab.dir, 'worker-2.log'),
     });
     await second.start();
-    const tenants2 = await addTenants(world, args.fleet, args.fleet);
+    const tenants2 = await addTenants(world, args.fleet, args.fleet, adoptable);
     const fleet2Start = Date.now();
     const runs2 = await runFleet(client, world, tenants2);
     const fleetWallTwoWorkers = (Date.now() - fleet2Start) / 1000;

@@ -16,6 +16,7 @@ import { PortainerClient } from '../portainer/client';
 import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
 import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
+import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
 import { sleep } from './harness';
 import { startMigration } from '../temporal/start';
@@ -33,8 +34,36 @@ const ctidOf = (k: number, ctid: number) => 20_000 + k * 10 + (ctid % 10);
 const legacyIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.1.${k}.`);
 const vmIp = (k: number, ip: string) => ip.replace(/^127\.0\.0\./, `127.2.${k}.`);
 
-/** Tenants `first` … `first + count - 1` (a second fleet on the same world takes the next indices). */
-export async function addTenants(world: World, count: number, first = 0): Promise<Tenant[]> {
+/** A VM the plan adopts, as the world had it before any run changed it (see existingVms). */
+export interface ExistingVm {
+  vmid: number;
+  status: 'running' | 'stopped';
+  config: Record<string, string | number>;
+  image?: SimGuestSeed['image'];
+}
+
+/**
+ * The VMs the world's plan adopts (1001 "Dr-Phoenix": running, Docker and the Portainer server in it, a 13.5 G disk),
+ * as they are now: call it before the first run, which converges them. addTenants gives each tenant its own copy, so
+ * a tenant adopts its *1 VM and clones only its *2, like the single run — not two clones.
+ */
+export function existingVms(world: World): ExistingVm[] {
+  return world.plan.vms.flatMap((vm) => {
+    const g = vm.adopt ? world.proxmox.guest(vm.vmid) : undefined;
+    return g ? [structuredClone({ vmid: g.vmid, status: g.status, config: g.config, image: g.image })] : [];
+  });
+}
+
+/**
+ * Tenants `first` … `first + count - 1` (a second fleet on the same world takes the next indices). With `existing`
+ * (from existingVms), each tenant's adopted VM exists before its run; without, the tenant clones it.
+ */
+export async function addTenants(
+  world: World,
+  count: number,
+  first = 0,
+  existing: ExistingVm[] = [],
+): Promise<Tenant[]> {
   const base = world.plan;
   const tenants: Tenant[] = [];
   const legacyQdrantIp = new URL(base.qdrant.legacyUrl).hostname;
@@ -90,25 +119,28 @@ export async function addTenants(world: World, count: number, first = 0): Promis
       storage: base.vms[0]?.storage ?? 'local-lvm',
       backupStorage: base.backups.storage,
       extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],
-      guests: base.legacyGuests.flatMap((g, i) => {
-        const home = HOMELAB_CONTAINERS.find((c) => c.ctid === g.ctid);
-        if (!home) return [];
-        const t = plan.legacyGuests[i];
-        const renamed = (v: string) => v.replace(new RegExp(`-${g.ctid}-disk-`, 'g'), `-${t.ctid}-disk-`);
-        return [
-          {
-            vmid: t.ctid,
-            type: 'lxc' as const,
-            name: t.name ?? `${home.name}-t${k}`,
-            ip: t.ip,
-            status: 'running' as const,
-            config: {
-              rootfs: `${HOMELAB_STORAGE.ctDisks}:subvol-${t.ctid}-disk-0,size=${home.rootfsGb}G`,
-              ...Object.fromEntries(Object.entries(home.mountPoints ?? {}).map(([key, v]) => [key, renamed(v)])),
+      guests: [
+        ...existing.map((vm) => tenantVm(k, vm)),
+        ...base.legacyGuests.flatMap((g, i) => {
+          const home = HOMELAB_CONTAINERS.find((c) => c.ctid === g.ctid);
+          if (!home) return [];
+          const t = plan.legacyGuests[i];
+          const renamed = (v: string) => v.replace(new RegExp(`-${g.ctid}-disk-`, 'g'), `-${t.ctid}-disk-`);
+          return [
+            {
+              vmid: t.ctid,
+              type: 'lxc' as const,
+              name: t.name ?? `${home.name}-t${k}`,
+              ip: t.ip,
+              status: 'running' as const,
+              config: {
+                rootfs: `${HOMELAB_STORAGE.ctDisks}:subvol-${t.ctid}-disk-0,size=${home.rootfsGb}G`,
+                ...Object.fromEntries(Object.entries(home.mountPoints ?? {}).map(([key, v]) => [key, renamed(v)])),
+              },
             },
-          },
-        ];
-      }),
+          ];
+        }),
+      ],
     });
     tenants.push({ index: k, plan, legacy, fresh });
   }
@@ -136,6 +168,31 @@ export async function addTenants(world: World, count: number, first = 0): Promis
   const last = tenants[tenants.length - 1];
   if (last) await waitForRoute(`${last.plan.qdrant.gatewayUrl}/readyz`);
   return tenants;
+}
+
+/** Tenant k's copy of an adopted VM: its own vmid, disks and address; the same image (Docker, Portainer, NFS). */
+function tenantVm(k: number, vm: ExistingVm): SimGuestSeed {
+  const vmid = vmidOf(k, vm.vmid);
+  const config = Object.fromEntries(
+    Object.entries(vm.config)
+      // net0 names the base VM's MAC: the simulator makes one from the new vmid instead.
+      .filter(([key]) => key !== 'net0')
+      .map(([key, v]) => [
+        key,
+        typeof v === 'string'
+          ? v.replace(new RegExp(`-${vm.vmid}-`, 'g'), `-${vmid}-`).replace(/127\.0\.0\./g, `127.2.${k}.`)
+          : v,
+      ]),
+  );
+  if (typeof config.name === 'string') config.name = `${config.name}-t${k}`;
+  return {
+    vmid,
+    type: 'qemu',
+    name: String(config.name ?? `vm-${vmid}`),
+    status: vm.status,
+    config,
+    ...(vm.image ? { image: structuredClone(vm.image) } : {}),
+  };
 }
 
 export interface TenantRoute {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addTenants, withTenantRoutes, type Tenant } from '../../src/bench/fleet';
+import { addTenants, existingVms, withTenantRoutes, type Tenant } from '../../src/bench/fleet';
 import { phoenixGatewaySite } from '../../src/lab/services/gateway-site';
 import { startWorld, type World } from '../../src/lab/world';
 import { parseUpstreamBlocks } from '../../src/nginx/tokens';
@@ -92,7 +92,7 @@ describeIf('addTenants on a lab world (real nginx)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-fleet-gw-'));
     world = await startWorld({ dir, planName: `fleet-gw-${process.pid}` });
-    tenants = await addTenants(world, 3);
+    tenants = await addTenants(world, 3, 0, existingVms(world));
   }, 120_000);
   afterAll(async () => {
     for (const t of tenants) await Promise.all([t.legacy.stop(), t.fresh.stop()]);
@@ -129,6 +129,20 @@ describeIf('addTenants on a lab world (real nginx)', () => {
       expect(String(world.proxmox.guest(c2)?.config.mp0)).toContain(`subvol-${c2}-disk-1,mp=/qdrant/storage`);
       expect(String(world.proxmox.guest(c0)?.config.rootfs)).toContain(`subvol-${c0}-disk-0`);
       expect(world.proxmox.guest(c3)).toBeUndefined();
+    }
+  });
+
+  it('each tenant has its own copy of the adopted VM 1001 (running, same image, own disk and address); 1002 is absent', () => {
+    const base = world.proxmox.guest(1001);
+    for (const t of tenants) {
+      const [adopted, cloned] = t.plan.vms;
+      expect(adopted.adopt).toBe(true);
+      const g = world.proxmox.guest(adopted.vmid);
+      expect(g?.status).toBe('running');
+      expect(g?.image).toEqual(base?.image);
+      expect(String(g?.config.scsi0)).toContain(`vm-${adopted.vmid}-disk-0`);
+      expect(String(g?.config.ipconfig0)).toContain(`ip=${adopted.ip}/`);
+      expect(world.proxmox.guest(cloned.vmid)).toBeUndefined();
     }
   });
 });
