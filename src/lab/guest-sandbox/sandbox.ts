@@ -132,6 +132,8 @@ export class GuestSandbox {
     };
     child.stdout?.on('data', keep(run.stdout));
     child.stderr?.on('data', keep(run.stderr));
+    // A command that exits before reading its input closes the pipe: EPIPE is its business, not the simulator's.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(inputData ?? '');
     const script = argv[0] === 'bash' && argv[1] === '-c' ? argv[2] : undefined;
     child.once('close', (code, signal) => {
