@@ -109,12 +109,28 @@ function fromDump(o: SiteSelection): GatewaySiteFiles {
       `--gateway-dump ${dumpFile} does not show the site ${o.siteFile} (it shows: ${parts.map((p) => p.path).join(', ')}); check gateway.siteFile in the plan`,
     );
   const files = parts.filter((p) => p !== site).map((p) => ({ path: p.path, text: p.text, origin: origin(p.path) }));
+  const httpConfs = files.map((f) => f.path).filter(isHttpConf);
+  // nginx -T prints no njs scripts: the LXC script's heredocs may hold them (only what the dump loads is used).
+  const notes: string[] = [];
+  const script = path.join(o.phoenixDir, CHECKOUT.lxcScript(o.gatewayCtid));
+  const docs = fs.existsSync(script) ? findHeredocs(fs.readFileSync(script, 'utf8')) : undefined;
+  for (const d of docs?.ok ? docs.heredocs : [])
+    if (
+      d.target?.startsWith('/etc/nginx/') &&
+      !/\.conf$|sites-/.test(d.target) &&
+      !files.some((f) => f.path === d.target)
+    ) {
+      files.push({ path: d.target, text: shellBody(d, script), origin: `${script}:${d.line + 1}` });
+      notes.push(
+        `${d.target} (not in the dump) from ${CHECKOUT.lxcScript(o.gatewayCtid)} line ${d.line}, if the dump loads it`,
+      );
+    }
   return {
     source: { kind: 'nginx-T dump', file: dumpFile, line: headerLines.get(site.path) },
     site: { path: site.path, text: site.text, origin: origin(site.path) },
     files,
-    httpConfs: files.map((f) => f.path).filter(isHttpConf),
-    notes: [],
+    httpConfs,
+    notes,
   };
 }
 

@@ -91,7 +91,10 @@ describeIf('the mapped gateway site passes nginx -t under the lab prefix', () =>
         '',
       ].join('\n'),
     );
-    const { g, prefix } = await mappedAndTested(checkout(), dump);
+    const { g, prefix } = await mappedAndTested(
+      checkout((d) => fs.rmSync(path.join(d, 'bin', 'phoenix_hypervisor_lxc_101.sh'))),
+      dump,
+    );
     expect(g.source).toMatchObject({ kind: 'nginx-T dump', file: dump, line: 9 });
     expect(fs.readFileSync(path.join(prefix, 'phoenix-root', 'etc', 'nginx', 'scripts', 'http.js'), 'utf8')).toMatch(
       /stand-in/,

@@ -88,6 +88,8 @@ describe('selectGatewaySite: dump, else heredoc, else committed file', () => {
       '/etc/nginx/nginx.conf',
       '/etc/nginx/conf.d/njs.conf',
       '/etc/nginx/snippets/headers.conf',
+      // nginx -T prints no njs scripts: the LXC 101 script's heredoc has it.
+      '/etc/nginx/scripts/http.js',
     ]);
     expect(s.httpConfs).toEqual(['/etc/nginx/conf.d/njs.conf']);
   });
@@ -173,10 +175,15 @@ describe('mapGatewaySite', () => {
     expect(m.dirs).toContain('/lab/gateway/phoenix-root/etc/nginx/scripts/');
   });
 
-  it('maps a dump: includes and logs under the prefix, IPv6 listens left out, a stub for the njs module it lacks', async () => {
+  it('maps a dump: includes and logs under the prefix, IPv6 listens left out, a stub for the njs module nothing holds', async () => {
     const dump = path.join(tmp, 'dump.txt');
     fs.writeFileSync(dump, DUMP);
-    const s = selectGatewaySite({ phoenixDir: checkout(), gatewayCtid: 101, siteFile: SITE, dumpFile: dump });
+    const s = selectGatewaySite({
+      phoenixDir: checkout({ script: false }),
+      gatewayCtid: 101,
+      siteFile: SITE,
+      dumpFile: dump,
+    });
     const m = await mapGatewaySite(s, ctx());
     expect(m.site).toContain('include /lab/gateway/phoenix-root/etc/nginx/snippets/headers.conf;');
     expect(m.site).toContain('access_log /lab/gateway/phoenix-root/var/log/nginx/gateway.access.log;');
@@ -191,6 +198,17 @@ describe('mapGatewaySite', () => {
     expect(m.notes.join('\n')).toMatch(/http\.js is not in the source: a stub/);
     // nginx.conf itself is not loaded: the lab's own main config stands in for it (its `user`/`pid` never apply).
     expect(Object.keys(m.files).some((f) => f.endsWith('/nginx.conf'))).toBe(false);
+  });
+
+  it("takes the njs script a dump lacks from the LXC 101 script's heredoc", async () => {
+    const dump = path.join(tmp, 'dump.txt');
+    fs.writeFileSync(dump, DUMP);
+    const s = selectGatewaySite({ phoenixDir: checkout(), gatewayCtid: 101, siteFile: SITE, dumpFile: dump });
+    const m = await mapGatewaySite(s, ctx());
+    expect(m.files['/lab/gateway/phoenix-root/etc/nginx/scripts/http.js']).toContain("internalRedirect('@qwen_chat')");
+    expect(s.notes.join('\n')).toMatch(
+      /scripts\/http\.js \(not in the dump\) from bin\/phoenix_hypervisor_lxc_101\.sh line 13/,
+    );
   });
 
   it('gives other listen ports lab ports of their own', async () => {
