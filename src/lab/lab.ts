@@ -370,7 +370,7 @@ export async function runLab(opts: LabOptions): Promise<number> {
     say(
       `deleted: ${report.deleted.join(', ') || 'none'}${report.refused.length ? `; kept: ${report.refused.map((r) => r.reason).join('; ')}` : ''}`,
     );
-    for (const line of sourcesLines(report.phoenixSources)) say(line);
+    for (const line of sourcesLines(report.phoenixSources, opts.rehearsal)) say(line);
     return report.status === 'completed' ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -397,12 +397,17 @@ export async function labDeployStack(dir: string): Promise<string> {
 }
 
 /** The end-of-run word on Phoenix's own gateway sources (plan `phoenix.dir`): updated by the run, or still to do. */
-function sourcesLines(sources: LabReport['phoenixSources']): string[] {
+function sourcesLines(sources: LabReport['phoenixSources'], rehearsal?: RehearsalOptions): string[] {
   if (!sources) return [];
+  // A rehearsal's run worked on a copy of the checkout in the lab: the operator's command names their own files.
+  const command = rehearsal
+    ? `phoenix-migrate sources --plan ${path.resolve(rehearsal.planFile)} --phoenix-dir ${path.resolve(rehearsal.phoenixDir)} --write`
+    : sources.command;
+  const where = rehearsal ? " (in the lab's copy of the checkout)" : '';
   return [
-    ...(sources.updated ?? []).map((s) => `Phoenix source updated: ${s}`),
+    ...(sources.updated ?? []).map((s) => `Phoenix source updated${where}: ${s}`),
     ...(sources.notWritten ?? []).map((s) => `Phoenix source not written: ${s}`),
     ...sources.stillToUpdate.map((s) => `Phoenix source still to update: ${s}`),
-    ...(sources.stillToUpdate.length ? [`  then: ${sources.command}`] : []),
+    ...(sources.stillToUpdate.length || rehearsal ? [`  at home, after the run: ${command}`] : []),
   ];
 }

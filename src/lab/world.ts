@@ -521,7 +521,11 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     const labPlan = {
       ...plan,
       name: opts.planName ?? plan.name,
-      phoenix: { vmConfigs: 'phoenix_vm_configs.json', lxcConfigs: 'phoenix_lxc_configs.json' },
+      phoenix: {
+        ...(rehearsal ? { dir: rehearsalSourcesCopy(dir, rehearsal.checkout) } : {}),
+        vmConfigs: 'phoenix_vm_configs.json',
+        lxcConfigs: 'phoenix_lxc_configs.json',
+      },
       proxmox: {
         ...plan.proxmox,
         apiUrl: proxmox.url,
@@ -657,4 +661,14 @@ function withQdrantUpstream(others: { name: string; server: string }[], server: 
   const at = list.findIndex((u) => u.name === 'qwen_service');
   list.splice(at < 0 ? list.length : at + 1, 0, { name: 'qdrant_service', server });
   return list;
+}
+
+/**
+ * A rehearsal's plan names a checkout so the run lists (and with `sources.write` rewrites) Phoenix's gateway sources
+ * as it would at home — but a second copy in the lab, never the operator's DIR nor the copy the world is built from.
+ */
+function rehearsalSourcesCopy(labDir: string, checkout: string): string {
+  const copy = path.join(labDir, 'phoenix-sources');
+  if (!fs.existsSync(copy)) fs.cpSync(checkout, copy, { recursive: true });
+  return copy;
 }

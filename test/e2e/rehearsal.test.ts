@@ -60,7 +60,8 @@ describeIf('lab rehearsal of the operator checkout (--phoenix)', () => {
     if (!init.ok) throw new Error(JSON.stringify(init.problems));
     expect(init.todos).toEqual([]);
     const planFile = path.join(tmp, 'plan.json');
-    fs.writeFileSync(planFile, JSON.stringify(init.plan, null, 2));
+    // sources.write is rehearsed too: on the lab's own copy of the checkout, never on DIR.
+    fs.writeFileSync(planFile, JSON.stringify({ ...init.plan, sources: { write: true } }, null, 2));
 
     mw = await startMigrationWorld({ rehearsal: { phoenixDir, planFile }, standardPorts: true });
     const { world } = mw;
@@ -104,6 +105,11 @@ describeIf('lab rehearsal of the operator checkout (--phoenix)', () => {
     ]);
     // The site the lab served kept the heredoc's own lines (its comment) around the moved server.
     expect(fs.readFileSync(world.gateway.realSiteFile, 'utf8')).toContain('# legacy Qdrant on CT 952');
+    expect(report.phoenixSources?.stillToUpdate).toEqual([]);
+    expect(report.phoenixSources?.updated?.map((u) => u.split(' ')[0]).sort()).toEqual([
+      'bin/phoenix_hypervisor_lxc_101.sh',
+      'etc/nginx/sites-available/vllm_gateway',
+    ]);
     await checkedHistory(mw, handle);
 
     expect(treeHashes(phoenixDir)).toEqual(before);

@@ -82,8 +82,7 @@ export function loadRehearsal(o: RehearsalOptions, labDir: string): RehearsalInp
       stackName: p.stackName,
     },
   };
-  // The lab's plan never points at a checkout: Phoenix's sources are never rewritten by a rehearsal.
-  delete planSrc.sources;
+  // `sources.write` stays: the lab's plan points it at a copy in the lab (world.ts), never at DIR.
 
   const lxc = JSON.parse(fs.readFileSync(lxcConfigs, 'utf8')) as { lxc_configs?: Record<string, LxcEntry> };
   const listed = Object.entries(lxc.lxc_configs ?? {}).map(([id, e]) => fromLxcConfig(Number(id), e));
