@@ -20,6 +20,7 @@ import { FailureType } from '../failure-types';
 import { featureArgv, guestLogFile, scriptSha256, type FeatureStep } from '../provisioning/features';
 import {
   guestExecStart,
+  GUEST_EXEC_POLL,
   guestExecStatus,
   guestFileRead,
   isRetryable,
@@ -86,7 +87,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
   ): Promise<GuestExecResult & { tail: string }> {
     const pid = await guestExecStart(api, vm.node, vm.vmid, argv);
     const deadline = Date.now() + opts.timeoutMs;
-    let interval = 100;
+    let interval: number = GUEST_EXEC_POLL.firstMs;
     let lastTailAt = 0;
     const readTail = async () =>
       opts.logFile
@@ -106,7 +107,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         heartbeat({ what: opts.what, vmid: vm.vmid, running: true, tail: await readTail() });
       } else heartbeat({ what: opts.what, vmid: vm.vmid, running: true });
       await sleep(interval);
-      interval = Math.min(1_000, interval * 2);
+      interval = Math.min(GUEST_EXEC_POLL.maxMs, interval * 2);
     }
   }
 

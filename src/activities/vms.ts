@@ -34,7 +34,7 @@ export interface ProxmoxActivityDeps {
   lockWaitMs?: number;
   /** Retries of transient failures inside one attempt, each after re-reading live state (default 8). */
   attempts?: number;
-  /** Poll intervals of task waits (default 200 ms → 2 s). */
+  /** Poll intervals of task waits (default: waitForTask's 100 ms → 500 ms). */
   taskPollMs?: { min: number; max: number };
   sleep?: (ms: number) => Promise<void>;
 }
@@ -235,8 +235,9 @@ export function createVmActivities(deps: ProxmoxActivityDeps) {
 
   async function waitReady(api: ProxmoxApi, vm: VmSpec): Promise<boolean> {
     const deadline = Date.now() + (deps.readyTimeoutMs ?? 180_000);
-    // At most 1 s between tries: the agent's first answer is on the critical path (a 5 s cap cost ≈4 s per VM).
-    for (let wait = 250; ; wait = Math.min(1_000, Math.round(wait * 1.6))) {
+    // At most 500 ms between tries: the agent's first answer is on the critical path (a 5 s cap cost ≈4 s per VM,
+    // 1 s ≈0.5 s); a booting guest answers "agent not running" cheaply.
+    for (let wait = 250; ; wait = Math.min(500, Math.round(wait * 1.6))) {
       try {
         await agentInfo(api, vm.node, vm.vmid);
         return true;

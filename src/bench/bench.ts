@@ -259,9 +259,15 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       work.laterGuestCommandMs,
     );
     const criticalPathRatio = singleSeconds / bound.seconds;
-    for (const p of single.report.phases)
-      if (p.startedAt && p.endedAt)
-        say(`   phase ${p.name}: ${((Date.parse(p.endedAt) - Date.parse(p.startedAt)) / 1000).toFixed(1)} s`);
+    const seconds = (x: { startedAt?: string; endedAt?: string }) =>
+      x.startedAt && x.endedAt ? ((Date.parse(x.endedAt) - Date.parse(x.startedAt)) / 1000).toFixed(2) : undefined;
+    for (const p of single.report.phases) {
+      if (seconds(p) === undefined) continue;
+      say(`   phase ${p.name}: ${seconds(p)} s`);
+      // Where the time goes, step by step (the steps of a phase overlap where the run does things in parallel).
+      for (const s of single.report.steps.filter((x) => x.phase === p.name && seconds(x) !== undefined))
+        say(`     ${s.name}: ${seconds(s)} s`);
+    }
     say(
       `   ${singleSeconds.toFixed(1)} s vs lower bound ${bound.seconds} s (${bound.chain.join(' → ')}) → ratio ${criticalPathRatio.toFixed(3)}`,
     );

@@ -26,6 +26,13 @@ interface ExecStatus {
 }
 
 /**
+ * How often a guest command's status is asked (exec-status): first after 25 ms, doubling to 1 s. Most provisioning
+ * commands end within tens of milliseconds, and each is on the critical path, so the first polls come early; a long
+ * command costs one cheap GET per second (BENCHMARKS.md: "Polling").
+ */
+export const GUEST_EXEC_POLL = { firstMs: 25, maxMs: 1_000 } as const;
+
+/**
  * Run argv in the VM through the guest agent and wait for it to exit. Not idempotent by itself: use it for reads
  * (`docker info`) or commands that are safe to repeat.
  */
@@ -43,7 +50,7 @@ export async function guestExec(
     'input-data': opts.inputData,
   });
   const deadline = Date.now() + opts.timeoutMs;
-  let interval = 100;
+  let interval: number = GUEST_EXEC_POLL.firstMs;
   for (;;) {
     const status = await http.get<ExecStatus>(agentPath(node, vmid, 'exec-status'), { pid: started.pid });
     if (status.exited === 1 || status.exited === true) {
@@ -60,7 +67,7 @@ export async function guestExec(
       );
     }
     await sleep(interval);
-    interval = Math.min(1_000, interval * 2);
+    interval = Math.min(GUEST_EXEC_POLL.maxMs, interval * 2);
   }
 }
 

@@ -107,18 +107,18 @@ async function statusWithBriefRetry(
 }
 
 /**
- * Wait for a task to stop, polling adaptively (100 ms growing ×1.5 to 1 s). Resolves for `OK` and `WARNINGS: N`;
+ * Wait for a task to stop, polling adaptively (100 ms growing ×1.5 to 500 ms). Resolves for `OK` and `WARNINGS: N`;
  * throws a ProxmoxError carrying the exit status and log tail otherwise.
  *
- * Why 1 s at most: a task's end is noticed ≤ 1 s late (≈0.5 s on average; at 2 s it cost ≈1 s per task on the
- * critical path), for ≈1 status read per second per running task — a cheap GET for pveproxy
+ * Why 500 ms at most: a task's end is noticed ≤ 0.5 s late (≈0.25 s on average; 1 s cost ≈0.5 s per task, six tasks
+ * on the critical path), for ≈2 status reads per second per running task — a cheap GET for pveproxy
  * (BENCHMARKS.md: "Proxmox task polling").
  */
 export async function waitForTask(http: ProxmoxHttp, upidText: string, opts: WaitOptions = {}): Promise<TaskResult> {
   const upid = parseUpid(upidText);
   const sleep = opts.sleep ?? defaultSleep;
   const min = opts.minIntervalMs ?? 100;
-  const max = opts.maxIntervalMs ?? 1_000;
+  const max = opts.maxIntervalMs ?? 500;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const started = Date.now();
   let interval = min;
