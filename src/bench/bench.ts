@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import type { LabEvent } from '../lab/event-log';
-import { addTenants, existingVms, runFleet } from './fleet';
+import { addTenants, existingVms, runFleet, stepGrowth } from './fleet';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
 import { countEffects } from './effects';
@@ -296,6 +296,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     say(
       `   ${fleetCompleted}/${args.fleet} completed in ${fleetWall.toFixed(1)} s; p50 ${p50.toFixed(1)} s, p95 ${p95.toFixed(1)} s; worker peak RSS ${workerPeakRssMiB} MiB`,
     );
+    const growth = stepGrowth(single.report.steps, runs);
+    say('   where the fleet loses time (median step time, fleet vs single run):');
+    for (const g of growth) say(`     ${g.step}: ${g.fleetP50Seconds} s vs ${g.singleSeconds} s`);
 
     // ── b2) the same fleet size on two worker processes (same task queue), on fresh tenants ─────────────────
     say(`b2) fleet of ${args.fleet} on two workers …`);
@@ -355,6 +358,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       fleetP95VsSingle: round(p95 / singleSeconds, 2),
       workerPeakRssMiB,
       fleetWallSecondsOneWorker: round(fleetWall, 1),
+      fleetStepGrowth: growth,
       fleetWallSecondsTwoWorkers: round(fleetWallTwoWorkers, 1),
       fleetTwoWorkersCompleted: fleet2Completed,
       fleetDuplicateEffects: duplicateClonesAndDeletes,

@@ -319,6 +319,8 @@ export interface FleetRun {
   handle: WorkflowHandle;
   outcome: string;
   seconds: number;
+  /** The run's steps with their times (from its report), to say where a fleet's time goes. */
+  steps: { name: string; phase: string; startedAt?: string; endedAt?: string }[];
 }
 
 /** Starts every tenant's migration at once and plays the person for each (polling its status every `pollMs`). */
@@ -334,8 +336,12 @@ export async function runFleet(
   return Promise.all(
     tenants.map(async (t, i): Promise<FleetRun> => {
       const handle = handles[i];
+      let steps: FleetRun['steps'] = [];
       const result = handle.result().then(
-        (r) => (r as { outcome?: string }).outcome ?? 'completed',
+        (r) => {
+          steps = (r as { steps?: FleetRun['steps'] }).steps ?? [];
+          return (r as { outcome?: string }).outcome ?? 'completed';
+        },
         // WorkflowFailedError says only "Workflow execution failed": the reason is its cause (and the cause's cause).
         (e: Error) => {
           const causes: string[] = [];
@@ -370,7 +376,42 @@ export async function runFleet(
       const final = outcome ?? (await Promise.race([result, sleep(1000).then(() => 'timed out')]));
       const desc = await handle.describe();
       const seconds = desc.closeTime ? (desc.closeTime.getTime() - desc.startTime.getTime()) / 1000 : NaN;
-      return { handle, outcome: final, seconds };
+      return { handle, outcome: final, seconds, steps };
     }),
   );
+}
+
+/**
+ * Where a fleet's time goes: each step's median time over the fleet's completed runs against the single run's, the
+ * steps that grew most first (steps with a generic name — "decommission CT 20031 …" — are grouped by their words).
+ */
+export function stepGrowth(
+  single: FleetRun['steps'],
+  runs: FleetRun[],
+  top = 8,
+): { step: string; singleSeconds: number; fleetP50Seconds: number }[] {
+  const key = (name: string) => name.replace(/\b\d{3,}\b/g, 'N').replace(/ [A-Za-z0-9.-]*-[A-Za-z0-9.-]+$/, '');
+  const secs = (x: { startedAt?: string; endedAt?: string }) =>
+    x.startedAt && x.endedAt ? (Date.parse(x.endedAt) - Date.parse(x.startedAt)) / 1000 : undefined;
+  const byKey = new Map<string, number[]>();
+  for (const r of runs.filter((x) => x.outcome === 'completed'))
+    for (const s of r.steps) {
+      const t = secs(s);
+      if (t !== undefined) byKey.set(key(s.name), [...(byKey.get(key(s.name)) ?? []), t]);
+    }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return [...byKey.entries()]
+    .map(([step, times]) => {
+      const mine = single
+        .filter((s) => key(s.name) === step)
+        .map(secs)
+        .filter((t): t is number => t !== undefined);
+      return {
+        step,
+        singleSeconds: Math.round((mine.length ? median(mine) : 0) * 100) / 100,
+        fleetP50Seconds: Math.round(median(times) * 100) / 100,
+      };
+    })
+    .sort((a, b) => b.fleetP50Seconds - b.singleSeconds - (a.fleetP50Seconds - a.singleSeconds))
+    .slice(0, top);
 }
