@@ -314,6 +314,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const runs2 = await runFleet(client, world, tenants2);
     const fleetWallTwoWorkers = (Date.now() - fleet2Start) / 1000;
     const fleet2Completed = runs2.filter((r) => r.outcome === 'completed').length;
+    for (const f of runs2.filter((r) => r.outcome !== 'completed').slice(0, 5))
+      say(`   ${f.handle.workflowId}: ${f.outcome}`);
     await second.stop();
     say(`   ${fleet2Completed}/${args.fleet} completed in ${fleetWallTwoWorkers.toFixed(1)} s`);
     // Side effects over everything the bench ran (single run and both fleets): a clone or delete twice is a defect.

@@ -365,10 +365,13 @@ export async function runFleet(
           } else if (w?.what === 'decommission-approval') {
             await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
           } else if (w) {
-            throw new Error(`fleet tenant ${t.index} waits for ${w.what}: ${w.message}`);
+            // A wait the bench does not answer (e.g. a failed verification asking retry-or-abort): the run's outcome
+            // is that wait, reported with the others; it is ended so nothing keeps polling it.
+            outcome = `stuck: waits for ${w.what}: ${w.message}`;
+            await handle.terminate(`bench: nobody answers ${w.what} in a fleet`).catch(() => undefined);
+            break;
           }
-        } catch (err) {
-          if (String((err as Error).message).startsWith('fleet tenant')) throw err;
+        } catch {
           // A rejected answer (e.g. raced the run): look again.
         }
         await sleep(opts.pollMs ?? 1000);
