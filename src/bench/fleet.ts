@@ -160,14 +160,42 @@ export async function addTenants(
     ),
   );
   const cmd = world.plan.gateway.nginxCommand;
+  const master = Number(fs.readFileSync(world.gateway.pidFile, 'utf8').trim());
+  const oldWorkers = childrenOf(master);
   for (const flag of [['-t'], ['-s', 'reload']]) {
     const r = spawnSync(cmd[0], [...cmd.slice(1), ...flag], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`fleet gateway: nginx ${flag.join(' ')} failed: ${r.stderr}`);
   }
-  // The reload is asynchronous (new workers start, old ones drain): wait until the last tenant's route answers.
-  const last = tenants[tenants.length - 1];
-  if (last) await waitForRoute(`${last.plan.qdrant.gatewayUrl}/readyz`);
+  // The reload is asynchronous: new workers start, and the old ones keep answering (with the old site) on the
+  // connections they hold until they exit. Only once they are gone does every request see the tenants' routes.
+  await waitUntilGone(oldWorkers);
+  for (const t of tenants) await waitForRoute(`${t.plan.qdrant.gatewayUrl}/readyz`);
   return tenants;
+}
+
+/** The pids whose parent is `pid` (nginx's workers, for its master). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function waitUntilGone(pids: number[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
+  while (pids.some(alive)) {
+    if (Date.now() > deadline)
+      throw new Error(`fleet gateway: nginx workers ${pids.filter(alive).join(', ')} still run 10 s after the reload`);
+    await sleep(50);
+  }
 }
 
 /** Tenant k's copy of an adopted VM: its own vmid, disks and address; the same image (Docker, Portainer, NFS). */
