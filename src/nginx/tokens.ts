@@ -48,7 +48,15 @@ export interface Block {
   statements: Statement[];
 }
 
-export type ParseResult = { ok: true; upstreams: UpstreamBlock[]; blocks: Block[] } | { ok: false; error: string };
+export type ParseResult =
+  | {
+      ok: true;
+      upstreams: UpstreamBlock[];
+      blocks: Block[];
+      /** The statements outside every block (e.g. `js_import` at the top of a conf.d file). */
+      statements: Statement[];
+    }
+  | { ok: false; error: string };
 
 export function lineOf(text: string, pos: number): number {
   let line = 1;
@@ -66,6 +74,7 @@ interface Frame {
 export function parseUpstreamBlocks(text: string): ParseResult {
   const upstreams: UpstreamBlock[] = [];
   const blocks: Block[] = [];
+  const topLevel: Statement[] = [];
   const stack: Frame[] = [{}];
   let words: Word[] = [];
   let i = 0;
@@ -89,6 +98,7 @@ export function parseUpstreamBlocks(text: string): ParseResult {
         const statement = { words, start: words[0].start, end: i + 1 };
         frame.upstream?.statements.push(statement);
         frame.block?.statements.push(statement);
+        if (stack.length === 1) topLevel.push(statement);
       }
       words = [];
       i++;
@@ -192,5 +202,13 @@ export function parseUpstreamBlocks(text: string): ParseResult {
   if (words.length > 0)
     return { ok: false, error: `the last statement (line ${lineOf(text, words[0].start)}) has no ";"` };
   if (stack.length > 1) return { ok: false, error: `a block is not closed: ${stack.length - 1} "{" without "}"` };
-  return { ok: true, upstreams, blocks };
+  return { ok: true, upstreams, blocks, statements: topLevel };
+}
+
+/** Replaces byte ranges of `text` (non-overlapping offsets into it), from the end so earlier offsets stay valid. */
+export function applyEdits(text: string, edits: { start: number; end: number; text: string }[]): string {
+  let out = text;
+  for (const e of [...edits].sort((a, b) => b.start - a.start || b.end - a.end))
+    out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
 }

@@ -3,7 +3,7 @@
  * being changed: every other byte (comments, other upstreams, the TLS servers, whitespace) stays as it was,
  * so the operator's diff shows exactly the cutover and nothing else. Pure: no I/O.
  */
-import { parseUpstreamBlocks, type Statement, type UpstreamBlock } from './tokens';
+import { applyEdits, parseUpstreamBlocks, type Statement, type UpstreamBlock } from './tokens';
 
 export interface UpstreamServer {
   /** As written, e.g. `10.0.0.152:6333`. */
@@ -187,13 +187,6 @@ function planEdits(text: string, current: Statement[], servers: string[]): Edit[
     }
   }
   return edits;
-}
-
-function applyEdits(text: string, edits: Edit[]): string {
-  let out = text;
-  for (const e of [...edits].sort((a, b) => b.start - a.start || b.end - a.end))
-    out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return out;
 }
 
 /**
