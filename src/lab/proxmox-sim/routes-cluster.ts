@@ -2,7 +2,7 @@ import { requireNode, startTask } from './common';
 import { fail500, paramError, SimHttpError } from './http-error';
 import { asBool, type Schema } from './params';
 import { Envelope, route, type Route } from './router';
-import { archiveName, dumpDir } from './tasks';
+import { archived, archiveName, dumpDir } from './tasks';
 import type { SimTask } from './types';
 
 const opt = (type: 'int' | 'bool' | 'string', extra: Partial<Schema[string]> = {}): Schema[string] => ({
@@ -11,6 +11,7 @@ const opt = (type: 'int' | 'bool' | 'string', extra: Partial<Schema[string]> = {
   ...extra,
 });
 
+/** A task as `GET /nodes/{node}/tasks` lists it: PVE marks an active entry that has no status yet `RUNNING`. */
 function taskEntry(t: SimTask) {
   return {
     upid: t.upid,
@@ -21,7 +22,7 @@ function taskEntry(t: SimTask) {
     type: t.type,
     id: t.id,
     user: t.user,
-    ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
+    ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : { status: 'RUNNING' }),
   };
 }
 
@@ -199,11 +200,12 @@ export function clusterRoutes(): Route[] {
       (ctx) => {
         const node = requireNode(ctx);
         const source = String(ctx.params.source ?? 'archive');
+        // Like PVE: `active` is the node's active file (running tasks and finished ones not archived yet, the latter
+        // with endtime and status), `archive` the index of archived tasks, `all` both. `limit` defaults to 50.
+        const now = Date.now();
         const list = ctx.state.tasks
           .filter((t) => t.node === node)
-          .filter((t) =>
-            source === 'active' ? t.status === 'running' : source === 'archive' ? t.status === 'stopped' : true,
-          )
+          .filter((t) => (source === 'active' ? !archived(t, now) : source === 'archive' ? archived(t, now) : true))
           .filter((t) => ctx.params.vmid === undefined || t.id === String(ctx.params.vmid))
           .filter((t) => ctx.params.typefilter === undefined || t.type === ctx.params.typefilter)
           .filter((t) => !asBool(ctx.params.errors) || (t.status === 'stopped' && t.exitstatus !== 'OK'))

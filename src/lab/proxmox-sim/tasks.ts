@@ -198,6 +198,19 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
   }
 }
 
+/**
+ * How long a finished task stays in the node's active list (`source=active`, with its `endtime` and `status`) before
+ * it is archived (`source=archive`). PVE archives a task when the daemon that forked it reaps it — usually at once, but
+ * a client reading the active list must expect finished entries there, and one reading the archive must expect a task
+ * that just ended to be missing for a moment.
+ */
+export const ARCHIVE_AFTER_MS = 1_000;
+
+/** Whether a stopped task has moved from the active list to the archive. */
+export function archived(task: SimTask, now = Date.now()): boolean {
+  return task.status === 'stopped' && (task.endedAtMs === undefined || now >= task.endedAtMs + ARCHIVE_AFTER_MS);
+}
+
 /** End every task whose time has come (called before each request, so state is consistent for what it reads). */
 export function tick(state: SimState, agentDelayMs: number, now = Date.now()): void {
   for (const task of state.tasks) {
@@ -206,6 +219,7 @@ export function tick(state: SimState, agentDelayMs: number, now = Date.now()): v
     task.status = 'stopped';
     task.exitstatus = exitstatus;
     task.endtime = Math.floor(now / 1000);
+    task.endedAtMs = now;
     task.log.push(...log);
     for (const g of Object.values(state.guests)) if (g.busyTask === task.upid) delete g.busyTask;
   }

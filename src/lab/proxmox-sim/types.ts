@@ -108,6 +108,8 @@ export interface SimTask {
   status: 'running' | 'stopped';
   exitstatus?: string;
   endtime?: number;
+  /** When it ended (ms); the node archives it ARCHIVE_AFTER_MS later (absent in states saved before: archived). */
+  endedAtMs?: number;
   log: string[];
   /** Applied when the task ends; a failure decided at dispatch is in `failWith`. */
   effect: TaskEffect;

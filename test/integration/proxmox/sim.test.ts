@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { createVmActivities } from '../../../src/activities/vms';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
+import { ARCHIVE_AFTER_MS } from '../../../src/lab/proxmox-sim/tasks';
 import { depsFor, settingsFor, vmSpec } from './helpers';
 
 const sims: ProxmoxSim[] = [];
@@ -105,6 +106,39 @@ it('validates requests like PVE and audits each one without secrets', async () =
     /^UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstop:950:root@pam!phoenix:$/,
   );
   expect(JSON.stringify(log)).not.toContain(sim.tokenSecret);
+});
+
+it('lists tasks like PVE: active = running (RUNNING) and finished not yet archived; archive after; limit 50', async () => {
+  const sim = await startProxmoxSim({
+    worlds: [seedFromPhoenixWorld()],
+    authDelayMs: 50,
+    taskDurations: { vzstop: 300 },
+  });
+  sims.push(sim);
+  type Entry = { upid: string; status?: string; endtime?: number };
+  const list = async (query: string) =>
+    (JSON.parse((await raw(sim, 'GET', `/nodes/pve/tasks?${query}`)).body) as { data: Entry[] }).data;
+  const upid = (JSON.parse((await raw(sim, 'POST', '/nodes/pve/lxc/950/status/stop')).body) as { data: string }).data;
+  const find = async (source: string) => (await list(`source=${source}`)).find((e) => e.upid === upid);
+
+  expect(await find('active')).toMatchObject({ upid, status: 'RUNNING' });
+  expect((await find('active'))?.endtime).toBeUndefined();
+  expect(await find('archive')).toBeUndefined();
+  await new Promise((r) => setTimeout(r, 400));
+  const finished = await find('active');
+  expect(finished).toMatchObject({ upid, status: 'OK' });
+  expect(typeof finished?.endtime).toBe('number');
+  expect(await find('archive')).toBeUndefined();
+  await new Promise((r) => setTimeout(r, ARCHIVE_AFTER_MS));
+  expect(await find('active')).toBeUndefined();
+  expect(await find('archive')).toMatchObject({ upid, status: 'OK' });
+  expect(await find('all')).toMatchObject({ upid, status: 'OK' });
+
+  const done = sim.state.tasks.find((t) => t.upid === upid)!;
+  for (let i = 0; i < 60; i++) sim.state.tasks.push({ ...done, upid: `${done.upid}${i}`, startedAtMs: i });
+  expect(await list('source=archive')).toHaveLength(50);
+  expect((await list('source=archive&limit=100')).length).toBeGreaterThanOrEqual(61);
+  expect((await list('source=archive&start=50&limit=100')).length).toBe((await list('limit=1000')).length - 50);
 });
 
 it('keeps a mount-point change of a running CT pending, like Proxmox: vzdump and `current=1` do not see it', async () => {
