@@ -2,6 +2,7 @@ import { clusterApi, storageApi } from './cluster';
 import { createProxmoxHttp, type ProxmoxClientOptions, type ProxmoxHttp } from './client';
 import { lxcApi } from './lxc';
 import { qemuApi } from './qemu';
+import { shareTaskWatchers } from './task-watcher';
 
 /** One HTTP core, with a small client per API area. Also usable as a plain ProxmoxHttp (for tasks, guests). */
 export interface ProxmoxApi extends ProxmoxHttp {
@@ -12,7 +13,7 @@ export interface ProxmoxApi extends ProxmoxHttp {
 }
 
 export function proxmoxApiOver(http: ProxmoxHttp): ProxmoxApi {
-  return {
+  const api: ProxmoxApi = {
     baseUrl: http.baseUrl,
     get: http.get.bind(http),
     post: http.post.bind(http),
@@ -24,6 +25,8 @@ export function proxmoxApiOver(http: ProxmoxHttp): ProxmoxApi {
     cluster: clusterApi(http),
     storage: storageApi(http),
   };
+  shareTaskWatchers(api, http); // waits through either object share one watcher per node
+  return api;
 }
 
 export function createProxmoxApi(options: ProxmoxClientOptions): ProxmoxApi {

@@ -7,5 +7,6 @@ export * from './lxc';
 export * from './qemu';
 export * from './sshkeys';
 export * from './tasks';
+export * from './task-watcher';
 export * from './tls';
 export * from './lxc-config';

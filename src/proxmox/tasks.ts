@@ -1,5 +1,6 @@
 import type { ProxmoxHttp } from './client';
 import { classifyTaskFailure, isProxmoxError, ProxmoxError } from './errors';
+import { taskWatcherFor } from './task-watcher';
 
 export interface Upid {
   upid: string;
@@ -68,10 +69,16 @@ export interface WaitOptions {
   heartbeat?: (progress: TaskProgress) => void;
   /** Give up waiting (the task keeps running) after this long; default 10 minutes. */
   timeoutMs?: number;
+  /** Per-task polling (only when the node's task list cannot be used, or with `watch: false`): first interval. */
   minIntervalMs?: number;
+  /** … growing ×1.5 up to this. */
   maxIntervalMs?: number;
   logLines?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** false: poll this task on its own instead of through the node's shared watcher (src/proxmox/task-watcher.ts). */
+  watch?: boolean;
+  /** With the watcher: read this task's status at least this often whatever the list says; default 5 s. */
+  statusEveryMs?: number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -106,54 +113,93 @@ async function statusWithBriefRetry(
   }
 }
 
+/** Heartbeats while the list says "running" come at most this often (a status read always heartbeats). */
+const LISTED_HEARTBEAT_EVERY_MS = 500;
+
 /**
- * Wait for a task to stop, polling adaptively (100 ms growing ×1.5 to 500 ms). Resolves for `OK` and `WARNINGS: N`;
- * throws a ProxmoxError carrying the exit status and log tail otherwise.
+ * Wait for a task to stop. Resolves for `OK` and `WARNINGS: N`; throws a ProxmoxError carrying the exit status and
+ * log tail otherwise, and a transient one after `timeoutMs` (the task keeps running).
  *
- * Why 500 ms at most: a task's end is noticed ≤ 0.5 s late (≈0.25 s on average; 1 s cost ≈0.5 s per task, six tasks
- * on the critical path), for ≈2 status reads per second per running task — a cheap GET for pveproxy
- * (BENCHMARKS.md: "Proxmox task polling").
+ * The status is read once at once; after that the node's shared watcher (src/proxmox/task-watcher.ts) tells the wait
+ * when to read it again: when the node's active task list, read once per 100 ms tick for every wait on that node,
+ * no longer shows the task running — or every 5 s in any case. A task's end is noticed ≈ 0.1 s after it happens, for
+ * ≤ 10 list requests per second per node however many tasks are waited for (BENCHMARKS.md "Polling"). When the list
+ * cannot be used (or with `watch: false`) the task is polled on its own: 100 ms growing ×1.5 to 500 ms.
  */
 export async function waitForTask(http: ProxmoxHttp, upidText: string, opts: WaitOptions = {}): Promise<TaskResult> {
   const upid = parseUpid(upidText);
   const sleep = opts.sleep ?? defaultSleep;
-  const min = opts.minIntervalMs ?? 100;
-  const max = opts.maxIntervalMs ?? 500;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const started = Date.now();
-  let interval = min;
-  for (let polls = 1; ; polls++) {
+  let polls = 0;
+  let lastBeatAt = 0;
+  const beat = (status: TaskStatus['status']) => {
+    polls++;
+    lastBeatAt = Date.now();
+    opts.heartbeat?.({ upid: upid.upid, type: upid.type, id: upid.id, status, elapsedMs: lastBeatAt - started, polls });
+  };
+  const readStatus = async () => {
     const status = await statusWithBriefRetry(http, upid, sleep);
-    opts.heartbeat?.({
-      upid: upid.upid,
-      type: upid.type,
-      id: upid.id,
-      status: status.status,
-      elapsedMs: Date.now() - started,
-      polls,
-    });
-    if (status.status === 'stopped') {
-      const exitstatus = String(status.exitstatus ?? '').trim();
-      const logTail = await readTaskLog(http, upid.upid, opts.logLines ?? 50).catch(() => [] as string[]);
-      if (exitstatus === 'OK') return { upid: upid.upid, exitstatus, warnings: 0, logTail };
-      const w = /^WARNINGS: (\d+)$/.exec(exitstatus);
-      if (w) return { upid: upid.upid, exitstatus, warnings: Number(w[1]), logTail };
-      const tail = logTail.slice(-8).join(' | ');
-      throw new ProxmoxError(
-        `Proxmox task ${upid.type} on ${upid.id || upid.node} failed: ${exitstatus || 'unknown error'}${tail ? ` — log tail: ${tail}` : ''}`,
-        { kind: classifyTaskFailure(exitstatus), task: { upid: upid.upid, exitstatus, logTail } },
-      );
+    beat(status.status);
+    return status;
+  };
+  const timedOut = () => {
+    if (Date.now() - started < timeoutMs) return;
+    throw new ProxmoxError(
+      `Proxmox task ${upid.type} on ${upid.id || upid.node} still running after ${Math.round(timeoutMs / 1000)} s (${upid.upid}); ` +
+        `it continues on the node — the next attempt will wait for it again.`,
+      { kind: 'transient', task: { upid: upid.upid, exitstatus: '', logTail: [] } },
+    );
+  };
+
+  let status = await readStatus();
+  if (status.status === 'stopped') return outcome(http, upid, status, opts);
+  timedOut();
+
+  if (opts.watch !== false) {
+    const watch = taskWatcherFor(http, upid.node).watch(upid.upid, opts.statusEveryMs);
+    try {
+      for (;;) {
+        const verdict = await watch.next();
+        if (verdict === 'fallback') break;
+        if (verdict === 'check') {
+          status = await readStatus();
+          watch.statusRead(status.status === 'running');
+          if (status.status === 'stopped') return await outcome(http, upid, status, opts);
+        } else if (Date.now() - lastBeatAt >= LISTED_HEARTBEAT_EVERY_MS) {
+          beat('running');
+        }
+        timedOut();
+      }
+    } finally {
+      watch.close();
     }
-    if (Date.now() - started >= timeoutMs) {
-      throw new ProxmoxError(
-        `Proxmox task ${upid.type} on ${upid.id || upid.node} still running after ${Math.round(timeoutMs / 1000)} s (${upid.upid}); ` +
-          `it continues on the node — the next attempt will wait for it again.`,
-        { kind: 'transient', task: { upid: upid.upid, exitstatus: '', logTail: [] } },
-      );
-    }
+  }
+
+  // On its own: the list cannot be used on this node (or the caller asked for this).
+  const max = opts.maxIntervalMs ?? 500;
+  let interval = opts.minIntervalMs ?? 100;
+  for (;;) {
     await sleep(interval);
     interval = Math.min(max, Math.round(interval * 1.5));
+    status = await readStatus();
+    if (status.status === 'stopped') return outcome(http, upid, status, opts);
+    timedOut();
   }
+}
+
+/** The result of a stopped task, or its typed failure with the log tail. */
+async function outcome(http: ProxmoxHttp, upid: Upid, status: TaskStatus, opts: WaitOptions): Promise<TaskResult> {
+  const exitstatus = String(status.exitstatus ?? '').trim();
+  const logTail = await readTaskLog(http, upid.upid, opts.logLines ?? 50).catch(() => [] as string[]);
+  if (exitstatus === 'OK') return { upid: upid.upid, exitstatus, warnings: 0, logTail };
+  const w = /^WARNINGS: (\d+)$/.exec(exitstatus);
+  if (w) return { upid: upid.upid, exitstatus, warnings: Number(w[1]), logTail };
+  const tail = logTail.slice(-8).join(' | ');
+  throw new ProxmoxError(
+    `Proxmox task ${upid.type} on ${upid.id || upid.node} failed: ${exitstatus || 'unknown error'}${tail ? ` — log tail: ${tail}` : ''}`,
+    { kind: classifyTaskFailure(exitstatus), task: { upid: upid.upid, exitstatus, logTail } },
+  );
 }
 
 export interface TaskListEntry {
