@@ -34,7 +34,7 @@ export interface ProxmoxActivityDeps {
   lockWaitMs?: number;
   /** Retries of transient failures inside one attempt, each after re-reading live state (default 8). */
   attempts?: number;
-  /** Poll intervals of task waits (default: waitForTask's 100 ms → 500 ms). */
+  /** Intervals of a task wait that polls on its own (the node's task list refused; default 100 ms → 500 ms). */
   taskPollMs?: { min: number; max: number };
   sleep?: (ms: number) => Promise<void>;
 }
