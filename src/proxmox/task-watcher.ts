@@ -68,7 +68,7 @@ interface Watch extends TaskWatch {
 }
 
 function ended(entry: ListEntry): boolean {
-  return entry.endtime !== undefined || (entry.status !== undefined && entry.status.toUpperCase() !== 'RUNNING');
+  return entry.endtime != null || (entry.status != null && String(entry.status).toUpperCase() !== 'RUNNING');
 }
 
 export interface NodeTaskWatcherOptions {
@@ -131,8 +131,19 @@ export class NodeTaskWatcher {
     if (this.timer || this.listing) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.tick();
+      this.tick().catch(() => this.giveUp());
     }, this.opts.tickMs ?? TASK_WATCH_TICK_MS);
+  }
+
+  /** Something unforeseen: let every wait on this node poll on its own for a while rather than hang or crash. */
+  private giveUp(): void {
+    this.listing = false;
+    this.fallbackUntil = Date.now() + FALLBACK_FOR_MS;
+    for (const w of this.watches) {
+      const deliver = w.waiting;
+      w.waiting = undefined;
+      deliver?.('fallback');
+    }
   }
 
   private async tick(): Promise<void> {
@@ -144,10 +155,13 @@ export class NodeTaskWatcher {
     let list: ListEntry[] | undefined;
     try {
       this.listRequests++;
-      list = await this.http.get<ListEntry[]>(`/nodes/${encodeURIComponent(this.node)}/tasks`, {
+      const data = await this.http.get<unknown>(`/nodes/${encodeURIComponent(this.node)}/tasks`, {
         source: 'active',
         limit: this.opts.limit ?? TASK_WATCH_LIST_LIMIT,
       });
+      // Not a list: this endpoint does not answer like PVE's, so it cannot be relied on.
+      if (!Array.isArray(data)) throw new Error('the task list is not an array');
+      list = (data as ListEntry[]).filter((e) => typeof e?.upid === 'string');
     } catch (err) {
       if (!isProxmoxError(err) || !isRetryable(err)) this.fallbackUntil = Date.now() + FALLBACK_FOR_MS;
     } finally {

@@ -184,6 +184,14 @@ it('falls back to polling each task when the list is refused, and does not ask a
   expect(listCalls).toBe(1);
 });
 
+it('falls back, and neither hangs nor crashes, when the list answers something that is not a list', async () => {
+  sim.setOptions({ taskDurations: { qmclone: 400 } });
+  const api = client();
+  const upid = await clone(api);
+  const odd = withList(api, () => ({ tasks: 'not a list' }) as unknown as unknown[]);
+  expect((await waitForTask(odd, upid, { minIntervalMs: 50 })).exitstatus).toBe('OK');
+});
+
 it('with watch: false polls the task on its own and never lists', async () => {
   sim.setOptions({ taskDurations: { qmclone: 300 } });
   const api = client();
