@@ -79,6 +79,13 @@ export async function temporalDevServer(opts: {
     String(port),
     '--db-filename',
     opts.dbFile,
+    // WAL instead of SQLite's default rollback journal: a busy server (the bench's fleet) otherwise spends much of
+    // its CPU writing, syncing and deleting a journal per transaction. Still durable when the process is killed
+    // (chaos kills it): only an OS crash can lose the last transactions (BENCHMARKS.md: "Temporal's database").
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     '--namespace',
     'default',
     '--search-attribute',

@@ -2,7 +2,7 @@
  * What people say to the run: the operator's messages (updates with validators, and the signals with the same
  * meaning), the waits they end, and the checks a Portainer confirmation runs before it is accepted.
  */
-import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import { FailureType } from '../failure-types';
 import { bounded } from './activity-proxies';
 import type { ResolvedPlan } from '../config/resolved-plan';
@@ -21,6 +21,9 @@ import {
 import type { OperatorRecord } from './report';
 import type { StatusBoard } from './status';
 import { messageOf } from './text';
+
+/** Marks runs whose Portainer confirmation runs its two checks side by side. */
+export const CONFIRM_CHECKS_AT_ONCE = 'confirm-checks-at-once';
 
 /** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
 export class AbortRequested extends Error {}
@@ -138,29 +141,37 @@ export function installOperatorHandlers(run: OperatorContext): void {
     person.confirmInProgress = true;
     try {
       const reasons: string[] = [];
-      const probe = await bounded.probeQdrant.executeWithOptions(
-        {
-          summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz`,
-        },
-        [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
-      );
+      const probeQdrant = () =>
+        bounded.probeQdrant.executeWithOptions(
+          {
+            summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz`,
+          },
+          [{ url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 }],
+        );
+      const portainer = plan.portainer;
+      const checkStack = portainer.credentials
+        ? () =>
+            bounded.checkPortainerStack.executeWithOptions(
+              {
+                summary: `check stack ${portainer.stackName} in Portainer`,
+              },
+              [{ portainer }],
+            )
+        : undefined;
+      // The person waits for this answer: both checks at once (one activity round trip, not two). Confirmations
+      // recorded before this ran them one after the other and replay that way.
+      const [probe, stack] = patched(CONFIRM_CHECKS_AT_ONCE)
+        ? await Promise.all([probeQdrant(), checkStack?.()])
+        : [await probeQdrant(), await checkStack?.()];
       if (!probe.ready)
         reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
-      if (plan.portainer.credentials) {
-        const stack = await bounded.checkPortainerStack.executeWithOptions(
-          {
-            summary: `check stack ${plan.portainer.stackName} in Portainer`,
-          },
-          [{ portainer: plan.portainer }],
-        );
+      if (stack) {
         if (!stack.stackExists)
           reasons.push(
-            `Portainer has no stack "${plan.portainer.stackName}" on environment "${plan.portainer.environmentName}": ${stack.detail}`,
+            `Portainer has no stack "${portainer.stackName}" on environment "${portainer.environmentName}": ${stack.detail}`,
           );
         else if (!stack.containerRunning)
-          reasons.push(
-            `the stack "${plan.portainer.stackName}" exists but its container is not running: ${stack.detail}`,
-          );
+          reasons.push(`the stack "${portainer.stackName}" exists but its container is not running: ${stack.detail}`);
       }
       if (reasons.length) {
         const msg = `Confirmation by ${action.by} rejected: ${reasons.join('; ')}. Fix it and confirm again; the run keeps waiting.`;
