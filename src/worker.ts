@@ -19,6 +19,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities, defaultActivityDeps, type ActivityDeps } from './activities';
 import { workflowBundleInputs } from './build/workflow-bundle-inputs';
+import { closeSshPool } from './remote';
 import {
   createLogger,
   temporalLoggerFrom,
@@ -191,6 +192,7 @@ export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    closeSshPool();
     await connection.close();
   }
 }

@@ -9,5 +9,6 @@ export {
   type RunOptions,
   type WorkerEnv,
 } from './ssh';
+export { sshPool, closeSshPool, SshPool, DEFAULT_POOL_SETTINGS, type PoolSettings, type PoolStats } from './pool';
 export { hostTarget, containerTarget, type RemoteTarget } from './target';
 export { fingerprintOf, checkHostKey } from './host-keys';

@@ -1,13 +1,16 @@
 /**
- * SSH transport: one verified connection per activity, commands as argv (quoted in one place), stdin for
- * content. Nothing here knows about Temporal; errors carry a `kind` (see errors.ts).
+ * SSH transport: commands as argv (quoted in one place), stdin for content, on pooled verified connections (pool.ts:
+ * one connection per host and credential, shared by the worker's activities; a session is a lease on it and each
+ * command an exec channel). Nothing here knows about Temporal; errors carry a `kind` (see errors.ts).
  */
-import { readFileSync } from 'node:fs';
-import { Client, type ConnectConfig } from 'ssh2';
+import type { ClientChannel } from 'ssh2';
 import type { SshEndpoint } from '../config/resolved-plan';
-import { checkHostKey, fingerprintOf } from './host-keys';
-import { remoteError, isRemoteError, type RemoteError } from './errors';
+import { credentialFor, describeEndpoint, poolKey, type WorkerEnv } from './connect';
+import { remoteError } from './errors';
+import { sshPool } from './pool';
 import { shellQuote } from './quote';
+
+export { describeEndpoint, type WorkerEnv } from './connect';
 
 export interface CommandResult {
   code: number;
@@ -30,15 +33,8 @@ export interface SshSession {
   close(): void;
 }
 
-/** Worker environment (process.env in production; tests pass their own). */
-export type WorkerEnv = Record<string, string | undefined>;
-
 /** Most we keep of a command's stdout/stderr; the gateway's site file is far below this. */
 const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
-
-export function describeEndpoint(ep: SshEndpoint): string {
-  return `${ep.user}@${ep.host}:${ep.port}`;
-}
 
 export async function withSsh<T>(
   endpoint: SshEndpoint,
@@ -53,217 +49,136 @@ export async function withSsh<T>(
   }
 }
 
+/**
+ * A session on the pooled connection for this endpoint and credential (opened now if there is none, so that host-key,
+ * auth and connect problems surface here as they did with a connection per session). `close()` releases it and stops
+ * the commands it still runs; the connection stays for the next session.
+ */
 export async function connectSsh(endpoint: SshEndpoint, env: WorkerEnv): Promise<SshSession> {
   const target = describeEndpoint(endpoint);
-  const auth = authConfig(endpoint, env, target);
-  let hostKeyProblem: RemoteError | undefined;
+  const cred = credentialFor(endpoint, env, target);
+  const key = poolKey(endpoint, cred);
+  await sshPool.ensure(key, endpoint, cred, target);
+  return makeSession(key, target, endpoint.commandTimeoutMs);
+}
 
-  const config: ConnectConfig = {
-    host: endpoint.host,
-    port: endpoint.port,
-    username: endpoint.user,
-    readyTimeout: endpoint.connectTimeoutMs,
-    keepaliveInterval: 15_000,
-    ...auth,
-    hostVerifier: (key: Buffer) => {
-      const verdict = checkHostKey(endpoint.hostKey, endpoint.host, endpoint.port, key);
-      if (verdict.ok) return true;
-      hostKeyProblem = hostKeyError(endpoint, target, fingerprintOf(key), verdict.reason, verdict.detail);
-      return false;
-    },
+/**
+ * Stops a command we no longer wait for: SIGKILL to its process group, then close the channel. sshd refuses the
+ * signal for forced-command sessions (the Proxmox host's SSH gate); there the command runs on until it ends or its
+ * output finds the channel closed, as when its connection was closed, and sshd counts its session until then.
+ */
+function stopChannel(stream: ClientChannel): void {
+  // ssh2's Channel.signal() sends nothing once our side of the channel is ended (state 'eof'), which every command's
+  // is (stdin is ended right after exec), so the request goes to the protocol directly until the channel closes.
+  const ch = stream as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, name: string): void } };
   };
-
-  return new Promise<SshSession>((resolve, reject) => {
-    const client = new Client();
-    let ready = false;
-    client.once('ready', () => {
-      ready = true;
-      resolve(makeSession(client, target, endpoint.commandTimeoutMs));
-    });
-    client.on('error', (err: Error & { level?: string; code?: string }) => {
-      if (ready) return; // reported to the running command through its channel's close
-      client.end();
-      reject(classifyConnectError(err, target, endpoint, hostKeyProblem));
-    });
-    try {
-      client.connect(config);
-    } catch (err) {
-      // ssh2 parses the private key synchronously: a wrong passphrase or a bad key file lands here.
-      reject(
-        remoteError(
-          'auth',
-          target,
-          `cannot use the private key for ${target} (from env ${endpoint.privateKeyPathEnv}): ${(err as Error).message}. Check the key file and ${endpoint.passphraseEnv ? `env ${endpoint.passphraseEnv}` : 'whether it needs a passphrase (set passphraseEnv in the plan)'}.`,
-        ),
-      );
-    }
-  });
-}
-
-function authConfig(
-  endpoint: SshEndpoint,
-  env: WorkerEnv,
-  target: string,
-): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'> {
-  const keyPath = env[endpoint.privateKeyPathEnv];
-  if (keyPath) {
-    let privateKey: Buffer;
-    try {
-      privateKey = readFileSync(keyPath);
-    } catch (e) {
-      throw remoteError(
-        'auth',
-        target,
-        `cannot read the SSH private key for ${target}: env ${endpoint.privateKeyPathEnv} names ${keyPath} (${(e as NodeJS.ErrnoException).code ?? 'error'}). Point ${endpoint.privateKeyPathEnv} at a readable key file.`,
-      );
-    }
-    const passphrase = endpoint.passphraseEnv ? env[endpoint.passphraseEnv] : undefined;
-    return passphrase ? { privateKey, passphrase } : { privateKey };
+  try {
+    const state = ch.outgoing?.state;
+    if (ch.outgoing && (state === 'open' || state === 'eof') && ch._client?._protocol)
+      ch._client._protocol.signal(ch.outgoing.id, 'KILL');
+    else stream.signal('KILL');
+  } catch {
+    // not every server accepts signals; closing the channel is enough for us
   }
-  if (env.SSH_AUTH_SOCK) return { agent: env.SSH_AUTH_SOCK };
-  throw remoteError(
-    'auth',
-    target,
-    `no SSH credentials for ${target}: set env ${endpoint.privateKeyPathEnv} to the private key's path on the worker, or run the worker with an ssh-agent (SSH_AUTH_SOCK).`,
-  );
-}
-
-function hostKeyError(
-  endpoint: SshEndpoint,
-  target: string,
-  seen: string,
-  reason: string,
-  detail: string,
-): RemoteError {
-  const how = `If this key is right, trust it: compare with \`ssh-keyscan -p ${endpoint.port} ${endpoint.host} | ssh-keygen -lf -\` run on a trusted path, then put "${seen}" in the plan's hostKey.fingerprint (or add the key to the known_hosts file).`;
-  const what =
-    reason === 'changed' ? 'CHANGED host key' : reason === 'revoked' ? 'REVOKED host key' : 'unknown host key';
-  return remoteError('host-key', target, `refusing ${target}: ${what} ${seen} (${detail}). ${how}`, {
-    seenFingerprint: seen,
-  });
-}
-
-function classifyConnectError(
-  err: Error & { level?: string; code?: string },
-  target: string,
-  endpoint: SshEndpoint,
-  hostKeyProblem?: RemoteError,
-): RemoteError {
-  if (hostKeyProblem) return hostKeyProblem;
-  if (isRemoteError(err)) return err;
-  if (err.level === 'client-authentication') {
-    return remoteError(
-      'auth',
-      target,
-      `the server at ${target} refused our key for user ${endpoint.user}: check that the public key of the file named by env ${endpoint.privateKeyPathEnv} is in ${endpoint.user}'s authorized_keys.`,
-    );
+  try {
+    stream.close();
+  } catch {
+    // already closed
   }
-  if (err.level === 'client-timeout') {
-    return remoteError(
-      'timeout',
-      target,
-      `no SSH handshake with ${target} within connectTimeoutMs=${endpoint.connectTimeoutMs}: check that the host is up and the port is right.`,
-      { cause: err },
-    );
-  }
-  return remoteError(
-    'connect',
-    target,
-    `cannot connect to ${target}: ${err.code ?? err.message}. Check the host, port and that sshd runs.`,
-    { cause: err },
-  );
 }
 
-function makeSession(client: Client, target: string, defaultTimeoutMs: number): SshSession {
+function makeSession(key: string, target: string, defaultTimeoutMs: number): SshSession {
   let closed = false;
-  let lostConnection: Error | undefined;
-  client.on('close', () => {
-    closed = true;
-  });
-  client.on('error', (err) => {
-    lostConnection = err;
-  });
+  /** Commands in flight, each with how to end its wait when the session closes. */
+  const running = new Map<ClientChannel, () => void>();
+  const abandon = new AbortController();
+  const closedError = () => remoteError('transient', target, `the SSH session to ${target} is closed; retry.`);
 
   return {
     describe: target,
     close() {
-      if (!closed) client.end();
+      if (closed) return;
       closed = true;
+      abandon.abort();
+      for (const [stream, abandonWait] of running) {
+        stopChannel(stream);
+        abandonWait();
+      }
+      running.clear();
     },
-    run(argv, opts = {}) {
+    async run(argv, opts = {}) {
       const command = shellQuote(argv);
       const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+      if (closed) throw closedError();
+      const { stream, lastError } = await sshPool.openChannel(key, command, abandon.signal);
+      if (closed) {
+        stopChannel(stream);
+        throw closedError();
+      }
       return new Promise<CommandResult>((resolve, reject) => {
-        if (closed) {
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let size = 0;
+        let settled = false;
+        const collect = (into: Buffer[]) => (chunk: Buffer) => {
+          opts.onOutput?.(chunk.toString('utf8'));
+          size += chunk.length;
+          if (size <= MAX_OUTPUT_BYTES) into.push(chunk);
+        };
+        stream.on('data', collect(out));
+        stream.stderr.on('data', collect(errOut));
+        const timer = setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          stopChannel(stream);
+          reject(
+            remoteError(
+              'timeout',
+              target,
+              `command \`${argv[0]}\` on ${target} did not finish within ${timeoutMs} ms (commandTimeoutMs); retry, or raise the timeout if the host is slow.`,
+            ),
+          );
+        }, timeoutMs);
+        // Closing the session ends the wait at once, as closing the session's own connection used to (the server
+        // confirms the channel's close only when the command has ended).
+        running.set(stream, () => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
           reject(
             remoteError(
               'transient',
               target,
-              `the SSH connection to ${target} is closed${lostConnection ? ` (${lostConnection.message})` : ''}; retry.`,
+              `command \`${argv[0]}\` on ${target} was stopped: its SSH session was closed before it ended. Retry.`,
             ),
           );
-          return;
-        }
-        client.exec(command, (err, stream) => {
-          if (err) {
+        });
+        stream.on('close', (code: number | null, signal?: string) => {
+          clearTimeout(timer);
+          running.delete(stream);
+          if (settled) return;
+          settled = true;
+          if (code === null || code === undefined) {
+            const lost = lastError();
             reject(
-              remoteError('transient', target, `cannot open a command channel on ${target}: ${err.message}; retry.`, {
-                cause: err,
-              }),
+              remoteError(
+                'transient',
+                target,
+                `command \`${argv[0]}\` on ${target} ended without an exit code${signal ? ` (signal ${signal})` : ''}; the connection may have dropped${lost ? ` (${lost.message})` : ''}. Retry.`,
+              ),
             );
             return;
           }
-          const out: Buffer[] = [];
-          const errOut: Buffer[] = [];
-          let size = 0;
-          let settled = false;
-          const collect = (into: Buffer[]) => (chunk: Buffer) => {
-            opts.onOutput?.(chunk.toString('utf8'));
-            size += chunk.length;
-            if (size <= MAX_OUTPUT_BYTES) into.push(chunk);
-          };
-          stream.on('data', collect(out));
-          stream.stderr.on('data', collect(errOut));
-          const timer = setTimeout(() => {
-            if (settled) return;
-            settled = true;
-            try {
-              stream.signal('KILL');
-            } catch {
-              // not every server accepts signals; closing the channel is enough for us
-            }
-            stream.close();
-            reject(
-              remoteError(
-                'timeout',
-                target,
-                `command \`${argv[0]}\` on ${target} did not finish within ${timeoutMs} ms (commandTimeoutMs); retry, or raise the timeout if the host is slow.`,
-              ),
-            );
-          }, timeoutMs);
-          stream.on('close', (code: number | null, signal?: string) => {
-            clearTimeout(timer);
-            if (settled) return;
-            settled = true;
-            if (code === null || code === undefined) {
-              reject(
-                remoteError(
-                  'transient',
-                  target,
-                  `command \`${argv[0]}\` on ${target} ended without an exit code${signal ? ` (signal ${signal})` : ''}; the connection may have dropped. Retry.`,
-                ),
-              );
-              return;
-            }
-            resolve({
-              code,
-              stdout: Buffer.concat(out).toString('utf8'),
-              stderr: Buffer.concat(errOut).toString('utf8'),
-            });
+          resolve({
+            code,
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errOut).toString('utf8'),
           });
-          if (opts.stdin !== undefined) stream.end(opts.stdin);
-          else stream.end();
         });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
       });
     },
   };

@@ -22,6 +22,8 @@ export interface SshdOptions {
   keyEnvName?: string;
   /** The user key only runs this forced command (`restrict,command="…"`), like the real host's phoenix-ssh-gate. */
   forcedCommand?: string;
+  /** More sshd_config lines (tests: e.g. a lower MaxSessions). The lab's worlds use none: OpenSSH's defaults. */
+  extraConfig?: string[];
 }
 
 export interface SshdHandle {
@@ -84,6 +86,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
     `HOME=${home}`,
     ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `${k}=${v}`),
   ].join(' ');
+  // MaxStartups and MaxSessions stay at OpenSSH's defaults (10:30:100 and 10), as on a real Proxmox host: the worker's
+  // connection pool (src/remote/pool.ts) bounds its handshakes and its channels per connection to fit them.
   const config = path.join(dir, 'sshd_config');
   fs.writeFileSync(
     config,
@@ -98,10 +102,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
       'PermitRootLogin prohibit-password',
       'StrictModes no',
       'UsePAM no',
-      'MaxStartups 200:30:400',
-      'MaxSessions 100',
       'Subsystem sftp internal-sftp',
       `SetEnv ${setEnv}`,
+      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   );
@@ -149,12 +152,60 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
     }),
     pid: () => child.pid,
     stop: async () => {
+      // sshd's per-connection processes outlive the listener (as on any host); the lab's world ends with it, so its
+      // open connections (the worker's pooled ones) end too.
+      const sessions = child.pid !== undefined ? descendantsOf(child.pid, /^sshd/) : [];
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
+      for (const pid of sessions) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Processes below `pid` (children first, then theirs), from /proc; with `comm`, only those whose process name matches
+ * (`/^sshd/`: the sshd's per-connection processes, not the commands they run).
+ */
+export function descendantsOf(pid: number, comm?: RegExp): number[] {
+  const children = new Map<number, number[]>();
+  const names = new Map<number, string>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    names.set(Number(name), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length) {
+    const next = queue.shift() as number;
+    if (!comm || comm.test(names.get(next) ?? '')) out.push(next);
+    queue.push(...(children.get(next) ?? []));
+  }
+  return out;
 }
