@@ -42,6 +42,7 @@ function fakeMachine(withApt: boolean, present: string[] = []): Fake {
       'libnginx-mod-http-js': ['/usr/lib/nginx/modules/ngx_http_js_module.so'],
       systemd: ['/usr/bin/systemd-analyze'],
       chromium: ['/usr/bin/chromium'],
+      bubblewrap: ['/usr/bin/bwrap'],
     };
     fs.writeFileSync(
       path.join(bin, 'apt-get'),
@@ -84,7 +85,7 @@ describe('scripts/ensure-system-packages.js', () => {
     const calls = f.calls();
     expect(calls.map((c) => c.args)).toEqual([
       ['update', '-qq'],
-      ['install', '-y', '-qq', '--no-install-recommends', 'openssh-server', 'libnginx-mod-http-js'],
+      ['install', '-y', '-qq', '--no-install-recommends', 'openssh-server', 'libnginx-mod-http-js', 'bubblewrap'],
     ]);
     for (const c of calls) {
       expect(c.policy).toMatch(/^#!\/bin\/sh\n[\s\S]*exit 101\n$/);
@@ -98,12 +99,17 @@ describe('scripts/ensure-system-packages.js', () => {
     const f = fakeMachine(true, ['/usr/sbin/sshd', '/usr/sbin/nginx', '/usr/lib/nginx/modules/ngx_http_js_module.so']);
     fs.writeFileSync(path.join(f.root, installer.POLICY_RC_D), "#!/bin/sh\nexit 101\n# the admin's own\n");
     expect(run(f, 'test', 0)).toBe(0);
-    expect(f.calls()[1].args.slice(4)).toEqual(['systemd', 'chromium', 'shellcheck']);
+    expect(f.calls()[1].args.slice(4)).toEqual(['bubblewrap', 'systemd', 'chromium', 'shellcheck']);
     expect(fs.readFileSync(path.join(f.root, installer.POLICY_RC_D), 'utf8')).toContain("the admin's own");
   });
 
   it('everything present: no apt-get call, nothing printed', () => {
-    const f = fakeMachine(true, ['/usr/sbin/sshd', '/usr/sbin/nginx', '/usr/lib/nginx/modules/ngx_http_js_module.so']);
+    const f = fakeMachine(true, [
+      '/usr/sbin/sshd',
+      '/usr/sbin/nginx',
+      '/usr/lib/nginx/modules/ngx_http_js_module.so',
+      '/usr/bin/bwrap',
+    ]);
     expect(run(f, 'lab', 0)).toBe(0);
     expect(f.calls()).toEqual([]);
     expect(f.log).toEqual([]);
