@@ -218,7 +218,11 @@ export async function activeTasksFor(http: ProxmoxHttp, node: string, vmid: numb
   return (list ?? []).filter((t) => String(t.id) === String(vmid) && !t.endtime);
 }
 
-/** Finished tasks of one type for this guest, newest first (e.g. the vzdump that made a backup found on a retry). */
+/**
+ * Finished tasks of one type for this guest, newest first (e.g. the vzdump that made a backup found on a retry).
+ * `source=all`: a task that ended a moment ago may not be archived yet — it is then still in the node's active list,
+ * with its endtime and status — and a retry that has just waited for it must find it.
+ */
 export async function finishedTasksFor(
   http: ProxmoxHttp,
   node: string,
@@ -228,10 +232,11 @@ export async function finishedTasksFor(
   const list = await http.get<TaskListEntry[]>(`/nodes/${encodeURIComponent(node)}/tasks`, {
     vmid,
     typefilter: type,
-    source: 'archive',
+    source: 'all',
     limit: 20,
   });
+  const ended = (t: TaskListEntry) => t.endtime != null || String(t.status ?? 'RUNNING').toUpperCase() !== 'RUNNING';
   return (list ?? [])
-    .filter((t) => String(t.id) === String(vmid) && t.type === type)
+    .filter((t) => String(t.id) === String(vmid) && t.type === type && ended(t))
     .sort((a, b) => b.starttime - a.starttime);
 }

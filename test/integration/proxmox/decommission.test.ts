@@ -251,6 +251,21 @@ describe('deleting', () => {
     }
   });
 
+  it('a lost vzdump answer for a CT with a kept volume makes no second backup: the retry finds the task just ended', async () => {
+    // The retry waits for the running vzdump, then proves today's backup from that task's log — the task ended a
+    // moment ago, so the node may not have archived it yet (it is still in the active list).
+    sim.setFaults({ scripted: [{ method: 'POST', path: '/nodes/pve/vzdump', shape: 'lost-response' }] });
+    const r = await retrying(() =>
+      decommissionGuest(
+        input(956, { guest: { ctid: 956, name: 'qdrant-with-data', node: 'pve', volumes: { mp0: 'backup' } } }),
+      ),
+    );
+    expect(r.outcome).toBe('deleted');
+    expect(r.backup?.mountPointsIncluded).toEqual(['mp0']);
+    expect(sim.state.backups.local.filter((b) => b.vmid === 956)).toHaveLength(1);
+    expect(sim.audit().filter((e) => e.path.endsWith('/vzdump') && e.params.vmid === '956')).toHaveLength(1);
+  });
+
   it('stops a CT that ignores the clean shutdown', async () => {
     const r = await decommissionGuest(input(954, { backups: { ...BACKUPS, enabled: false } }));
     expect(r.outcome).toBe('deleted');
