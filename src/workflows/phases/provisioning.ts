@@ -21,9 +21,22 @@ export async function provisionInfrastructure(run: MigrationRun): Promise<void> 
 /** Marks runs that provision after the clone; runs recorded before it (only ensureVm) replay as they ran. */
 export const PROVISIONING_PATCH = 'phase-3-provisions-like-phoenix-create';
 
+/** Marks runs that make a VM's volume directory on the host while the VM is cloned, not after. */
+export const VOLUME_DIRECTORY_WITH_CLONE = 'volume-directory-while-cloning';
+
 async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
-  const made = await ensureVm(run, vm);
   const provisioner = run.plan.provisioning?.provisioner ?? 'none';
+  // The directory is on the Proxmox host and needs nothing of the VM: made while the clone runs, it is off the run's
+  // critical path. Runs recorded before this made it after ensureVm and replay that way.
+  const early =
+    provisioner === 'native' && !run.dryRun && patched(VOLUME_DIRECTORY_WITH_CLONE)
+      ? volumeDirectory(run, vm)
+      : undefined;
+  // Both settle before either's failure is raised: nothing of this VM is left running behind a failed phase.
+  const [vmResult, directory] = await Promise.allSettled([ensureVm(run, vm), early]);
+  if (vmResult.status === 'rejected') throw vmResult.reason;
+  if (directory.status === 'rejected') throw directory.reason;
+  const made = vmResult.value;
   if (provisioner === 'none' || !patched(PROVISIONING_PATCH)) return;
   if (run.dryRun) {
     // A dry run sends no command into a VM (a guest-agent exec is a POST): each feature is checked in the real run.
@@ -35,7 +48,7 @@ async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
     return;
   }
   if (provisioner === 'phoenix-cli') await phoenixCreate(run, vm);
-  else await volumeDirectory(run, vm);
+  else if (!early) await volumeDirectory(run, vm);
   for (const step of featuresFor(vm, run.plan.provisioning))
     made.entry.features.push(await feature(run, vm, step, provisioner === 'phoenix-cli'));
 }
