@@ -130,6 +130,30 @@ const CAS_ATTEMPTS = 3;
 const RELOAD_SETTLE_MS = 500;
 
 export function createGatewayActivities(deps: GatewayActivityDeps) {
+  /**
+   * This worker's changes of one gateway site file, one at a time. The file's flock and compare-and-swap already make
+   * concurrent changes safe, but not cheap: N activities that read together all find the file changed after the first
+   * write, read again, and the losers of three rounds back off as activity retries (1 s, 2 s, 4 s …) — a shared
+   * gateway cut over by a fleet of runs spent most of its time there. Queued here, each change reads the file the
+   * previous one wrote and finds the lock free; changes from other workers or people are still caught by the lock and
+   * the compare-and-swap. Reads are not queued.
+   */
+  const changeQueues = new Map<string, Promise<unknown>>();
+  function oneChangeAtATime<T>(proxmoxHost: SshEndpoint, gateway: GatewaySettings, fn: () => Promise<T>): Promise<T> {
+    const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : proxmoxHost;
+    const key = JSON.stringify([endpoint.host, endpoint.port, gateway.access.via, gateway.ctid, gateway.siteFile]);
+    const turn = (changeQueues.get(key) ?? Promise.resolve()).then(fn, fn);
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    changeQueues.set(key, settled);
+    void settled.then(() => {
+      if (changeQueues.get(key) === settled) changeQueues.delete(key);
+    });
+    return turn;
+  }
+
   function onGateway<T>(
     proxmoxHost: SshEndpoint,
     gateway: GatewaySettings,
@@ -142,6 +166,15 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
       const target = gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid);
       return fn(heartbeating(target), endpoint.commandTimeoutMs);
     });
+  }
+
+  /** onGateway for a change of the site file: queued behind this worker's other changes of the same file. */
+  function changeGateway<T>(
+    proxmoxHost: SshEndpoint,
+    gateway: GatewaySettings,
+    fn: (target: RemoteTarget, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
+    return oneChangeAtATime(proxmoxHost, gateway, () => onGateway(proxmoxHost, gateway, fn));
   }
 
   async function readGateway(input: {
@@ -157,7 +190,7 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
   async function cutoverGateway(input: CutoverGatewayInput): Promise<CutoverGatewayResult> {
     const { gateway } = input;
     const by = activityExecution();
-    const result = await onGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
+    const result = await changeGateway(input.proxmoxHost, gateway, async (target, timeoutMs) => {
       for (let attempt = 1; ; attempt++) {
         const snap = await readSnapshot(target, gateway);
         const rewrite = rewriteOrFail(snap, gateway.upstream, gateway.newServers);
@@ -220,7 +253,7 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
    */
   async function rollbackGateway(input: RollbackGatewayInput): Promise<RollbackGatewayResult> {
     const { gateway, previousServers } = input;
-    const outcome = await onGateway(
+    const outcome = await changeGateway(
       input.proxmoxHost,
       gateway,
       async (target, timeoutMs): Promise<RollbackGatewayResult> => {
