@@ -107,6 +107,8 @@ export interface PoolStats {
   channels: number;
   /** Channels the server refused and that were opened elsewhere. */
   refusedChannels: number;
+  /** Most handshakes that were in flight at once to one host:port. */
+  peakHandshakes: number;
 }
 
 /** The connection a channel was opened on, and the channel. */
@@ -122,6 +124,7 @@ export class SshPool {
   private nextId = 1;
   private opened = 0;
   private refused = 0;
+  private peakHandshakes = 0;
 
   constructor(settings: Partial<PoolSettings> = {}) {
     this.settings = { ...DEFAULT_POOL_SETTINGS, ...settings };
@@ -141,7 +144,7 @@ export class SshPool {
         open++;
         channels += c.channels;
       }
-    return { opened: this.opened, open, channels, refusedChannels: this.refused };
+    return { opened: this.opened, open, channels, refusedChannels: this.refused, peakHandshakes: this.peakHandshakes };
   }
 
   /**
@@ -342,7 +345,9 @@ export class SshPool {
 
   private handshake(entry: Entry): void {
     entry.connecting++;
-    this.handshakes.set(entry.hostPort, (this.handshakes.get(entry.hostPort) ?? 0) + 1);
+    const inFlight = (this.handshakes.get(entry.hostPort) ?? 0) + 1;
+    this.handshakes.set(entry.hostPort, inFlight);
+    this.peakHandshakes = Math.max(this.peakHandshakes, inFlight);
     const done = () => {
       entry.connecting--;
       this.handshakes.set(entry.hostPort, (this.handshakes.get(entry.hostPort) ?? 1) - 1);

@@ -90,6 +90,9 @@ describeIf('SSH connection pool against a default-configured sshd', () => {
     expect(connections).toBeLessThanOrEqual(8);
     expect(sshPool.stats().opened - openedBefore).toBe(connections);
     expect(sshPool.stats().channels).toBe(0);
+    // Never more than 3 handshakes at once (sshd's MaxStartups 10 would start dropping beyond 10).
+    expect(sshPool.stats().peakHandshakes).toBeGreaterThanOrEqual(1);
+    expect(sshPool.stats().peakHandshakes).toBeLessThanOrEqual(3);
 
     // The next session reuses an open connection: no new handshake.
     const again = accepted(sshd);
