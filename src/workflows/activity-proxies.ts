@@ -2,7 +2,7 @@
  * The workflow's handles on the activities, with their options set once here. A call adds only what is its own
  * (its UI summary) with `executeWithOptions({ summary }, args)`, which merges over these.
  */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { MigrationActivities } from '../activities';
 
 const retry: ActivityOptions['retry'] = {
@@ -31,6 +31,16 @@ export const notifying = proxyActivities<MigrationActivities>({
 
 /** Checks run inside a person's confirmation: bounded, so the caller gets an answer quickly. */
 export const bounded = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 2, initialInterval: '1s' },
+});
+
+/**
+ * The same checks as local activities: run by the worker that runs the confirmation, with no schedule → task queue →
+ * start round trip through the server — the person waits for the answer, and under a busy server each of those hops
+ * waits its turn (BENCHMARKS.md c).
+ */
+export const boundedHere = proxyLocalActivities<MigrationActivities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 2, initialInterval: '1s' },
 });

@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import { FailureType } from '../failure-types';
-import { bounded } from './activity-proxies';
+import { bounded, boundedHere } from './activity-proxies';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import {
   abortSignal,
@@ -22,8 +22,8 @@ import type { OperatorRecord } from './report';
 import type { StatusBoard } from './status';
 import { messageOf } from './text';
 
-/** Marks runs whose Portainer confirmation runs its two checks side by side. */
-export const CONFIRM_CHECKS_AT_ONCE = 'confirm-checks-at-once';
+/** Marks runs whose Portainer confirmation runs its two checks side by side, as local activities. */
+export const CONFIRM_CHECKS_HERE_AT_ONCE = 'confirm-checks-local-at-once';
 
 /** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
 export class AbortRequested extends Error {}
@@ -141,8 +141,10 @@ export function installOperatorHandlers(run: OperatorContext): void {
     person.confirmInProgress = true;
     try {
       const reasons: string[] = [];
+      const here = patched(CONFIRM_CHECKS_HERE_AT_ONCE);
+      const checks = here ? boundedHere : bounded;
       const probeQdrant = () =>
-        bounded.probeQdrant.executeWithOptions(
+        checks.probeQdrant.executeWithOptions(
           {
             summary: `check Qdrant on the new VM: ${plan.qdrant.newUrl}/readyz`,
           },
@@ -151,16 +153,16 @@ export function installOperatorHandlers(run: OperatorContext): void {
       const portainer = plan.portainer;
       const checkStack = portainer.credentials
         ? () =>
-            bounded.checkPortainerStack.executeWithOptions(
+            checks.checkPortainerStack.executeWithOptions(
               {
                 summary: `check stack ${portainer.stackName} in Portainer`,
               },
               [{ portainer }],
             )
         : undefined;
-      // The person waits for this answer: both checks at once (one activity round trip, not two). Confirmations
-      // recorded before this ran them one after the other and replay that way.
-      const [probe, stack] = patched(CONFIRM_CHECKS_AT_ONCE)
+      // The person waits for this answer: both checks at once, in this worker. Confirmations recorded before this
+      // ran them one after the other as activities, and replay that way.
+      const [probe, stack] = here
         ? await Promise.all([probeQdrant(), checkStack?.()])
         : [await probeQdrant(), await checkStack?.()];
       if (!probe.ready)
