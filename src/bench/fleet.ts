@@ -453,6 +453,8 @@ export async function runFleet(
         } else if (w?.what === 'decommission-approval') {
           await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
           approved = true;
+        } else if (w?.what === 'readiness') {
+          // Not a question for a person: the run re-checks by itself (a check can fail under the fleet's load).
         } else if (w) {
           // A wait the bench does not answer (e.g. a failed verification asking retry-or-abort): the run's outcome
           // is that wait, reported with the others; it is ended so nothing keeps polling it.

@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   /** Bounds connection establishment (TCP + TLS handshake). */
   connectTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Most connections open to the server at once (requests beyond wait for a free one); unlimited when unset. */
+  connections?: number;
   /** For messages: what we talk to, e.g. "the Proxmox API at https://10.0.0.13:8006". */
   what?: string;
   /** For messages: where the trust is set in the plan, e.g. "proxmox.tls". */
@@ -49,7 +51,11 @@ export function dispatcherFor(tls: TlsTrust, opts: DispatcherOptions = {}): Agen
     opts.makeError ??
     ((code: TlsErrorCode, message: string) =>
       Object.assign(new Error(message), { code, name: 'TlsPinError' }) as TlsPinError);
-  const common = { connectTimeout: timeout, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000 };
+  const common = {
+    connectTimeout: timeout,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000,
+    ...(opts.connections ? { connections: opts.connections } : {}),
+  };
 
   if (tls.mode === 'ca') {
     let ca: string;
