@@ -9,7 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { driveRun, type DriveResult } from '../lab/driver';
 import { countEffects, type EffectCounts } from './effects';
-import { activityCompletions, recoveryTimesMs, round, sleep, spuriousRetries, startLabRun } from './harness';
+import {
+  activityCompletions,
+  describeRecovery,
+  recoveryTimesMs,
+  round,
+  sleep,
+  spuriousRetries,
+  startLabRun,
+} from './harness';
 import { seededRandom as prng } from '../lab/random';
 import { startMigration } from '../temporal/start';
 
@@ -67,7 +75,10 @@ export interface ChaosRunResult {
   seconds: number;
   workerKills: number;
   temporalKills: number;
+  /** Restart → next completed activity, for restarts with no other kill before that completion. */
   recoverySeconds: number[];
+  /** The same for every restart, a later kill's time included. */
+  recoveryWithLaterKillsSeconds: number[];
   /** Activities retried although nothing was killed while they ran. */
   spuriousRetries: number;
   effects: EffectCounts;
@@ -149,15 +160,24 @@ async function chaosRun(
     const events = (await handle.fetchHistory()).events ?? [];
     const completions = activityCompletions(events);
     const spurious = spuriousRetries(events, killTimes);
-    const recoveries = recoveryTimesMs(restarts, completions).map((ms) => round(ms / 1000, 1));
+    const recoveries = recoveryTimesMs(restarts, completions, killTimes).map((ms) => round(ms / 1000, 1));
+    const withLaterKills = recoveryTimesMs(restarts, completions).map((ms) => round(ms / 1000, 1));
     const outcome = result.interrupted ? 'timed out' : (result.report?.outcome ?? result.state.toLowerCase());
     const completed = outcome === 'completed';
     say(
       `run ${index + 1}/${args.runs}: ${outcome} in ${seconds.toFixed(1)} s; killed worker ×${workerKills}${temporalKills ? `, Temporal ×${temporalKills}` : ''}; ` +
         `clones ${Object.keys(effects.clones).length}, deletes ${Object.keys(effects.deletes).length}, gateway changes ${effects.gatewayChanges}; ` +
-        `duplicates ${effects.duplicateEffects}, early deletes ${effects.deletedBeforeVerification}; recovery ${recoveries.map((r) => `${r} s`).join(', ') || '—'}; spurious retries ${spurious}` +
+        `duplicates ${effects.duplicateEffects}, early deletes ${effects.deletedBeforeVerification}; recovery ${recoveries.map((r) => `${r} s`).join(', ') || '—'}` +
+        (withLaterKills.join() !== recoveries.join()
+          ? ` (counting a later kill's time too: ${withLaterKills.map((r) => `${r} s`).join(', ')})`
+          : '') +
+        `; spurious retries ${spurious}` +
         (effects.problems.length ? `\n    ${effects.problems.join('\n    ')}` : '') +
-        (result.failure ? `\n    failure: ${result.failure}` : ''),
+        (result.failure ? `\n    failure: ${result.failure}` : '') +
+        restarts
+          .filter((r) => (recoveryTimesMs([r], completions)[0] ?? 0) > SLOW_RECOVERY_MS)
+          .map((r) => `\n    slow recovery: ${describeRecovery(events, r)}`)
+          .join(''),
     );
     return {
       run: index + 1,
@@ -167,6 +187,7 @@ async function chaosRun(
       workerKills,
       temporalKills,
       recoverySeconds: recoveries,
+      recoveryWithLaterKillsSeconds: withLaterKills,
       spuriousRetries: spurious,
       effects,
       failure: result.failure,
@@ -176,6 +197,9 @@ async function chaosRun(
     await lab.stop();
   }
 }
+
+/** A recovery slower than the issue's goal (8 s) is explained from the history in the run's line. */
+const SLOW_RECOVERY_MS = 8_000;
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const args = parseArgs(argv);
@@ -199,6 +223,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         workerKills: 0,
         temporalKills: 0,
         recoverySeconds: [],
+        recoveryWithLaterKillsSeconds: [],
         spuriousRetries: 0,
         effects: countEffects([], ''),
         failure: (err as Error).message,
@@ -211,6 +236,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     duplicateEffects: results.reduce((n, r) => n + r.effects.duplicateEffects, 0),
     deletedBeforeVerification: results.reduce((n, r) => n + r.effects.deletedBeforeVerification, 0),
     maxRecoverySeconds: Math.max(0, ...results.flatMap((r) => r.recoverySeconds)),
+    maxRecoveryWithLaterKillsSeconds: Math.max(0, ...results.flatMap((r) => r.recoveryWithLaterKillsSeconds)),
     spuriousRetries: results.reduce((n, r) => n + r.spuriousRetries, 0),
     workers: args.workers,
     duplicateBackups: results.reduce((n, r) => n + r.effects.duplicateBackups, 0),
@@ -220,7 +246,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   };
   say(
     `\n${summary.completed}/${summary.runs} completed; duplicate effects ${summary.duplicateEffects}; deleted before verification ${summary.deletedBeforeVerification}; ` +
-      `max recovery ${summary.maxRecoverySeconds} s; duplicate backups ${summary.duplicateBackups}; kills: worker ${summary.workerKills}, Temporal ${summary.temporalKills}`,
+      `max recovery ${summary.maxRecoverySeconds} s (${summary.maxRecoveryWithLaterKillsSeconds} s counting a later kill's time too); duplicate backups ${summary.duplicateBackups}; kills: worker ${summary.workerKills}, Temporal ${summary.temporalKills}`,
   );
   if (args.json) say(JSON.stringify(summary));
   const ok =

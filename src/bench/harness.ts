@@ -108,12 +108,47 @@ export function activityCompletions(events: HistoryEvent[]): number[] {
     .sort((a, b) => a - b);
 }
 
-/** For each restart: how long until the next activity completed (none after it → not counted). */
-export function recoveryTimesMs(restarts: number[], completions: number[]): number[] {
+/**
+ * For each restart: how long until the next activity completed (none after it → not counted). With `kills`, a restart
+ * whose next completion comes only after another kill is not counted: that stretch belongs to the later kill, whose
+ * own restart is measured (without `kills`, the stretch counts for both: the "including later kills" figure).
+ */
+export function recoveryTimesMs(restarts: number[], completions: number[], kills?: number[]): number[] {
   return restarts.flatMap((r) => {
     const next = completions.find((c) => c >= r);
-    return next === undefined ? [] : [next - r];
+    if (next === undefined) return [];
+    if (kills?.some((k) => k > r && k < next)) return [];
+    return [next - r];
   });
+}
+
+/**
+ * Why a recovery took long: what the history shows between a restart and the next completed activity (event types,
+ * activity types with their attempt) — printed by chaos for a recovery over its goal.
+ */
+export function describeRecovery(events: HistoryEvent[], restartMs: number): string {
+  const scheduled = new Map<number, string>();
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(Number(e.eventId), s.activityType?.name ?? '?');
+  }
+  const after = events.filter((e) => eventTimeMs(e) >= restartMs);
+  const end = after.findIndex((e) => e.activityTaskCompletedEventAttributes);
+  const window = end === -1 ? after : after.slice(0, end + 1);
+  return window
+    .map((e) => {
+      const at = `+${((eventTimeMs(e) - restartMs) / 1000).toFixed(1)}s`;
+      const type = String(e.eventType ?? '').replace(/^EVENT_TYPE_/, '');
+      const started = e.activityTaskStartedEventAttributes;
+      const done =
+        e.activityTaskCompletedEventAttributes ??
+        e.activityTaskFailedEventAttributes ??
+        e.activityTaskTimedOutEventAttributes;
+      const ref = Number(started?.scheduledEventId ?? done?.scheduledEventId ?? 0);
+      const what = ref ? ` ${scheduled.get(ref) ?? '?'}${started?.attempt ? ` attempt ${started.attempt}` : ''}` : '';
+      return `${at} ${type}${what}`;
+    })
+    .join('; ');
 }
 
 /**
