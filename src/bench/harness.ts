@@ -138,7 +138,9 @@ export function describeRecovery(events: HistoryEvent[], restartMs: number): str
   return window
     .map((e) => {
       const at = `+${((eventTimeMs(e) - restartMs) / 1000).toFixed(1)}s`;
-      const type = String(e.eventType ?? '').replace(/^EVENT_TYPE_/, '');
+      // The event's type, named by its one attributes field (activityTaskStartedEventAttributes → ActivityTaskStarted).
+      const field = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof HistoryEvent]);
+      const type = field ? field[0].toUpperCase() + field.slice(1, -'EventAttributes'.length) : String(e.eventType);
       const started = e.activityTaskStartedEventAttributes;
       const done =
         e.activityTaskCompletedEventAttributes ??

@@ -3,7 +3,7 @@
  * another kill does not count (that time belongs to the later kill, whose own restart is measured); the figure that
  * counts it anyway is kept beside it.
  */
-import { recoveryTimesMs } from '../../src/bench/harness';
+import { describeRecovery, recoveryTimesMs } from '../../src/bench/harness';
 
 describe('recoveryTimesMs', () => {
   const completions = [1_000, 20_000];
@@ -20,5 +20,23 @@ describe('recoveryTimesMs', () => {
 
   it('a restart with nothing completed after it is not counted', () => {
     expect(recoveryTimesMs([25_000], completions, [])).toEqual([]);
+  });
+});
+
+describe('describeRecovery', () => {
+  it('names what happened between a restart and the next completed activity', () => {
+    const at = (s: number) => ({ seconds: String(s), nanos: 0 });
+    const events = [
+      {
+        eventId: 5,
+        eventTime: at(1),
+        activityTaskScheduledEventAttributes: { activityType: { name: 'decommissionGuest' } },
+      },
+      { eventId: 6, eventTime: at(12), activityTaskStartedEventAttributes: { scheduledEventId: 5, attempt: 3 } },
+      { eventId: 7, eventTime: at(13), activityTaskCompletedEventAttributes: { scheduledEventId: 5 } },
+    ] as unknown as Parameters<typeof describeRecovery>[0];
+    expect(describeRecovery(events, 2_000)).toBe(
+      '+10.0s ActivityTaskStarted decommissionGuest attempt 3; +11.0s ActivityTaskCompleted decommissionGuest',
+    );
   });
 });
