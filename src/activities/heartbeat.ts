@@ -27,7 +27,8 @@ export function heartbeat(details?: unknown): void {
   const ctx = currentContext();
   if (!ctx) return;
   if (details !== undefined) lastDetails.set(ctx, details);
-  ctx.heartbeat(lastDetails.get(ctx));
+  // A local activity (the confirmation's checks) has no heartbeat: its workflow task stands for it.
+  if (!ctx.info.isLocal) ctx.heartbeat(lastDetails.get(ctx));
   if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
 }
 
@@ -57,6 +58,7 @@ export function keepAliveInterceptor(ctx: Context): ActivityInterceptors {
   return {
     inbound: {
       async execute(input, next) {
+        if (ctx.info.isLocal) return next(input);
         const timer = setInterval(() => ctx.heartbeat(lastDetails.get(ctx)), KEEP_ALIVE_EVERY_MS);
         try {
           return await next(input);
