@@ -75,9 +75,12 @@ export function sandboxUnavailableReason(): string | undefined {
   return undefined;
 }
 
+function runsAsRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
 function unshareArgs(): string[] {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  return root
+  return runsAsRoot()
     ? ['--mount', '--propagation', 'private']
     : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
 }
@@ -90,38 +93,19 @@ function unshareArgs(): string[] {
  * command sees is the same: the guest's root read-write, /usr and the stand-ins read-only, the four device nodes, the
  * export, the recorded mounts, and `env -i` with the same variables (so a missing command still exits 127).
  */
-let bwrapChecked: { path?: string } | undefined;
+let bwrapUsable: boolean | undefined;
 
-/** bwrap's path when it is installed AND can make a namespace here (else the RUNNER under unshare is used). */
-function usableBwrap(): string | undefined {
-  if (!bwrapChecked) {
-    const found = findOnPath('bwrap');
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    const works =
-      found !== undefined &&
-      spawnSync(found, [...(isRoot ? [] : ['--unshare-user']), '--ro-bind', '/', '/', '--', '/bin/true']).status === 0;
-    bwrapChecked = { path: works ? found : undefined };
-  }
-  return bwrapChecked.path;
-}
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of ['/usr/bin', '/usr/local/bin', '/bin']) {
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
+/** Is bwrap installed AND able to make a namespace here (else the RUNNER under unshare is used)? Asked once. */
+function usableBwrap(): boolean {
+  bwrapUsable ??=
+    spawnSync('bwrap', [...(runsAsRoot() ? [] : ['--unshare-user']), '--ro-bind', '/', '/', '--', '/bin/true'])
+      .status === 0;
+  return bwrapUsable;
 }
 
 function bwrapArgs(root: string, nfsRoot: string, env: Record<string, string>): string[] {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const args = [
-    ...(isRoot ? [] : ['--unshare-user', '--uid', '0', '--gid', '0']),
+    ...(runsAsRoot() ? [] : ['--unshare-user', '--uid', '0', '--gid', '0']),
     '--die-with-parent',
     '--bind',
     root,
@@ -205,9 +189,8 @@ export class GuestSandbox {
       PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer,
       PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0',
     };
-    const bwrap = usableBwrap();
-    const [command, ...args] = bwrap
-      ? [bwrap, ...bwrapArgs(root, this.opts.nfsRoot, env), ...argv]
+    const [command, ...args] = usableBwrap()
+      ? ['bwrap', ...bwrapArgs(root, this.opts.nfsRoot, env), ...argv]
       : [
           'unshare',
           ...unshareArgs(),

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { isRemoteError, isRetryable, sshPool, withSsh, type RemoteError } from '../../../src/remote';
 import { descendantsOf } from '../../../src/lab/services/sshd';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
+import { expectRemoteError } from '../../harness/remote';
 import { requireOrSkip } from '../../harness/tools';
 
 const describeIf = requireOrSkip('sshd', 'ssh-keygen') ? describe : describe.skip;
@@ -43,16 +44,6 @@ function commandsUnder(sshd: SshdHandle): string[] {
       }
     })
     .filter((c) => c && !c.startsWith('sshd'));
-}
-
-async function failure(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isRemoteError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a RemoteError, got success');
 }
 
 describeIf('SSH connection pool against a default-configured sshd', () => {
@@ -115,7 +106,7 @@ describeIf('SSH connection pool against a default-configured sshd', () => {
     expect(chain.length).toBeGreaterThanOrEqual(2);
     for (const p of chain) process.kill(p, 'SIGKILL');
 
-    const err = await failure(running);
+    const err = await expectRemoteError(running);
     expect(err.kind).toBe('transient');
     expect(isRetryable(err)).toBe(true);
 

@@ -1,30 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  containerTarget,
-  hostTarget,
-  isRemoteError,
-  isRetryable,
-  shellQuote,
-  withSsh,
-  type RemoteError,
-} from '../../../src/remote';
+import { containerTarget, hostTarget, isRetryable, shellQuote, withSsh } from '../../../src/remote';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
+import { expectRemoteError } from '../../harness/remote';
 import { requireOrSkip } from '../../harness/tools';
 
 const describeIf = requireOrSkip('sshd', 'ssh-keygen') ? describe : describe.skip;
-
-async function expectRemoteError(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isRemoteError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a RemoteError, got success');
-}
 
 describeIf('SSH transport against a real sshd', () => {
   let sshd: SshdHandle;
