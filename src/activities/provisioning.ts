@@ -20,7 +20,7 @@ import { FailureType } from '../failure-types';
 import { featureArgv, guestLogFile, scriptSha256, type FeatureStep } from '../provisioning/features';
 import {
   guestExecStart,
-  GUEST_EXEC_POLL,
+  guestExecPolls,
   guestExecStatus,
   guestFileRead,
   isRetryable,
@@ -78,24 +78,28 @@ function tailOf(text: string, lines = TAIL_LINES): string {
 export function createProvisioningActivities(deps: ProvisioningDeps) {
   const sleep = deps.sleep ?? realSleep;
 
-  /** Run argv in the guest; while it runs, the log file's tail goes into heartbeat details. */
+  /**
+   * Run argv in the guest; while it runs for longer than a couple of seconds, the log file's tail goes into heartbeat
+   * details. The tail is read only when asked for (a failure's message, the verify's detail): a command that ends at
+   * once costs no file read — and a feature's log does not exist yet before its first command writes it.
+   */
   async function runInGuest(
     api: ProxmoxApi,
     vm: ProvisionFeatureInput['vm'],
     argv: string[],
     opts: { what: string; timeoutMs: number; logFile?: string },
-  ): Promise<GuestExecResult & { tail: string }> {
+  ): Promise<GuestExecResult & { readTail(): Promise<string> }> {
     const pid = await guestExecStart(api, vm.node, vm.vmid, argv);
-    const deadline = Date.now() + opts.timeoutMs;
-    let interval: number = GUEST_EXEC_POLL.firstMs;
-    let lastTailAt = 0;
+    const startedAt = Date.now();
+    const deadline = startedAt + opts.timeoutMs;
     const readTail = async () =>
       opts.logFile
         ? tailOf((await guestFileRead(api, vm.node, vm.vmid, opts.logFile).catch(() => ({ content: '' }))).content)
         : '';
-    for (;;) {
+    let lastTailAt = startedAt;
+    for (const interval of guestExecPolls()) {
       const done = await guestExecStatus(api, vm.node, vm.vmid, pid);
-      if (done) return { ...done, tail: await readTail() };
+      if (done) return { ...done, readTail };
       if (Date.now() >= deadline)
         throw ApplicationFailure.create({
           type: FailureType.FeatureScriptFailed,
@@ -107,8 +111,8 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         heartbeat({ what: opts.what, vmid: vm.vmid, running: true, tail: await readTail() });
       } else heartbeat({ what: opts.what, vmid: vm.vmid, running: true });
       await sleep(interval);
-      interval = Math.min(GUEST_EXEC_POLL.maxMs, interval * 2);
     }
+    throw new Error('unreachable: guestExecPolls() does not end');
   }
 
   /** cloud-init must have finished before apt runs (it holds the apt lock and writes the user's groups). */
@@ -133,13 +137,13 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     const logFile = guestLogFile(step);
     const run = (mode: 'check' | 'apply' | 'verify', timeoutMs: number) =>
       runInGuest(api, vm, featureArgv(step, mode), { what: `${step.script} ${mode}`, timeoutMs, logFile });
-    const failed = (mode: string, res: GuestExecResult & { tail: string }) =>
+    const failed = async (mode: string, res: GuestExecResult & { readTail(): Promise<string> }) =>
       ApplicationFailure.create({
         type: mode === 'verify' ? FailureType.FeatureVerifyFailed : FailureType.FeatureScriptFailed,
         nonRetryable: true,
         message:
           `${step.script} ${mode} failed in VM ${vm.vmid} (${vm.name}) with exit code ${res.exitcode}; ` +
-          `last lines of ${logFile}:\n${res.tail || (res.stdout + res.stderr).trim() || '(no output)'}\n` +
+          `last lines of ${logFile}:\n${(await res.readTail()) || (res.stdout + res.stderr).trim() || '(no output)'}\n` +
           `Fix the cause in the VM, then run the migration again: finished features are not re-applied.`,
         details: [{ vmid: vm.vmid, feature: step.name, exitcode: res.exitcode, sha256 }],
       });
@@ -149,9 +153,9 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
 
     if (input.verifyOnly) {
       const v = await guarded(() => run('verify', 120_000));
-      if (v.exitcode !== 0) throw failed('verify', v);
+      if (v.exitcode !== 0) throw await failed('verify', v);
       await probe(input);
-      return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail: lastLine(v.tail) };
+      return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail: lastLine(await v.readTail()) };
     }
     const check = await guarded(() => run('check', 120_000));
     if (check.exitcode === 0) {
@@ -161,9 +165,9 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     if (input.dryRun)
       return { vmid: vm.vmid, name: step.name, outcome: 'would-apply', sha256, detail: `would apply ${step.script}` };
     const apply = await guarded(() => run('apply', deps.applyTimeoutMs ?? 1_200_000));
-    if (apply.exitcode !== 0) throw failed('apply', apply);
+    if (apply.exitcode !== 0) throw await failed('apply', apply);
     const verify = await guarded(() => run('verify', 120_000));
-    if (verify.exitcode !== 0) throw failed('verify', verify);
+    if (verify.exitcode !== 0) throw await failed('verify', verify);
     await probe(input);
     const notice = step.feature === 'portainer_server' ? await initPortainerAdmin(input) : undefined;
     return {
@@ -171,7 +175,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       name: step.name,
       outcome: 'applied',
       sha256,
-      detail: lastLine(verify.tail),
+      detail: lastLine(await verify.readTail()),
       ...(notice ? { notice } : {}),
     };
   }

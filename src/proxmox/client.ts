@@ -29,10 +29,15 @@ export interface ProxmoxClientOptions {
   readRetryDelayMs?: number;
 }
 
+/** Per read: `retries: 0` for a probe whose caller polls anyway (the failure is its answer, not a fault). */
+export interface ReadOptions {
+  retries?: number;
+}
+
 /** The HTTP core: one per API endpoint and credential. Paths are relative to `/api2/json`. */
 export interface ProxmoxHttp {
   readonly baseUrl: string;
-  get<T = unknown>(path: string, query?: Params): Promise<T>;
+  get<T = unknown>(path: string, query?: Params, opts?: ReadOptions): Promise<T>;
   post<T = unknown>(path: string, body?: Params): Promise<T>;
   put<T = unknown>(path: string, body?: Params): Promise<T>;
   delete<T = unknown>(path: string, query?: Params): Promise<T>;
@@ -185,12 +190,13 @@ export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
 
   const readRetries = options.readRetries ?? 3;
   const readRetryDelayMs = options.readRetryDelayMs ?? 200;
-  async function read<T>(path: string, query?: Params): Promise<T> {
+  async function read<T>(path: string, query?: Params, opts?: ReadOptions): Promise<T> {
+    const retries = opts?.retries ?? readRetries;
     for (let attempt = 0; ; attempt++) {
       try {
         return await call<T>('GET', path, query);
       } catch (err) {
-        if (attempt >= readRetries || !readIsWorthRetrying(err)) throw err;
+        if (attempt >= retries || !readIsWorthRetrying(err)) throw err;
         await new Promise((r) => setTimeout(r, readRetryDelayMs * 2 ** attempt));
       }
     }
@@ -198,7 +204,7 @@ export function createProxmoxHttp(options: ProxmoxClientOptions): ProxmoxHttp {
 
   return {
     baseUrl: `${origin}/api2/json`,
-    get: (path, query) => read(path, query),
+    get: (path, query, opts) => read(path, query, opts),
     post: (path, body) => call('POST', path, body),
     put: (path, body) => call('PUT', path, body),
     delete: (path, query) => call('DELETE', path, query),

@@ -1,13 +1,19 @@
-import type { ProxmoxHttp } from './client';
+import type { ProxmoxHttp, ReadOptions } from './client';
 import { ProxmoxError } from './errors';
 
 const agentPath = (node: string, vmid: number, leaf: string) =>
   `/nodes/${encodeURIComponent(node)}/qemu/${vmid}/agent/${leaf}`;
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A read-only "does the agent answer" (GET agent/info), so re-checks of a ready VM make no POSTs. */
+/**
+ * A read-only "does the agent answer" (GET agent/info), so re-checks of a ready VM make no POSTs. Throws while the
+ * agent does not answer ("QEMU guest agent is not running": a 500). Asked once, without the client's read retries:
+ * the caller polls for the agent, and retries 200–800 ms later only hid from it the moment the agent came up.
+ */
 export async function agentInfo(http: ProxmoxHttp, node: string, vmid: number): Promise<{ version?: string }> {
-  const data = await http.get<{ result?: { version?: string } }>(agentPath(node, vmid, 'info'));
+  const data = await http.get<{ result?: { version?: string } }>(agentPath(node, vmid, 'info'), undefined, {
+    retries: 0,
+  });
   return data?.result ?? {};
 }
 
@@ -26,11 +32,18 @@ interface ExecStatus {
 }
 
 /**
- * How often a guest command's status is asked (exec-status): first after 25 ms, doubling to 1 s. Most provisioning
- * commands end within tens of milliseconds, and each is on the critical path, so the first polls come early; a long
- * command costs one cheap GET per second (BENCHMARKS.md: "Polling").
+ * How often a guest command's status is asked (exec-status): right after the start, then after 10 ms, each pause
+ * 1.5× the one before, up to 1 s. Most provisioning commands end within tens of milliseconds and each is on the
+ * critical path: with ×1.5 an end is noticed at most half the command's run time late (×2 allowed a whole run time),
+ * for a few more cheap GETs in the first second; a long command costs one GET per second (BENCHMARKS.md: "Polling").
  */
-export const GUEST_EXEC_POLL = { firstMs: 25, maxMs: 1_000 } as const;
+export const GUEST_EXEC_POLL = { firstMs: 10, factor: 1.5, maxMs: 1_000 } as const;
+
+/** The pauses between exec-status polls, without end (the caller stops at its deadline). */
+export function* guestExecPolls(): Generator<number, never> {
+  for (let ms: number = GUEST_EXEC_POLL.firstMs; ; ms = Math.min(GUEST_EXEC_POLL.maxMs, ms * GUEST_EXEC_POLL.factor))
+    yield Math.round(ms);
+}
 
 /**
  * Run argv in the VM through the guest agent and wait for it to exit. Not idempotent by itself: use it for reads
@@ -50,8 +63,7 @@ export async function guestExec(
     'input-data': opts.inputData,
   });
   const deadline = Date.now() + opts.timeoutMs;
-  let interval: number = GUEST_EXEC_POLL.firstMs;
-  for (;;) {
+  for (const interval of guestExecPolls()) {
     const status = await http.get<ExecStatus>(agentPath(node, vmid, 'exec-status'), { pid: started.pid });
     if (status.exited === 1 || status.exited === true) {
       return {
@@ -67,8 +79,8 @@ export async function guestExec(
       );
     }
     await sleep(interval);
-    interval = Math.min(GUEST_EXEC_POLL.maxMs, interval * 2);
   }
+  throw new Error('unreachable: guestExecPolls() does not end');
 }
 
 /** Start argv in the VM (POST agent/exec) → the agent's pid; poll it with `guestExecStatus`. */
@@ -105,16 +117,21 @@ export async function guestExecStatus(
 
 /**
  * A file's content through the guest agent (GET agent/file-read; PVE decodes it and reads at most 16 MiB).
- * Needs VM.GuestAgent.FileRead on PVE 9 (VM.Monitor on PVE 8).
+ * Needs VM.GuestAgent.FileRead on PVE 9 (VM.Monitor on PVE 8). A missing file is a 500 from the agent
+ * ("guest-file-open … No such file"), so `retries: 0` lets a caller that expects it (a log not written yet) skip the
+ * client's read retries.
  */
 export async function guestFileRead(
   http: ProxmoxHttp,
   node: string,
   vmid: number,
   file: string,
+  opts?: ReadOptions,
 ): Promise<{ content: string; truncated: boolean }> {
-  const data = await http.get<{ content?: string; truncated?: number | boolean }>(agentPath(node, vmid, 'file-read'), {
-    file,
-  });
+  const data = await http.get<{ content?: string; truncated?: number | boolean }>(
+    agentPath(node, vmid, 'file-read'),
+    { file },
+    opts,
+  );
   return { content: data?.content ?? '', truncated: data?.truncated === true || data?.truncated === 1 };
 }

@@ -3,6 +3,7 @@
  * parameter errors, tasks and the guest agent.
  */
 import {
+  agentInfo,
   createProxmoxApi,
   guestExec,
   isRetryable,
@@ -198,6 +199,18 @@ describe('tasks and guest agent', () => {
     const err = await failureOf(waitForTask(api, upid!, { minIntervalMs: 20 }));
     expect(err.message).toContain('shrinking disks is not supported');
     expect((err.task as { logTail: string[] }).logTail.at(-1)).toBe('TASK ERROR: shrinking disks is not supported');
+  });
+
+  it('asks a guest agent that does not answer once (its caller polls), where other reads are tried again', async () => {
+    const api = client();
+    const agentCalls = () => sim.audit().filter((a) => a.path.endsWith('/qemu/700/agent/info')).length;
+    const before = agentCalls();
+    const err = await failureOf(agentInfo(api, 'pve', 700));
+    expect(isRetryable(err)).toBe(true);
+    expect(agentCalls() - before).toBe(1);
+    // The same read through the client's default: the 500 is tried again three times (200, 400, 800 ms apart).
+    await failureOf(api.get('/nodes/pve/qemu/700/agent/info'));
+    expect(agentCalls() - before).toBe(5);
   });
 
   it('runs a command through the guest agent', async () => {
