@@ -30,7 +30,10 @@ export interface VerifyGatewayIdentityInput {
   budgetMs: number;
   /** Answers in a row from the new instance that count as proof (default 3). */
   needed?: number;
-  /** Pause between tries (default 500 ms) and per-request timeout (default 5 s, never more than what is left). */
+  /**
+   * Longest pause between tries (default 500 ms; the first pauses after a wrong answer are shorter: see below) and
+   * per-request timeout (default 5 s, never more than what is left).
+   */
   intervalMs?: number;
   timeoutMs?: number;
   /**
@@ -55,6 +58,9 @@ export interface GatewayIdentityDeps {
   qdrantClient?: (opts: QdrantClientOptions) => QdrantClient;
   resolveSecret?: (ref: SecretRef) => Promise<string>;
 }
+
+/** The first pause after an answer that is not (yet) the new instance; it doubles up to `intervalMs`. */
+const FIRST_WRONG_BACKOFF_MS = 100;
 
 export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) {
   const makeClient = deps.qdrantClient ?? ((o: QdrantClientOptions) => new QdrantClient(o));
@@ -93,6 +99,7 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
     let legacyId: string | null = null;
     let attempts = 0;
     let streak = 0;
+    let wrongBackoff = FIRST_WRONG_BACKOFF_MS;
     let legacyStreak = 0;
     let seen: IdentitySeen = 'none';
     let last = 'no answer yet';
@@ -174,7 +181,13 @@ export function createGatewayIdentityActivities(deps: GatewayIdentityDeps = {}) 
       heartbeat({ attempts, seen, last });
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await pause(Math.min(streak > 0 ? Math.min(interval, 200) : interval, left));
+      // Answers in a row stay 200 ms apart (the proof samples a moment, not a burst). After a wrong answer the pause
+      // starts at 100 ms and doubles up to the interval: right after the reload an old nginx worker may still answer
+      // once (the first try often sees the legacy id), and a fixed 500 ms made each such answer cost half a second.
+      const wait = streak > 0 ? Math.min(interval, 200) : Math.min(interval, wrongBackoff);
+      if (streak === 0) wrongBackoff = Math.min(interval, wrongBackoff * 2);
+      else wrongBackoff = FIRST_WRONG_BACKOFF_MS;
+      await pause(Math.min(wait, left));
     }
     return result(false, `${last} (budget of ${input.budgetMs} ms used up after ${attempts} tries)`);
   }
