@@ -41,10 +41,12 @@ cat -- "$real"
  * Shared by the write and reload scripts, defined before use:
  * - `fenced`: the fence file holds the highest attempt token that changed the gateway; an attempt with a lower token
  *   (a zombie attempt that outlived its timeout, after a newer attempt or a rollback) is refused with exit 80.
- * - `reload_checked`: `-s reload`, then watch the master (from the pid file) replace its worker processes and collect
- *   `[emerg]`/`[alert]` lines written to the error log since. nginx's master applies a config after the command
- *   returned 0 — and keeps the old one (and its workers) when it cannot. Prints `reload: taken|not-taken|unknown …`
- *   and `log: …` lines; returns 1 only when the reload command itself failed.
+ * - `reload_checked`: `-s reload`, then watch the master (from the pid file) replace its worker processes (looked at
+ *   every 10 ms for the first 0.1 s — it takes milliseconds, and a shared gateway's changes queue behind each other —
+ *   then every 0.1 s, ≈ 5 s in all) and collect `[emerg]`/`[alert]` lines written to the error log since. nginx's
+ *   master applies a config after the command returned 0 — and keeps the old one (and its workers) when it cannot.
+ *   Prints `reload: taken|not-taken|unknown …` and `log: …` lines; returns 1 only when the reload command itself
+ *   failed.
  */
 const FENCE_AND_RELOAD_CHECK = String.raw`
 fenced() {
@@ -66,11 +68,11 @@ reload_checked() {
     echo "reload: unknown (no running master in $pidfile)"
   else
     verdict="not-taken (the master $master kept its workers $(echo $before))"
-    for i in $(seq 1 50); do
+    for i in $(seq 1 60); do
       after=$(children)
       fresh=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -v '^$' || true)
       if [ -n "$fresh" ]; then verdict="taken (master $master started workers $(echo $fresh))"; break; fi
-      sleep 0.1
+      if [ "$i" -le 10 ]; then sleep 0.01; else sleep 0.1; fi
     done
     echo "reload: $verdict"
   fi
