@@ -94,9 +94,12 @@ export interface RollbackGatewayInput {
   verifyBudgetMs?: number;
 }
 
+/**
+ * Without the file's text: no workflow reads it, and a shared gateway's site file (40 KB for a fleet's 200 tenants)
+ * went into every run's history and through the worker's memory with each read.
+ */
 export interface ReadGatewayResult {
   realPath: string;
-  text: string;
   upstreams: UpstreamInfo[];
 }
 
@@ -183,7 +186,7 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
   }): Promise<ReadGatewayResult> {
     return onGateway(input.proxmoxHost, input.gateway, async (target) => {
       const snap = await readSnapshot(target, input.gateway);
-      return { realPath: snap.realPath, text: snap.text, upstreams: parseOrFail(snap) };
+      return { realPath: snap.realPath, upstreams: parseOrFail(snap) };
     });
   }
 

@@ -146,7 +146,7 @@ function defaultAnswers(): Answers {
     }),
     copyQdrantCollections: () => [],
     readLegacyTraffic: () => ({ requestsTotal: 0, dataRequestsTotal: 0 }),
-    readGateway: (i) => ({ realPath: i.gateway.siteFile, text: '', upstreams: upstreamsNow(i.gateway.upstream) }),
+    readGateway: (i) => ({ realPath: i.gateway.siteFile, upstreams: upstreamsNow(i.gateway.upstream) }),
     cutoverGateway: (i) => {
       const previousServers = upstream;
       if (!i.dryRun) upstream = i.gateway.newServers;
