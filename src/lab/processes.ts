@@ -92,6 +92,11 @@ export async function temporalDevServer(opts: {
     'MigrationPhase=Keyword',
     '--search-attribute',
     'PlanName=Keyword',
+    // Eager activities: when a workflow task schedules an activity and this worker has a free slot, the server hands
+    // the activity back in its answer to the task instead of through the task queue's matching (BENCHMARKS.md:
+    // "Slots"). Off by default in the server; docker-compose.temporal.yml turns it on the same way.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     '--log-level',
     'warn',
     ...(opts.ui === false ? ['--headless'] : ['--ui-port', String(uiPort)]),

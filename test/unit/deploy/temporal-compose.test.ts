@@ -69,4 +69,14 @@ describe('docker-compose.temporal.yml', () => {
     expect(services['temporal-ui'].ports).toEqual(['127.0.0.1:8080:8080']);
     expect(services.temporal.ports).toEqual(['127.0.0.1:7233:7233']);
   });
+
+  it('mounts its dynamic config, which turns on eager activities (as the lab does)', () => {
+    const env = (services.temporal as Service & { environment: Record<string, string> }).environment;
+    const mount = services.temporal.volumes?.find((v) => v.endsWith(`:${env.DYNAMIC_CONFIG_FILE_PATH}:ro`));
+    expect(mount).toBeDefined();
+    const file = path.join(__dirname, '../../../', mount!.split(':')[0]);
+    expect(parse(fs.readFileSync(file, 'utf8'))).toEqual({
+      'system.enableActivityEagerExecution': [{ value: true }],
+    });
+  });
 });
