@@ -70,6 +70,12 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
   async function readGatewayRoutes(input: {
     proxmoxHost: SshEndpoint;
     gateway: GatewaySettings;
+    /**
+     * Only the routes a scan can use: upstreams named `keepUpstream` or with a server on one of `addresses`, literal
+     * `*_pass` targets on one of them. The scan looks at nothing else, and a shared gateway's whole route table (a
+     * fleet's 200 upstreams: 38 KB) went into the run's history with every scan. Absent: every route.
+     */
+    only?: { addresses: string[]; keepUpstream: string };
   }): Promise<GatewayRoutes> {
     const { gateway } = input;
     const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : input.proxmoxHost;
@@ -97,7 +103,8 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
       );
     }
     try {
-      return routesOf(files);
+      const routes = routesOf(files);
+      return input.only ? onlyRoutesTouching(routes, input.only) : routes;
     } catch (err) {
       throw refuse(
         FailureType.GatewayConfigUnreadable,
@@ -107,4 +114,16 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
   }
 
   return { inspectLegacyGuests, readGatewayRoutes };
+}
+
+export function onlyRoutesTouching(
+  routes: GatewayRoutes,
+  only: { addresses: string[]; keepUpstream: string },
+): GatewayRoutes {
+  const on = new Set(only.addresses);
+  return {
+    files: routes.files,
+    upstreams: routes.upstreams.filter((u) => u.name === only.keepUpstream || u.servers.some((s) => on.has(s.host))),
+    literals: routes.literals.filter((l) => on.has(l.host)),
+  };
 }

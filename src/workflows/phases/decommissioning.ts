@@ -9,7 +9,15 @@ import type { LegacyGuest } from '../../config/resolved-plan';
 import { FailureType } from '../../failure-types';
 import { verifyStartToCloseMs } from '../../timeouts';
 import { long, quick } from '../activity-proxies';
-import { dataGateRefusal, hostOfUrl, scanLegacyGuests, type LegacyScan, type Refusal } from '../gates';
+import {
+  dataGateRefusal,
+  hostOfUrl,
+  scanLegacyGuests,
+  type LegacyGuestFacts,
+  type LegacyScan,
+  type LoadedRoutes,
+  type Refusal,
+} from '../gates';
 import type { MigrationRun } from '../run';
 import { decommissionStep } from './decommission-step';
 import { allOrFirstFailure } from '../text';
@@ -37,19 +45,37 @@ export async function decommissionLegacy(run: MigrationRun): Promise<void> {
   await allOrFirstFailure(approved.map((guest) => deleteGuest(run, guest)));
 }
 
-/** The live facts (legacy CTs on the node, nginx's loaded config) read together, then the pure scan. */
+/**
+ * The patch id of the scan that reads the CTs' live config first, then only the gateway routes that touch their
+ * addresses (or name the moved upstream): the pure scan looks at nothing else, and a shared gateway's whole route
+ * table went into the history with every scan. Older histories read both at once, every route.
+ */
+export const SCAN_ROUTES_OF_LEGACY_ADDRESSES = 'scan-routes-of-legacy-addresses';
+
+/** The live facts: the legacy CTs as the node has them, and the routes nginx has loaded that could reach them. */
+async function readLiveFacts(run: MigrationRun, guests: LegacyGuest[]): Promise<[LegacyGuestFacts[], LoadedRoutes]> {
+  const { plan } = run;
+  const inspect = () =>
+    quick.inspectLegacyGuests.executeWithOptions(
+      { summary: `live config of CT ${guests.map((g) => g.ctid).join(', ')}` },
+      [{ proxmox: plan.proxmox, guests }],
+    );
+  const routes = (only?: { addresses: string[]; keepUpstream: string }) =>
+    quick.readGatewayRoutes.executeWithOptions({ summary: `nginx -T in CT ${plan.gateway.ctid}` }, [
+      { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, ...(only ? { only } : {}) },
+    ]);
+  if (!patched(SCAN_ROUTES_OF_LEGACY_ADDRESSES)) return Promise.all([inspect(), routes()]);
+  const live = await inspect();
+  // Every address the scan can take as evidence: what the node shows for each CT, and the plan's.
+  const addresses = [...new Set([...live.flatMap((l) => l.addresses), ...guests.flatMap((g) => (g.ip ? [g.ip] : []))])];
+  return [live, await routes({ addresses, keepUpstream: plan.gateway.upstream })];
+}
+
+/** The live facts, then the pure scan. */
 async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]): Promise<LegacyScan> {
   const { plan, board } = run;
   const scan = await run.step(name, async () => {
-    const [live, routes] = await Promise.all([
-      quick.inspectLegacyGuests.executeWithOptions(
-        { summary: `live config of CT ${guests.map((g) => g.ctid).join(', ')}` },
-        [{ proxmox: plan.proxmox, guests }],
-      ),
-      quick.readGatewayRoutes.executeWithOptions({ summary: `nginx -T in CT ${plan.gateway.ctid}` }, [
-        { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway },
-      ]),
-    ]);
+    const [live, routes] = await readLiveFacts(run, guests);
     return scanLegacyGuests({
       legacy: guests,
       live,

@@ -119,6 +119,21 @@ describeIf('the SSH gate in front of the gateway activities', () => {
     // nginx names each file as it includes it (the sites-enabled symlink).
     expect(routes.files).toContain(ng.siteFile);
     expect(routes.upstreams.find((u) => u.name === 'qdrant_service')?.file).toBe(ng.siteFile);
+    // Only what a scan can use: the moved upstream by name, and routes to the given addresses.
+    const embedding = routes.upstreams.find((u) => u.name === 'embedding_service')!;
+    const only = await readGatewayRoutes({
+      proxmoxHost: sshd.endpoint(),
+      gateway,
+      only: { addresses: [embedding.servers[0].host], keepUpstream: 'qdrant_service' },
+    });
+    expect(only.upstreams.map((u) => u.name).sort()).toEqual(
+      routes.upstreams
+        .filter((u) => u.name === 'qdrant_service' || u.servers.some((s) => s.host === embedding.servers[0].host))
+        .map((u) => u.name)
+        .sort(),
+    );
+    expect(only.upstreams.length).toBeLessThan(routes.upstreams.length);
+    expect(only.literals).toEqual(routes.literals.filter((l) => l.host === embedding.servers[0].host));
     const refused = await withSsh(sshd.endpoint(), sshd.env, (s) =>
       s.run(['pct', 'exec', '101', '--', ...ng.nginxCommand, '-T', '-c', '/etc/passwd']),
     );

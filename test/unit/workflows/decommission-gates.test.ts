@@ -5,6 +5,7 @@
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { onlyRoutesTouching } from '../../../src/activities/legacy-scan';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate } from '../../../src/workflows/messages';
 import type { MigrationReport } from '../../../src/workflows/report';
 import {
@@ -34,9 +35,23 @@ async function toApproval(handle: MigrationHandle) {
   return waitForStatus(handle, (s) => s.waitingFor?.what === 'decommission-approval', 'the approval');
 }
 
-/** nginx's loaded config: the moved upstream (as the run left it) plus `extra` upstreams. */
+/**
+ * nginx's loaded config: the moved upstream (as the run left it) plus `extra` upstreams — filtered as the activity
+ * filters them when the run asks for only the routes touching the legacy CTs' addresses.
+ */
 function routes(stubs: StubActivities, extra: () => { name: string; address: string }[]) {
-  stubs.answer('readGatewayRoutes', (i) => ({
+  stubs.answer('readGatewayRoutes', (i) => {
+    const all = loadedRoutes(stubs, i, extra);
+    return i.only ? onlyRoutesTouching(all, i.only) : all;
+  });
+}
+
+function loadedRoutes(
+  stubs: StubActivities,
+  i: { gateway: { upstream: string; newServers: string[] } },
+  extra: () => { name: string; address: string }[],
+) {
+  return {
     files: [SITE],
     upstreams: [
       {
@@ -55,7 +70,7 @@ function routes(stubs: StubActivities, extra: () => { name: string; address: str
       })),
     ],
     literals: [],
-  }));
+  };
 }
 
 const deletedBy = (stubs: StubActivities) => stubs.callsOf('decommissionGuest').map((i) => i.guest.ctid);
@@ -81,6 +96,11 @@ it('a route added while the approval waits refuses that CT at delete time, namin
     },
   ]);
   expect(report.changes.join('\n')).toMatch(/CT 951: NOT deleted — .*rerank_service/);
+  // Each scan asked only for the routes touching its CTs' addresses (the stub filters as the activity does).
+  const scans = stubs.callsOf('readGatewayRoutes').map((i) => i.only);
+  expect(scans.length).toBeGreaterThanOrEqual(2);
+  for (const only of scans) expect(only?.keepUpstream).toBe('qdrant_service');
+  expect(scans.some((only) => only?.addresses.includes('10.0.0.151'))).toBe(true);
 });
 
 it('--keep: the operator keeps a listed CT (reported apart from refusals); an unknown ctid is rejected', async () => {
