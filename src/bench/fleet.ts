@@ -18,7 +18,7 @@ import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
-import type { PhaseName } from '../workflows/status';
+import { endsByItself, type PhaseName } from '../workflows/status';
 import { sleep } from './harness';
 import { startMigration } from '../temporal/start';
 
@@ -453,11 +453,10 @@ export async function runFleet(
         } else if (w?.what === 'decommission-approval') {
           await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
           approved = true;
-        } else if (w?.what === 'readiness') {
-          // Not a question for a person: the run re-checks by itself (a check can fail under the fleet's load).
-        } else if (w) {
+        } else if (w && !endsByItself(w.what)) {
           // A wait the bench does not answer (e.g. a failed verification asking retry-or-abort): the run's outcome
-          // is that wait, reported with the others; it is ended so nothing keeps polling it.
+          // is that wait, reported with the others; it is ended so nothing keeps polling it. A readiness wait is left
+          // alone: the run re-checks by itself (a check can fail under the fleet's load).
           outcome = `stuck: waits for ${w.what}: ${w.message}`;
           await handle.terminate(`bench: nobody answers ${w.what} in a fleet`).catch(() => undefined);
           break;

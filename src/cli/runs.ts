@@ -28,7 +28,7 @@ import {
 } from '../workflows/messages';
 import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
-import type { MigrationStatus } from '../workflows/status';
+import { endsByItself, type MigrationStatus } from '../workflows/status';
 import { ExitCode, type CliIo } from './io';
 import { printProblems, rankedLines } from './problems';
 import { selfCommand } from './self';
@@ -298,7 +298,7 @@ export async function runWatch(ref: RunRef & { intervalMs?: number; untilDone?: 
         last = view;
       }
       if (snap.state !== 'RUNNING') return exitCodeOf(snap);
-      if (snap.status?.waitingFor && snap.status.waitingFor.what !== 'readiness' && !ref.untilDone)
+      if (snap.status?.waitingFor && !endsByItself(snap.status.waitingFor.what) && !ref.untilDone)
         return ExitCode.waitingForPerson;
       await new Promise((r) => setTimeout(r, ref.intervalMs ?? 1000));
     }

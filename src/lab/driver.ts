@@ -13,7 +13,7 @@ import {
 } from '../workflows/messages';
 import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
-import type { MigrationStatus } from '../workflows/status';
+import { endsByItself, type MigrationStatus } from '../workflows/status';
 import type { World } from './world';
 
 export interface DriveOptions {
@@ -98,7 +98,7 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
           const address = opts.hintFlags?.address ? ` --address ${opts.hintFlags.address}` : '';
           if (w.what === 'portainer-deploy')
             opts.say(`   In the lab, do the Portainer step with:  npx phoenix-migrate lab deploy-stack${dir}`);
-          if (w.what !== 'readiness')
+          if (!endsByItself(w.what))
             opts.say(`   Then run:  npx ${continueCommandFor(w.what, opts.workflowId)}${address}\n`);
         }
       }

@@ -2,7 +2,7 @@
  * The CLI command that continues a run waiting for a person — shown by the CLI (`status`, `watch`), the lab and the
  * Web UI checklist. Kept out of the status model: the model says what the run waits for, this says how to answer.
  */
-import type { WaitingFor } from './status';
+import { endsByItself, type WaitingFor } from './status';
 
 const commands: Record<WaitingFor, string> = {
   readiness: '(fix the listed items; the run re-checks by itself)',
@@ -13,5 +13,5 @@ const commands: Record<WaitingFor, string> = {
 };
 
 export function continueCommandFor(what: WaitingFor, workflowId: string): string {
-  return what === 'readiness' ? commands[what] : `${commands[what]} --id ${workflowId}`;
+  return endsByItself(what) ? commands[what] : `${commands[what]} --id ${workflowId}`;
 }

@@ -8,6 +8,14 @@
 export type WaitingFor =
   'readiness' | 'portainer-deploy' | 'operator-choice-after-failed-verification' | 'reindex' | 'decommission-approval';
 
+/**
+ * A wait no command answers: the run re-checks the world by itself until it is right (the person fixes what is
+ * listed). Every other wait ends only with a person's answer.
+ */
+export function endsByItself(what: WaitingFor): boolean {
+  return what === 'readiness';
+}
+
 export const PHASES = [
   'Declarative Configuration',
   'Orchestrator and File Preparation',
