@@ -3,6 +3,7 @@
  * almost no CPU or memory while they do, so slots are not the scarce resource and must never make a run wait.
  * BENCHMARKS.md has the measurements behind each number.
  */
+import * as v8 from 'node:v8';
 import type { WorkerOptions } from '@temporalio/worker';
 
 /**
@@ -38,4 +39,44 @@ export function ioBoundWorkerOptions(
     // shared queue after this (SDK default 10 s).
     stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
   };
+}
+
+/**
+ * How far V8 lets the old generation grow past what survived the last full GC, in percent. V8's own factor on a machine
+ * with GBs of RAM is up to 4×: a fleet's worker (≈ 50 MB live) let its heap grow to 160 MB of mostly garbage — the
+ * results of SSH reads and API calls that outlived a scavenge while the machine was busy — before one full GC freed
+ * it, and that garbage was the worker's peak RSS. At 50 % the full GCs come sooner (each ≈ tens of ms on a heap this
+ * size) and the peak follows the live size. A factor, not a cap: a bigger fleet's live heap still grows freely.
+ * `PHOENIX_HEAP_GROWING_PERCENT` overrides it (0: V8's default); node's own `--heap-growing-percent` or
+ * `--max-old-space-size` on the command line wins over both.
+ */
+export const DEFAULT_HEAP_GROWING_PERCENT = 50;
+
+const OPERATOR_HEAP_FLAGS = /--(heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size)\b/;
+
+/** The V8 flag the worker sets for its heap growth, or undefined when it leaves V8's (or the operator's) choice. */
+export function heapGrowthFlag(
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+): string | undefined {
+  const raw = env.PHOENIX_HEAP_GROWING_PERCENT;
+  const percent = raw === undefined || raw === '' ? DEFAULT_HEAP_GROWING_PERCENT : Number(raw);
+  if (!(Number.isInteger(percent) && percent >= 0 && percent <= 1000)) {
+    throw new Error(
+      `PHOENIX_HEAP_GROWING_PERCENT must be a whole number from 0 to 1000 (got ${JSON.stringify(raw)}); unset it for the default ${DEFAULT_HEAP_GROWING_PERCENT}, or 0 for V8's own growth`,
+    );
+  }
+  if ([...execArgv, env.NODE_OPTIONS ?? ''].some((a) => OPERATOR_HEAP_FLAGS.test(a))) return undefined;
+  return percent === 0 ? undefined : `--heap-growing-percent=${percent}`;
+}
+
+/**
+ * Applies heapGrowthFlag() to this process. V8 reads the factor each time it sizes the heap after a full GC, so
+ * setting it at start works (measured: BENCHMARKS.md, "The worker's heap"); node documents runtime flags as
+ * best-effort, and the worst case is V8's default growth.
+ */
+export function applyWorkerHeapGrowth(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const flag = heapGrowthFlag(env);
+  if (flag) v8.setFlagsFromString(flag);
+  return flag;
 }

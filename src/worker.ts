@@ -4,7 +4,7 @@
  * environment or files — never from workflow input.
  */
 import { keepAliveInterceptor } from './activities/heartbeat';
-import { ioBoundWorkerOptions } from './worker-tuning';
+import { applyWorkerHeapGrowth, heapGrowthFlag, ioBoundWorkerOptions } from './worker-tuning';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -173,6 +173,7 @@ export async function createMigrationWorker(opts: {
 
 /** `phoenix-migrate worker`: runs until SIGINT/SIGTERM, then finishes running activities and exits. */
 export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
+  const heapGrowth = heapGrowthFlag(); // checked before anything connects
   const logger = opts.logger ?? createLogger();
   const metricsPort =
     opts.metricsPort ?? (process.env.PHOENIX_METRICS_PORT ? Number(process.env.PHOENIX_METRICS_PORT) : undefined);
@@ -188,7 +189,13 @@ export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
       deps: opts.deps ?? defaultActivityDeps(logger),
       logger,
     });
-    logger.info({ address: target.address, namespace: target.namespace, taskQueue, metricsPort }, 'worker started');
+    // Once the worker exists: bundling the workflow code (without a prebuilt bundle) is a short burst of garbage
+    // that gains nothing from earlier full GCs.
+    applyWorkerHeapGrowth();
+    logger.info(
+      { address: target.address, namespace: target.namespace, taskQueue, metricsPort, heapGrowth },
+      'worker started',
+    );
     await worker.run();
     logger.info('worker stopped');
   } finally {

@@ -309,6 +309,16 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
           throw new CliError((err as Error).message, 'fix PHOENIX_METRICS_PORT in worker.env, or unset it', badInput);
         }
       }
+      const { heapGrowthFlag } = await import('../worker-tuning');
+      try {
+        heapGrowthFlag();
+      } catch (err) {
+        throw new CliError(
+          (err as Error).message,
+          'fix PHOENIX_HEAP_GROWING_PERCENT in worker.env, or unset it',
+          badInput,
+        );
+      }
       const { runWorker } = await import('../worker');
       try {
         await runWorker({ ...o, metricsPort });

@@ -92,6 +92,20 @@ describe('phoenix-migrate --help and flags', () => {
     }
   });
 
+  it('PHOENIX_HEAP_GROWING_PERCENT=lots → exit 2, naming the variable and what to do', async () => {
+    const before = process.env.PHOENIX_HEAP_GROWING_PERCENT;
+    process.env.PHOENIX_HEAP_GROWING_PERCENT = 'lots';
+    try {
+      const r = await cli('worker', '--address', '127.0.0.1:1');
+      expect(r.code).toBe(ExitCode.badInput);
+      expect(r.err).toMatch(/PHOENIX_HEAP_GROWING_PERCENT must be a whole number from 0 to 1000 \(got "lots"\)/);
+      expect(r.err).toMatch(/fix PHOENIX_HEAP_GROWING_PERCENT in worker.env, or unset it/);
+    } finally {
+      if (before === undefined) delete process.env.PHOENIX_HEAP_GROWING_PERCENT;
+      else process.env.PHOENIX_HEAP_GROWING_PERCENT = before;
+    }
+  });
+
   it('a flag that would be ignored is refused: validate --plan with --vm-configs', async () => {
     const r = await cli('validate', '--plan', 'plans/qdrant-to-dr-phoenix.json', '--vm-configs', 'x.json');
     expect(r.code).toBe(ExitCode.badInput);
