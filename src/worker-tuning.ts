@@ -48,7 +48,7 @@ export function ioBoundWorkerOptions(
  * it, and that garbage was the worker's peak RSS. At 50 % the full GCs come sooner (each ≈ tens of ms on a heap this
  * size) and the peak follows the live size. A factor, not a cap: a bigger fleet's live heap still grows freely.
  * `PHOENIX_HEAP_GROWING_PERCENT` overrides it (0: V8's default); node's own `--heap-growing-percent` or
- * `--max-old-space-size` on the command line wins over both.
+ * `--max-old-space-size` (on its command line or in NODE_OPTIONS) wins over both.
  */
 export const DEFAULT_HEAP_GROWING_PERCENT = 50;
 
@@ -72,7 +72,7 @@ export function heapGrowthFlag(
 
 /**
  * Applies heapGrowthFlag() to this process. V8 reads the factor each time it sizes the heap after a full GC, so
- * setting it at start works (measured: BENCHMARKS.md, "The worker's heap"); node documents runtime flags as
+ * setting it once the process runs works (measured: BENCHMARKS.md, "The worker's heap (run C → D)"); node documents runtime flags as
  * best-effort, and the worst case is V8's default growth.
  */
 export function applyWorkerHeapGrowth(env: NodeJS.ProcessEnv = process.env): string | undefined {
