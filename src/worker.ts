@@ -193,7 +193,14 @@ export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
     // that gains nothing from earlier full GCs.
     applyWorkerHeapGrowth();
     logger.info(
-      { address: target.address, namespace: target.namespace, taskQueue, metricsPort, heapGrowth },
+      {
+        address: target.address,
+        namespace: target.namespace,
+        taskQueue,
+        metricsPort,
+        heapGrowth,
+        mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? "glibc's default",
+      },
       'worker started',
     );
     await worker.run();

@@ -101,7 +101,8 @@ describe('deploy/phoenix-migrate-worker.service', () => {
     expect(one('Group')).toBe('phoenix-migrate');
     // Without the "-" prefix: a missing env file stops the start instead of running without secrets.
     expect(service.EnvironmentFile).toEqual(['/etc/phoenix-migrate/worker.env']);
-    expect(service.Environment ?? []).toEqual([]);
+    // The unit's own environment is glibc's arena count (read at exec, no secret), nothing else.
+    expect(service.Environment ?? []).toEqual(['MALLOC_ARENA_MAX=2']);
   });
 
   it('restarts on failure after a pause, without ever giving up (Temporal may take minutes), and stops gracefully on SIGTERM', () => {
