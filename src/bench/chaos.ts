@@ -16,6 +16,7 @@ import {
   round,
   sleep,
   spuriousRetries,
+  type KilledWorker,
   startLabRun,
 } from './harness';
 import { seededRandom as prng } from '../lab/random';
@@ -103,6 +104,7 @@ async function chaosRun(
   const started = Date.now();
   const restarts: number[] = [];
   const killTimes: number[] = [];
+  const killedWorkers: KilledWorker[] = [];
   let workerKills = 0;
   let temporalKills = 0;
   try {
@@ -131,6 +133,8 @@ async function chaosRun(
         const worker = workers[Math.floor(rand() * workers.length)];
         note(`chaos: SIGKILL worker (pid ${worker.pid()})`);
         killTimes.push(Date.now());
+        const pid = worker.pid();
+        if (pid !== undefined) killedWorkers.push({ pid, atMs: killTimes[killTimes.length - 1] });
         await worker.kill();
         workerKills++;
         world.events.write({ kind: 'chaos', what: 'worker-killed' });
@@ -159,7 +163,7 @@ async function chaosRun(
     const effects = countEffects(world.events.read(), lab.initialSiteSha);
     const events = (await handle.fetchHistory()).events ?? [];
     const completions = activityCompletions(events);
-    const spurious = spuriousRetries(events, killTimes);
+    const spurious = spuriousRetries(events, killTimes, killedWorkers);
     const recoveries = recoveryTimesMs(restarts, completions, killTimes).map((ms) => round(ms / 1000, 1));
     const withLaterKills = recoveryTimesMs(restarts, completions).map((ms) => round(ms / 1000, 1));
     const outcome = result.interrupted ? 'timed out' : (result.report?.outcome ?? result.state.toLowerCase());

@@ -215,24 +215,56 @@ export function scheduleToStartMs(events: HistoryEvent[]): number[] {
   return waits;
 }
 
+/** A worker chaos killed: its pid (a worker's default identity is `pid@host`) and when. */
+export interface KilledWorker {
+  pid: number;
+  atMs: number;
+}
+
 /**
  * Activities that completed only on a later attempt although no worker or server was killed while they ran: retries
- * of healthy activities (e.g. a heartbeat timeout on a worker that was alive but slow).
+ * of healthy activities (e.g. a heartbeat timeout on a worker that was alive but slow). A kill counts when it came
+ * between the activity's scheduling and its end, or when it hit the worker that held the workflow task which scheduled
+ * it, before the activity ended: that worker got the first attempt eagerly, in the answer to its task, and the server
+ * may record the scheduling a moment after the worker died (seen in a chaos run: killed at .807, scheduled at .808).
  */
-export function spuriousRetries(events: HistoryEvent[], killTimesMs: number[]): number {
-  const scheduledAt = new Map<string, number>();
+export function spuriousRetries(
+  events: HistoryEvent[],
+  killTimesMs: number[],
+  killedWorkers: KilledWorker[] = [],
+): number {
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
   const startedAttempt = new Map<string, number>();
   let spurious = 0;
   for (const e of events) {
-    if (e.activityTaskScheduledEventAttributes) scheduledAt.set(String(e.eventId), eventTimeMs(e));
     if (e.activityTaskStartedEventAttributes)
       startedAttempt.set(String(e.eventId), e.activityTaskStartedEventAttributes.attempt ?? 1);
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
     if (!done) continue;
     const attempt = startedAttempt.get(String(done.startedEventId)) ?? 1;
-    const from = scheduledAt.get(String(done.scheduledEventId)) ?? 0;
+    if (attempt === 1) continue;
+    const scheduled = byId.get(String(done.scheduledEventId));
+    const from = scheduled ? eventTimeMs(scheduled) : 0;
     const to = eventTimeMs(e);
-    if (attempt > 1 && !killTimesMs.some((k) => k >= from && k <= to)) spurious++;
+    if (killTimesMs.some((k) => k >= from && k <= to)) continue;
+    if (killedWhileHoldingTheTask(byId, scheduled, to, killedWorkers)) continue;
+    spurious++;
   }
   return spurious;
+}
+
+/** Whether the worker that held the workflow task which scheduled this activity was killed before the activity ended. */
+function killedWhileHoldingTheTask(
+  byId: Map<string, HistoryEvent>,
+  scheduled: HistoryEvent | undefined,
+  endMs: number,
+  killedWorkers: KilledWorker[],
+): boolean {
+  const taskCompleted = byId.get(String(scheduled?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId));
+  const attrs = taskCompleted?.workflowTaskCompletedEventAttributes;
+  const taskStarted = byId.get(String(attrs?.startedEventId));
+  if (!attrs?.identity || !taskStarted) return false;
+  const pid = Number(attrs.identity.split('@')[0]);
+  const heldFrom = eventTimeMs(taskStarted);
+  return killedWorkers.some((w) => w.pid === pid && w.atMs >= heldFrom && w.atMs <= endMs);
 }
