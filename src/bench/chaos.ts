@@ -255,7 +255,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   if (args.json) say(JSON.stringify(summary));
   const ok =
     summary.completed === summary.runs && summary.duplicateEffects === 0 && summary.deletedBeforeVerification === 0;
-  if (ok) fs.rmSync(args.dir, { recursive: true, force: true });
+  // A recovery over the goal or a retry no kill explains is worth a look even when nothing unsafe happened.
+  const worthALook = results.some(
+    (r) => r.spuriousRetries > 0 || r.recoverySeconds.some((s) => s * 1000 > SLOW_RECOVERY_MS),
+  );
+  if (ok && !worthALook) fs.rmSync(args.dir, { recursive: true, force: true });
   else say(`kept the run dirs for inspection: ${args.dir}`);
   return ok ? 0 : 1;
 }
