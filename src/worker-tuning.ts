@@ -71,12 +71,10 @@ export function heapGrowthFlag(
 }
 
 /**
- * Applies heapGrowthFlag() to this process. V8 reads the factor each time it sizes the heap after a full GC, so
- * setting it once the process runs works (measured: BENCHMARKS.md, "The worker's heap (run C → D)"); node documents runtime flags as
- * best-effort, and the worst case is V8's default growth.
+ * Sets heapGrowthFlag()'s answer in this process. V8 reads the factor each time it sizes the heap after a full GC, so
+ * setting it once the process runs works (measured: BENCHMARKS.md, "The worker's heap (run C → D)"); node documents
+ * runtime flags as best-effort, and the worst case is V8's default growth.
  */
-export function applyWorkerHeapGrowth(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const flag = heapGrowthFlag(env);
+export function applyHeapGrowth(flag: string | undefined): void {
   if (flag) v8.setFlagsFromString(flag);
-  return flag;
 }

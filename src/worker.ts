@@ -4,7 +4,7 @@
  * environment or files — never from workflow input.
  */
 import { keepAliveInterceptor } from './activities/heartbeat';
-import { applyWorkerHeapGrowth, heapGrowthFlag, ioBoundWorkerOptions } from './worker-tuning';
+import { applyHeapGrowth, heapGrowthFlag, ioBoundWorkerOptions } from './worker-tuning';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
@@ -191,7 +191,7 @@ export async function runWorker(opts: WorkerRunOptions = {}): Promise<void> {
     });
     // Once the worker exists: bundling the workflow code (without a prebuilt bundle) is a short burst of garbage
     // that gains nothing from earlier full GCs.
-    applyWorkerHeapGrowth();
+    applyHeapGrowth(heapGrowth);
     logger.info(
       {
         address: target.address,

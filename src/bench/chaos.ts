@@ -131,10 +131,11 @@ async function chaosRun(
         await sleep(500 + rand() * 5500);
         if (done) break;
         const worker = workers[Math.floor(rand() * workers.length)];
-        note(`chaos: SIGKILL worker (pid ${worker.pid()})`);
-        killTimes.push(Date.now());
         const pid = worker.pid();
-        if (pid !== undefined) killedWorkers.push({ pid, atMs: killTimes[killTimes.length - 1] });
+        note(`chaos: SIGKILL worker (pid ${pid})`);
+        const killedAt = Date.now();
+        killTimes.push(killedAt);
+        if (pid !== undefined) killedWorkers.push({ pid, atMs: killedAt });
         await worker.kill();
         workerKills++;
         world.events.write({ kind: 'chaos', what: 'worker-killed' });

@@ -132,7 +132,8 @@ export function workerProcess(opts: {
     () => {
       logOffset = fs.existsSync(opts.logFile) ? fs.statSync(opts.logFile).size : 0;
       return spawn(process.execPath, [bin, 'worker', '--address', opts.address], {
-        // MALLOC_ARENA_MAX as deploy/phoenix-migrate-worker.service sets it, unless the caller's environment says otherwise.
+        // MALLOC_ARENA_MAX as deploy/phoenix-migrate-worker.service sets it, unless the caller's environment says
+        // otherwise.
         env: {
           MALLOC_ARENA_MAX: '2',
           ...process.env,
