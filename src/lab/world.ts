@@ -31,7 +31,7 @@ import { startGatewayNginx, type GatewayNginx } from './services/nginx';
 import { installPctStandin } from './services/pct-standin';
 import { installPhoenixStandin } from './services/phoenix-standin';
 import { gateCommand, writeGateConfig } from './services/ssh-gate';
-import { preferredPort } from './services/ports';
+import { handOut, preferredPort } from './services/ports';
 import { startSshd, type SshdHandle } from './services/sshd';
 import { phoenixPath } from '../config/phoenix-dir';
 import { loadRehearsal, type RehearsalInputs, type RehearsalOptions } from './rehearsal/checkout';
@@ -170,7 +170,9 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
     const lxcConfigs = JSON.parse(lxcText);
 
     const port = async (name: string, host: string, standard: number) => {
-      const chosen = state.ports[name] ?? (await preferredPort(host, opts.standardPorts ? standard : undefined));
+      const kept = state.ports[name];
+      const chosen =
+        kept === undefined ? await preferredPort(host, opts.standardPorts ? standard : undefined) : handOut(host, kept);
       state.ports[name] = chosen;
       return chosen;
     };

@@ -1,7 +1,13 @@
 import net from 'node:net';
 
-/** A port the OS says is free on `host` right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * Ports this process has handed out, per host. Nothing is bound between handing a port out and the service's own
+ * bind, so the OS may offer the same free port twice: two services of one world on one address would then share it
+ * (nginx's HTTP and HTTPS servers on one port refuse to start). Never handing a port out twice rules that out.
+ */
+const handedOut = new Set<string>();
+
+function osFreePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -10,6 +16,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** A port the OS says is free on `host` right now, and not handed out before by this process. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const port = await osFreePort(host);
+    if (!handedOut.has(`${host}:${port}`)) return handOut(host, port);
+  }
+}
+
+/** Records a port chosen earlier (a resumed world's), so that this process hands it out to nothing else. */
+export function handOut(host: string, port: number): number {
+  handedOut.add(`${host}:${port}`);
+  return port;
 }
 
 export async function portIsFree(host: string, port: number): Promise<boolean> {
@@ -22,7 +42,8 @@ export async function portIsFree(host: string, port: number): Promise<boolean> {
 
 /** The port the real world uses when it is free on this loopback address (readable lab addresses), else any free one. */
 export async function preferredPort(host: string, preferred: number | undefined): Promise<number> {
-  if (preferred && (await portIsFree(host, preferred))) return preferred;
+  if (preferred && !handedOut.has(`${host}:${preferred}`) && (await portIsFree(host, preferred)))
+    return handOut(host, preferred);
   return freePort(host);
 }
 
