@@ -136,10 +136,10 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
   /**
    * This worker's changes of one gateway site file, one at a time. The file's flock and compare-and-swap already make
    * concurrent changes safe, but not cheap: N activities that read together all find the file changed after the first
-   * write, read again, and the losers of three rounds back off as activity retries (1 s, 2 s, 4 s …) — a shared
-   * gateway cut over by a fleet of runs spent most of its time there. Queued here, each change reads the file the
-   * previous one wrote and finds the lock free; changes from other workers or people are still caught by the lock and
-   * the compare-and-swap. Reads are not queued.
+   * write, read again, and the losers of three rounds back off as activity retries — a shared gateway cut over by a
+   * fleet of runs spent most of its time there. Queued here, each change reads the file the previous one wrote and
+   * finds the lock free; changes from other workers or people are still caught by the lock and the compare-and-swap.
+   * Reads are not queued.
    */
   const changeQueues = new Map<string, Promise<unknown>>();
   function oneChangeAtATime<T>(proxmoxHost: SshEndpoint, gateway: GatewaySettings, fn: () => Promise<T>): Promise<T> {
