@@ -29,7 +29,7 @@ export const EXIT_CODE_MEANINGS: Record<number, string> = {
   [ExitCode.waitingForPerson]: 'the run waits for a person (watch, status)',
   [ExitCode.notFound]: 'no such run',
   [ExitCode.conflict]: 'refused: a run of this plan is already open, or the run rejected the answer',
-  [ExitCode.unavailable]: 'Temporal is not reachable',
+  [ExitCode.unavailable]: 'Temporal is not reachable, or no worker took an answer (the hint says what to do)',
 };
 
 const ENVIRONMENT = [

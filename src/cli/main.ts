@@ -3,6 +3,7 @@
  * each command is a function that returns its exit code (see the README's table), so tests run them in-process.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_ANSWER_WAIT_SECONDS } from './answer';
 import { runGatewayDiff, runGatewayRefs } from './gateway';
 import { commandFooter, helpConfiguration, integerIn, programFooter } from './help';
 import { ExitCode, processIo, type CliIo } from './io';
@@ -234,7 +235,12 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   for (const [name, description] of answers) {
     const command = runRefOptions(program.command(name).description(description))
       .addOption(ruleDefault('--by <name>', 'who answers', '$USER'))
-      .option('--note <text>', 'a note kept in the history and report');
+      .option('--note <text>', 'a note kept in the history and report')
+      .addOption(
+        new Option('--wait <seconds>', 'how long a worker has to take the answer before the command gives up (exit 6)')
+          .default(DEFAULT_ANSWER_WAIT_SECONDS)
+          .argParser(integerIn(1, 3600, '--wait')),
+      );
     if (name === 'approve-decommission')
       command.option(
         '--keep <ctid>',

@@ -29,6 +29,7 @@ import {
 import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import { endsByItself, type MigrationStatus } from '../workflows/status';
+import { deliverAnswer, DEFAULT_ANSWER_WAIT_SECONDS } from './answer';
 import { ExitCode, type CliIo } from './io';
 import { printProblems, rankedLines } from './problems';
 import { selfCommand } from './self';
@@ -317,7 +318,7 @@ export type AnswerCommand = keyof typeof answers;
 /** Sends the person's answer as an Update: prints what the run said, or why it refused. */
 export async function runAnswer(
   command: AnswerCommand,
-  ref: RunRef & { by?: string; note?: string; keep?: string[] },
+  ref: RunRef & { by?: string; note?: string; keep?: string[]; wait?: number },
   io: CliIo,
 ): Promise<number> {
   const keep = (ref.keep ?? []).map((k) => (/^[0-9]+$/.test(k) ? Number(k) : NaN));
@@ -327,10 +328,16 @@ export async function runAnswer(
     );
     return ExitCode.badInput;
   }
-  return withRun(ref, async (handle) => {
+  return withRun(ref, async (handle, { target, workflowId }) => {
     try {
       const action = { ...operator(ref.by, ref.note), ...(keep.length ? { keep } : {}) };
-      const result = await handle.executeUpdate(answers[command], { args: [action] });
+      const result = await deliverAnswer(handle, answers[command], action, {
+        namespace: target.namespace,
+        workflowId,
+        waitSeconds: ref.wait ?? DEFAULT_ANSWER_WAIT_SECONDS,
+        connectionArgs: connectionArgs(ref),
+        io,
+      });
       io.out(result);
       return ExitCode.ok;
     } catch (err) {
