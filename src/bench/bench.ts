@@ -17,6 +17,7 @@ import type { LabEvent } from '../lab/event-log';
 import { addTenants, existingVms, runFleet, stepGrowth } from './fleet';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
+import { temporal } from '@temporalio/proto';
 import { countEffects } from './effects';
 import { neverOutOfSlots, SLOT_KINDS, watchSlots, type SlotWatch } from './slots';
 import { freePort } from '../lab/services/ports';
@@ -340,8 +341,17 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const fromAccepted = [...singleLatencies.fromAccepted];
     const fromCompleted = [...singleLatencies.fromCompleted];
     const scheduleToStart: number[] = [];
+    // Workflow tasks that timed out, by kind: waiting on the sticky queue (its 2 s) or running past their 5 s.
+    const workflowTaskTimeouts = { scheduleToStart: 0, startToClose: 0 };
     for (const r of runs) {
       const events = (await r.handle.fetchHistory()).events ?? [];
+      for (const e of events) {
+        const type = e.workflowTaskTimedOutEventAttributes?.timeoutType;
+        if (type === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START)
+          workflowTaskTimeouts.scheduleToStart++;
+        else if (type === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
+          workflowTaskTimeouts.startToClose++;
+      }
       const l = confirmationLatenciesMs(events);
       fromAccepted.push(...l.fromAccepted);
       fromCompleted.push(...l.fromCompleted);
@@ -385,8 +395,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       slotWaitP99Ms: slotsNeverOut ? 0 : percentile(scheduleToStart, 99),
       slotWaitBasis: slotsNeverOut
         ? `no slot kind ever ran out (${slotWatch.samples} samples)`
-        : 'a slot kind ran out: scheduled → started, an upper bound',
+        : `${Object.keys(slotWatch.samplesWithoutFreeSlot).join(', ')} ran out: scheduled → started, an upper bound`,
       minFreeSlots: slotWatch.minFree,
+      slotRunOutSamples: { ...slotWatch.samplesWithoutFreeSlot, of: slotWatch.samples },
+      // A sticky workflow task not taken within 2 s (the worker had no free slot to poll with) or one that ran past
+      // its 5 s (a busy worker): each costs its run that time.
+      fleetWorkflowTaskTimeouts: workflowTaskTimeouts,
       minFreeSlotsTwoWorkers: slotWatchesTwoWorkers.map((w) => w.minFree),
       scheduleToStartP50Ms: percentile(scheduleToStart, 50),
       scheduleToStartP99Ms: percentile(scheduleToStart, 99),
