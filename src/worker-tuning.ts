@@ -14,6 +14,14 @@ import type { WorkerOptions } from '@temporalio/worker';
  */
 export const DEFAULT_ACTIVITY_SLOTS = 1_000;
 
+/**
+ * Workflow task slots. A run has at most one workflow task at a time, so as many slots as runs a worker serves at
+ * once mean no workflow task — and no answered Update — ever waits for one. The SDK's default (40) ran out in the
+ * fleet of 100 (BENCHMARKS.md, "Slot waits"). A workflow task is milliseconds of CPU, so 100 at once still finish well
+ * inside the 5 s workflow task timeout; `PHOENIX_WORKFLOW_SLOTS` overrides it.
+ */
+export const DEFAULT_WORKFLOW_SLOTS = 100;
+
 /** The SDK sends heartbeats at most this often; with the 5 s heartbeat timeout that leaves two missed sends. */
 export const HEARTBEAT_SEND_EVERY = '2s';
 
@@ -24,21 +32,30 @@ export function ioBoundWorkerOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): Pick<
   WorkerOptions,
-  'maxConcurrentActivityTaskExecutions' | 'maxHeartbeatThrottleInterval' | 'stickyQueueScheduleToStartTimeout'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxHeartbeatThrottleInterval'
+  | 'stickyQueueScheduleToStartTimeout'
 > {
-  const fromEnv = env.PHOENIX_ACTIVITY_SLOTS ? Number(env.PHOENIX_ACTIVITY_SLOTS) : undefined;
-  if (fromEnv !== undefined && !(Number.isInteger(fromEnv) && fromEnv >= 1)) {
-    throw new Error(
-      `PHOENIX_ACTIVITY_SLOTS must be a whole number ≥ 1 (got ${JSON.stringify(env.PHOENIX_ACTIVITY_SLOTS)}); unset it for the default ${DEFAULT_ACTIVITY_SLOTS}`,
-    );
-  }
   return {
-    maxConcurrentActivityTaskExecutions: fromEnv ?? DEFAULT_ACTIVITY_SLOTS,
+    maxConcurrentActivityTaskExecutions: slotsFromEnv(env, 'PHOENIX_ACTIVITY_SLOTS', DEFAULT_ACTIVITY_SLOTS),
+    maxConcurrentWorkflowTaskExecutions: slotsFromEnv(env, 'PHOENIX_WORKFLOW_SLOTS', DEFAULT_WORKFLOW_SLOTS),
     maxHeartbeatThrottleInterval: HEARTBEAT_SEND_EVERY,
     // A run's next workflow task goes to the worker that has it cached; when that worker died, the task moves to the
     // shared queue after this (SDK default 10 s).
     stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
   };
+}
+
+function slotsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const slots = Number(raw);
+  if (!(Number.isInteger(slots) && slots >= 1))
+    throw new Error(
+      `${name} must be a whole number ≥ 1 (got ${JSON.stringify(raw)}); unset it for the default ${fallback}`,
+    );
+  return slots;
 }
 
 /**

@@ -8,8 +8,7 @@
 import { isGrpcServiceError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { ExitCode, type CliIo } from './io';
-import { CliError } from './runs';
+import { CliError, ExitCode, type CliIo } from './io';
 import { selfCommand } from './self';
 
 export const DEFAULT_ANSWER_WAIT_SECONDS = 60;

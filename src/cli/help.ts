@@ -47,7 +47,7 @@ const ENVIRONMENT = [
   ['DEBUG=phoenix-migrate', 'stack traces of unexpected errors'],
   [
     'worker only',
-    'PHOENIX_METRICS_PORT, PHOENIX_LOG_LEVEL, PHOENIX_ACTIVITY_SLOTS, PHOENIX_HEAP_GROWING_PERCENT, and the secrets the plan names (deploy/worker.env.example)',
+    'PHOENIX_METRICS_PORT, PHOENIX_LOG_LEVEL, PHOENIX_ACTIVITY_SLOTS, PHOENIX_WORKFLOW_SLOTS, PHOENIX_HEAP_GROWING_PERCENT, and the secrets the plan names (deploy/worker.env.example)',
   ],
 ];
 

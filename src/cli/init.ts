@@ -5,9 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initPlan } from '../config/init-plan';
-import { ExitCode, type CliIo } from './io';
+import { CliError, ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
-import { CliError } from './runs';
 import { selfCommand } from './self';
 
 export interface InitCliOptions {

@@ -19,3 +19,14 @@ export const ExitCode = {
   conflict: 5,
   unavailable: 6,
 } as const;
+
+/** A failure the user can act on: one line, a hint, an exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}

@@ -5,8 +5,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { commandFooter } from './help';
-import { ExitCode, type CliIo } from './io';
-import { CliError } from './runs';
+import { CliError, ExitCode, type CliIo } from './io';
 import { selfCommand } from './self';
 
 const DEFAULT_DIR = '.lab';

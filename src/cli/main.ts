@@ -6,11 +6,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ANSWER_WAIT_SECONDS } from './answer';
 import { runGatewayDiff, runGatewayRefs } from './gateway';
 import { commandFooter, helpConfiguration, integerIn, programFooter } from './help';
-import { ExitCode, processIo, type CliIo } from './io';
+import { CliError, ExitCode, processIo, type CliIo } from './io';
 import { runLabCommand } from './lab';
 import { runPlan } from './plan';
 import {
-  CliError,
   runAnswer,
   type ConnectionFlags,
   runCancel,

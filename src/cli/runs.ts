@@ -30,7 +30,7 @@ import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import { endsByItself, type MigrationStatus } from '../workflows/status';
 import { deliverAnswer, DEFAULT_ANSWER_WAIT_SECONDS } from './answer';
-import { ExitCode, type CliIo } from './io';
+import { CliError, ExitCode, type CliIo } from './io';
 import { printProblems, rankedLines } from './problems';
 import { selfCommand } from './self';
 
@@ -43,17 +43,6 @@ export interface ConnectionFlags {
 export interface RunRef extends ConnectionFlags {
   plan?: string;
   id?: string;
-}
-
-/** A failure the user can act on: one line, a hint, an exit code. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
 }
 
 export async function connect(

@@ -13,9 +13,9 @@ import { gatewaySources } from '../sources/gateway-sources';
 import { memberKeys, removeMembers } from '../sources/json-members';
 import { writeWithBackup } from '../sources/write';
 import type { MigrationReport } from '../workflows/report';
-import { ExitCode, type CliIo } from './io';
+import { CliError, ExitCode, type CliIo } from './io';
 import { printProblems } from './problems';
-import { CliError, withRun, type ConnectionFlags } from './runs';
+import { withRun, type ConnectionFlags } from './runs';
 
 export interface SourcesOptions extends ConnectionFlags {
   plan: string;

@@ -1,6 +1,7 @@
 import {
   DEFAULT_ACTIVITY_SLOTS,
   DEFAULT_HEAP_GROWING_PERCENT,
+  DEFAULT_WORKFLOW_SLOTS,
   heapGrowthFlag,
   ioBoundWorkerOptions,
 } from '../../src/worker-tuning';
@@ -11,6 +12,15 @@ describe('worker tuning', () => {
     expect(ioBoundWorkerOptions({ PHOENIX_ACTIVITY_SLOTS: '250' }).maxConcurrentActivityTaskExecutions).toBe(250);
     expect(() => ioBoundWorkerOptions({ PHOENIX_ACTIVITY_SLOTS: '0' })).toThrow(
       /PHOENIX_ACTIVITY_SLOTS must be a whole number ≥ 1 \(got "0"\)/,
+    );
+  });
+
+  it('workflow task slots: one per run of a fleet of 100 by default, an override, and a clear error', () => {
+    expect(DEFAULT_WORKFLOW_SLOTS).toBe(100);
+    expect(ioBoundWorkerOptions({}).maxConcurrentWorkflowTaskExecutions).toBe(DEFAULT_WORKFLOW_SLOTS);
+    expect(ioBoundWorkerOptions({ PHOENIX_WORKFLOW_SLOTS: '40' }).maxConcurrentWorkflowTaskExecutions).toBe(40);
+    expect(() => ioBoundWorkerOptions({ PHOENIX_WORKFLOW_SLOTS: '2.5' })).toThrow(
+      /PHOENIX_WORKFLOW_SLOTS must be a whole number ≥ 1 \(got "2.5"\); unset it for the default 100/,
     );
   });
 
