@@ -15,12 +15,13 @@ import type { WorkerOptions } from '@temporalio/worker';
 export const DEFAULT_ACTIVITY_SLOTS = 1_000;
 
 /**
- * Workflow task slots. A run has at most one workflow task at a time, so as many slots as runs a worker serves at
- * once mean no workflow task — and no answered Update — ever waits for one. The SDK's default (40) ran out in the
- * fleet of 100 (BENCHMARKS.md, "Slot waits"). A workflow task is milliseconds of CPU, so 100 at once still finish well
- * inside the 5 s workflow task timeout; `PHOENIX_WORKFLOW_SLOTS` overrides it.
+ * Workflow task slots. A run has at most one workflow task at a time, but a status query takes a slot too: a worker
+ * serving N runs that people watch needs more than N. The SDK's default (40) ran out in the fleet of 100, and 100 did
+ * once; with 200 at most 114 were taken (BENCHMARKS.md, "Results of 2026-12-02, morning"). A workflow task is
+ * milliseconds of CPU, so that many at once still finish well inside the 5 s workflow task timeout (none ran past it);
+ * `PHOENIX_WORKFLOW_SLOTS` overrides it.
  */
-export const DEFAULT_WORKFLOW_SLOTS = 100;
+export const DEFAULT_WORKFLOW_SLOTS = 200;
 
 /** The SDK sends heartbeats at most this often; with the 5 s heartbeat timeout that leaves two missed sends. */
 export const HEARTBEAT_SEND_EVERY = '2s';

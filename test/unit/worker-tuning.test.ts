@@ -15,12 +15,12 @@ describe('worker tuning', () => {
     );
   });
 
-  it('workflow task slots: one per run of a fleet of 100 by default, an override, and a clear error', () => {
-    expect(DEFAULT_WORKFLOW_SLOTS).toBe(100);
+  it('workflow task slots: room for a fleet of 100 and its queries by default, an override, and a clear error', () => {
+    expect(DEFAULT_WORKFLOW_SLOTS).toBe(200);
     expect(ioBoundWorkerOptions({}).maxConcurrentWorkflowTaskExecutions).toBe(DEFAULT_WORKFLOW_SLOTS);
     expect(ioBoundWorkerOptions({ PHOENIX_WORKFLOW_SLOTS: '40' }).maxConcurrentWorkflowTaskExecutions).toBe(40);
     expect(() => ioBoundWorkerOptions({ PHOENIX_WORKFLOW_SLOTS: '2.5' })).toThrow(
-      /PHOENIX_WORKFLOW_SLOTS must be a whole number ≥ 1 \(got "2.5"\); unset it for the default 100/,
+      /PHOENIX_WORKFLOW_SLOTS must be a whole number ≥ 1 \(got "2.5"\); unset it for the default 200/,
     );
   });
 
