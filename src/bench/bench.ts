@@ -11,13 +11,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import type { LabEvent } from '../lab/event-log';
 import { addTenants, existingVms, runFleet, stepGrowth } from './fleet';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
-import { temporal } from '@temporalio/proto';
 import { countEffects } from './effects';
 import { neverOutOfSlots, SLOT_KINDS, watchSlots, type SlotWatch } from './slots';
 import { freePort } from '../lab/services/ports';
@@ -359,7 +359,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
 
     // A task waits for a slot only while none of its kind is free; else its scheduled → started is dispatch alone.
-    const slotsNeverOut = neverOutOfSlots([slotWatch]);
+    const slotsNeverOut = neverOutOfSlots(slotWatch);
 
     // ── d) cold start ─────────────────────────────────────────────────────────────────────────────────────
     say('d) worker cold starts …');

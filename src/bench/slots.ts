@@ -73,6 +73,6 @@ export function watchSlots(metricsPort: number, everyMs = 250): { stop(): Promis
 }
 
 /** Whether no task can have waited for a slot: every scrape showed a free slot of every kind. */
-export function neverOutOfSlots(watches: SlotWatch[]): boolean {
-  return watches.length > 0 && watches.every((w) => w.samples > 0 && SLOT_KINDS.every((k) => (w.minFree[k] ?? 0) > 0));
+export function neverOutOfSlots(watch: SlotWatch): boolean {
+  return watch.samples > 0 && SLOT_KINDS.every((k) => (watch.minFree[k] ?? 0) > 0);
 }

@@ -27,11 +27,10 @@ describe('worker slots from its metrics', () => {
       minFree: { ActivityWorker: 3, LocalActivityWorker: 100, WorkflowWorker: 1 },
       samplesWithoutFreeSlot: {},
     };
-    expect(neverOutOfSlots([full])).toBe(true);
-    expect(neverOutOfSlots([{ ...full, minFree: { ...full.minFree, WorkflowWorker: 0 } }])).toBe(false);
-    expect(neverOutOfSlots([{ ...full, minFree: { ActivityWorker: 3, WorkflowWorker: 1 } }])).toBe(false);
-    expect(neverOutOfSlots([{ ...full, samples: 0 }])).toBe(false);
-    expect(neverOutOfSlots([])).toBe(false);
+    expect(neverOutOfSlots(full)).toBe(true);
+    expect(neverOutOfSlots({ ...full, minFree: { ...full.minFree, WorkflowWorker: 0 } })).toBe(false);
+    expect(neverOutOfSlots({ ...full, minFree: { ActivityWorker: 3, WorkflowWorker: 1 } })).toBe(false);
+    expect(neverOutOfSlots({ ...full, samples: 0 })).toBe(false);
   });
 
   it('watchSlots keeps the fewest free slots seen and counts the samples without one', async () => {
@@ -48,6 +47,6 @@ describe('worker slots from its metrics', () => {
     expect(seen.samples).toBeGreaterThanOrEqual(2);
     expect(seen.minFree).toEqual({ ActivityWorker: 0, LocalActivityWorker: 100, WorkflowWorker: 40 });
     expect(seen.samplesWithoutFreeSlot.ActivityWorker).toBeGreaterThanOrEqual(1);
-    expect(neverOutOfSlots([seen])).toBe(false);
+    expect(neverOutOfSlots(seen)).toBe(false);
   });
 });
