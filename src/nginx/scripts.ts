@@ -39,8 +39,9 @@ cat -- "$real"
 
 /**
  * Shared by the write and reload scripts, defined before use:
- * - `fenced`: the fence file holds the highest attempt token that changed the gateway; an attempt with a lower token
- *   (a zombie attempt that outlived its timeout, after a newer attempt or a rollback) is refused with exit 80.
+ * - `fenced FENCE TOKEN`: the fence file holds the highest attempt token that changed the gateway's upstream; an
+ *   attempt with a lower token (a zombie attempt that outlived its timeout, after a newer attempt or a rollback) is
+ *   refused with exit 80.
  * - `reload_checked`: `-s reload`, then watch the master (from the pid file) replace its worker processes (looked at
  *   every 10 ms for the first 0.1 s — it takes milliseconds, and a shared gateway's changes queue behind each other —
  *   then every 0.1 s, ≈ 5 s in all) and collect `[emerg]`/`[alert]` lines written to the error log since. nginx's
@@ -50,10 +51,10 @@ cat -- "$real"
  */
 const FENCE_AND_RELOAD_CHECK = String.raw`
 fenced() {
-  if [ -f "$fence" ]; then
-    held=$(head -c 32 -- "$fence" | tr -dc 0-9)
-    if [ -n "$held" ] && [ "$held" -gt "$token" ]; then
-      echo "a newer change (attempt token $held > $token) already handled this gateway: this attempt is superseded" >&2
+  if [ -f "$1" ]; then
+    held=$(head -c 32 -- "$1" | tr -dc 0-9)
+    if [ -n "$held" ] && [ "$held" -gt "$2" ]; then
+      echo "a newer change (attempt token $held > $2 in $1) already handled this gateway: this attempt is superseded" >&2
       exit 80
     fi
   fi
@@ -85,19 +86,34 @@ reload_checked() {
 
 /**
  * Write, all under one flock: $1 real path, $2 sha256 it had when read, $3 sha256 of the new content (on stdin), $4
- * backup path, $5 state file ('' = none), $6 state JSON, $7 lock file, $8 lock wait (s), $9 fence file, $10 attempt
- * token, $11 nginx pid file, $12 nginx error log, then the nginx argv. Compare-and-swap on $2 so a change made
- * between our read and this write is never overwritten; the fence so a superseded attempt never writes.
+ * backup path, $5 lock file, $6 lock wait (s), $7 nginx pid file, $8 nginx error log, $9 the records of the upstreams
+ * the change is for — four lines each: state file ('' = none), state JSON, fence file, attempt token — then the nginx
+ * argv. Compare-and-swap on $2 so a change made between our read and this write is never overwritten; the fences so a
+ * superseded attempt never writes (one superseded upstream refuses the whole change). More than one record: the
+ * cutovers of one worker that queued behind each other, made as one change (src/activities/gateway-batch.ts).
  */
 export const WRITE_SCRIPT = String.raw`
 set -u
 trap '' HUP PIPE
-real=$1; expect=$2; newsum=$3; backup=$4; state=$5; statejson=$6; lock=$7; wait=$8; shift 8
-fence=$1; token=$2; pidfile=$3; errlog=$4; shift 4
+real=$1; expect=$2; newsum=$3; backup=$4; lock=$5; wait=$6; pidfile=$7; errlog=$8; records=$9; shift 9
 ${FENCE_AND_RELOAD_CHECK}
+each_record() {
+  while IFS= read -r state && IFS= read -r json && IFS= read -r fence && IFS= read -r token; do
+    "$1" "$state" "$json" "$fence" "$token" || return 1
+  done <<< "$records"
+}
+check_fence() { fenced "$3" "$4"; }
+put_record() {
+  mkdir -p -- "$(dirname -- "$3")" && printf '%s\n' "$4" > "$3" || { echo "cannot write the fence $3" >&2; exit 10; }
+  [ -n "$1" ] || return 0
+  rm -f -- "$1.reloaded"
+  printf '%s\n' "$2" > "$1.tmp" && mv -f -- "$1.tmp" "$1" || { echo "cannot write the state file $1" >&2; exit 10; }
+}
+drop_state() { [ -z "$1" ] || rm -f -- "$1"; }
+mark_reloaded() { [ -z "$1" ] || printf '%s\n' "$backup" > "$1.reloaded"; }
 mkdir -p -- "$(dirname -- "$lock")" && exec 9>>"$lock" || { echo "cannot open the lock file $lock" >&2; exit 10; }
 flock -w "$wait" 9 || { echo "another change has held $lock for more than $wait s" >&2; exit 75; }
-fenced
+each_record check_fence
 have=$(sha256sum < "$real" | cut -d' ' -f1)
 [ "$have" = "$expect" ] || { echo "$real changed since it was read (sha256 now $have)" >&2; exit 76; }
 if ! out=$("$@" -t 2>&1); then printf '%s\n' "$out" >&2; exit 77; fi
@@ -109,13 +125,9 @@ cat > "$tmp" || { echo "cannot write $tmp" >&2; exit 10; }
 got=$(sha256sum < "$tmp" | cut -d' ' -f1)
 [ "$got" = "$newsum" ] || { echo "the new content arrived with sha256 $got, expected $newsum" >&2; exit 10; }
 chmod --reference="$real" -- "$tmp" && chown --reference="$real" -- "$tmp" || { echo "cannot copy mode/owner of $real" >&2; exit 10; }
-mkdir -p -- "$(dirname -- "$fence")" && printf '%s\n' "$token" > "$fence" || { echo "cannot write the fence $fence" >&2; exit 10; }
-if [ -n "$state" ]; then
-  rm -f -- "$state.reloaded"
-  printf '%s\n' "$statejson" > "$state.tmp" && mv -f -- "$state.tmp" "$state" || { echo "cannot write the state file $state" >&2; exit 10; }
-fi
+each_record put_record
 mv -f -- "$tmp" "$real" || { echo "cannot rename $tmp over $real" >&2; exit 10; }
-restore() { cp -p -- "$backup" "$tmp" && mv -f -- "$tmp" "$real" && { [ -z "$state" ] || rm -f -- "$state"; }; }
+restore() { cp -p -- "$backup" "$tmp" && mv -f -- "$tmp" "$real" && each_record drop_state; }
 if ! out=$("$@" -t 2>&1); then
   printf '%s\n' "$out" >&2
   restore || { echo "AND putting back the backup $backup over $real FAILED: the rewritten file is still in place (nginx has not loaded it)" >&2; exit 81; }
@@ -125,7 +137,7 @@ if ! reload_checked "$@"; then
   restore || { echo "AND putting back the backup $backup over $real FAILED: the rewritten file is still in place" >&2; exit 81; }
   exit 79
 fi
-if [ -n "$state" ]; then printf '%s\n' "$backup" > "$state.reloaded"; fi
+each_record mark_reloaded
 echo changed
 `;
 
@@ -140,7 +152,7 @@ lock=$1; wait=$2; marker=$3; text=$4; fence=$5; token=$6; pidfile=$7; errlog=$8;
 ${FENCE_AND_RELOAD_CHECK}
 mkdir -p -- "$(dirname -- "$lock")" && exec 9>>"$lock" || { echo "cannot open the lock file $lock" >&2; exit 10; }
 flock -w "$wait" 9 || { echo "another change has held $lock for more than $wait s" >&2; exit 75; }
-fenced
+fenced "$fence" "$token"
 if ! out=$("$@" -t 2>&1); then printf '%s\n' "$out" >&2; exit 77; fi
 reload_checked "$@" || exit 79
 printf '%s\n' "$text" > "$marker"

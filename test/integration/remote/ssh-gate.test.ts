@@ -14,7 +14,7 @@ import {
 } from '../../../src/activities/gateway';
 import { createLegacyScanActivities } from '../../../src/activities/legacy-scan';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
-import { READ_SCRIPT } from '../../../src/nginx/scripts';
+import { READ_SCRIPT, WRITE_SCRIPT } from '../../../src/nginx/scripts';
 import { withSsh } from '../../../src/remote';
 import { gateCommand, writeGateConfig } from '../../../src/lab/services/ssh-gate';
 import { startNginx, type NginxHandle } from '../../harness/nginx';
@@ -141,6 +141,32 @@ describeIf('the SSH gate in front of the gateway activities', () => {
   });
 
   it('refuses anything else, and a script whose hash is not pinned', async () => {
+    const record = (upstream: string) => [
+      join(ng.backupDir, `${upstream}.previous`),
+      '{"upstream":"x"}',
+      join(ng.backupDir, `${upstream}.fence`),
+      '99999999999999',
+    ];
+    const write = (records: string[]) => [
+      'pct',
+      'exec',
+      '101',
+      '--',
+      'bash',
+      '-c',
+      WRITE_SCRIPT,
+      'phoenix-gateway-write',
+      ng.realSiteFile,
+      '0'.repeat(64),
+      '1'.repeat(64),
+      join(ng.backupDir, 'x.bak'),
+      ng.lockFile,
+      '5',
+      ng.pidFile,
+      ng.errorLog,
+      records.join('\n'),
+      ...ng.nginxCommand,
+    ];
     const outcomes = await withSsh(sshd.endpoint(), sshd.env, async (s) => [
       await s.run(['test', '-d', join(dir, 'nfs', '1001')]),
       await s.run(['id']),
@@ -159,8 +185,14 @@ describeIf('the SSH gate in front of the gateway activities', () => {
         'c',
       ]),
       await s.run(['pct', 'exec', '102', '--', 'cat', '--', join(ng.backupDir, 'x.bak')]),
+      // a joint write's records (four lines per upstream) pass when every state and fence is under the backup dir …
+      await s.run(write(['', '', join(ng.backupDir, 'a.fence'), '99999999999999', ...record('b'), ...record('c')])),
+      // … and are refused when one is not, or when a record is cut short
+      await s.run(write([...record('b'), '/etc/passwd', '{}', join(ng.backupDir, 'c.fence'), '1'])),
+      await s.run(write([...record('b'), '', ''])),
     ]);
-    expect(outcomes.map((o) => o.code)).toEqual([0, 126, 126, 126, 126]);
+    // 76: the gate let it through, and the script found the file not as "read" (its sha256 is made up)
+    expect(outcomes.map((o) => o.code)).toEqual([0, 126, 126, 126, 126, 76, 126, 126]);
     expect(outcomes[1].stderr).toMatch(/phoenix-ssh-gate: refused: not a phoenix-migrate command/);
     expect(outcomes[3].stderr).toMatch(/is not in .*allowed-scripts.sha256/);
   });
