@@ -158,6 +158,8 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
 
   async function cutoverGateway(input: CutoverGatewayInput): Promise<CutoverGatewayResult> {
     const { proxmoxHost, gateway, dryRun } = input;
+    // Before it can join others: a joint change checks only the settings of the cutover that opened it.
+    checkSettings(gateway);
     const by = activityExecution();
     const alone = (mayHaveWritten: boolean) =>
       onGateway(proxmoxHost, gateway, (target, timeoutMs) =>
