@@ -11,6 +11,7 @@ import { lxcAddresses, lxcMountPoints, type LxcMountPoint, type ProxmoxApi } fro
 import { containerTarget, hostTarget, withSsh, type WorkerEnv } from '../remote';
 import { FailureType } from '../failure-types';
 import { refuse, toActivityFailure } from './failures';
+import { createFreshReads } from './fresh-reads';
 import { heartbeat } from './heartbeat';
 import { converging, type ProxmoxActivityDeps } from './vms';
 
@@ -67,6 +68,9 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
     });
   }
 
+  /** The gateway CT's loaded config as routes, one read for the scans that ask at once (fresh-reads.ts). */
+  const loadedRoutes = createFreshReads<GatewayRoutes>();
+
   async function readGatewayRoutes(input: {
     proxmoxHost: SshEndpoint;
     gateway: GatewaySettings;
@@ -79,11 +83,26 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
   }): Promise<GatewayRoutes> {
     const { gateway } = input;
     const endpoint = gateway.access.via === 'ssh' ? gateway.access.ssh : input.proxmoxHost;
+    heartbeat({ what: 'nginx -T', on: `CT ${gateway.ctid}` });
+    const key = JSON.stringify([
+      endpoint.host,
+      endpoint.port,
+      endpoint.user,
+      gateway.access.via,
+      gateway.ctid,
+      gateway.nginxCommand,
+    ]);
+    const routes = await loadedRoutes(key, () => loadRoutes(endpoint, gateway));
+    heartbeat();
+    return input.only ? onlyRoutesTouching(routes, input.only) : routes;
+  }
+
+  /** `nginx -T` in the gateway CT, parsed. Shared by several activities: no heartbeat or cancellation in here. */
+  async function loadRoutes(endpoint: SshEndpoint, gateway: GatewaySettings): Promise<GatewayRoutes> {
     let result;
     try {
       result = await withSsh(endpoint, deps.env, (session) => {
         const target = gateway.access.via === 'ssh' ? hostTarget(session) : containerTarget(session, gateway.ctid);
-        heartbeat({ what: 'nginx -T', on: target.describe });
         return target.run([...gateway.nginxCommand, '-T'], { timeoutMs: endpoint.commandTimeoutMs });
       });
     } catch (err) {
@@ -103,8 +122,7 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
       );
     }
     try {
-      const routes = routesOf(files);
-      return input.only ? onlyRoutesTouching(routes, input.only) : routes;
+      return routesOf(files);
     } catch (err) {
       throw refuse(
         FailureType.GatewayConfigUnreadable,
