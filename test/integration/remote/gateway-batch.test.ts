@@ -12,7 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createGatewayActivities, type CutoverGatewayResult } from '../../../src/activities/gateway';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { FailureType } from '../../../src/failure-types';
-import { upstreamBlockText } from '../../../src/nginx/upstream';
+import { rewriteUpstream, upstreamBlockText } from '../../../src/nginx/upstream';
 import { startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
@@ -126,6 +126,15 @@ describeIf('cutovers that queue behind a change of the same site file go togethe
       original.replace(`server ${ng.oldBackend.address};`, `server ${ng.newBackend.address};`),
     );
     expect(backups()).toHaveLength(2);
+    // the joint change rewrote each block on its own: the same bytes as the two rewrites of the whole file in a row
+    const step = (text: string, upstream: string) => {
+      const r = rewriteUpstream(text, upstream, [ng.newBackend.address]);
+      if (!r.ok) throw new Error(r.error);
+      return r.text;
+    };
+    expect(readFileSync(ng.realSiteFile, 'utf8')).toBe(
+      step(step(readFileSync(embedding.backupPath as string, 'utf8'), 'embedding_service'), 'n8n_service'),
+    );
     // two changes in all, each: `nginx -t` before and after the rename, one reload; the rerun reloads nothing
     expect(kinds()).toEqual([
       'nginx-test',

@@ -4,7 +4,12 @@
  * test/integration/remote/gateway-batch.test.ts.
  */
 import type { CutoverGatewayResult } from '../../../src/activities/gateway';
-import { createGatewayQueue, type Alone, type QueuedCutover } from '../../../src/activities/gateway-batch';
+import {
+  createGatewayQueue,
+  MAX_TOGETHER,
+  type Alone,
+  type QueuedCutover,
+} from '../../../src/activities/gateway-batch';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 
 const gateway = (upstream: string) => ({ upstream, newServers: ['127.0.0.102:6333'] }) as GatewaySettings;
@@ -72,6 +77,19 @@ describe('the gateway change queue', () => {
     expect(w.log).toEqual(['first change', 'together a+b', 'together a+c']);
   });
 
+  it(`at most ${MAX_TOGETHER} go together; the next ones open the next batch`, async () => {
+    const w = world();
+    const names = Array.from({ length: MAX_TOGETHER + 3 }, (_, i) => `u${i}`);
+    const queued = names.map((u) => w.cutover(u));
+    w.release();
+    await Promise.all(queued);
+    expect(w.log).toEqual([
+      'first change',
+      `together ${names.slice(0, MAX_TOGETHER).join('+')}`,
+      `together ${names.slice(MAX_TOGETHER).join('+')}`,
+    ]);
+  });
+
   it('one the joint change left out goes alone in the same turn, before the next batch', async () => {
     const w = world();
     const queued = [w.cutover('a', 'leaves-b'), w.cutover('b'), w.cutover('a')];
@@ -94,6 +112,24 @@ describe('the gateway change queue', () => {
       'alone b (may have written)',
       'alone c (may have written)',
     ]);
+  });
+
+  it('a joint change that throws before it starts (its opener was cancelled) leaves each member to go alone', async () => {
+    const queue = createGatewayQueue();
+    const gone: string[] = [];
+    const throwsAtOnce = (): Promise<(CutoverGatewayResult | Alone)[]> => {
+      throw new Error('activity cancelled');
+    };
+    const results = await Promise.all(
+      ['a', 'b', 'c'].map((u) =>
+        queue.cutover('site', { gateway: gateway(u), token: 1 }, throwsAtOnce, async (mayHaveWritten) => {
+          gone.push(`${u}${mayHaveWritten ? ' (may have written)' : ''}`);
+          return made(u);
+        }),
+      ),
+    );
+    expect(results.map((r) => r.changed)).toEqual([true, true, true]);
+    expect(gone).toEqual(['a (may have written)', 'b (may have written)', 'c (may have written)']);
   });
 
   it('a cutover whose own path fails does not hold up the others', async () => {
