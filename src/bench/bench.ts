@@ -16,7 +16,6 @@ import type { ResolvedPlan } from '../config/resolved-plan';
 import { driveRun } from '../lab/driver';
 import type { LabEvent } from '../lab/event-log';
 import { addTenants, existingVms, runFleet, stepGrowth } from './fleet';
-import { INBOX_URL_ENV, startInbox } from './inbox';
 import { PROJECT_ROOT } from '../lab/lab';
 import { workerProcess } from '../lab/processes';
 import { countEffects } from './effects';
@@ -232,13 +231,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   );
   // The workers' Prometheus metrics: their free slots through the fleets (slots.ts).
   const metricsPorts = [await freePort(), await freePort()];
-  // Every run notifies the bench's people (plan `notify`): the fleet's person acts on them (fleet.ts).
-  const inbox = await startInbox();
-  const notify = { webhookUrlEnv: INBOX_URL_ENV };
   const lab = await startLabRun({
     dir: args.dir,
     world: { taskDurations: taskMs, defaultTaskMs: Math.round(DEFAULT_TASK_MS * args.scale), agentDelayMs },
-    workerEnv: { PHOENIX_METRICS_PORT: String(metricsPorts[0]), [INBOX_URL_ENV]: inbox.url },
+    workerEnv: { PHOENIX_METRICS_PORT: String(metricsPorts[0]) },
   });
   try {
     const { world, client } = lab;
@@ -247,7 +243,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
     // ── a) one migration vs its critical path ───────────────────────────────────────────────────────────────
     say('a) one migration …');
-    const handle = await startMigration(client, { plan: { ...world.plan, notify }, digest: world.digest });
+    const handle = await startMigration(client, { plan: world.plan, digest: world.digest });
     const single = await driveRun({
       client,
       workflowId: handle.workflowId,
@@ -288,10 +284,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     say(`b) fleet of ${args.fleet} …`);
     await lab.worker.stop();
     await lab.worker.start();
-    const tenants = (await addTenants(world, args.fleet, 0, adoptable)).map((t) => ({
-      ...t,
-      plan: { ...t.plan, notify },
-    }));
+    const tenants = await addTenants(world, args.fleet, 0, adoptable);
     const fleetStart = Date.now();
     let rssPeakSampled = 0;
     const sampler = setInterval(
@@ -299,7 +292,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       2000,
     );
     const slotsOneWorker = watchSlots(metricsPorts[0]);
-    const runs = await runFleet(client, world, tenants, inbox);
+    const runs = await runFleet(client, world, tenants);
     const slotWatch = await slotsOneWorker.stop();
     clearInterval(sampler);
     const fleetWall = (Date.now() - fleetStart) / 1000;
@@ -322,22 +315,14 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const second = workerProcess({
       projectRoot: PROJECT_ROOT,
       address: lab.temporal.address,
-      env: {
-        ...world.workerEnv,
-        PHOENIX_LOG_LEVEL: 'info',
-        PHOENIX_METRICS_PORT: String(metricsPorts[1]),
-        [INBOX_URL_ENV]: inbox.url,
-      },
+      env: { ...world.workerEnv, PHOENIX_LOG_LEVEL: 'info', PHOENIX_METRICS_PORT: String(metricsPorts[1]) },
       logFile: path.join(lab.dir, 'worker-2.log'),
     });
     await second.start();
-    const tenants2 = (await addTenants(world, args.fleet, args.fleet, adoptable)).map((t) => ({
-      ...t,
-      plan: { ...t.plan, notify },
-    }));
+    const tenants2 = await addTenants(world, args.fleet, args.fleet, adoptable);
     const fleet2Start = Date.now();
     const slotsTwoWorkers = metricsPorts.map((port) => watchSlots(port));
-    const runs2 = await runFleet(client, world, tenants2, inbox);
+    const runs2 = await runFleet(client, world, tenants2);
     const slotWatchesTwoWorkers = await Promise.all(slotsTwoWorkers.map((w) => w.stop()));
     const fleetWallTwoWorkers = (Date.now() - fleet2Start) / 1000;
     const fleet2Completed = runs2.filter((r) => r.outcome === 'completed').length;
@@ -452,7 +437,6 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         `${result.fleetWallSecondsOneWorker} s / ${result.fleetWallSecondsTwoWorkers} s`,
       ],
       ['b', 'duplicate clones or deletes (all runs)', String(duplicateClonesAndDeletes)],
-      ['b', "the people's webhook notifications (all runs)", JSON.stringify(inbox.received)],
       ['b2', 'runs completed (single + both fleets)', `${result.runsCompleted}/${result.runs}`],
       [
         'c',
@@ -475,7 +459,6 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return fleetCompleted === args.fleet && fleet2Completed === args.fleet && duplicateClonesAndDeletes === 0 ? 0 : 1;
   } finally {
     await lab.stop();
-    await inbox.close();
     fs.rmSync(args.dir, { recursive: true, force: true });
   }
 }

@@ -18,9 +18,8 @@ import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
-import { endsByItself } from '../workflows/status';
+import { endsByItself, type PhaseName } from '../workflows/status';
 import { sleep } from './harness';
-import type { Inbox } from './inbox';
 import { startMigration } from '../temporal/start';
 
 export interface Tenant {
@@ -353,27 +352,70 @@ export interface FleetRun {
   steps: { name: string; phase: string; startedAt?: string; endedAt?: string }[];
 }
 
+/** The phases in which a run asks a person something: the Portainer deploy (4) and the decommission approval (5). */
+const PERSON_PHASES: readonly PhaseName[] = ['Application Deployment and Cutover', 'Verification and Decommissioning'];
+
 /**
- * Starts every tenant's migration at once and plays the person for each, as an operator with notifications would:
- * when the run's webhook says it asks something (`inbox`), one status query says what, and the person answers it;
- * otherwise it looks every `idlePollMs`, only to notice a run stuck on a wait the bench does not answer. (Until
- * 2026-12-02 the person queried each run every second while it was in a phase that asks something: ~100 queries a
- * second through the server and the worker's workflow sandbox while a fleet of 100 deployed and cut over.)
+ * Which runs are in a phase where they ask a person something, from ONE visibility list per `everyMs` (the
+ * MigrationPhase search attribute — what an operator filters on in the Web UI), instead of a status query per run per
+ * second: a query is a round trip through the server's matching and the worker's workflow sandbox, and 100 of them a
+ * second were a measurable share of the two cores the fleet is measured on.
+ */
+function watchPersonPhases(client: Client, workflowIds: Set<string>, everyMs: number) {
+  let inPersonPhase = new Set<string>();
+  let stopped = false;
+  const query = `ExecutionStatus = 'Running' AND MigrationPhase IN (${PERSON_PHASES.map((p) => `'${p}'`).join(', ')})`;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const seen = new Set<string>();
+        for await (const w of client.workflow.list({ query }))
+          if (workflowIds.has(w.workflowId)) seen.add(w.workflowId);
+        inPersonPhase = seen;
+      } catch {
+        // Visibility answered nothing this time: every run counts as "maybe" until the next list.
+        inPersonPhase = new Set(workflowIds);
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    has: (workflowId: string) => inPersonPhase.has(workflowId),
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+/**
+ * Starts every tenant's migration at once and plays the person for each: it looks at a run's status (a query) every
+ * `pollMs` while the run is in a phase that asks a person something and has not been answered there yet, and every
+ * `idlePollMs` otherwise (only to notice a run stuck on a wait the bench does not answer).
  */
 export async function runFleet(
   client: Client,
   world: World,
   tenants: Tenant[],
-  inbox: Inbox,
-  opts: { idlePollMs?: number; timeoutMs?: number } = {},
+  opts: { pollMs?: number; idlePollMs?: number; timeoutMs?: number } = {},
 ): Promise<FleetRun[]> {
   const apiKey = world.workerEnv.PHOENIX_LAB_PORTAINER_API_KEY;
+  const pollMs = opts.pollMs ?? 1000;
   const idlePollMs = opts.idlePollMs ?? 10_000;
   const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
   const handles = await Promise.all(tenants.map((t) => startMigration(client, { plan: t.plan, digest: world.digest })));
-  return Promise.all(tenants.map((t, i) => playPerson(t, handles[i])));
+  const phases = watchPersonPhases(client, new Set(handles.map((h) => h.workflowId)), pollMs);
+  try {
+    return await Promise.all(tenants.map((t, i) => playPerson(t, handles[i], phases.has)));
+  } finally {
+    await phases.stop();
+  }
 
-  async function playPerson(t: Tenant, handle: WorkflowHandle): Promise<FleetRun> {
+  async function playPerson(
+    t: Tenant,
+    handle: WorkflowHandle,
+    inPersonPhase: (workflowId: string) => boolean,
+  ): Promise<FleetRun> {
     let steps: FleetRun['steps'] = [];
     const result = handle.result().then(
       (r) => {
@@ -390,12 +432,16 @@ export async function runFleet(
     );
     let outcome: string | undefined;
     void result.then((o) => (outcome = o));
-    // After an answer the person looks again a second later: a confirmation the run turned down is still its wait.
-    let answered = false;
+    let approved = false;
+    let lastLook = 0;
+    await sleep(Math.random() * pollMs);
     while (outcome === undefined && Date.now() < deadline) {
-      await Promise.race([inbox.next(handle.workflowId, answered ? 1000 : idlePollMs), result]);
-      if (outcome !== undefined) break;
-      answered = false;
+      const due = !approved && inPersonPhase(handle.workflowId) ? pollMs : idlePollMs;
+      if (Date.now() - lastLook < due) {
+        await sleep(Math.min(pollMs, due));
+        continue;
+      }
+      lastLook = Date.now();
       const w = await handle.query(statusQuery).then(
         (s) => s.waitingFor,
         () => undefined,
@@ -403,11 +449,10 @@ export async function runFleet(
       try {
         if (w?.what === 'portainer-deploy') {
           await deployTenantStack(world, t, apiKey);
-          answered = true;
           await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'bench' }] });
         } else if (w?.what === 'decommission-approval') {
-          answered = true;
           await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
+          approved = true;
         } else if (w && !endsByItself(w.what)) {
           // A wait the bench does not answer (e.g. a failed verification asking retry-or-abort): the run's outcome
           // is that wait, reported with the others; it is ended so nothing keeps polling it. A readiness wait is left
@@ -417,7 +462,7 @@ export async function runFleet(
           break;
         }
       } catch {
-        // A rejected answer (e.g. raced the run): look again at the next notification or idle look.
+        // A rejected answer (e.g. raced the run): look again.
       }
     }
     const final = outcome ?? (await Promise.race([result, sleep(1000).then(() => 'timed out')]));
