@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GatewaySettings } from '../../src/config/resolved-plan';
 import { startGatewayNginx } from '../../src/lab/services/nginx';
 import { freePort } from './sshd';
 
@@ -132,5 +133,31 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxHandle> 
       await Promise.all([oldBackend.stop(), newBackend.stop()]);
       rmSync(prefix, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The plan's gateway settings for this test nginx (CT 101 "Nginx-Phoenix", its site file, lock, backups, pid file and
+ * error log): `qdrant_service` moved to the new backend unless `upstream`/`newServers` say otherwise.
+ */
+export function gatewaySettings(
+  ng: NginxHandle,
+  access: GatewaySettings['access'],
+  upstream = 'qdrant_service',
+  newServers = [ng.newBackend.address],
+): GatewaySettings {
+  return {
+    ctid: 101,
+    name: 'Nginx-Phoenix',
+    ip: '127.0.0.153',
+    access,
+    siteFile: ng.siteFile,
+    upstream,
+    newServers,
+    nginxCommand: ng.nginxCommand,
+    backupDir: ng.backupDir,
+    lockFile: ng.lockFile,
+    pidFile: ng.pidFile,
+    errorLog: ng.errorLog,
   };
 }

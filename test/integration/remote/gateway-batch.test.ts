@@ -13,7 +13,7 @@ import { createGatewayActivities, type CutoverGatewayResult } from '../../../src
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { FailureType } from '../../../src/failure-types';
 import { rewriteUpstream, upstreamBlockText } from '../../../src/nginx/upstream';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
 
@@ -43,22 +43,8 @@ describeIf('cutovers that queue behind a change of the same site file go togethe
     await ng?.stop();
   });
 
-  function settings(upstream: string, newServers = [ng.newBackend.address]): GatewaySettings {
-    return {
-      ctid: 101,
-      name: 'Nginx-Phoenix',
-      ip: '127.0.0.153',
-      access: { via: 'ssh', ssh: sshd.endpoint() },
-      siteFile: ng.siteFile,
-      upstream,
-      newServers,
-      nginxCommand: ng.nginxCommand,
-      backupDir: ng.backupDir,
-      lockFile: ng.lockFile,
-      pidFile: ng.pidFile,
-      errorLog: ng.errorLog,
-    };
-  }
+  const settings = (upstream: string, newServers = [ng.newBackend.address]) =>
+    gatewaySettings(ng, { via: 'ssh', ssh: sshd.endpoint() }, upstream, newServers);
 
   /** One cutover as its own activity execution (its own id: its record names it), scheduled at `scheduledMs`. */
   function cutover(id: string, gateway: GatewaySettings, scheduledMs = 1000): Promise<CutoverGatewayResult> {

@@ -2,8 +2,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createGatewayActivities } from '../../../src/activities/gateway';
-import type { GatewaySettings } from '../../../src/config/resolved-plan';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
 
@@ -23,20 +22,7 @@ describeIf('gateway verification and cancellation', () => {
   });
 
   it('a cancelled rollback stops verifying at once instead of using up its budget', async () => {
-    const gateway: GatewaySettings = {
-      ctid: 101,
-      name: 'Nginx-Phoenix',
-      ip: '127.0.0.153',
-      access: { via: 'ssh', ssh: sshd.endpoint() },
-      siteFile: ng.siteFile,
-      upstream: 'qdrant_service',
-      newServers: [ng.newBackend.address],
-      nginxCommand: ng.nginxCommand,
-      backupDir: ng.backupDir,
-      lockFile: ng.lockFile,
-      pidFile: ng.pidFile,
-      errorLog: ng.errorLog,
-    };
+    const gateway = gatewaySettings(ng, { via: 'ssh', ssh: sshd.endpoint() });
     const acts = createGatewayActivities({ env: sshd.env, verifyIntervalMs: 10 });
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
     const beats: unknown[] = [];

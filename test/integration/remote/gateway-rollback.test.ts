@@ -11,7 +11,7 @@ import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createGatewayActivities } from '../../../src/activities/gateway';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
@@ -85,20 +85,7 @@ describeIf('gateway rollback and guards against real nginx over real SSH', () =>
   let ng: NginxHandle | undefined;
   let acts: ReturnType<typeof createGatewayActivities>;
 
-  const settings = (n: NginxHandle): GatewaySettings => ({
-    ctid: 101,
-    name: 'Nginx-Phoenix',
-    ip: '127.0.0.153',
-    access: { via: 'pct' },
-    siteFile: n.siteFile,
-    upstream: 'qdrant_service',
-    newServers: [n.newBackend.address],
-    nginxCommand: n.nginxCommand,
-    backupDir: n.backupDir,
-    lockFile: n.lockFile,
-    pidFile: n.pidFile,
-    errorLog: n.errorLog,
-  });
+  const settings = (n: NginxHandle): GatewaySettings => gatewaySettings(n, { via: 'pct' });
 
   beforeAll(async () => {
     sshd = await startSshd({ extraPath: [pctStandinDir()] });

@@ -5,8 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLegacyScanActivities } from '../../../src/activities/legacy-scan';
-import type { GatewaySettings } from '../../../src/config/resolved-plan';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { pctStandinDir } from '../../harness/pct';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
@@ -35,20 +34,7 @@ describeIf('readGatewayRoutes when many scans ask at once', () => {
         throw new Error('no Proxmox here');
       },
     });
-    const gateway: GatewaySettings = {
-      ctid: 101,
-      name: 'Nginx-Phoenix',
-      ip: '127.0.0.153',
-      access: { via: 'pct' },
-      siteFile: ng.siteFile,
-      upstream: 'qdrant_service',
-      newServers: [ng.newBackend.address],
-      nginxCommand: ng.nginxCommand,
-      backupDir: ng.backupDir,
-      lockFile: ng.lockFile,
-      pidFile: ng.pidFile,
-      errorLog: ng.errorLog,
-    };
+    const gateway = gatewaySettings(ng, { via: 'pct' });
     const all = await readGatewayRoutes({ proxmoxHost: sshd.endpoint(), gateway });
     writeFileSync(log, '');
     const addresses = ['127.0.0.151', '127.0.0.154', '127.0.0.199'];

@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createGatewayActivities } from '../../../src/activities/gateway';
 import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { readUpstreams } from '../../../src/nginx/upstream';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { pctStandinDir } from '../../harness/pct';
 import { requireOrSkip } from '../../harness/tools';
@@ -15,22 +15,7 @@ import { FailureType } from '../../../src/failure-types';
 const describeIf = requireOrSkip('sshd', 'nginx', 'flock', 'ssh-keygen') ? describe : describe.skip;
 const PCT_DIR = pctStandinDir();
 
-function settings(ng: NginxHandle, access: GatewaySettings['access']): GatewaySettings {
-  return {
-    ctid: 101,
-    name: 'Nginx-Phoenix',
-    ip: '127.0.0.153',
-    access,
-    siteFile: ng.siteFile,
-    upstream: 'qdrant_service',
-    newServers: [ng.newBackend.address],
-    nginxCommand: ng.nginxCommand,
-    backupDir: ng.backupDir,
-    lockFile: ng.lockFile,
-    pidFile: ng.pidFile,
-    errorLog: ng.errorLog,
-  };
-}
+const settings = gatewaySettings;
 
 /** GET through the gateway on a fresh connection; resolves with the backend label or an error text. */
 function probe(url: string): Promise<string> {

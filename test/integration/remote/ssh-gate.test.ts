@@ -13,11 +13,10 @@ import {
   type RollbackGatewayResult,
 } from '../../../src/activities/gateway';
 import { createLegacyScanActivities } from '../../../src/activities/legacy-scan';
-import type { GatewaySettings } from '../../../src/config/resolved-plan';
 import { READ_SCRIPT, WRITE_SCRIPT } from '../../../src/nginx/scripts';
 import { withSsh } from '../../../src/remote';
 import { gateCommand, writeGateConfig } from '../../../src/lab/services/ssh-gate';
-import { startNginx, type NginxHandle } from '../../harness/nginx';
+import { gatewaySettings, startNginx, type NginxHandle } from '../../harness/nginx';
 import { pctStandinDir } from '../../harness/pct';
 import { startSshd, type SshdHandle } from '../../harness/sshd';
 import { requireOrSkip } from '../../harness/tools';
@@ -52,20 +51,7 @@ describeIf('the SSH gate in front of the gateway activities', () => {
 
   it('lets the cutover, its reload check and the verbatim rollback through `pct exec` pass', async () => {
     expect(readFileSync(join(sshd.dir, 'authorized_keys'), 'utf8')).toMatch(/^restrict,command="\/usr\/bin\/perl /);
-    const gateway: GatewaySettings = {
-      ctid: 101,
-      name: 'Nginx-Phoenix',
-      ip: '127.0.0.153',
-      access: { via: 'pct' },
-      siteFile: ng.siteFile,
-      upstream: 'qdrant_service',
-      newServers: [ng.newBackend.address],
-      nginxCommand: ng.nginxCommand,
-      backupDir: ng.backupDir,
-      lockFile: ng.lockFile,
-      pidFile: ng.pidFile,
-      errorLog: ng.errorLog,
-    };
+    const gateway = gatewaySettings(ng, { via: 'pct' });
     const acts = createGatewayActivities({ env: sshd.env });
     const original = readFileSync(ng.realSiteFile, 'utf8');
     const env = new MockActivityEnvironment();
@@ -101,20 +87,7 @@ describeIf('the SSH gate in front of the gateway activities', () => {
         throw new Error('no Proxmox here');
       },
     });
-    const gateway = {
-      ctid: 101,
-      name: 'Nginx-Phoenix',
-      ip: '127.0.0.153',
-      access: { via: 'pct' as const },
-      siteFile: ng.siteFile,
-      upstream: 'qdrant_service',
-      newServers: [ng.newBackend.address],
-      nginxCommand: ng.nginxCommand,
-      backupDir: ng.backupDir,
-      lockFile: ng.lockFile,
-      pidFile: ng.pidFile,
-      errorLog: ng.errorLog,
-    };
+    const gateway = gatewaySettings(ng, { via: 'pct' });
     const routes = await readGatewayRoutes({ proxmoxHost: sshd.endpoint(), gateway });
     // nginx names each file as it includes it (the sites-enabled symlink).
     expect(routes.files).toContain(ng.siteFile);
