@@ -24,10 +24,11 @@ import type { CutoverGatewayResult } from './gateway';
 import {
   backupPathFor,
   CAS_ATTEMPTS,
+  cutoverMade,
+  cutoverRecord,
   readSnapshot,
   writeLocked,
   type ActivityExecution,
-  type CutoverRecord,
 } from './gateway-steps';
 
 /** A cutover that waits for its turn: what it changes, and what its own activity gives its record and fence. */
@@ -154,18 +155,13 @@ export async function cutOverTogether(
     const backupPath = backupPathFor(gateway, snap.realPath);
     const written = planned.changes.map((change) => {
       const member = members[change.index];
-      const record: CutoverRecord = {
-        upstream: member.gateway.upstream,
-        realPath: snap.realPath,
-        previousServers: change.previousServers,
-        newServers: member.gateway.newServers,
-        backupPath,
-        at: new Date().toISOString(),
-        by: member.by?.key,
-        before: change.before,
-        after: change.after,
-      };
-      return { ...change, member, record };
+      const { previousServers, before, after } = change;
+      const record = cutoverRecord(
+        member.gateway,
+        { realPath: snap.realPath, previousServers, backupPath, before, after },
+        member.by,
+      );
+      return { index: change.index, member, record };
     });
     const result = await writeLocked(
       target,
@@ -178,16 +174,7 @@ export async function cutOverTogether(
     );
     if (result === 'retry') continue;
     const outcomes = members.map(notWritten);
-    for (const { index, previousServers, record } of written)
-      outcomes[index] = {
-        previousServers,
-        previousKnown: true,
-        backupPath,
-        changed: true,
-        upstreamBefore: record.before,
-        upstreamAfter: record.after,
-        reload: result.reload,
-      };
+    for (const { index, record } of written) outcomes[index] = cutoverMade(record, result.reload);
     return outcomes;
   }
   // Someone else kept changing the file: nothing was written; each tries alone (and retries as an activity).

@@ -165,6 +165,40 @@ export function preflightFailure(target: RemoteTarget, gateway: GatewaySettings,
   });
 }
 
+/** The record a cutover keeps beside the backups: what it changed, verbatim, and which activity did. */
+export function cutoverRecord(
+  gateway: GatewaySettings,
+  change: { realPath: string; previousServers: string[]; backupPath: string; before: string; after: string },
+  by: ActivityExecution | undefined,
+): CutoverRecord {
+  const { realPath, previousServers, backupPath, before, after } = change;
+  const at = new Date().toISOString();
+  return {
+    upstream: gateway.upstream,
+    realPath,
+    previousServers,
+    newServers: gateway.newServers,
+    backupPath,
+    at,
+    by: by?.key,
+    before,
+    after,
+  };
+}
+
+/** A cutover's answer once its write (alone or with others) went through. */
+export function cutoverMade(record: CutoverRecord, reload: ReloadCheck): CutoverGatewayResult {
+  return {
+    previousServers: record.previousServers,
+    previousKnown: true,
+    backupPath: record.backupPath,
+    changed: true,
+    upstreamBefore: record.before,
+    upstreamAfter: record.after,
+    reload,
+  };
+}
+
 /** What the write script keeps for one upstream it changes: its record (none for a rollback) and its fence. */
 export interface UpstreamWrite {
   gateway: GatewaySettings;

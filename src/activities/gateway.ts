@@ -4,6 +4,9 @@
  * refuses if the file changed since the read (compare-and-swap), preflights `nginx -t`, backs up, renames
  * atomically, tests again (restoring on failure) and reloads → verify through the gateway from the worker.
  *
+ * One worker's changes of one site file take turns, and the cutovers that queued behind a change are written together
+ * as the next one (gateway-batch.ts); the steps themselves are in gateway-steps.ts.
+ *
  * Idempotent: a retry after a lost response sees the upstream already pointing at the new servers and
  * returns the previous servers recorded in `<backupDir>/<upstream>.previous` (written before the rename).
  *
@@ -32,6 +35,8 @@ import {
   CAS_ATTEMPTS,
   cancellationSignal,
   checkSettings,
+  cutoverMade,
+  cutoverRecord,
   heartbeating,
   notRewritable,
   oneLine,
@@ -43,7 +48,6 @@ import {
   stopIfCancelled,
   writeLocked,
   type ActivityExecution,
-  type CutoverRecord,
 } from './gateway-steps';
 import { heartbeat, pause } from './heartbeat';
 
@@ -167,7 +171,9 @@ export function createGatewayActivities(deps: GatewayActivityDeps) {
         cutOverAlone(target, gateway, dryRun, by && mayHaveWritten ? { ...by, retry: true } : by, timeoutMs),
       );
     const result = dryRun
-      ? await queue.oneChangeAtATime(changeKey(proxmoxHost, gateway), () => alone(false))
+      ? await changeGateway(proxmoxHost, gateway, (target, timeoutMs) =>
+          cutOverAlone(target, gateway, dryRun, by, timeoutMs),
+        )
       : await queue.cutover(
           changeKey(proxmoxHost, gateway),
           { gateway, by, token: attemptToken(), cancelled: cancellationSignal() },
@@ -340,29 +346,12 @@ async function cutOverAlone(
     const before = blockOrFail(snap, snap.text, gateway.upstream);
     const after = blockOrFail(snap, rewrite.text, gateway.upstream);
     const backupPath = backupPathFor(gateway, snap.realPath);
-    const record: CutoverRecord = {
-      upstream: gateway.upstream,
-      realPath: snap.realPath,
-      previousServers: rewrite.previousServers,
-      newServers: gateway.newServers,
-      backupPath,
-      at: new Date().toISOString(),
-      by: by?.key,
-      before,
-      after,
-    };
+    const { realPath } = snap;
+    const { previousServers } = rewrite;
+    const record = cutoverRecord(gateway, { realPath, previousServers, backupPath, before, after }, by);
     const upstreams = [{ gateway, record, token: attemptToken() }];
     const written = await writeLocked(target, gateway, snap, rewrite.text, backupPath, upstreams, timeoutMs);
-    if (written !== 'retry')
-      return {
-        previousServers: rewrite.previousServers,
-        previousKnown: true,
-        backupPath,
-        changed: true,
-        upstreamBefore: before,
-        upstreamAfter: after,
-        reload: written.reload,
-      };
+    if (written !== 'retry') return cutoverMade(record, written.reload);
     if (attempt >= CAS_ATTEMPTS) {
       throw ApplicationFailure.create({
         type: FailureType.GatewayChangedConcurrently,
