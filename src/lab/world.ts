@@ -249,6 +249,7 @@ export async function startWorld(opts: WorldOptions): Promise<World> {
       onChange: (vmid) => onGuestChange(vmid),
     });
     sandbox.setFaults({ aptFailRate: opts.guestFaults?.aptFailRate ?? 0 });
+    stoppers.push(async () => sandbox.close());
     const primaryVolume = primary?.volumes?.[0];
     const drPhoenix: SimGuestSeed[] = rehearsal
       ? adoptedVmSeeds(rehearsal.resolved, vmConfigs, plan.proxmox.storage ?? 'local-lvm')

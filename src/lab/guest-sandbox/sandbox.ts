@@ -10,11 +10,12 @@
  * bind-mounts a directory of it where fstab says, and the mount is re-established at every exec (each exec is its
  * own namespace, like each command sees the guest's mount table).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildGuestRoot, type GuestImage } from './images';
+import type { SpawnMessage, SpawnRequest } from './spawner';
 
 export type { GuestImage } from './images';
 
@@ -31,10 +32,12 @@ export interface GuestSandboxOptions {
 }
 
 export interface SandboxRun {
-  child: ChildProcess;
   stdout: Buffer[];
   stderr: Buffer[];
+  /** Set when the command has ended. */
   exitcode?: number;
+  /** The exit code, once the command has ended. */
+  done: Promise<number>;
 }
 
 export interface GuestContainer {
@@ -155,6 +158,7 @@ function isDir(p: string): boolean {
 }
 
 export class GuestSandbox {
+  private readonly spawner = new GuestSpawner();
   private aptFailRate = 0;
   private draw: () => number = Math.random;
 
@@ -181,7 +185,6 @@ export class GuestSandbox {
 
   exec(vmid: number, image: GuestImage, argv: string[], inputData?: string): SandboxRun {
     const root = this.ensureRoot(vmid, image);
-    const startedAt = Date.now();
     const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
     const env = {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -204,21 +207,17 @@ export class GuestSandbox {
           this.opts.nfsRoot,
           ...argv,
         ];
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const run: SandboxRun = { child, stdout: [], stderr: [] };
+    let ended: (code: number) => void = () => undefined;
+    const run: SandboxRun = { stdout: [], stderr: [], done: new Promise((resolve) => (ended = resolve)) };
     let size = 0;
-    const keep = (into: Buffer[]) => (b: Buffer) => {
-      size += b.length;
-      if (size <= MAX_OUTPUT) into.push(b);
-    };
-    child.stdout?.on('data', keep(run.stdout));
-    child.stderr?.on('data', keep(run.stderr));
-    // A command that exits before reading its input closes the pipe: EPIPE is its business, not the simulator's.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(inputData ?? '');
     const script = argv[0] === 'bash' && argv[1] === '-c' ? argv[2] : undefined;
-    child.once('close', (code, signal) => {
-      run.exitcode = code ?? (signal ? 128 : -1);
+    this.spawner.run({ command, args, env, input: inputData ?? '' }, (m) => {
+      if ('stream' in m) {
+        size += m.data.length;
+        if (size <= MAX_OUTPUT) (m.stream === 'out' ? run.stdout : run.stderr).push(Buffer.from(m.data));
+        return;
+      }
+      run.exitcode = m.exitcode;
       this.opts.record?.({
         kind: 'guest-exec',
         vmid,
@@ -226,16 +225,18 @@ export class GuestSandbox {
         ...(script !== undefined ? { sha256: createHash('sha256').update(script).digest('hex') } : {}),
         exitcode: run.exitcode,
         // How long the command itself ran (spawn to exit): the bench counts it as the guest's own work.
-        ms: Date.now() - startedAt,
+        ms: m.ms,
         ...(aptFail ? { fault: 'guest-apt-fail' } : {}),
       });
       this.opts.onChange?.(vmid);
-    });
-    child.once('error', (err) => {
-      run.exitcode = 127;
-      run.stderr.push(Buffer.from(`sandbox: ${err.message}\n`));
+      ended(m.exitcode);
     });
     return run;
+  }
+
+  /** Stop the process that starts the commands (the lab's teardown; commands still running end with it). */
+  close(): void {
+    this.spawner.close();
   }
 
   /** agent/file-read: a file of the guest's own root (absolute path inside the guest). */
@@ -277,4 +278,67 @@ export class GuestSandbox {
   publishes(vmid: number, port: number): boolean {
     return this.containers(vmid).some((c) => c.running && c.ports.some((p) => p.split(':')[0] === String(port)));
   }
+}
+
+/**
+ * Starts the guests' commands in a process of its own (spawner.ts says why), forked when the first command comes and
+ * again if it died. It keeps the lab's process alive only while a command runs.
+ */
+class GuestSpawner {
+  private helper?: ChildProcess;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { helper: ChildProcess; on: (m: SpawnMessage) => void }>();
+
+  run(req: Omit<SpawnRequest, 'id'>, on: (m: SpawnMessage) => void): void {
+    const id = this.nextId++;
+    const helper = this.process();
+    this.waiting.set(id, { helper, on });
+    helper.channel?.ref();
+    helper.send({ ...req, id } satisfies SpawnRequest);
+  }
+
+  close(): void {
+    this.helper?.disconnect();
+    this.helper = undefined;
+  }
+
+  private process(): ChildProcess {
+    if (this.helper?.connected) return this.helper;
+    const helper = fork(spawnerModule(), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    helper.on('message', (m: SpawnMessage) => {
+      const w = this.waiting.get(m.id);
+      if ('exitcode' in m) this.settled(m.id);
+      w?.on(m);
+    });
+    // Commands it had not finished end as a guest's killed command would (128 + SIGKILL).
+    helper.once('exit', () => {
+      if (this.helper === helper) this.helper = undefined;
+      for (const [id, w] of this.waiting) {
+        if (w.helper !== helper) continue;
+        this.settled(id);
+        w.on({ id, exitcode: 137, ms: 0 });
+      }
+    });
+    helper.unref();
+    helper.channel?.unref();
+    this.helper = helper;
+    return helper;
+  }
+
+  private settled(id: number): void {
+    const helper = this.waiting.get(id)?.helper;
+    this.waiting.delete(id);
+    if (helper && ![...this.waiting.values()].some((w) => w.helper === helper)) helper.channel?.unref();
+  }
+}
+
+/** spawner.js beside this file when built; from lib/ when this file runs as TypeScript (the tests). */
+function spawnerModule(): string {
+  const built = path.join(__dirname, 'spawner.js');
+  return fs.existsSync(built)
+    ? built
+    : path.join(__dirname, '..', '..', '..', 'lib', 'lab', 'guest-sandbox', 'spawner.js');
 }

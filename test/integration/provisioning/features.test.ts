@@ -71,6 +71,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
   });
   afterAll(async () => {
     await sim?.stop();
+    sandbox?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -89,9 +90,26 @@ maybe('provisioning scripts in a sandboxed guest', () => {
       step,
     });
 
+  it("commands start in the sandbox's own process: output and exit codes come back, input reaches the command, and a command the lab's teardown interrupts ends as killed (137)", async () => {
+    const echo = sandbox.exec(1043, BARE, ['bash', '-c', 'read -r x; echo "got $x"; echo oops >&2; exit 3'], 'hi\n');
+    expect(await echo.done).toBe(3);
+    expect(Buffer.concat(echo.stdout).toString()).toBe('got hi\n');
+    expect(Buffer.concat(echo.stderr).toString()).toBe('oops\n');
+    const recorded = events.find((e) => e.kind === 'guest-exec' && e.exitcode === 3);
+    expect(recorded).toMatchObject({ vmid: 1043, command: 'bash -c <script>' });
+    expect(typeof recorded?.ms).toBe('number');
+
+    const long = sandbox.exec(1043, BARE, ['sleep', '30']);
+    await new Promise((r) => setTimeout(r, 200));
+    sandbox.close();
+    expect(await long.done).toBe(137);
+    // The next command forks a new helper.
+    expect(await sandbox.exec(1043, BARE, ['true']).done).toBe(0);
+  });
+
   it('the bare template has no Docker: `docker info` fails in the guest', async () => {
     const r = sandbox.exec(1043, BARE, ['docker', 'info']);
-    await new Promise((res) => r.child.once('close', res));
+    await r.done;
     expect(r.exitcode).toBe(127);
   });
 
@@ -139,7 +157,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     // The NFS share is really there: a file on the export is visible in the guest.
     fs.writeFileSync(path.join(dir, 'exports', '1042', 'hello.txt'), 'hi');
     const cat = sandbox.exec(1042, BARE, ['cat', '/persistent-storage/hello.txt']);
-    await new Promise((res) => cat.child.once('close', res));
+    await cat.done;
     expect(Buffer.concat(cat.stdout).toString()).toBe('hi');
     // The lab's event log names the bytes that ran.
     expect(events.some((e) => e.sha256 === scriptSha256('docker.sh') && e.exitcode === 0)).toBe(true);
@@ -155,7 +173,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     const exportDir = path.join(dir, 'exports', '1042');
     const apply = async (script: string, vmid: number) => {
       const r = sandbox.exec(vmid, BARE, ['bash', '-c', script, 'mount.sh', 'apply', '10.0.0.13', exportDir, '/data']);
-      await new Promise((res) => r.child.once('close', res));
+      await r.done;
       return r.exitcode;
     };
     const lines = (vmid: number) =>

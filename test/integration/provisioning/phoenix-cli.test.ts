@@ -32,6 +32,7 @@ describeIf('provisioner phoenix-cli through the SSH gate', () => {
   let dir: string;
   let sshd: SshdHandle;
   let sim: ProxmoxSim;
+  let sandbox: GuestSandbox | undefined;
   let calls: string;
   const acts = () =>
     createProvisioningActivities({ env: sshd.env, proxmoxFor: defaultProxmoxFor({ warn: () => undefined }) });
@@ -71,12 +72,17 @@ describeIf('provisioner phoenix-cli through the SSH gate', () => {
       ],
       authDelayMs: 50,
       agentDelayMs: 10,
-      guestSandbox: new GuestSandbox({ dir: path.join(dir, 'guests'), nfsServer: '10.0.0.13', nfsRoot: dir }),
+      guestSandbox: (sandbox = new GuestSandbox({
+        dir: path.join(dir, 'guests'),
+        nfsServer: '10.0.0.13',
+        nfsRoot: dir,
+      })),
     });
   });
   afterAll(async () => {
     await sshd?.stop();
     await sim?.stop();
+    sandbox?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,0 +1,59 @@
+/**
+ * The process that starts the guests' commands for the lab's simulators (forked once by `GuestSpawner`), so that
+ * starting one never stalls them.
+ *
+ * Why a process of its own: node's spawn is synchronous — it forks the whole calling process and then waits until the
+ * child has exec'd. Forked from the process that also serves the Proxmox, Portainer and Qdrant simulators, each guest
+ * command froze their event loop while the kernel copied its page tables and the two busy cores got round to the
+ * child: 12 ms per command on average, up to 79 ms, 60 % of the time in the bench fleet's 40 s of provisioning (1,510
+ * commands; BENCHMARKS.md, "Results of 2026-12-02, afternoon"). A real Proxmox host's API answers while its VMs run
+ * their commands. Here the fork copies a small process, and the wait holds up no simulator.
+ *
+ * Messages in: `{ id, command, args, env, input }`. Out: `{ id, stream: 'out' | 'err', data }` for each chunk,
+ * then `{ id, exitcode, ms }` once (127 when the command could not be started, with what went wrong on stderr).
+ */
+import { spawn } from 'node:child_process';
+
+export interface SpawnRequest {
+  id: number;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  input: string;
+}
+
+export type SpawnMessage =
+  | { id: number; stream: 'out' | 'err'; data: Uint8Array }
+  /** `ms`: from just before the spawn to the exit, as the helper saw it (the command's own run time). */
+  | { id: number; exitcode: number; ms: number };
+
+function send(message: SpawnMessage): void {
+  process.send?.(message);
+}
+
+function start(req: SpawnRequest): void {
+  let ended = false;
+  const startedAt = Date.now();
+  const end = (exitcode: number) => {
+    if (ended) return;
+    ended = true;
+    send({ id: req.id, exitcode, ms: Date.now() - startedAt });
+  };
+  const child = spawn(req.command, req.args, { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdout.on('data', (data: Buffer) => send({ id: req.id, stream: 'out', data }));
+  child.stderr.on('data', (data: Buffer) => send({ id: req.id, stream: 'err', data }));
+  // A command that exits before reading its input closes the pipe: EPIPE is its business, not the simulator's.
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(req.input);
+  child.once('close', (code, signal) => end(code ?? (signal ? 128 : -1)));
+  child.once('error', (err) => {
+    send({ id: req.id, stream: 'err', data: Buffer.from(`sandbox: ${err.message}\n`) });
+    end(127);
+  });
+}
+
+if (require.main === module) {
+  process.on('message', (req: SpawnRequest) => start(req));
+  // The lab went away: so do we (bwrap's --die-with-parent then ends the commands still running).
+  process.on('disconnect', () => process.exit(0));
+}
