@@ -98,6 +98,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         : '';
     let lastTailAt = startedAt;
     for (const interval of guestExecPolls()) {
+      await sleep(interval);
       const done = await guestExecStatus(api, vm.node, vm.vmid, pid);
       if (done) return { ...done, readTail };
       if (Date.now() >= deadline)
@@ -110,7 +111,6 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         lastTailAt = Date.now();
         heartbeat({ what: opts.what, vmid: vm.vmid, running: true, tail: await readTail() });
       } else heartbeat({ what: opts.what, vmid: vm.vmid, running: true });
-      await sleep(interval);
     }
     throw new Error('unreachable: guestExecPolls() does not end');
   }
@@ -148,15 +148,21 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         details: [{ vmid: vm.vmid, feature: step.name, exitcode: res.exitcode, sha256 }],
       });
 
-    heartbeat({ what: step.name, vmid: vm.vmid, step: 'cloud-init' });
-    await guarded(() => waitForCloudInit(api, vm));
+    const cloudInitDone = () => {
+      heartbeat({ what: step.name, vmid: vm.vmid, step: 'cloud-init' });
+      return guarded(() => waitForCloudInit(api, vm));
+    };
 
     if (input.verifyOnly) {
+      await cloudInitDone();
       const v = await guarded(() => run('verify', 120_000));
       if (v.exitcode !== 0) throw await failed('verify', v);
       await probe(input);
       return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail: lastLine(await v.readTail()) };
     }
+    // The check only reads, so it need not wait for cloud-init: what it finds in place stays in place (cloud-init
+    // adds users and packages, it takes none away). Only a change waits — one guest command less for every feature
+    // already there, e.g. each of an adopted VM's (BENCHMARKS.md, "Results of 2026-12-02, afternoon").
     const check = await guarded(() => run('check', 120_000));
     if (check.exitcode === 0) {
       // A passing check means nothing runs here; whether the service answers is Phase 4's readiness question.
@@ -164,6 +170,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     }
     if (input.dryRun)
       return { vmid: vm.vmid, name: step.name, outcome: 'would-apply', sha256, detail: `would apply ${step.script}` };
+    await cloudInitDone();
     const apply = await guarded(() => run('apply', deps.applyTimeoutMs ?? 1_200_000));
     if (apply.exitcode !== 0) throw await failed('apply', apply);
     const verify = await guarded(() => run('verify', 120_000));

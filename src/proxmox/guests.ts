@@ -32,10 +32,12 @@ interface ExecStatus {
 }
 
 /**
- * How often a guest command's status is asked (exec-status): right after the start, then after 10 ms, each pause
- * 1.5× the one before, up to 1 s. Most provisioning commands end within tens of milliseconds and each is on the
- * critical path: with ×1.5 an end is noticed at most half the command's run time late (×2 allowed a whole run time),
- * for a few more cheap GETs in the first second; a long command costs one GET per second (BENCHMARKS.md: "Polling").
+ * How often a guest command's status is asked (exec-status): 10 ms after the start, then each pause 1.5× the one
+ * before, up to 1 s. Most provisioning commands end within tens of milliseconds and each is on the critical path:
+ * with ×1.5 an end is noticed at most half the command's run time late (×2 allowed a whole run time), for a few more
+ * cheap GETs in the first second; a long command costs one GET per second (BENCHMARKS.md: "Polling"). Not at once:
+ * no command has ended by the time its exec's answer is back, and that GET was one in ten of a fleet's API requests
+ * (BENCHMARKS.md, "Results of 2026-12-02, afternoon").
  */
 export const GUEST_EXEC_POLL = { firstMs: 10, factor: 1.5, maxMs: 1_000 } as const;
 
@@ -64,6 +66,7 @@ export async function guestExec(
   });
   const deadline = Date.now() + opts.timeoutMs;
   for (const interval of guestExecPolls()) {
+    await sleep(interval);
     const status = await http.get<ExecStatus>(agentPath(node, vmid, 'exec-status'), { pid: started.pid });
     if (status.exited === 1 || status.exited === true) {
       return {
@@ -78,7 +81,6 @@ export async function guestExec(
         { kind: 'transient' },
       );
     }
-    await sleep(interval);
   }
   throw new Error('unreachable: guestExecPolls() does not end');
 }

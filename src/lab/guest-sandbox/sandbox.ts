@@ -10,14 +10,16 @@
  * bind-mounts a directory of it where fstab says, and the mount is re-established at every exec (each exec is its
  * own namespace, like each command sees the guest's mount table).
  */
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildGuestRoot, type GuestImage } from './images';
+import { ensureGuestRoot } from './guest-command';
+import type { GuestImage } from './images';
 import type { SpawnMessage, SpawnRequest } from './spawner';
 
 export type { GuestImage } from './images';
+export { sandboxUnavailableReason } from './guest-command';
 
 export interface GuestSandboxOptions {
   /** One root per VM below this directory. */
@@ -47,115 +49,7 @@ export interface GuestContainer {
   running: boolean;
 }
 
-const STANDINS = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'guest-sandbox', 'bin');
 const MAX_OUTPUT = 1024 * 1024;
-
-/** Inside the new mount namespace: the read-only /usr, device nodes, the export, recorded mounts; then chroot. */
-const RUNNER = `set -euo pipefail
-root="$1"; nfs_root="$2"; shift 2
-mount --bind /usr "$root/usr"
-mount -o remount,bind,ro "$root/usr"
-for d in null zero urandom random; do mount --bind "/dev/$d" "$root/dev/$d"; done
-mount --bind "${'$'}{PHOENIX_SIM_STANDINS:?}" "$root/phoenix-sim/bin"
-mount -o remount,bind,ro "$root/phoenix-sim/bin"
-mkdir -p "$root/phoenix-sim/nfs$nfs_root"
-mount --bind "$nfs_root" "$root/phoenix-sim/nfs$nfs_root"
-if [ -f "$root/var/lib/phoenix-sim/mounts" ]; then
-  while read -r src mp; do
-    p="${'$'}{src#*:}"
-    if [ -d "$root/phoenix-sim/nfs$p" ] && [ -d "$root$mp" ]; then mount --bind "$root/phoenix-sim/nfs$p" "$root$mp"; fi
-  done < "$root/var/lib/phoenix-sim/mounts"
-fi
-exec chroot "$root" /usr/bin/env -i PATH=/phoenix-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin \\
-  HOME=/root LANG=C.UTF-8 PHOENIX_SIM_NFS_SERVER="$PHOENIX_SIM_NFS_SERVER" PHOENIX_SIM_APT_FAIL="$PHOENIX_SIM_APT_FAIL" "$@"
-`;
-
-/** Can this machine make mount namespaces and chroot (root, or an unprivileged user namespace)? */
-export function sandboxUnavailableReason(): string | undefined {
-  const res = spawnSync('unshare', [...unshareArgs(), '--', 'true'], { encoding: 'utf8' });
-  if (res.error) return `unshare is not available (${res.error.message}); install util-linux`;
-  if (res.status !== 0) return `unshare cannot make a mount namespace here: ${res.stderr.trim()}`;
-  return undefined;
-}
-
-function runsAsRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-function unshareArgs(): string[] {
-  return runsAsRoot()
-    ? ['--mount', '--propagation', 'private']
-    : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
-}
-
-/**
- * The same guest view in ONE process when bubblewrap is installed: bwrap makes the mount namespace, the binds (the
- * RUNNER's, in its order) and the new root itself, where the RUNNER spends ~15 processes (unshare, bash, a mount per
- * bind, chroot) per command — measured 20 ms of CPU per exec against ~5 ms, which in the bench's fleet (≈2,800 guest
- * commands on the same two cores as the engine) is CPU the real guests would spend on their own machines. What the
- * command sees is the same: the guest's root read-write, /usr and the stand-ins read-only, the four device nodes, the
- * export, the recorded mounts, and `env -i` with the same variables (so a missing command still exits 127).
- */
-let bwrapUsable: boolean | undefined;
-
-/** Is bwrap installed AND able to make a namespace here (else the RUNNER under unshare is used)? Asked once. */
-function usableBwrap(): boolean {
-  bwrapUsable ??=
-    spawnSync('bwrap', [...(runsAsRoot() ? [] : ['--unshare-user']), '--ro-bind', '/', '/', '--', '/bin/true'])
-      .status === 0;
-  return bwrapUsable;
-}
-
-function bwrapArgs(root: string, nfsRoot: string, env: Record<string, string>): string[] {
-  const args = [
-    ...(runsAsRoot() ? [] : ['--unshare-user', '--uid', '0', '--gid', '0']),
-    '--die-with-parent',
-    '--bind',
-    root,
-    '/',
-    '--ro-bind',
-    '/usr',
-    '/usr',
-    ...['null', 'zero', 'urandom', 'random'].flatMap((d) => ['--dev-bind', `/dev/${d}`, `/dev/${d}`]),
-    '--ro-bind',
-    STANDINS,
-    '/phoenix-sim/bin',
-    '--bind',
-    nfsRoot,
-    `/phoenix-sim/nfs${nfsRoot}`,
-  ];
-  // The mounts the guest's `mount` stand-in recorded (src is `server:/path` of the export, as in fstab).
-  let recorded = '';
-  try {
-    recorded = fs.readFileSync(path.join(root, 'var/lib/phoenix-sim/mounts'), 'utf8');
-  } catch {
-    // none yet
-  }
-  for (const line of recorded.split('\n')) {
-    const [src, mp] = line.trim().split(/\s+/);
-    if (!src || !mp) continue;
-    const p = src.slice(src.indexOf(':') + 1);
-    // Inside the guest, /phoenix-sim/nfs<nfsRoot> IS nfsRoot; anything else under /phoenix-sim/nfs is the root's own.
-    const from = p === nfsRoot || p.startsWith(`${nfsRoot}/`) ? p : path.join(root, 'phoenix-sim/nfs', p);
-    if (isDir(from) && isDir(path.join(root, mp))) args.push('--bind', from, mp);
-  }
-  const guestEnv = [
-    'PATH=/phoenix-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin',
-    'HOME=/root',
-    'LANG=C.UTF-8',
-    `PHOENIX_SIM_NFS_SERVER=${env.PHOENIX_SIM_NFS_SERVER}`,
-    `PHOENIX_SIM_APT_FAIL=${env.PHOENIX_SIM_APT_FAIL}`,
-  ];
-  return [...args, '--', '/usr/bin/env', '-i', ...guestEnv];
-}
-
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 export class GuestSandbox {
   private readonly spawner = new GuestSpawner();
@@ -176,42 +70,31 @@ export class GuestSandbox {
     return path.join(this.opts.dir, String(vmid));
   }
 
-  /** The guest's root, built from its image the first time it is needed. */
+  /**
+   * The guest's root, built from its image the first time it is needed: by the helper at the guest's first command
+   * (off this process's event loop), here only for a file read that comes before any command.
+   */
   ensureRoot(vmid: number, image: GuestImage): string {
     const root = this.rootOf(vmid);
-    if (!fs.existsSync(path.join(root, '.phoenix-sim-image'))) buildGuestRoot(root, image);
+    ensureGuestRoot(root, image);
     return root;
   }
 
   exec(vmid: number, image: GuestImage, argv: string[], inputData?: string): SandboxRun {
-    const root = this.ensureRoot(vmid, image);
     const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
-    const env = {
-      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
-      PHOENIX_SIM_STANDINS: STANDINS,
-      PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer,
-      PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0',
-    };
-    const [command, ...args] = usableBwrap()
-      ? ['bwrap', ...bwrapArgs(root, this.opts.nfsRoot, env), ...argv]
-      : [
-          'unshare',
-          ...unshareArgs(),
-          '--',
-          'bash',
-          '--norc',
-          '-c',
-          RUNNER,
-          'phoenix-sim-guest',
-          root,
-          this.opts.nfsRoot,
-          ...argv,
-        ];
     let ended: (code: number) => void = () => undefined;
     const run: SandboxRun = { stdout: [], stderr: [], done: new Promise((resolve) => (ended = resolve)) };
     let size = 0;
     const script = argv[0] === 'bash' && argv[1] === '-c' ? argv[2] : undefined;
-    this.spawner.run({ command, args, env, input: inputData ?? '' }, (m) => {
+    const request = {
+      root: this.rootOf(vmid),
+      image,
+      nfsRoot: this.opts.nfsRoot,
+      env: { PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer, PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0' } as const,
+      argv,
+      input: inputData ?? '',
+    };
+    this.spawner.run(request, (m) => {
       if ('stream' in m) {
         size += m.data.length;
         if (size <= MAX_OUTPUT) (m.stream === 'out' ? run.stdout : run.stderr).push(Buffer.from(m.data));

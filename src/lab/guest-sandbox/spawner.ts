@@ -9,16 +9,23 @@
  * commands; BENCHMARKS.md, "Results of 2026-12-02, afternoon"). A real Proxmox host's API answers while its VMs run
  * their commands. Here the fork copies a small process, and the wait holds up no simulator.
  *
- * Messages in: `{ id, command, args, env, input }`. Out: `{ id, stream: 'out' | 'err', data }` for each chunk,
+ * It also builds a guest's root at the guest's first command (tens of milliseconds of file system calls, which froze
+ * the simulators too). Messages in: `{ id, root, image, nfsRoot, env, argv, input }`. Out: `{ id, stream: 'out' | 'err', data }` for each chunk,
  * then `{ id, exitcode, ms }` once (127 when the command could not be started, with what went wrong on stderr).
  */
 import { spawn } from 'node:child_process';
+import { ensureGuestRoot, guestCommand, type GuestCommandEnv } from './guest-command';
+import type { GuestImage } from './images';
 
 export interface SpawnRequest {
   id: number;
-  command: string;
-  args: string[];
-  env: Record<string, string>;
+  /** The guest's root directory and the image it is built from at the guest's first command. */
+  root: string;
+  image: GuestImage;
+  nfsRoot: string;
+  env: GuestCommandEnv;
+  /** What runs inside the guest. */
+  argv: string[];
   input: string;
 }
 
@@ -39,7 +46,16 @@ function start(req: SpawnRequest): void {
     ended = true;
     send({ id: req.id, exitcode, ms: Date.now() - startedAt });
   };
-  const child = spawn(req.command, req.args, { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let command: string[];
+  let env: Record<string, string>;
+  try {
+    ensureGuestRoot(req.root, req.image);
+    ({ argv: command, env } = guestCommand(req.root, req.nfsRoot, req.env, req.argv));
+  } catch (err) {
+    send({ id: req.id, stream: 'err', data: Buffer.from(`sandbox: ${(err as Error).message}\n`) });
+    return end(127);
+  }
+  const child = spawn(command[0], command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdout.on('data', (data: Buffer) => send({ id: req.id, stream: 'out', data }));
   child.stderr.on('data', (data: Buffer) => send({ id: req.id, stream: 'err', data }));
   // A command that exits before reading its input closes the pipe: EPIPE is its business, not the simulator's.
