@@ -94,7 +94,7 @@ export class GuestSandbox {
       argv,
       input: inputData ?? '',
     };
-    this.spawner.run(request, (m) => {
+    this.spawner.run(vmid, request, (m) => {
       if ('stream' in m) {
         size += m.data.length;
         if (size <= MAX_OUTPUT) (m.stream === 'out' ? run.stdout : run.stderr).push(Buffer.from(m.data));
@@ -164,29 +164,33 @@ export class GuestSandbox {
 }
 
 /**
- * Starts the guests' commands in a process of its own (spawner.ts says why), forked when the first command comes and
- * again if it died. It keeps the lab's process alive only while a command runs.
+ * Starts the guests' commands in processes of their own (spawner.ts says why), each forked when its first command
+ * comes and again if it died. A guest's commands always go to the same one (by vmid), which also builds its root; a
+ * few of them, because one is busy for the whole fork-and-exec of each command it starts — in a fleet's provisioning,
+ * with the two cores saturated, close to half of the time. They keep the lab's process alive only while a command runs.
  */
 class GuestSpawner {
-  private helper?: ChildProcess;
+  static readonly PROCESSES = 3;
+  private readonly helpers: (ChildProcess | undefined)[] = [];
   private nextId = 1;
   private readonly waiting = new Map<number, { helper: ChildProcess; on: (m: SpawnMessage) => void }>();
 
-  run(req: Omit<SpawnRequest, 'id'>, on: (m: SpawnMessage) => void): void {
+  run(vmid: number, req: Omit<SpawnRequest, 'id'>, on: (m: SpawnMessage) => void): void {
     const id = this.nextId++;
-    const helper = this.process();
+    const helper = this.process(vmid % GuestSpawner.PROCESSES);
     this.waiting.set(id, { helper, on });
     helper.channel?.ref();
     helper.send({ ...req, id } satisfies SpawnRequest);
   }
 
   close(): void {
-    this.helper?.disconnect();
-    this.helper = undefined;
+    for (const helper of this.helpers) helper?.disconnect();
+    this.helpers.length = 0;
   }
 
-  private process(): ChildProcess {
-    if (this.helper?.connected) return this.helper;
+  private process(slot: number): ChildProcess {
+    const running = this.helpers[slot];
+    if (running?.connected) return running;
     const helper = fork(spawnerModule(), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -198,7 +202,7 @@ class GuestSpawner {
     });
     // Commands it had not finished end as a guest's killed command would (128 + SIGKILL).
     helper.once('exit', () => {
-      if (this.helper === helper) this.helper = undefined;
+      if (this.helpers[slot] === helper) this.helpers[slot] = undefined;
       for (const [id, w] of this.waiting) {
         if (w.helper !== helper) continue;
         this.settled(id);
@@ -207,7 +211,7 @@ class GuestSpawner {
     });
     helper.unref();
     helper.channel?.unref();
-    this.helper = helper;
+    this.helpers[slot] = helper;
     return helper;
   }
 
