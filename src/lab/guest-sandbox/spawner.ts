@@ -1,13 +1,14 @@
 /**
- * The process that starts the guests' commands for the lab's simulators (forked once by `GuestSpawner`), so that
- * starting one never stalls them.
+ * A process that starts the guests' commands for the lab's simulators (`GuestSpawner` forks three and sends each
+ * guest's commands to the same one), so that starting one never stalls them.
  *
  * Why a process of its own: node's spawn is synchronous — it forks the whole calling process and then waits until the
  * child has exec'd. Forked from the process that also serves the Proxmox, Portainer and Qdrant simulators, each guest
  * command froze their event loop while the kernel copied its page tables and the two busy cores got round to the
  * child: 12 ms per command on average, up to 79 ms, 60 % of the time in the bench fleet's 40 s of provisioning (1,510
  * commands; BENCHMARKS.md, "Results of 2026-12-02, afternoon"). A real Proxmox host's API answers while its VMs run
- * their commands. Here the fork copies a small process, and the wait holds up no simulator.
+ * their commands. Here the fork copies a small process, and the wait holds up no simulator (and, with three of them,
+ * only a third of the guests).
  *
  * It also builds a guest's root at the guest's first command (tens of milliseconds of file system calls, which froze
  * the simulators too). Messages in: `{ id, root, image, nfsRoot, env, argv, input }`. Out: `{ id, stream: 'out' | 'err', data }` for each chunk,
