@@ -117,7 +117,7 @@ export class GuestSandbox {
     return run;
   }
 
-  /** Stop the process that starts the commands (the lab's teardown; commands still running end with it). */
+  /** Stop the processes that start the commands (the lab's teardown; commands still running end with them). */
   close(): void {
     this.spawner.close();
   }
@@ -184,7 +184,7 @@ class GuestSpawner {
   }
 
   close(): void {
-    for (const helper of this.helpers) helper?.disconnect();
+    for (const helper of this.helpers) if (helper?.connected) helper.disconnect();
     this.helpers.length = 0;
   }
 
@@ -200,14 +200,19 @@ class GuestSpawner {
       if ('exitcode' in m) this.settled(m.id);
       w?.on(m);
     });
-    // Commands it had not finished end as a guest's killed command would (128 + SIGKILL).
-    helper.once('exit', () => {
+    // Commands it had not finished end as a guest's killed command would (128 + SIGKILL) — also when it could not be
+    // forked or a message could not reach it, which node reports as an error event, not always followed by an exit.
+    const gone = () => {
       if (this.helpers[slot] === helper) this.helpers[slot] = undefined;
       for (const [id, w] of this.waiting) {
         if (w.helper !== helper) continue;
         this.settled(id);
         w.on({ id, exitcode: 137, ms: 0 });
       }
+    };
+    helper.once('exit', gone);
+    helper.on('error', () => {
+      if (!helper.connected) gone();
     });
     helper.unref();
     helper.channel?.unref();

@@ -159,6 +159,26 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     const cat = sandbox.exec(1042, BARE, ['cat', '/persistent-storage/hello.txt']);
     await cat.done;
     expect(Buffer.concat(cat.stdout).toString()).toBe('hi');
+    // The stand-ins answer like the real commands, exit codes included (whichever line of its state a field is on).
+    const asked = async (argv: string[]) => {
+      const r = sandbox.exec(1042, BARE, argv);
+      return { exitcode: await r.done, stdout: Buffer.concat(r.stdout).toString() };
+    };
+    expect(await asked(['docker', 'inspect', '-f', '{{.Config.Image}}', 'portainer_agent'])).toEqual({
+      exitcode: 0,
+      stdout: 'portainer/agent:2.21.5\n',
+    });
+    expect(await asked(['docker', 'inspect', '-f', '{{.State.Running}}', 'portainer_agent'])).toEqual({
+      exitcode: 0,
+      stdout: 'true\n',
+    });
+    expect(await asked(['mountpoint', '/persistent-storage'])).toEqual({
+      exitcode: 0,
+      stdout: '/persistent-storage is a mountpoint\n',
+    });
+    expect((await asked(['mountpoint', '-q', '/persistent'])).exitcode).toBe(32);
+    expect((await asked(['dpkg', '-s', 'docker-ce', 'nfs-common'])).exitcode).toBe(0);
+    expect((await asked(['dpkg', '-s', 'docker'])).exitcode).toBe(1);
     // The lab's event log names the bytes that ran.
     expect(events.some((e) => e.sha256 === scriptSha256('docker.sh') && e.exitcode === 0)).toBe(true);
   });
