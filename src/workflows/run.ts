@@ -13,7 +13,9 @@ import {
   isCancellation,
   log,
   setCurrentDetails,
+  patched,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -70,6 +72,7 @@ export class MigrationRun implements OperatorContext {
     this.marks = { ...state.marks };
     this.pinnedLegacy = state.legacy;
     this.report = state.report;
+    const publish = publisher();
     this.board = new StatusBoard(state.status, () => new Date(), publish);
     this.step = stepRunner(this.board);
     this.person = new PersonChannel(state.person);
@@ -239,9 +242,24 @@ export class MigrationRun implements OperatorContext {
   }
 }
 
-/** The board's listener: the Web UI checklist on every change, the phase search attribute when the phase moves. */
-function publish(status: MigrationStatus, phaseChanged: boolean): void {
-  setCurrentDetails(renderChecklist(status));
-  const phase = (PHASES as readonly string[]).includes(status.phase) ? status.phase : undefined;
-  if (phaseChanged && phase) upsertSearchAttributes([{ key: MigrationPhaseKey, value: phase }]);
+/** Marks runs that keep what they wait for in their memo; runs recorded before it replay without those upserts. */
+export const WAITING_FOR_MEMO = 'waiting-for-in-memo';
+
+/**
+ * The board's listener: the Web UI checklist on every change, the phase search attribute when the phase moves, and
+ * the memo's `waitingFor` when the run starts or stops waiting for someone — which a list of runs (the Web UI, `temporal
+ * workflow list`, a fleet's person) shows without a query: every query is a turn of the worker's workflow thread,
+ * and a query a second per run starved a fleet's workflow tasks (BENCHMARKS.md).
+ */
+function publisher(): (status: MigrationStatus, phaseChanged: boolean) => void {
+  let published: string | null | undefined;
+  return (status, phaseChanged) => {
+    setCurrentDetails(renderChecklist(status));
+    const phase = (PHASES as readonly string[]).includes(status.phase) ? status.phase : undefined;
+    if (phaseChanged && phase) upsertSearchAttributes([{ key: MigrationPhaseKey, value: phase }]);
+    const waitingFor = status.waitingFor?.what ?? null;
+    // A fresh run waits for nothing: no upsert until it does. A continued run says again what it waits for.
+    if (waitingFor !== (published ?? null) && patched(WAITING_FOR_MEMO)) upsertMemo({ waitingFor });
+    published = waitingFor;
+  };
 }

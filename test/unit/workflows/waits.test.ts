@@ -73,6 +73,17 @@ describe('waiting for the manual Portainer deploy', () => {
     for (const name of DOWNSTREAM) expect(stubs.callsOf(name)).toEqual([]);
   });
 
+  it('keeps what it waits for in its memo, where a list of runs shows it without a query, and clears it at the end', async () => {
+    const stubs = new StubActivities();
+    await withWorker(env, stubs, async (start) => {
+      const handle = await start(input());
+      await waitForStatus(handle, (s) => s.waitingFor?.what === 'portainer-deploy', 'the deploy wait');
+      expect((await handle.describe()).memo).toMatchObject({ waitingFor: 'portainer-deploy' });
+      await failureOf(handle); // the deploy timeout
+      expect((await handle.describe()).memo?.waitingFor).toBeUndefined();
+    });
+  });
+
   it('a remindEvery that does not divide the timeout: reminders at every full interval before the deadline', async () => {
     const stubs = new StubActivities();
     await withWorker(env, stubs, async (start) => {
