@@ -3,7 +3,7 @@
  * simulators with fixed Proxmox task durations, in one run:
  *   a) one migration's wall time vs the critical-path lower bound → criticalPathRatio
  *   b) a fleet of N (default 100) concurrent migrations on one worker: p50/p95 duration vs the single run, worker peak RSS
- *   c) a person's confirmation → the next activity's start, p50/p99
+ *   c) a person's confirmation, from when it is sent, → the next activity's start, p50/p99
  *   d) worker cold start with the prebuilt workflow bundle vs bundling at start
  * See BENCHMARKS.md for the design and recorded results.
  */
@@ -257,7 +257,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const singleHistory = (await handle.fetchHistory()).events ?? [];
     const singleSeconds = (eventTimeMs(singleHistory[singleHistory.length - 1]) - eventTimeMs(singleHistory[0])) / 1000;
     const singleEndMs = eventTimeMs(singleHistory[singleHistory.length - 1]);
-    const work = measuredVmWork(single.report, world.events.read(), singleEndMs);
+    const singleEvents = world.events.read();
+    const work = measuredVmWork(single.report, singleEvents, singleEndMs);
+    // The lab's auto-confirm records when it sent each answer; everything in the log so far is the single run's.
+    const singleAnswers = singleEvents
+      .filter((e) => e.kind === 'confirmation' && typeof e.sentAt === 'string')
+      .map((e) => ({ update: String(e.what), sentAtMs: Date.parse(e.sentAt as string) }));
     const bound = criticalPath(
       world.plan,
       taskMs,
@@ -337,7 +342,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     ).length;
 
     // ── c) confirmation → next activity start ─────────────────────────────────────────────────────────────
-    const singleLatencies = confirmationLatenciesMs(singleHistory);
+    const singleLatencies = confirmationLatenciesMs(singleHistory, singleAnswers);
+    const fromSent = [...singleLatencies.fromSent];
     const fromAccepted = [...singleLatencies.fromAccepted];
     const fromCompleted = [...singleLatencies.fromCompleted];
     const scheduleToStart: number[] = [];
@@ -352,7 +358,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
         else if (type === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
           workflowTaskTimeouts.startToClose++;
       }
-      const l = confirmationLatenciesMs(events);
+      const l = confirmationLatenciesMs(events, r.answers);
+      fromSent.push(...l.fromSent);
       fromAccepted.push(...l.fromAccepted);
       fromCompleted.push(...l.fromCompleted);
       scheduleToStart.push(...scheduleToStartMs(events));
@@ -404,12 +411,16 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       minFreeSlotsTwoWorkers: slotWatchesTwoWorkers.map((w) => w.minFree),
       scheduleToStartP50Ms: percentile(scheduleToStart, 50),
       scheduleToStartP99Ms: percentile(scheduleToStart, 99),
-      confirmToActivityP50Ms: percentile(fromAccepted, 50),
-      confirmToActivityP99Ms: percentile(fromAccepted, 99),
+      // What the goal means: the person sends the answer → the run's next activity starts.
+      confirmToActivityP50Ms: percentile(fromSent, 50),
+      confirmToActivityP99Ms: percentile(fromSent, 99),
+      confirmToActivityMaxMs: percentile(fromSent, 100),
+      acceptedToActivityP50Ms: percentile(fromAccepted, 50),
+      acceptedToActivityP99Ms: percentile(fromAccepted, 99),
       answeredToActivityP50Ms: percentile(fromCompleted, 50),
       answeredToActivityP99Ms: percentile(fromCompleted, 99),
-      confirmToActivitySamples: fromAccepted.length,
-      confirmToActivitySingleRunMs: singleLatencies.fromAccepted,
+      confirmToActivitySamples: fromSent.length,
+      confirmToActivitySingleRunMs: singleLatencies.fromSent,
       coldStartPrebuiltMs: median(prebuilt),
       coldStartBundleMs: median(bundled),
       coldStartRuns: args.coldStarts,
@@ -441,7 +452,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       [
         'c',
         'confirmation sent → next activity start p50 / p99',
-        `${result.confirmToActivityP50Ms} ms / ${result.confirmToActivityP99Ms} ms (${fromAccepted.length} samples)`,
+        `${result.confirmToActivityP50Ms} ms / ${result.confirmToActivityP99Ms} ms (${fromSent.length} samples, max ${result.confirmToActivityMaxMs} ms)`,
+      ],
+      [
+        'c',
+        'update accepted (in history) → next activity p50 / p99',
+        `${result.acceptedToActivityP50Ms} ms / ${result.acceptedToActivityP99Ms} ms`,
       ],
       [
         'c',

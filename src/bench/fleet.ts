@@ -18,7 +18,7 @@ import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
-import { endsByItself, type PhaseName } from '../workflows/status';
+import { endsByItself, type WaitingFor } from '../workflows/status';
 import { sleep } from './harness';
 import { startMigration } from '../temporal/start';
 
@@ -350,37 +350,45 @@ export interface FleetRun {
   seconds: number;
   /** The run's steps with their times (from its report), to say where a fleet's time goes. */
   steps: { name: string; phase: string; startedAt?: string; endedAt?: string }[];
+  /** Each answer the run accepted, with when the person first sent it (a rejected or lost try counts from its start). */
+  answers: PersonAnswer[];
 }
 
-/** The phases in which a run asks a person something: the Portainer deploy (4) and the decommission approval (5). */
-const PERSON_PHASES: readonly PhaseName[] = ['Application Deployment and Cutover', 'Verification and Decommissioning'];
+export interface PersonAnswer {
+  update: string;
+  sentAtMs: number;
+}
+
+/** The waits the fleet's person answers. */
+const PERSON_WAITS: ReadonlySet<string> = new Set(['portainer-deploy', 'decommission-approval']);
 
 /**
- * Which runs are in a phase where they ask a person something, from ONE visibility list per `everyMs` (the
- * MigrationPhase search attribute — what an operator filters on in the Web UI), instead of a status query per run per
- * second: a query is a round trip through the server's matching and the worker's workflow sandbox, and 100 of them a
- * second were a measurable share of the two cores the fleet is measured on.
+ * What each run waits for, from ONE visibility list of the fleet's running runs per `everyMs`: the run keeps it in its
+ * memo (`waitingFor`), which a list returns with each run — no query per run. A status query is a turn of the worker's
+ * single workflow thread; a query per run per second (how this person looked until 2026-12-07) queued the fleet's
+ * workflow tasks past their 5 s timeout (BENCHMARKS.md, "Results of 2026-12-07").
  */
-function watchPersonPhases(client: Client, workflowIds: Set<string>, everyMs: number) {
-  let inPersonPhase = new Set<string>();
+function watchWaits(client: Client, workflowIds: Set<string>, everyMs: number) {
+  let waits: Map<string, string | null> | undefined = new Map();
   let stopped = false;
-  const query = `ExecutionStatus = 'Running' AND MigrationPhase IN (${PERSON_PHASES.map((p) => `'${p}'`).join(', ')})`;
   const loop = (async () => {
     while (!stopped) {
       try {
-        const seen = new Set<string>();
-        for await (const w of client.workflow.list({ query }))
-          if (workflowIds.has(w.workflowId)) seen.add(w.workflowId);
-        inPersonPhase = seen;
+        const seen = new Map<string, string | null>();
+        for await (const w of client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
+          if (workflowIds.has(w.workflowId))
+            seen.set(w.workflowId, typeof w.memo?.waitingFor === 'string' ? w.memo.waitingFor : null);
+        waits = seen;
       } catch {
-        // Visibility answered nothing this time: every run counts as "maybe" until the next list.
-        inPersonPhase = new Set(workflowIds);
+        // Visibility answered nothing this time: the person asks each run itself until the next list.
+        waits = undefined;
       }
       await sleep(everyMs);
     }
   })();
   return {
-    has: (workflowId: string) => inPersonPhase.has(workflowId),
+    /** What the run waits for (null: nothing), or undefined when the last list failed or did not show the run. */
+    of: (workflowId: string) => (waits?.has(workflowId) ? waits.get(workflowId) : undefined),
     stop: async () => {
       stopped = true;
       await loop;
@@ -389,9 +397,10 @@ function watchPersonPhases(client: Client, workflowIds: Set<string>, everyMs: nu
 }
 
 /**
- * Starts every tenant's migration at once and plays the person for each: it looks at a run's status (a query) every
- * `pollMs` while the run is in a phase that asks a person something and has not been answered there yet, and every
- * `idlePollMs` otherwise (only to notice a run stuck on a wait the bench does not answer).
+ * Starts every tenant's migration at once and plays the person for each: every `pollMs` it looks at what the fleet's
+ * runs wait for (one list, the runs' memos) and answers the Portainer deploy and the decommission approval; a run
+ * that waits for something else that does not end by itself is looked at with a status query (to report the wait).
+ * When the list fails, each run is asked with a query every `idlePollMs`.
  */
 export async function runFleet(
   client: Client,
@@ -404,17 +413,17 @@ export async function runFleet(
   const idlePollMs = opts.idlePollMs ?? 10_000;
   const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
   const handles = await Promise.all(tenants.map((t) => startMigration(client, { plan: t.plan, digest: world.digest })));
-  const phases = watchPersonPhases(client, new Set(handles.map((h) => h.workflowId)), pollMs);
+  const waits = watchWaits(client, new Set(handles.map((h) => h.workflowId)), pollMs);
   try {
-    return await Promise.all(tenants.map((t, i) => playPerson(t, handles[i], phases.has)));
+    return await Promise.all(tenants.map((t, i) => playPerson(t, handles[i], waits.of)));
   } finally {
-    await phases.stop();
+    await waits.stop();
   }
 
   async function playPerson(
     t: Tenant,
     handle: WorkflowHandle,
-    inPersonPhase: (workflowId: string) => boolean,
+    listedWait: (workflowId: string) => string | null | undefined,
   ): Promise<FleetRun> {
     let steps: FleetRun['steps'] = [];
     const result = handle.result().then(
@@ -432,33 +441,49 @@ export async function runFleet(
     );
     let outcome: string | undefined;
     void result.then((o) => (outcome = o));
-    let approved = false;
-    let lastLook = 0;
+    const answered = new Set<string>();
+    const answers: PersonAnswer[] = [];
+    const firstSent = new Map<string, number>();
+    const answer = async (update: string, send: () => Promise<unknown>) => {
+      if (!firstSent.has(update)) firstSent.set(update, Date.now());
+      await send();
+      answers.push({ update, sentAtMs: firstSent.get(update) ?? NaN });
+      answered.add(update);
+    };
+    let lastQuery = 0;
     await sleep(Math.random() * pollMs);
     while (outcome === undefined && Date.now() < deadline) {
-      const due = !approved && inPersonPhase(handle.workflowId) ? pollMs : idlePollMs;
-      if (Date.now() - lastLook < due) {
-        await sleep(Math.min(pollMs, due));
-        continue;
+      await sleep(pollMs);
+      let what = listedWait(handle.workflowId);
+      const answersItself = what === null || (what !== undefined && (PERSON_WAITS.has(what) || endsByItself(what as WaitingFor)));
+      let message = '';
+      if (!answersItself) {
+        // No list, or a wait the bench does not answer: the run's status says what it is.
+        if (Date.now() - lastQuery < (what === undefined ? idlePollMs : pollMs)) continue;
+        lastQuery = Date.now();
+        const w = await handle.query(statusQuery).then(
+          (s) => s.waitingFor,
+          () => undefined,
+        );
+        what = w?.what ?? null;
+        message = w?.message ?? '';
       }
-      lastLook = Date.now();
-      const w = await handle.query(statusQuery).then(
-        (s) => s.waitingFor,
-        () => undefined,
-      );
       try {
-        if (w?.what === 'portainer-deploy') {
+        if (what === 'portainer-deploy' && !answered.has(confirmPortainerDeployUpdate.name)) {
           await deployTenantStack(world, t, apiKey);
-          await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'bench' }] });
-        } else if (w?.what === 'decommission-approval') {
-          await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] });
-          approved = true;
-        } else if (w && !endsByItself(w.what)) {
+          await answer(confirmPortainerDeployUpdate.name, () =>
+            handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'bench' }] }),
+          );
+        } else if (what === 'decommission-approval' && !answered.has(approveDecommissionUpdate.name)) {
+          await answer(approveDecommissionUpdate.name, () =>
+            handle.executeUpdate(approveDecommissionUpdate, { args: [{ by: 'bench' }] }),
+          );
+        } else if (what && !PERSON_WAITS.has(what) && !endsByItself(what as WaitingFor)) {
           // A wait the bench does not answer (e.g. a failed verification asking retry-or-abort): the run's outcome
           // is that wait, reported with the others; it is ended so nothing keeps polling it. A readiness wait is left
           // alone: the run re-checks by itself (a check can fail under the fleet's load).
-          outcome = `stuck: waits for ${w.what}: ${w.message}`;
-          await handle.terminate(`bench: nobody answers ${w.what} in a fleet`).catch(() => undefined);
+          outcome = `stuck: waits for ${what}: ${message}`;
+          await handle.terminate(`bench: nobody answers ${what} in a fleet`).catch(() => undefined);
           break;
         }
       } catch {
@@ -468,7 +493,7 @@ export async function runFleet(
     const final = outcome ?? (await Promise.race([result, sleep(1000).then(() => 'timed out')]));
     const desc = await handle.describe();
     const seconds = desc.closeTime ? (desc.closeTime.getTime() - desc.startTime.getTime()) / 1000 : NaN;
-    return { handle, outcome: final, seconds, steps };
+    return { handle, outcome: final, seconds, steps, answers };
   }
 }
 

@@ -154,17 +154,23 @@ export function describeRecovery(events: HistoryEvent[], restartMs: number): str
 }
 
 /**
- * A person's answer → the next activity started, two ways: from the update's acceptance by the server (≈ when the
- * person's command arrived; for confirm-portainer this includes the checks the update itself runs) and from the
- * update's completion (the answer given). "Next" = the first ActivityTaskStarted at or after the completion.
+ * A person's answer → the next activity started, three ways: from when the person sent it (`sent`: what the person
+ * waits through, the update's checks and any workflow task that ran out of time before it was accepted included), from
+ * the update's acceptance in history (written when the workflow task that accepted it completed — under load long after
+ * it was sent) and from the update's completion (the answer given). "Next" = the first ActivityTaskStarted at or after
+ * the completion. `sent` pairs each accepted update with the person's send time of the same update name.
  */
-export function confirmationLatenciesMs(events: HistoryEvent[]): { fromAccepted: number[]; fromCompleted: number[] } {
-  const out = { fromAccepted: [] as number[], fromCompleted: [] as number[] };
+export function confirmationLatenciesMs(
+  events: HistoryEvent[],
+  sent: { update: string; sentAtMs: number }[] = [],
+): { fromSent: number[]; fromAccepted: number[]; fromCompleted: number[] } {
+  const out = { fromSent: [] as number[], fromAccepted: [] as number[], fromCompleted: [] as number[] };
   const starts = events
     .filter((e) => e.activityTaskStartedEventAttributes)
     .map(eventTimeMs)
     .sort((a, b) => a - b);
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const unpaired = [...sent];
   for (const e of events) {
     const done = e.workflowExecutionUpdateCompletedEventAttributes;
     if (!done) continue;
@@ -173,7 +179,11 @@ export function confirmationLatenciesMs(events: HistoryEvent[]): { fromAccepted:
     if (next === undefined) continue;
     out.fromCompleted.push(next - at);
     const accepted = byId.get(Number(done.acceptedEventId));
-    if (accepted) out.fromAccepted.push(next - eventTimeMs(accepted));
+    if (!accepted) continue;
+    out.fromAccepted.push(next - eventTimeMs(accepted));
+    const name = accepted.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+    const i = unpaired.findIndex((a) => a.update === name && a.sentAtMs <= at);
+    if (i >= 0) out.fromSent.push(next - unpaired.splice(i, 1)[0].sentAtMs);
   }
   return out;
 }

@@ -118,14 +118,16 @@ async function actFor(
   try {
     if (what === 'portainer-deploy') {
       say(`   (auto) ${await world.deployStack()}`);
+      const sentAt = new Date().toISOString();
       const answer = await handle.executeUpdate(confirmPortainerDeployUpdate, {
         args: [{ by, note: 'lab auto-confirm' }],
       });
-      world.events.write({ kind: 'confirmation', what: 'confirmPortainerDeploy', answer });
+      world.events.write({ kind: 'confirmation', what: 'confirmPortainerDeploy', answer, sentAt });
       say(`   (auto) confirm-portainer → ${answer}`);
     } else if (what === 'decommission-approval') {
+      const sentAt = new Date().toISOString();
       const answer = await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by }] });
-      world.events.write({ kind: 'confirmation', what: 'approveDecommission', answer });
+      world.events.write({ kind: 'confirmation', what: 'approveDecommission', answer, sentAt });
       say(`   (auto) approve-decommission → ${answer}`);
     } else if (what === 'reindex') {
       // The producers' job in the lab: write the legacy data into the new instance, then report it.
