@@ -9,29 +9,41 @@ import { LIVE_DECOMMISSION_GATES } from './decommissioning';
 
 export async function declareConfiguration(run: MigrationRun): Promise<void> {
   const name = 'preflight on live state';
-  const preflight = await run.step(
-    name,
-    () =>
-      quick.preflight.executeWithOptions(
-        { summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' },
-        [{ plan: run.plan }],
-      ),
-    (r) => `${r.checks.length} checks passed${revertWarning(run)}`,
-  );
-  // The legacy CTs as the node has them: every volume a backup would skip must be decided before anything changes.
   const legacy = run.plan.legacyGuests;
-  const live =
-    legacy.length && patched(LIVE_DECOMMISSION_GATES)
-      ? await run.step(
-          'legacy CTs: volumes decided',
-          () =>
-            quick.inspectLegacyGuests.executeWithOptions(
-              { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
-              [{ proxmox: run.plan.proxmox, guests: legacy }],
-            ),
-          (r) => describeLegacy(legacy, r),
-        )
-      : [];
+  const runPreflight = () =>
+    run.step(
+      name,
+      () =>
+        quick.preflight.executeWithOptions(
+          { summary: 'preflight: template, vmids, gateway, NFS export, legacy guests' },
+          [{ plan: run.plan }],
+        ),
+      (r) => `${r.checks.length} checks passed${revertWarning(run)}`,
+    );
+  // The legacy CTs as the node has them: every volume a backup would skip must be decided before anything changes.
+  const inspectLegacy = () =>
+    run.step(
+      'legacy CTs: volumes decided',
+      () =>
+        quick.inspectLegacyGuests.executeWithOptions(
+          { summary: `live config of CT ${legacy.map((g) => g.ctid).join(', ')}` },
+          [{ proxmox: run.plan.proxmox, guests: legacy }],
+        ),
+      (r) => describeLegacy(legacy, r),
+    );
+  let preflight: Awaited<ReturnType<typeof runPreflight>>;
+  let live: LegacyGuestFacts[] = [];
+  if (legacy.length && patched(PREFLIGHT_WITH_LEGACY_INSPECTION) && patched(LIVE_DECOMMISSION_GATES)) {
+    // Two reads that need nothing of each other, asked in one workflow task: both before the clone, which waits.
+    // Both settle before either's failure is raised, as when they ran one after the other.
+    const [p, l] = await Promise.allSettled([runPreflight(), inspectLegacy()]);
+    if (p.status === 'rejected') throw p.reason;
+    if (l.status === 'rejected') throw l.reason;
+    [preflight, live] = [p.value, l.value];
+  } else {
+    preflight = await runPreflight();
+    live = legacy.length && patched(LIVE_DECOMMISSION_GATES) ? await inspectLegacy() : [];
+  }
   // From here on the run deletes only what preflight saw: names and volume decisions are pinned.
   if (live.length) run.pinLegacyGuests(pinLegacyGuests(legacy, live));
   const problems = [...preflight.problems, ...volumeProblems(run.legacyGuests, live)];
@@ -44,6 +56,9 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
     { ...preflight, problems },
   );
 }
+
+/** Marks runs that read the legacy CTs while preflight runs; runs recorded before it read them after, and replay so. */
+export const PREFLIGHT_WITH_LEGACY_INSPECTION = 'preflight-with-legacy-inspection';
 
 /** Phoenix's own sources that would put the old upstream back at the gateway CT's next converge (plan phoenix.dir). */
 function revertWarning(run: MigrationRun): string {

@@ -14,9 +14,18 @@ import type { MigrationRun } from '../run';
 import { allOrFirstFailure } from '../text';
 
 export async function provisionInfrastructure(run: MigrationRun): Promise<void> {
+  const asked = patched(VMS_BEFORE_DIRECTORIES) ? run.plan.vms.map((vm) => ensureVm(run, vm)) : [];
   // Each VM is recorded as soon as it is done, so a failure of the other still reports what exists.
-  await allOrFirstFailure(run.plan.vms.map((vm) => provisionVm(run, vm)));
+  await allOrFirstFailure(run.plan.vms.map((vm, i) => provisionVm(run, vm, asked[i])));
 }
+
+/**
+ * Marks runs that ask for every VM before any volume directory. A workflow task hands at most three of the activities
+ * it schedules straight to this worker (eager dispatch, a constant of the SDK); a fourth waits for the worker's next
+ * poll of the task queue — seconds under a fleet's load. Scheduled VM by VM, the last VM's clone (the run's critical
+ * path) was that fourth. Runs recorded before this asked VM by VM and replay that way.
+ */
+export const VMS_BEFORE_DIRECTORIES = 'vms-before-volume-directories';
 
 /** Marks runs that provision after the clone; runs recorded before it (only ensureVm) replay as they ran. */
 export const PROVISIONING_PATCH = 'phase-3-provisions-like-phoenix-create';
@@ -24,7 +33,11 @@ export const PROVISIONING_PATCH = 'phase-3-provisions-like-phoenix-create';
 /** Marks runs that make a VM's volume directory on the host while the VM is cloned, not after. */
 export const VOLUME_DIRECTORY_WITH_CLONE = 'volume-directory-while-cloning';
 
-async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
+async function provisionVm(
+  run: MigrationRun,
+  vm: VmSpec,
+  asked?: ReturnType<typeof ensureVm>,
+): Promise<void> {
   const provisioner = run.plan.provisioning?.provisioner ?? 'none';
   // The directory is on the Proxmox host and needs nothing of the VM: made while the clone runs, it is off the run's
   // critical path. Runs recorded before this made it after ensureVm and replay that way.
@@ -33,7 +46,7 @@ async function provisionVm(run: MigrationRun, vm: VmSpec): Promise<void> {
       ? volumeDirectory(run, vm)
       : undefined;
   // Both settle before either's failure is raised: nothing of this VM is left running behind a failed phase.
-  const [vmResult, directory] = await Promise.allSettled([ensureVm(run, vm), early]);
+  const [vmResult, directory] = await Promise.allSettled([asked ?? ensureVm(run, vm), early]);
   if (vmResult.status === 'rejected') throw vmResult.reason;
   if (directory.status === 'rejected') throw directory.reason;
   const made = vmResult.value;
