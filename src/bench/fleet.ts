@@ -350,7 +350,7 @@ export interface FleetRun {
   seconds: number;
   /** The run's steps with their times (from its report), to say where a fleet's time goes. */
   steps: { name: string; phase: string; startedAt?: string; endedAt?: string }[];
-  /** Each answer the run accepted, with when the person first sent it (a rejected or lost try counts from its start). */
+  /** Each answer the person sent the run, with when it first tried (a rejected or lost try counts from its start). */
   answers: PersonAnswer[];
 }
 
@@ -442,12 +442,12 @@ export async function runFleet(
     let outcome: string | undefined;
     void result.then((o) => (outcome = o));
     const answered = new Set<string>();
-    const answers: PersonAnswer[] = [];
+    // The first try of each answer: a try that failed here (rejected, or its call timed out) may still have been
+    // accepted by the run, and the person has waited since the first try either way.
     const firstSent = new Map<string, number>();
     const answer = async (update: string, send: () => Promise<unknown>) => {
       if (!firstSent.has(update)) firstSent.set(update, Date.now());
       await send();
-      answers.push({ update, sentAtMs: firstSent.get(update) ?? NaN });
       answered.add(update);
     };
     let lastQuery = 0;
@@ -493,6 +493,7 @@ export async function runFleet(
     const final = outcome ?? (await Promise.race([result, sleep(1000).then(() => 'timed out')]));
     const desc = await handle.describe();
     const seconds = desc.closeTime ? (desc.closeTime.getTime() - desc.startTime.getTime()) / 1000 : NaN;
+    const answers = [...firstSent].map(([update, sentAtMs]) => ({ update, sentAtMs }));
     return { handle, outcome: final, seconds, steps, answers };
   }
 }

@@ -5,11 +5,9 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const T0 = Date.UTC(2026, 0, 1);
 const time = (ms: number) => ({ seconds: Math.floor((T0 + ms) / 1000), nanos: ((T0 + ms) % 1000) * 1e6 });
-const event = (eventId: number, ms: number, attrs: Partial<HistoryEvent>): HistoryEvent => ({
-  eventId,
-  eventTime: time(ms),
-  ...attrs,
-});
+// Plain numbers where the proto types say Long: what the functions read (Number(), eventTimeMs) takes either.
+const event = (eventId: number, ms: number, attrs: Record<string, unknown>): HistoryEvent =>
+  ({ eventId, eventTime: time(ms), ...attrs }) as unknown as HistoryEvent;
 const accepted = (eventId: number, ms: number, name: string) =>
   event(eventId, ms, { workflowExecutionUpdateAcceptedEventAttributes: { acceptedRequest: { input: { name } } } });
 const completed = (eventId: number, ms: number, acceptedEventId: number) =>
