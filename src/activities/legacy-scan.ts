@@ -31,11 +31,15 @@ export interface LegacyGuestLive {
 }
 
 export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: WorkerEnv }) {
-  async function inspectOne(api: ProxmoxApi, guest: LegacyGuest): Promise<LegacyGuestLive> {
+  async function inspectOne(
+    api: ProxmoxApi,
+    guest: LegacyGuest,
+    clusterGuests: () => ReturnType<ProxmoxApi['cluster']['guests']>,
+  ): Promise<LegacyGuestLive> {
     const ctid = guest.ctid;
     if (await api.cluster.vmidIsFree(ctid))
       return { ctid, exists: false, visible: true, addresses: [], mountPoints: [] };
-    const found = (await api.cluster.guests()).find((g) => g.vmid === ctid);
+    const found = (await clusterGuests()).find((g) => g.vmid === ctid);
     if (!found) return { ctid, exists: true, visible: false, addresses: [], mountPoints: [] };
     const type: LegacyGuestLive['type'] = found.type === 'lxc' || found.type === 'qemu' ? found.type : undefined;
     const node = found.node ?? guest.node;
@@ -59,9 +63,13 @@ export function createLegacyScanActivities(deps: ProxmoxActivityDeps & { env: Wo
   }): Promise<LegacyGuestLive[]> {
     const api = deps.proxmoxFor(input.proxmox);
     return converging(deps, 'inspect legacy guests', async () => {
+      // One list of the cluster's guests for all of them (it was read once per CT), read when the first is found
+      // taken: the largest answer the API gives on a node with many guests.
+      let listed: ReturnType<ProxmoxApi['cluster']['guests']> | undefined;
+      const clusterGuests = () => (listed ??= api.cluster.guests());
       const out: LegacyGuestLive[] = [];
       for (const guest of input.guests) {
-        out.push(await inspectOne(api, guest));
+        out.push(await inspectOne(api, guest, clusterGuests));
         heartbeat({ what: 'inspect legacy guests', done: out.length });
       }
       return out;

@@ -3,6 +3,7 @@
  * a backup, lost responses during vzdump and DELETE, an already deleted CT, and a dry run.
  */
 import { createDecommissionActivities, type DecommissionInput } from '../../../src/activities/decommission';
+import { createLegacyScanActivities } from '../../../src/activities/legacy-scan';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
 import { BACKUPS, depsFor, failureOf, mutatingSince, retrying, settingsFor } from './helpers';
 import { FailureType } from '../../../src/failure-types';
@@ -77,6 +78,29 @@ function input(ctid: number, overrides: Partial<DecommissionInput> = {}): Decomm
     ...overrides,
   };
 }
+
+describe('the legacy CTs as the node has them (inspectLegacyGuests)', () => {
+  it('tells present CTs from an absent one, reading the cluster guest list once for all of them', async () => {
+    const { inspectLegacyGuests } = createLegacyScanActivities({ ...depsFor(), env: process.env });
+    const from = sim.audit().length;
+    const live = await inspectLegacyGuests({
+      proxmox: settingsFor(sim, 'PMX_SECRET_D'),
+      guests: [950, 951, 952, 999].map((ctid) => ({ ctid, node: 'pve' })),
+    });
+    expect(live.map((g) => [g.ctid, g.exists, g.name])).toEqual([
+      [950, true, 'lxc-vllm-embed'],
+      [951, true, 'lxc-vllm-chat'],
+      [952, true, 'qdrant-lxc'],
+      [999, false, undefined],
+    ]);
+    expect(live[0].addresses).toContain('10.0.0.150');
+    const lists = sim
+      .audit()
+      .slice(from)
+      .filter((e) => e.path.includes('/cluster/resources'));
+    expect(lists).toHaveLength(1);
+  });
+});
 
 describe('refusals', () => {
   it('refuses a protected CT and says how to lift protection', async () => {
