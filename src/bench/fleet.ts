@@ -455,7 +455,8 @@ export async function runFleet(
     while (outcome === undefined && Date.now() < deadline) {
       await sleep(pollMs);
       let what = listedWait(handle.workflowId);
-      const answersItself = what === null || (what !== undefined && (PERSON_WAITS.has(what) || endsByItself(what as WaitingFor)));
+      const answersItself =
+        what === null || (what !== undefined && (PERSON_WAITS.has(what) || endsByItself(what as WaitingFor)));
       let message = '';
       if (!answersItself) {
         // No list, or a wait the bench does not answer: the run's status says what it is.

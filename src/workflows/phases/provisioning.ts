@@ -33,11 +33,7 @@ export const PROVISIONING_PATCH = 'phase-3-provisions-like-phoenix-create';
 /** Marks runs that make a VM's volume directory on the host while the VM is cloned, not after. */
 export const VOLUME_DIRECTORY_WITH_CLONE = 'volume-directory-while-cloning';
 
-async function provisionVm(
-  run: MigrationRun,
-  vm: VmSpec,
-  asked?: ReturnType<typeof ensureVm>,
-): Promise<void> {
+async function provisionVm(run: MigrationRun, vm: VmSpec, asked?: ReturnType<typeof ensureVm>): Promise<void> {
   const provisioner = run.plan.provisioning?.provisioner ?? 'none';
   // The directory is on the Proxmox host and needs nothing of the VM: made while the clone runs, it is off the run's
   // critical path. Runs recorded before this made it after ensureVm and replay that way.
