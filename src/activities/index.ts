@@ -15,11 +15,11 @@ import { createGatewayActivities } from './gateway';
 import { createGatewayIdentityActivities } from './gateway-identity';
 import { createNotifyActivities } from './notify';
 import { createPhoenixSourcesActivities } from './phoenix-sources';
-import { createPortainerActivities, type CheckPortainerStackInput } from './portainer';
+import { createPortainerActivities } from './portainer';
 import { createPreflightActivities } from './preflight';
 import { createProvisioningActivities } from './provisioning';
 import { createReadinessActivities } from './readiness';
-import { createVerifyActivities, type ProbeQdrantInput } from './verify';
+import { createVerifyActivities } from './verify';
 import { createVmActivities, defaultProxmoxFor } from './vms';
 
 export interface ActivityDeps {
@@ -57,20 +57,6 @@ export function createActivities(deps: ActivityDeps) {
   };
   const gateway = createGatewayActivities({ env: deps.env, verifyIntervalMs: deps.timings?.verifyIntervalMs });
   const resolveSecret = async (ref: SecretRef) => readSecret(ref, deps.env);
-  const verify = createVerifyActivities({ resolveSecret });
-  const portainer = createPortainerActivities({ resolveSecret });
-  /**
-   * A Portainer confirmation's two checks side by side in ONE (local) activity: the run takes both results in one turn
-   * of the worker's workflow thread instead of one per check — under a fleet each turn waits behind the other runs'
-   * (BENCHMARKS.md, "Results of 2026-12-07").
-   */
-  async function checkDeployment(input: { qdrant: ProbeQdrantInput; portainer?: CheckPortainerStackInput }) {
-    const [probe, stack] = await Promise.all([
-      verify.probeQdrant(input.qdrant),
-      input.portainer ? portainer.checkPortainerStack(input.portainer) : undefined,
-    ]);
-    return { probe, ...(stack ? { stack } : {}) };
-  }
   // Each factory already classifies its own failures; this catches a factory that does not (wrapping is idempotent).
   return withFailureTranslation({
     ...createPreflightActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor, readGateway: gateway.readGateway }),
@@ -78,10 +64,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createVmActivities(proxmox),
     ...createProvisioningActivities({ env: deps.env, proxmoxFor: deps.proxmoxFor }),
     ...createReadinessActivities({ proxmoxFor: deps.proxmoxFor }),
-    ...verify,
+    ...createVerifyActivities({ resolveSecret }),
     ...createDataGateActivities({ resolveSecret }),
-    ...portainer,
-    checkDeployment,
+    ...createPortainerActivities({ resolveSecret }),
     ...gateway,
     ...createGatewayIdentityActivities({ resolveSecret }),
     ...createDecommissionActivities(proxmox),

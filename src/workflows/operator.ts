@@ -25,9 +25,6 @@ import { messageOf } from './text';
 /** Marks runs whose Portainer confirmation runs its two checks side by side, as local activities. */
 export const CONFIRM_CHECKS_HERE_AT_ONCE = 'confirm-checks-local-at-once';
 
-/** Marks runs whose Portainer confirmation runs its two checks as ONE local activity (one result to take, not two). */
-export const CONFIRM_CHECKS_AS_ONE = 'confirm-checks-as-one-local-activity';
-
 /** Thrown inside the run when the operator chose `abort`; turned into an `aborted` result. */
 export class AbortRequested extends Error {}
 
@@ -144,8 +141,7 @@ export function installOperatorHandlers(run: OperatorContext): void {
     person.confirmInProgress = true;
     try {
       const reasons: string[] = [];
-      const asOne = patched(CONFIRM_CHECKS_AS_ONE);
-      const here = asOne || patched(CONFIRM_CHECKS_HERE_AT_ONCE);
+      const here = patched(CONFIRM_CHECKS_HERE_AT_ONCE);
       const checks = here ? boundedHere : bounded;
       const probeQdrant = () =>
         checks.probeQdrant.executeWithOptions(
@@ -164,24 +160,11 @@ export function installOperatorHandlers(run: OperatorContext): void {
               [{ portainer }],
             )
         : undefined;
-      // The person waits for this answer: both checks at once, in this worker, as one local activity (one result for
-      // the run to take). Confirmations recorded before this ran them as two local activities side by side, or one
-      // after the other as activities, and replay that way.
-      const { probe, stack } = asOne
-        ? await boundedHere.checkDeployment.executeWithOptions(
-            {
-              summary: `check Qdrant on the new VM${portainer.credentials ? ` and stack ${portainer.stackName}` : ''}`,
-            },
-            [
-              {
-                qdrant: { url: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey, timeoutMs: 5000 },
-                ...(portainer.credentials ? { portainer: { portainer } } : {}),
-              },
-            ],
-          )
-        : here
-          ? await Promise.all([probeQdrant(), checkStack?.()]).then(([probe, stack]) => ({ probe, stack }))
-          : { probe: await probeQdrant(), stack: await checkStack?.() };
+      // The person waits for this answer: both checks at once, in this worker. Confirmations recorded before this
+      // ran them one after the other as activities, and replay that way.
+      const [probe, stack] = here
+        ? await Promise.all([probeQdrant(), checkStack?.()])
+        : [await probeQdrant(), await checkStack?.()];
       if (!probe.ready)
         reasons.push(`Qdrant on the new VM (${plan.qdrant.newUrl}/readyz) does not answer ready: ${probe.detail}`);
       if (stack) {

@@ -135,10 +135,6 @@ function defaultAnswers(): Answers {
     checkReadiness: () => ({ missing: [], checked: ['docker', 'portainer', 'agent', 'nfs'] }),
     probeQdrant: () => ({ ready: true, detail: 'ready' }),
     checkPortainerStack: () => ({ checked: true, stackExists: true, containerRunning: true, detail: 'running' }),
-    // Never answers itself: activities() makes it of the two answers above, which is what tests program.
-    checkDeployment: () => {
-      throw new Error('checkDeployment is made of probeQdrant and checkPortainerStack in StubActivities.activities()');
-    },
     ensurePortainerDeployment: (i) => ({
       environmentId: i.dryRun ? null : 2,
       environment: i.dryRun ? 'would-create' : 'created',
@@ -256,16 +252,6 @@ export class StubActivities {
         return await answer(input, before);
       };
     }
-    // As the worker has it: the confirmation's two checks in one activity, each recorded as its own call.
-    out.checkDeployment = async (input: unknown) => {
-      const { qdrant, portainer } = input as ArgOf<'checkDeployment'>;
-      this.calls.push({ name: 'checkDeployment', input });
-      const [probe, stack] = await Promise.all([
-        out.probeQdrant(qdrant),
-        portainer ? out.checkPortainerStack(portainer) : undefined,
-      ]);
-      return { probe, ...(stack ? { stack } : {}) };
-    };
     return out;
   }
 }
