@@ -19,7 +19,7 @@ import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
 import { endsByItself, type WaitingFor } from '../workflows/status';
-import { sleep } from './harness';
+import { sleep, type PersonAnswer } from './harness';
 import { startMigration } from '../temporal/start';
 
 export interface Tenant {
@@ -352,11 +352,6 @@ export interface FleetRun {
   steps: { name: string; phase: string; startedAt?: string; endedAt?: string }[];
   /** Each answer the person sent the run, with when it first tried (a rejected or lost try counts from its start). */
   answers: PersonAnswer[];
-}
-
-export interface PersonAnswer {
-  update: string;
-  sentAtMs: number;
 }
 
 /** The waits the fleet's person answers. */

@@ -160,9 +160,15 @@ export function describeRecovery(events: HistoryEvent[], restartMs: number): str
  * it was sent) and from the update's completion (the answer given). "Next" = the first ActivityTaskStarted at or after
  * the completion. `sent` pairs each accepted update with the person's send time of the same update name.
  */
+/** An answer a person sent a run (an update's name), with when they first tried it. */
+export interface PersonAnswer {
+  update: string;
+  sentAtMs: number;
+}
+
 export function confirmationLatenciesMs(
   events: HistoryEvent[],
-  sent: { update: string; sentAtMs: number }[] = [],
+  sent: PersonAnswer[] = [],
 ): { fromSent: number[]; fromAccepted: number[]; fromCompleted: number[] } {
   const out = { fromSent: [] as number[], fromAccepted: [] as number[], fromCompleted: [] as number[] };
   const starts = events

@@ -43,6 +43,8 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
   const handle = opts.client.workflow.getHandle(opts.workflowId);
   const { world } = opts;
   let lastWait = '';
+  // When auto-confirm first tried each answer: a rejected try is retried at the next look, and counts from the first.
+  const firstTry = new Map<string, string>();
   let lastPhase = '';
   const seenSteps = new Set<string>();
   let interrupted = false;
@@ -103,7 +105,7 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
         }
       }
       if (!w) lastWait = '';
-      if (w && opts.autoConfirm) await actFor(w.what, handle, world, opts.say);
+      if (w && opts.autoConfirm) await actFor(w.what, handle, world, opts.say, firstTry);
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 300));
   }
@@ -114,20 +116,25 @@ async function actFor(
   handle: ReturnType<Client['workflow']['getHandle']>,
   world: World,
   say: (l: string) => void,
+  firstTry: Map<string, string>,
 ): Promise<void> {
+  const sentAt = () => {
+    if (!firstTry.has(what)) firstTry.set(what, new Date().toISOString());
+    return firstTry.get(what);
+  };
   try {
     if (what === 'portainer-deploy') {
       say(`   (auto) ${await world.deployStack()}`);
-      const sentAt = new Date().toISOString();
+      const firstSent = sentAt();
       const answer = await handle.executeUpdate(confirmPortainerDeployUpdate, {
         args: [{ by, note: 'lab auto-confirm' }],
       });
-      world.events.write({ kind: 'confirmation', what: 'confirmPortainerDeploy', answer, sentAt });
+      world.events.write({ kind: 'confirmation', what: 'confirmPortainerDeploy', answer, sentAt: firstSent });
       say(`   (auto) confirm-portainer → ${answer}`);
     } else if (what === 'decommission-approval') {
-      const sentAt = new Date().toISOString();
+      const firstSent = sentAt();
       const answer = await handle.executeUpdate(approveDecommissionUpdate, { args: [{ by }] });
-      world.events.write({ kind: 'confirmation', what: 'approveDecommission', answer, sentAt });
+      world.events.write({ kind: 'confirmation', what: 'approveDecommission', answer, sentAt: firstSent });
       say(`   (auto) approve-decommission → ${answer}`);
     } else if (what === 'reindex') {
       // The producers' job in the lab: write the legacy data into the new instance, then report it.
