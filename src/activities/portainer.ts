@@ -77,6 +77,19 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
   const readSecret = deps.resolveSecret ?? (async (ref: SecretRef) => resolveSecret(ref));
   const makeDispatcher =
     deps.dispatcherFor ?? ((tls: TlsTrust) => dispatcherFor(tls, { what: 'Portainer', planField: 'portainer.tls' }));
+  // One pool per way of trusting Portainer, kept across activities as the Proxmox client's is: a check that opens a
+  // fresh TLS connection pays its handshake's round trips again, which is most of its time on a busy Portainer.
+  // Idle sockets close after the dispatcher's keep-alive timeout.
+  const dispatchers = new Map<string, Dispatcher>();
+  const dispatcherForPlan = (tls: TlsTrust): Dispatcher => {
+    const key = JSON.stringify(tls);
+    let d = dispatchers.get(key);
+    if (!d) {
+      d = makeDispatcher(tls);
+      dispatchers.set(key, d);
+    }
+    return d;
+  };
   const makeClient = deps.portainerClient ?? ((o: PortainerClientOptions) => new PortainerClient(o));
 
   async function secret(ref: SecretRef, what: string): Promise<string> {
@@ -96,18 +109,14 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
     return undefined;
   }
 
-  /** Runs `fn` with a client whose connection pool is closed afterwards (no sockets outlive the activity). */
+  /** Runs `fn` with a client of its own (its login stays in this activity) over the worker's pool for `p.tls`. */
   async function withClient<T>(
     p: PortainerSettings,
     auth: PortainerAuth,
     fn: (c: PortainerClient) => Promise<T>,
   ): Promise<T> {
-    const dispatcher = makeDispatcher(p.tls);
-    try {
-      return await fn(makeClient({ url: p.url, auth, timeoutMs: deps.requestTimeoutMs ?? 30_000, dispatcher }));
-    } finally {
-      await dispatcher.close().catch(() => undefined);
-    }
+    const dispatcher = dispatcherForPlan(p.tls);
+    return fn(makeClient({ url: p.url, auth, timeoutMs: deps.requestTimeoutMs ?? 30_000, dispatcher }));
   }
 
   /** The environment for our agent: one with the same agent URL wins; else one with our name (a conflict). */
@@ -157,8 +166,9 @@ export function createPortainerActivities(deps: PortainerDeps = {}) {
           };
         }
         heartbeat({ checking: project, environmentId: env.Id });
-        const stack = (await c.listStacks(env.Id)).find((s) => s.Name === project);
-        const containers = await c.listContainers(env.Id, project);
+        // Both at once: the person waits for this answer.
+        const [stacks, containers] = await Promise.all([c.listStacks(env.Id), c.listContainers(env.Id, project)]);
+        const stack = stacks.find((s) => s.Name === project);
         const running = containers.length > 0 && containers.every((k) => k.State === 'running');
         const states =
           containers.map((k) => `${k.Names[0] ?? k.Id.slice(0, 12)}=${k.State}`).join(', ') || 'no containers';

@@ -55,6 +55,8 @@ export interface PortainerSimState {
   containers: SimContainer[];
   /** Every request seen, for tests that assert what was (not) sent. */
   requests: { method: string; path: string; contentType: string }[];
+  /** TCP connections accepted: a client that pools its connections opens few. */
+  connections: number;
 }
 
 export interface PortainerSimOptions {
@@ -144,7 +146,7 @@ function composeServices(content: string): string[] {
 }
 
 export async function startPortainerSim(opts: PortainerSimOptions): Promise<PortainerSim> {
-  const state: PortainerSimState = { endpoints: [], stacks: [], containers: [], requests: [] };
+  const state: PortainerSimState = { endpoints: [], stacks: [], containers: [], requests: [], connections: 0 };
   const jwts = new Set<string>();
   let nextEndpoint = 1;
   let nextStack = 1;
@@ -392,6 +394,7 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
   const useTls = opts.tls ?? true;
   const pair = useTls ? selfSignedCert(opts.host) : undefined;
   const server = pair ? createHttpsServer({ key: pair.key, cert: pair.cert }, listener) : createHttpServer(listener);
+  server.on('connection', () => void state.connections++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host, () => resolve());

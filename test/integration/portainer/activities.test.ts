@@ -300,6 +300,34 @@ describe('checkPortainerStack (manual mode)', () => {
     }
   });
 
+  it('checks over the pool of earlier activities, not a new TLS connection each', async () => {
+    const sim = await startPortainerSim({ host: '127.0.0.101', apiKeys: [TOKEN] });
+    process.env[TOKEN_ENV] = TOKEN;
+    try {
+      const p = settings(sim, { mode: 'manual' });
+      await runIn(mockEnv(), createPortainerActivities().ensurePortainerDeployment, {
+        portainer: { ...p, mode: 'api' },
+        composeContent: COMPOSE,
+      });
+      const pooled = createPortainerActivities();
+      const check = async () =>
+        expect(await runIn(mockEnv(), pooled.checkPortainerStack, { portainer: p })).toMatchObject({
+          stackExists: true,
+          containerRunning: true,
+        });
+      await check();
+      const before = { connections: sim.state.connections, requests: sim.state.requests.length };
+      await check();
+      await check();
+      // Each check asks three times (environments, then stacks and containers at once), over the first's sockets.
+      expect(sim.state.requests.length - before.requests).toBe(6);
+      expect(sim.state.connections - before.connections).toBe(0);
+    } finally {
+      delete process.env[TOKEN_ENV];
+      await sim.stop();
+    }
+  });
+
   it('cannot check without credentials or when Portainer is down, and says so', async () => {
     const sim = await startPortainerSim({ host: '127.0.0.101' });
     const p = settings(sim, { mode: 'manual', credentials: undefined });
