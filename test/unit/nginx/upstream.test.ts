@@ -59,6 +59,20 @@ describe('readUpstreams', () => {
   it('throws a typed error on a config that does not parse', () => {
     expect(() => readUpstreams('upstream u { server a:1;')).toThrow(expect.objectContaining({ code: 'nginx-parse' }));
   });
+  it("gives each upstream's line in a gateway of hundreds, with comments, strings and nested blocks between", () => {
+    const parts: string[] = [];
+    for (let k = 0; k < 300; k++)
+      parts.push(
+        k % 7 === 0
+          ? `# tenant ${k}\nserver {\n  location /q-${k}/ { return 200 "a;b}\n"; }\n}\n`
+          : `upstream u${k} {\n  server 127.1.${k % 250}.1:6333;\n}\n`,
+      );
+    const text = parts.join('');
+    const lines = text.split('\n');
+    const found = readUpstreams(text);
+    expect(found).toHaveLength(300 - Math.ceil(300 / 7));
+    for (const u of found) expect(lines[u.line - 1]).toBe(`upstream ${u.name} {`);
+  });
 });
 
 describe('rewriteUpstream', () => {
