@@ -153,6 +153,12 @@ export function describeRecovery(events: HistoryEvent[], restartMs: number): str
     .join('; ');
 }
 
+/** An answer a person sent a run (an update's name), with when they first tried it. */
+export interface PersonAnswer {
+  update: string;
+  sentAtMs: number;
+}
+
 /**
  * A person's answer → the next activity started, three ways: from when the person sent it (`sent`: what the person
  * waits through, the update's checks and any workflow task that ran out of time before it was accepted included), from
@@ -160,12 +166,6 @@ export function describeRecovery(events: HistoryEvent[], restartMs: number): str
  * it was sent) and from the update's completion (the answer given). "Next" = the first ActivityTaskStarted at or after
  * the completion. `sent` pairs each accepted update with the person's send time of the same update name.
  */
-/** An answer a person sent a run (an update's name), with when they first tried it. */
-export interface PersonAnswer {
-  update: string;
-  sentAtMs: number;
-}
-
 export function confirmationLatenciesMs(
   events: HistoryEvent[],
   sent: PersonAnswer[] = [],
