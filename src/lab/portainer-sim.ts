@@ -86,6 +86,11 @@ export interface PortainerSim {
   fingerprint256?: string;
   state: PortainerSimState;
   setContainerState(project: string, state: string): void;
+  /**
+   * The next `n` requests lose their connection before any answer, as when a server or a proxy in front closes an
+   * idle keep-alive connection just as the client reuses it.
+   */
+  dropNextRequests(n: number): void;
   stop(): Promise<void>;
 }
 
@@ -383,7 +388,14 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
     throw new HttpFail(404, 'Not found', `${method} ${path}`);
   };
 
+  let dropping = 0;
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (dropping > 0) {
+      dropping--;
+      state.requests.push({ method: req.method ?? 'GET', path: req.url ?? '', contentType: '' });
+      req.socket.destroy();
+      return;
+    }
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) return;
       if (e instanceof HttpFail) send(res, e.status, { message: e.message, details: e.details });
@@ -413,6 +425,9 @@ export async function startPortainerSim(opts: PortainerSimOptions): Promise<Port
           c.Status = st === 'running' ? 'Up 1 second' : st;
         }
       }
+    },
+    dropNextRequests(n) {
+      dropping = n;
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -4,8 +4,11 @@
  * password exchanged for a JWT on first use (and again once if it expires).
  */
 import { FormData, request, type Dispatcher } from 'undici';
-import { PortainerError, kindForPortainerStatus } from './errors';
+import { PortainerError, isPortainerError, kindForPortainerStatus } from './errors';
 import { composeProjectLabel } from './names';
+
+/** Transport codes of a connection lost before any answer (undici's "other side closed", a reset, a broken pipe). */
+const CONNECTION_LOST = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE)$/;
 
 export type PortainerAuth = { apiKey: string } | { username: string; password: string };
 
@@ -77,7 +80,24 @@ export class PortainerClient {
     return this.base;
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, body: Body, auth: Record<string, string>) {
+  private async send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body: Body,
+    auth: Record<string, string>,
+  ): Promise<{ status: number; text: string }> {
+    try {
+      return await this.sendOnce(method, path, body, auth);
+    } catch (e) {
+      // A pooled connection that the server (or a proxy) closed while idle loses the request before any answer. A
+      // read is safe to send again once, on a new connection; a change is not: it may have been done.
+      if (method !== 'GET' || !isPortainerError(e) || e.kind !== 'unreachable' || !CONNECTION_LOST.test(e.details))
+        throw e;
+      return this.sendOnce(method, path, body, auth);
+    }
+  }
+
+  private async sendOnce(method: Dispatcher.HttpMethod, path: string, body: Body, auth: Record<string, string>) {
     const headers: Record<string, string> = { accept: 'application/json', ...auth };
     let payload: string | FormData | undefined;
     if (body && 'json' in body) {

@@ -171,4 +171,26 @@ describe('PortainerClient ↔ portainer-sim (HTTPS)', () => {
       message: expect.stringContaining('ECONNREFUSED'),
     });
   });
+
+  it('asks a read again once when its connection is lost before any answer, and never repeats a change', async () => {
+    const count = (method: string, path: string) =>
+      sim.state.requests.filter((r) => r.method === method && r.path === path).length;
+    const reads = count('GET', '/api/endpoints');
+    sim.dropNextRequests(1);
+    expect((await client.listEndpoints()).map((e) => e.Name)).toContain('busy-host');
+    expect(count('GET', '/api/endpoints') - reads).toBe(2);
+
+    // Twice in a row is not the idle-connection race: the read fails and says so.
+    sim.dropNextRequests(2);
+    await expect(client.listEndpoints()).rejects.toMatchObject({ kind: 'unreachable' });
+    expect(count('GET', '/api/endpoints') - reads).toBe(4);
+
+    const creates = count('POST', '/api/endpoints');
+    sim.dropNextRequests(1);
+    await expect(client.createAgentEndpoint({ name: 'vm-1003', url: 'tcp://127.0.0.103:9001' })).rejects.toMatchObject({
+      kind: 'unreachable',
+    });
+    expect(count('POST', '/api/endpoints') - creates).toBe(1);
+    sim.dropNextRequests(0);
+  });
 });
