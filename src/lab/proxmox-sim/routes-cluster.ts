@@ -2,7 +2,8 @@ import { requireNode, startTask } from './common';
 import { fail500, paramError, SimHttpError } from './http-error';
 import { asBool, type Schema } from './params';
 import { Envelope, route, type Route } from './router';
-import { archived, archiveName, dumpDir } from './tasks';
+import { backupLockScope, backupLockTaken, beginBackupJob } from './backup-job';
+import { archived } from './tasks';
 import type { SimTask } from './types';
 
 const opt = (type: 'int' | 'bool' | 'string', extra: Partial<Schema[string]> = {}): Schema[string] => ({
@@ -127,58 +128,33 @@ export function clusterRoutes(): Route[] {
         const mode = String(ctx.params.mode ?? 'snapshot');
         const notesTemplate =
           ctx.params['notes-template'] !== undefined ? String(ctx.params['notes-template']) : undefined;
-        const now = new Date();
-        const stamp = now.toISOString().replace('T', ' ').slice(0, 19);
-        const log = [
-          `INFO: starting new backup job: vzdump ${vmids.join(' ')} --storage ${storage} --mode ${mode} --compress ${compress}` +
-            `${notesTemplate ? ` --notes-template '${notesTemplate}'` : ''}${asBool(ctx.params.protected) ? ' --protected 1' : ''} --node ${nodeName}`,
-        ];
-        const files: Record<string, string> = {};
-        const ok: number[] = [];
-        let failed = false;
-        for (const g of here) {
-          log.push(
-            `INFO: Starting Backup of VM ${g.vmid} (${g.type})`,
-            `INFO: Backup started at ${stamp}`,
-            `INFO: status = ${g.status}`,
-          );
-          if (g.lock || g.busyTask) {
-            log.push(
-              `ERROR: Backup of VM ${g.vmid} failed - ${g.type === 'lxc' ? 'CT' : 'VM'} is locked (${g.lock ?? 'backup'})`,
-            );
-            failed = true;
-            continue;
-          }
-          const file = archiveName(g, compress, now);
-          files[g.vmid] = file;
-          g.lock = 'backup';
-          ok.push(g.vmid);
-          log.push(
-            g.type === 'lxc' ? `INFO: CT Name: ${g.config.hostname}` : `INFO: VM Name: ${g.config.name}`,
-            ...(g.type === 'lxc' ? mountPointLines(g.config) : []),
-            `INFO: backup mode: ${mode}`,
-            `INFO: ionice priority: 7`,
-            `INFO: creating vzdump archive '${dumpDir(storage)}/${file}'`,
-          );
-        }
-        if (failed) log.push('INFO: Backup job finished with errors');
-        return startTask(ctx, {
+        const lockScope = backupLockScope(nodeName, here[0]);
+        const waitsForLock = backupLockTaken(ctx.state, lockScope);
+        const task = startTask(ctx, {
           node: nodeName,
           type: 'vzdump',
           id: vmids.length === 1 ? String(vmids[0]) : '',
-          log,
-          failWith: failed ? 'job errors' : undefined,
+          log: [
+            `INFO: starting new backup job: vzdump ${vmids.join(' ')} --storage ${storage} --mode ${mode} --compress ${compress}` +
+              `${notesTemplate ? ` --notes-template '${notesTemplate}'` : ''}${asBool(ctx.params.protected) ? ' --protected 1' : ''} --node ${nodeName}`,
+            ...(waitsForLock ? ['INFO: trying to get global lock - waiting...'] : []),
+          ],
           effect: {
             kind: 'vzdump',
-            vmids: ok,
+            vmids: [],
+            requested: here.map((g) => g.vmid),
+            lockScope,
+            waitsForLock,
             storage,
             compress,
             mode,
             notesTemplate,
             protected: asBool(ctx.params.protected),
-            files,
+            files: {},
           },
-        }).upid;
+        });
+        if (!waitsForLock) beginBackupJob(ctx.state, task, new Date(task.startedAtMs));
+        return task.upid;
       },
     ),
     route(
@@ -234,26 +210,4 @@ export function clusterRoutes(): Route[] {
       },
     ),
   ];
-}
-
-/**
- * What vzdump says about a CT's mount points, from its *current* config (a pending change does not count): the rootfs
- * always, a volume only with `backup=1`, a bind mount never.
- */
-function mountPointLines(config: Record<string, unknown>): string[] {
-  const lines = [`INFO: including mount point rootfs ('/') in backup`];
-  const keys = Object.keys(config)
-    .filter((k) => /^mp[0-9]+$/.test(k))
-    .sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)));
-  for (const key of keys) {
-    const value = String(config[key]);
-    const source = value.split(',')[0].replace(/^volume=/, '');
-    const mp = /(?:^|,)mp=([^,]+)/.exec(value)?.[1] ?? '?';
-    if (source.startsWith('/'))
-      lines.push(`INFO: excluding bind mount point ${key} ('${mp}') from backup (not a volume)`);
-    else if (/(?:^|,)backup=(1|yes|on|true)(?:,|$)/.test(value))
-      lines.push(`INFO: including mount point ${key} ('${mp}') in backup`);
-    else lines.push(`INFO: excluding volume mount point ${key} ('${mp}') from backup (disabled)`);
-  }
-  return lines;
 }

@@ -1,4 +1,5 @@
-import type { BackupVolume, SimGuest, SimState, SimTask, TaskEffect } from './types';
+import { backupVolume, passBackupLock } from './backup-job';
+import type { SimGuest, SimState, SimTask, TaskEffect } from './types';
 
 const hex8 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
 
@@ -41,27 +42,6 @@ export function createTask(state: SimState, t: NewTask): SimTask {
   if (t.holds) t.holds.busyTask = upid;
   state.tasks.push(task);
   return task;
-}
-
-function pad(n: number) {
-  return String(n).padStart(2, '0');
-}
-
-export function vzdumpStamp(d: Date): string {
-  return `${d.getUTCFullYear()}_${pad(d.getUTCMonth() + 1)}_${pad(d.getUTCDate())}-${pad(d.getUTCHours())}_${pad(d.getUTCMinutes())}_${pad(d.getUTCSeconds())}`;
-}
-
-export function dumpDir(storage: string): string {
-  return storage === 'local' ? '/var/lib/vz/dump' : `/mnt/pve/${storage}/dump`;
-}
-
-export function archiveName(guest: SimGuest, compress: string, at: Date): string {
-  const ext = { zstd: '.zst', gzip: '.gz', '1': '.lzo', lzo: '.lzo', '0': '' }[compress] ?? '.zst';
-  const base =
-    guest.type === 'lxc'
-      ? `vzdump-lxc-${guest.vmid}-${vzdumpStamp(at)}.tar`
-      : `vzdump-qemu-${guest.vmid}-${vzdumpStamp(at)}.vma`;
-  return `${base}${ext}`;
 }
 
 function parseSizeGiB(size: string): number {
@@ -169,23 +149,7 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
         const guest = state.guests[vmid];
         if (!guest) continue;
         delete guest.lock;
-        const file = e.files[vmid];
-        const notes = (e.notesTemplate ?? '{{guestname}}')
-          .replace(/\{\{guestname\}\}/g, String(guest.config.hostname ?? guest.config.name ?? vmid))
-          .replace(/\{\{vmid\}\}/g, String(vmid))
-          .replace(/\{\{node\}\}/g, guest.node)
-          .replace(/\{\{cluster\}\}/g, 'phoenix');
-        const vol: BackupVolume = {
-          volid: `${e.storage}:backup/${file}`,
-          ctime: Math.floor(task.startedAtMs / 1000),
-          size: archiveSize(guest),
-          format: file.replace(/^.*?\.(tar|vma)/, '$1').replace(/^\./, ''),
-          vmid,
-          notes,
-          subtype: guest.type,
-          content: 'backup',
-          ...(e.protected ? { protected: 1 } : {}),
-        };
+        const vol = backupVolume(task, guest, e.files[vmid], archiveSize(guest));
         // A storage that lost the archive (or never listed it): the fault an unverifiable backup stands for.
         if (!state.unlistedBackupVmids?.includes(vmid)) (state.backups[e.storage] ??= []).push(vol);
         log.push(`INFO: Finished Backup of VM ${vmid} (00:00:0${Math.min(9, Math.ceil(task.durationMs / 1000))})`);
@@ -211,16 +175,26 @@ export function archived(task: SimTask, now = Date.now()): boolean {
   return task.status === 'stopped' && (task.endedAtMs === undefined || now >= task.endedAtMs + ARCHIVE_AFTER_MS);
 }
 
-/** End every task whose time has come (called before each request, so state is consistent for what it reads). */
+/**
+ * End every task whose time has come (called before each request, so state is consistent for what it reads). A vzdump
+ * job that ends hands the node's backup lock to the next one waiting, which may be due itself: so again until none is.
+ */
 export function tick(state: SimState, agentDelayMs: number, now = Date.now()): void {
-  for (const task of state.tasks) {
-    if (task.status !== 'running' || now < task.startedAtMs + task.durationMs) continue;
-    const { exitstatus, log } = finish(state, task, agentDelayMs);
-    task.status = 'stopped';
-    task.exitstatus = exitstatus;
-    task.endtime = Math.floor(now / 1000);
-    task.endedAtMs = now;
-    task.log.push(...log);
-    for (const g of Object.values(state.guests)) if (g.busyTask === task.upid) delete g.busyTask;
+  for (let handedOn = true; handedOn;) {
+    handedOn = false;
+    for (const task of state.tasks) {
+      if (task.status !== 'running' || (task.effect.kind === 'vzdump' && task.effect.waitsForLock)) continue;
+      const dueAtMs = (task.runsFromMs ?? task.startedAtMs) + task.durationMs;
+      if (now < dueAtMs) continue;
+      const { exitstatus, log } = finish(state, task, agentDelayMs);
+      task.status = 'stopped';
+      task.exitstatus = exitstatus;
+      task.endtime = Math.floor(now / 1000);
+      task.endedAtMs = now;
+      task.log.push(...log);
+      for (const g of Object.values(state.guests)) if (g.busyTask === task.upid) delete g.busyTask;
+      if (task.effect.kind === 'vzdump' && task.effect.lockScope !== undefined)
+        handedOn = passBackupLock(state, task.effect.lockScope, dueAtMs) || handedOn;
+    }
   }
 }

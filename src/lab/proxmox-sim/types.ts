@@ -48,6 +48,8 @@ export interface WorldSeed {
   /** More storage pools on the node (CT disks, data volumes). */
   extraStorages?: string[];
   guests: SimGuestSeed[];
+  /** Backup jobs of this world's guests take a lock of their own (src/lab/proxmox-sim/backup-job.ts); default: the node's. */
+  backupLockDomain?: string;
 }
 
 export interface SimGuest {
@@ -71,6 +73,8 @@ export interface SimGuest {
   busyTask?: string;
   /** What its disk holds (clones inherit the template's); sandboxed exec needs it. */
   image?: GuestImage;
+  /** Whose vzdump lock its backups take, besides the node's (WorldSeed.backupLockDomain). */
+  backupLockDomain?: string;
 }
 
 export type TaskEffect =
@@ -84,7 +88,14 @@ export type TaskEffect =
   | { kind: 'destroy'; vmid: number }
   | {
       kind: 'vzdump';
+      /** The guests backed up: those the job found unlocked when it got the node's backup lock. */
       vmids: number[];
+      /** The guests asked for (on this node); absent in states saved before: `vmids`. */
+      requested?: number[];
+      /** The backup lock the job takes (src/lab/proxmox-sim/backup-job.ts); absent in states saved before: none. */
+      lockScope?: string;
+      /** Still waiting for that lock: no guest checked or locked yet. */
+      waitsForLock?: boolean;
       storage: string;
       compress: string;
       mode: string;
@@ -104,6 +115,8 @@ export interface SimTask {
   /** Unix seconds. */
   starttime: number;
   startedAtMs: number;
+  /** When its work began, if later than its start (a vzdump job that waited for the node's backup lock). */
+  runsFromMs?: number;
   durationMs: number;
   status: 'running' | 'stopped';
   exitstatus?: string;

@@ -66,6 +66,7 @@ function guestFromSeed(seed: SimGuestSeed, world: WorldSeed): SimGuest {
     nextExecPid: 1000,
     ignoresShutdown: seed.ignoresShutdown ?? false,
     ...(seed.image ? { image: seed.image } : {}),
+    ...(world.backupLockDomain ? { backupLockDomain: world.backupLockDomain } : {}),
   };
 }
 

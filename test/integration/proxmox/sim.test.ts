@@ -177,3 +177,69 @@ it('keeps a mount-point change of a running CT pending, like Proxmox: vzdump and
     `${mp0},backup=1`,
   );
 });
+
+it("runs a node's vzdump jobs one at a time, like PVE's global backup lock; a world with its own lock domain does not wait", async () => {
+  const sim = await startProxmoxSim({
+    worlds: [
+      seedFromPhoenixWorld({
+        legacy: [
+          { ctid: 951, name: 'lxc-vllm-chat', ip: '10.0.0.151' },
+          { ctid: 952, name: 'qdrant-lxc', ip: '10.0.0.152' },
+        ],
+      }),
+      {
+        ...seedFromPhoenixWorld({ templateVmid: 9100, gatewayCtid: 1101, legacy: [{ ctid: 1952, name: 'other' }] }),
+        backupLockDomain: 'tenant-1',
+      },
+    ],
+    authDelayMs: 50,
+    defaultTaskMs: 20,
+    taskDurations: { vzdump: 300 },
+  });
+  sims.push(sim);
+  const form = 'application/x-www-form-urlencoded';
+  const dump = async (vmid: number) =>
+    JSON.parse((await raw(sim, 'POST', '/nodes/pve/vzdump', `vmid=${vmid}&storage=local`, form)).body).data as string;
+  const task = async (upid: string) => {
+    const status = JSON.parse((await raw(sim, 'GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/status`)).body).data;
+    const log = JSON.parse((await raw(sim, 'GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/log?limit=100`)).body)
+      .data as { t: string }[];
+    return {
+      status: status.status as string,
+      exitstatus: status.exitstatus as string | undefined,
+      log: log.map((l) => l.t),
+    };
+  };
+  const first = await dump(951);
+  const second = await dump(952);
+  const elsewhere = await dump(1952);
+  // The second job runs (it is a task) but waits for the lock: no guest locked, no archive named yet.
+  const waiting = await task(second);
+  expect(waiting.status).toBe('running');
+  expect(waiting.log).toEqual([
+    expect.stringMatching(/^INFO: starting new backup job: vzdump 952 /),
+    'INFO: trying to get global lock - waiting...',
+  ]);
+  expect(sim.guest(952)!.lock).toBeUndefined();
+  expect(sim.guest(951)!.lock).toBe('backup');
+  // The other lock domain (a tenant standing for its own node) started at once.
+  expect((await task(elsewhere)).log.join('\n')).toContain(
+    "creating vzdump archive '/var/lib/vz/dump/vzdump-lxc-1952-",
+  );
+  await new Promise((r) => setTimeout(r, 350));
+  expect((await task(first)).exitstatus).toBe('OK');
+  const running = await task(second);
+  expect(running.status).toBe('running');
+  expect(running.log).toContain('INFO: got global lock');
+  expect(sim.guest(952)!.lock).toBe('backup');
+  await new Promise((r) => setTimeout(r, 350));
+  const done = await task(second);
+  expect(done.exitstatus).toBe('OK');
+  // Its archive is named from when it got the lock, not from when it was asked for.
+  const [one, two] = [951, 952].map((v) => sim.state.backups.local.find((b) => b.vmid === v)!);
+  expect(two.ctime - one.ctime).toBeGreaterThanOrEqual(0);
+  expect(sim.state.tasks.find((t) => t.upid === second)!.runsFromMs).toBe(
+    sim.state.tasks.find((t) => t.upid === first)!.startedAtMs + 300,
+  );
+  expect(sim.guest(952)!.lock).toBeUndefined();
+});
