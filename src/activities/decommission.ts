@@ -93,6 +93,9 @@ export function checkDecommissionAllowed(input: DecommissionInput): void {
   }
 }
 
+/** What vzdump logs while another backup job on the node holds `/var/run/vzdump.lock`. */
+const GLOBAL_LOCK_WAIT = /trying to get global lock - waiting/;
+
 /** `mp0`, … that a vzdump task log says it included (`including mount point mp0 ('/x') in backup`). */
 export function mountPointsInLog(lines: string[]): string[] {
   const out: string[] = [];
@@ -178,7 +181,12 @@ export function createDecommissionActivities(deps: ProxmoxActivityDeps) {
         FailureType.GuestNotOnNode,
         `vzdump found no CT ${guest.ctid} on node ${guest.node}; check legacyGuests[].node in the plan.`,
       );
-    await waitForTask(api, upid, taskOptions(deps, `backup ${guest.ctid}`));
+    // A node runs one vzdump job at a time: behind its scheduled backup (or our other CTs') this one waits, maybe
+    // for hours. Say so where the operator looks (the step's heartbeat, the worker log) instead of just "running".
+    const queued = (await readTaskLog(api, upid, 20).catch(() => [] as string[])).some((l) => GLOBAL_LOCK_WAIT.test(l));
+    const what = `backup ${guest.ctid}${queued ? ` (queued behind another backup job on ${guest.node})` : ''}`;
+    if (queued) deps.log?.info(`${what}: the node runs one vzdump job at a time`, { upid });
+    await waitForTask(api, upid, taskOptions(deps, what));
     const log = await readTaskLog(api, upid, 5_000);
     const archive = archiveFromLog(log);
     if (!archive)

@@ -9,7 +9,9 @@ import {
   createProxmoxApi,
   decodeSshKeys,
   encodeSshKeys,
+  isProxmoxError,
   isRetryable,
+  isTaskStillRunning,
   waitForTask,
   type GuestConfig,
   type ProxmoxApi,
@@ -36,6 +38,11 @@ export interface ProxmoxActivityDeps {
   attempts?: number;
   /** Intervals of a task wait that polls on its own (the node's task list refused; default 100 ms → 500 ms). */
   taskPollMs?: { min: number; max: number };
+  /**
+   * How long one wait for a Proxmox task lasts before the attempt ends with a transient failure (default 10 min): the
+   * task goes on on the node, and the next attempt waits for it again.
+   */
+  taskTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -84,6 +91,7 @@ export function taskOptions(deps: ProxmoxActivityDeps, what: string) {
     heartbeat: (p: TaskProgress) => heartbeat({ what, task: p.type, status: p.status, elapsedMs: p.elapsedMs }),
     minIntervalMs: deps.taskPollMs?.min,
     maxIntervalMs: deps.taskPollMs?.max,
+    timeoutMs: deps.taskTimeoutMs,
     sleep: deps.sleep,
   };
 }
@@ -97,8 +105,12 @@ export async function settleActiveTasks(
 ): Promise<void> {
   for (const task of await activeTasksFor(api, node, vmid)) {
     deps.log?.info(`waiting for running task ${task.type} on ${vmid}`, { upid: task.upid });
-    // Its outcome is judged by re-reading state afterwards, not by its exit status.
-    await waitForTask(api, task.upid, taskOptions(deps, `wait ${task.type} ${vmid}`)).catch(() => undefined);
+    // Its outcome is judged by re-reading state afterwards, not by its exit status — once it has ended. While it
+    // still runs (a vzdump waiting for the node's backup lock can wait for hours) acting would race it or repeat
+    // it: the attempt fails instead, and the next one waits again.
+    await waitForTask(api, task.upid, taskOptions(deps, `wait ${task.type} ${vmid}`)).catch((err: unknown) => {
+      if (!isProxmoxError(err) || !err.task || isTaskStillRunning(err)) throw err;
+    });
   }
 }
 

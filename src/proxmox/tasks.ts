@@ -113,6 +113,13 @@ async function statusWithBriefRetry(
   }
 }
 
+const STILL_RUNNING = 'task still running';
+
+/** A wait that gave up while its task still runs on the node (as opposed to a task that ended badly). */
+export function isTaskStillRunning(err: unknown): boolean {
+  return isProxmoxError(err) && err.reason === STILL_RUNNING;
+}
+
 /** Heartbeats while the list says "running" come at most this often (a status read always heartbeats). */
 const LISTED_HEARTBEAT_EVERY_MS = 500;
 
@@ -148,7 +155,7 @@ export async function waitForTask(http: ProxmoxHttp, upidText: string, opts: Wai
     throw new ProxmoxError(
       `Proxmox task ${upid.type} on ${upid.id || upid.node} still running after ${Math.round(timeoutMs / 1000)} s (${upid.upid}); ` +
         `it continues on the node — the next attempt will wait for it again.`,
-      { kind: 'transient', task: { upid: upid.upid, exitstatus: '', logTail: [] } },
+      { kind: 'transient', reason: STILL_RUNNING, task: { upid: upid.upid, exitstatus: '', logTail: [] } },
     );
   };
 

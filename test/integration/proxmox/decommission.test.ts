@@ -51,6 +51,7 @@ beforeAll(async () => {
         legacy: [
           ...LEGACY.map((l) => ({ ...l, ip: `10.0.0.${l.ctid - 800}` })),
           { ctid: 954, name: 'stubborn-lxc', ip: '10.0.0.154' },
+          { ctid: 959, name: 'behind-nightly-backup', ip: '10.0.0.159' },
           ...WITH_VOLUMES.map((c) => ({ ...c, ip: `10.0.0.${c.ctid - 800}` })),
         ],
       }),
@@ -67,11 +68,13 @@ afterAll(async () => {
 
 function input(ctid: number, overrides: Partial<DecommissionInput> = {}): DecommissionInput {
   const name =
-    [...LEGACY, ...WITH_VOLUMES].find((l) => l.ctid === ctid)?.name ?? (ctid === 954 ? 'stubborn-lxc' : 'unknown');
+    [...LEGACY, ...WITH_VOLUMES].find((l) => l.ctid === ctid)?.name ??
+    { 954: 'stubborn-lxc', 959: 'behind-nightly-backup' }[ctid] ??
+    'unknown';
   return {
     proxmox: settingsFor(sim, 'PMX_SECRET_D'),
     guest: { ctid, name, node: 'pve' },
-    legacyCtids: [950, 951, 952, 953, 954, 955, 956, 957, 958],
+    legacyCtids: [950, 951, 952, 953, 954, 955, 956, 957, 958, 959],
     protectedVmids: { template: 9000, gateway: 101, targets: [1001, 1002] },
     backups: BACKUPS,
     shutdownTimeoutMs: 1_000,
@@ -288,6 +291,38 @@ describe('deleting', () => {
     expect(r.backup?.mountPointsIncluded).toEqual(['mp0']);
     expect(sim.state.backups.local.filter((b) => b.vmid === 956)).toHaveLength(1);
     expect(sim.audit().filter((e) => e.path.endsWith('/vzdump') && e.params.vmid === '956')).toHaveLength(1);
+  });
+
+  it("a node's backup job that holds the backup lock past a task wait: the CT's vzdump waits its turn, never a second one", async () => {
+    // PVE runs one vzdump job per node at a time: the nightly backup of the node's guests (here the gateway CT)
+    // holds the lock, so ours waits ("trying to get global lock") for longer than an attempt waits for a task.
+    const api = depsFor().proxmoxFor(settingsFor(sim, 'PMX_SECRET_D'));
+    sim.setOptions({ taskDurations: { vzdump: 1_500 } });
+    const nightly = await api.storage.vzdump('pve', {
+      vmid: 101,
+      storage: 'local',
+      mode: 'snapshot',
+      compress: 'zstd',
+    });
+    sim.setOptions({ taskDurations: { vzdump: 150 } });
+    const said: string[] = [];
+    const log = { info: (m: string) => said.push(m), warn: () => undefined };
+    const patient = createDecommissionActivities({ ...depsFor(), taskTimeoutMs: 300, log });
+    const from = sim.audit().length;
+    const r = await retrying(() => patient.decommissionGuest(input(959)));
+    expect(r.outcome).toBe('deleted');
+    expect(sim.state.backups.local.filter((b) => b.vmid === 959)).toHaveLength(1);
+    const ours = sim
+      .audit()
+      .slice(from)
+      .filter((e) => e.path.endsWith('/vzdump'));
+    expect(ours.map((e) => e.params.vmid)).toEqual(['959']);
+    const job = sim.state.tasks.find((t) => t.type === 'vzdump' && t.id === '959')!;
+    expect(job.log).toContain('INFO: trying to get global lock - waiting...');
+    expect(said).toContain(
+      'backup 959 (queued behind another backup job on pve): the node runs one vzdump job at a time',
+    );
+    expect(job.runsFromMs).toBeGreaterThanOrEqual(sim.state.tasks.find((t) => t.upid === nightly)!.startedAtMs + 1_500);
   });
 
   it('stops a CT that ignores the clean shutdown', async () => {
