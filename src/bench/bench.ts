@@ -119,13 +119,15 @@ export interface VmWork {
  *   the measured union of their intervals (they may overlap). The rest up to the approval (file push, readiness over
  *   SSH/HTTP, the Portainer wait, cutover, verification, dependency scan) has no imposed duration: it is overhead.
  *   Human waits are answered at once (auto-confirm) and count zero.
- * - The CT decommissions, in parallel: vzdump (if backups.enabled) → vzshutdown → vzdestroy.
+ * - The CT decommissions, in parallel: vzdump (if backups.enabled) → vzshutdown → vzdestroy — but a node runs one
+ *   vzdump job at a time (its global backup lock, src/lab/proxmox-sim/backup-job.ts), so the last CT's shutdown waits
+ *   for every backup job of the run, one after another.
  */
 export function criticalPath(
   plan: ResolvedPlan,
   taskMs: Record<string, number>,
   agentDelayMs: number,
-  deletedCts: number,
+  cts: { deleted: number; backupJobs: number },
   vms: VmWork[],
   laterGuestCommandMs = 0,
 ): CriticalPath {
@@ -146,14 +148,12 @@ export function criticalPath(
     return steps;
   });
   const later: [string, number][] = laterGuestCommandMs > 0 ? [['later guest commands', laterGuestCommandMs]] : [];
+  const jobs = plan.backups.enabled ? cts.backupJobs : 0;
+  const backups: [string, number][] =
+    jobs > 1 ? [[`vzdump ×${jobs} one after another (the node's backup lock)`, jobs * d('vzdump')]] : [];
+  if (jobs === 1) backups.push(['vzdump', d('vzdump')]);
   const ctChain: [string, number][] =
-    deletedCts > 0
-      ? [
-          ...(plan.backups.enabled ? [['vzdump', d('vzdump')] as [string, number]] : []),
-          ['vzshutdown', d('vzshutdown')],
-          ['vzdestroy', d('vzdestroy')],
-        ]
-      : [];
+    cts.deleted > 0 ? [...backups, ['vzshutdown', d('vzshutdown')], ['vzdestroy', d('vzdestroy')]] : [];
   const total = (c: [string, number][]) => c.reduce((n, [, ms]) => n + ms, 0);
   const longestVm = vmChains.reduce((a, b) => (total(b) > total(a) ? b : a), [] as [string, number][]);
   const chain = [...longestVm, ...later, ...ctChain];
@@ -161,6 +161,13 @@ export function criticalPath(
     seconds: Math.round(total(chain)) / 1000,
     chain: chain.map(([n, ms]) => `${n} ${Math.round(ms) / 1000} s`),
   };
+}
+
+/** The vzdump jobs the node started (a lost answer still started one; a refused call did not). */
+export function backupJobsIn(events: LabEvent[]): number {
+  return events.filter(
+    (e) => e.kind === 'proxmox' && e.method === 'POST' && String(e.path).endsWith('/vzdump') && e.effect === true,
+  ).length;
 }
 
 /**
@@ -267,7 +274,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       world.plan,
       taskMs,
       agentDelayMs,
-      single.report.decommission.deleted.length,
+      { deleted: single.report.decommission.deleted.length, backupJobs: backupJobsIn(singleEvents) },
       work.vms,
       work.laterGuestCommandMs,
     );

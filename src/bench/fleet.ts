@@ -117,6 +117,8 @@ export async function addTenants(
     // absent for the tenant too, as in the single run.
     world.proxmox.addWorld({
       node: base.proxmox.node,
+      // Each tenant stands for a homelab of its own: its backups wait for each other, not for the other tenants'.
+      backupLockDomain: `t${k}`,
       storage: base.vms[0]?.storage ?? 'local-lvm',
       backupStorage: base.backups.storage,
       extraStorages: [HOMELAB_STORAGE.ctDisks, HOMELAB_STORAGE.dataVolumes, HOMELAB_STORAGE.bulkData],

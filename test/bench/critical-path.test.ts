@@ -1,4 +1,4 @@
-import { BENCH_AGENT_DELAY_MS, BENCH_TASK_MS, criticalPath, measuredVmWork } from '../../src/bench/bench';
+import { backupJobsIn, BENCH_AGENT_DELAY_MS, BENCH_TASK_MS, criticalPath, measuredVmWork } from '../../src/bench/bench';
 import type { ResolvedPlan } from '../../src/config/resolved-plan';
 import type { LabEvent } from '../../src/lab/event-log';
 
@@ -44,7 +44,8 @@ describe('the bench critical path', () => {
 
   it('is the clone chain of 1002 plus its provisioning, later guest commands and the CT chain; no clone of 1001', () => {
     const work = measuredVmWork(report, events, Date.parse(at(150)));
-    const cp = criticalPath(plan, BENCH_TASK_MS, BENCH_AGENT_DELAY_MS, 3, work.vms, work.laterGuestCommandMs);
+    const cts = { deleted: 1, backupJobs: 1 };
+    const cp = criticalPath(plan, BENCH_TASK_MS, BENCH_AGENT_DELAY_MS, cts, work.vms, work.laterGuestCommandMs);
     expect(cp.seconds).toBe(30 + 6 + 10 + 12 + 0.5 + 1.5 + 24 + 10 + 8);
     expect(cp.chain[0]).toBe('qmclone 1002 30 s');
     expect(cp.chain).toContain('provisioning 1002 (2 guest commands) 0.5 s');
@@ -56,12 +57,32 @@ describe('the bench critical path', () => {
       { vmid: 1001, cloned: false, resized: true, started: false, guestCommands: 9, guestCommandMs: 70_000 },
       { vmid: 1002, cloned: true, resized: true, started: true, guestCommands: 14, guestCommandMs: 1_000 },
     ];
-    const cp = criticalPath(plan, BENCH_TASK_MS, BENCH_AGENT_DELAY_MS, 0, vms);
+    const cp = criticalPath(plan, BENCH_TASK_MS, BENCH_AGENT_DELAY_MS, { deleted: 0, backupJobs: 0 }, vms);
     expect(cp.chain).toEqual([
       'adopt 1001 (no clone) 0 s',
       'resize 1001 6 s',
       'provisioning 1001 (9 guest commands) 70 s',
     ]);
     expect(cp.seconds).toBe(76);
+  });
+
+  it('counts every backup job of the run one after another: a node runs one vzdump at a time', () => {
+    const vzdump = (vmid: string, effect: boolean): LabEvent => ({
+      time: at(120),
+      kind: 'proxmox',
+      method: 'POST',
+      path: '/api2/json/nodes/phoenix/vzdump',
+      vmid,
+      effect,
+    });
+    const jobs = backupJobsIn([vzdump('951', true), vzdump('952', true), vzdump('952', false), exec(1, 1002, 5)]);
+    expect(jobs).toBe(2);
+    const cp = criticalPath(plan, BENCH_TASK_MS, BENCH_AGENT_DELAY_MS, { deleted: 2, backupJobs: jobs }, []);
+    expect(cp.chain.slice(-3)).toEqual([
+      "vzdump ×2 one after another (the node's backup lock) 48 s",
+      'vzshutdown 10 s',
+      'vzdestroy 8 s',
+    ]);
+    expect(cp.seconds).toBe(30 + 6 + 10 + 12 + 48 + 10 + 8);
   });
 });
