@@ -24,7 +24,7 @@ export function runLabCommand(program: Command, io: CliIo, setExit: (code: numbe
     )
     .option(
       '--faults <spec>',
-      'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway); guest-apt-fail=1 (apt-get fails inside the VMs; a share 0..1)',
+      'faults as key=number: Proxmox simulator transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7; backup-job=SECONDS (a scheduled backup job of the node starts just before the first backup of the run and runs that long); gateway-reload-noop=N (the first N nginx reloads exit 0 but nginx keeps its old config); gateway-new-dead=1 (the new Qdrant never answers through the gateway); guest-apt-fail=1 (apt-get fails inside the VMs; a share 0..1)',
     )
     .option('--reset', 'start the world over (otherwise an open run is resumed)')
     .addOption(

@@ -91,6 +91,7 @@ export const FAULT_KEYS = [
   'lost',
   'latency',
   'seed',
+  'backup-job',
   'gateway-reload-noop',
   'gateway-new-dead',
   'guest-apt-fail',
@@ -98,6 +99,8 @@ export const FAULT_KEYS = [
 
 /**
  * `transient=0.2,lock=0.1,lost=0.1,latency=200,seed=7` → Proxmox simulator faults;
+ * `backup-job=SECONDS` → the node's scheduled backup job starts just before the run's first backup and runs SECONDS
+ *   (every guest on the node, each locked while it runs): the run's backups wait for the node's backup lock;
  * `gateway-reload-noop=N` → the first N `nginx -s reload` exit 0 but nginx keeps its old configuration;
  * `gateway-new-dead=1` → the new Qdrant answers directly but never through the gateway;
  * `guest-apt-fail=1` → apt-get fails inside the VMs' sandboxes (a share 0..1 of guest commands).
@@ -133,6 +136,9 @@ export function parseFaultSpec(spec: string): LabFaults {
         break;
       case 'seed':
         out.seed = value;
+        break;
+      case 'backup-job':
+        out.scheduledBackupJobMs = value * 1000;
         break;
       case 'gateway-reload-noop':
         if (!Number.isInteger(value))

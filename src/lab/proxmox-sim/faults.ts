@@ -24,6 +24,11 @@ export interface FaultSettings {
   lostResponseRate?: number;
   /** Delay before every request is handled. */
   latencyMs?: number;
+  /**
+   * The node's scheduled backup job: it starts just before the first vzdump a client asks for (backing up every other
+   * guest on the node, locking each) and runs this long, so that vzdump waits for the node's backup lock. Once.
+   */
+  scheduledBackupJobMs?: number;
   /** Rates apply to mutating calls only unless this is set. */
   includeReads?: boolean;
   /** Seed for the random choices (same seed + same request order → same faults). */
@@ -65,6 +70,14 @@ export class FaultInjector {
       { status: 596, message: 'Connection timed out' },
     ];
     return options[Math.floor(this.random() * options.length) % options.length];
+  }
+
+  /** The scheduled backup job's duration, if it is due now (the first vzdump asked for); it fires once. */
+  takeScheduledBackupJob(method: string, path: string): number | undefined {
+    const ms = this.settings.scheduledBackupJobMs;
+    if (!ms || method !== 'POST' || !path.endsWith('/vzdump')) return undefined;
+    this.settings.scheduledBackupJobMs = undefined;
+    return ms;
   }
 
   decide(method: string, path: string, mutating: boolean): FaultShape | undefined {

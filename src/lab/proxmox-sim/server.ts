@@ -13,6 +13,7 @@ import { aclPath, Envelope, matchRoute, type Route, type SimOptions } from './ro
 import { clusterRoutes } from './routes-cluster';
 import { lxcRoutes } from './routes-lxc';
 import { qemuRoutes } from './routes-qemu';
+import { startScheduledBackupJob } from './scheduled-backup';
 import { tick } from './tasks';
 import type { ExecRule, SimGuest, SimGuestSeed, SimState, WorldSeed } from './types';
 import { addWorld, emptyState } from './world';
@@ -215,6 +216,12 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
         sendError(res, new SimHttpError(500, `can't lock file '${file}' - got timeout`));
         finish(500, { fault });
         return;
+      }
+      const scheduledMs = faults.takeScheduledBackupJob(method, sentPath);
+      if (scheduledMs !== undefined) {
+        const vmid = Number(String(params.vmid ?? '').split(/[,; ]+/)[0]);
+        const storage = String(params.storage ?? 'local');
+        startScheduledBackupJob(state, found.path.node ?? '', storage, scheduledMs, vmid);
       }
       const data = found.route.handler({ state, options: simOptions, params, path: found.path, user: token.tokenId });
       const upid = typeof data === 'string' && data.startsWith('UPID:') ? data : undefined;

@@ -293,36 +293,37 @@ describe('deleting', () => {
     expect(sim.audit().filter((e) => e.path.endsWith('/vzdump') && e.params.vmid === '956')).toHaveLength(1);
   });
 
-  it("a node's backup job that holds the backup lock past a task wait: the CT's vzdump waits its turn, never a second one", async () => {
-    // PVE runs one vzdump job per node at a time: the nightly backup of the node's guests (here the gateway CT)
-    // holds the lock, so ours waits ("trying to get global lock") for longer than an attempt waits for a task.
-    const api = depsFor().proxmoxFor(settingsFor(sim, 'PMX_SECRET_D'));
-    sim.setOptions({ taskDurations: { vzdump: 1_500 } });
-    const nightly = await api.storage.vzdump('pve', {
-      vmid: 101,
-      storage: 'local',
-      mode: 'snapshot',
-      compress: 'zstd',
-    });
-    sim.setOptions({ taskDurations: { vzdump: 150 } });
+  it("the node's scheduled backup job holds the backup lock past a task wait: the CT's vzdump waits its turn, never a second one", async () => {
+    // PVE runs one vzdump job per node at a time: the nightly backup of every guest on the node (the fault starts it
+    // just before our vzdump) holds the lock, so ours waits ("trying to get global lock") longer than an attempt
+    // waits for a task. The nightly job backs up CT 959 too — an archive that is not ours.
+    sim.setFaults({ scheduledBackupJobMs: 1_500 });
     const said: string[] = [];
     const log = { info: (m: string) => said.push(m), warn: () => undefined };
     const patient = createDecommissionActivities({ ...depsFor(), taskTimeoutMs: 300, log });
     const from = sim.audit().length;
     const r = await retrying(() => patient.decommissionGuest(input(959)));
     expect(r.outcome).toBe('deleted');
-    expect(sim.state.backups.local.filter((b) => b.vmid === 959)).toHaveLength(1);
     const ours = sim
       .audit()
       .slice(from)
       .filter((e) => e.path.endsWith('/vzdump'));
     expect(ours.map((e) => e.params.vmid)).toEqual(['959']);
+    const nightly = sim.state.tasks.find((t) => t.type === 'vzdump' && t.user === 'root@pam')!;
+    expect(nightly.log[0]).toMatch(/^INFO: starting new backup job: vzdump --all 1 /);
     const job = sim.state.tasks.find((t) => t.type === 'vzdump' && t.id === '959')!;
     expect(job.log).toContain('INFO: trying to get global lock - waiting...');
+    expect(job.runsFromMs).toBeGreaterThanOrEqual(nightly.startedAtMs + 1_500);
     expect(said).toContain(
       'backup 959 (queued behind another backup job on pve): the node runs one vzdump job at a time',
     );
-    expect(job.runsFromMs).toBeGreaterThanOrEqual(sim.state.tasks.find((t) => t.upid === nightly)!.startedAtMs + 1_500);
+    // Two archives of CT 959: the nightly one and ours; the run's is the one it made, with its marker.
+    const archives = sim.state.backups.local.filter((b) => b.vmid === 959);
+    expect(archives.map((b) => b.notes)).toEqual([
+      'behind-nightly-backup',
+      'phoenix-migrate: behind-nightly-backup (CT 959) before decommission',
+    ]);
+    expect(r.backupVolid).toBe(archives[1].volid);
   });
 
   it('stops a CT that ignores the clean shutdown', async () => {
