@@ -90,10 +90,7 @@ export function beginBackupJob(state: SimState, task: SimTask, at: Date): void {
     );
   }
   e.vmids = ok;
-  if (failed) {
-    task.log.push('INFO: Backup job finished with errors');
-    task.failWith = 'job errors';
-  }
+  if (failed) task.failWith = 'job errors';
 }
 
 /**

@@ -81,8 +81,9 @@ function applyPending(guest: SimGuest) {
 
 /** What the task's end does to the world; returns the exit status and extra log lines. */
 function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitstatus: string; log: string[] } {
-  if (task.failWith) return { exitstatus: task.failWith, log: [`TASK ERROR: ${task.failWith}`] };
   const e = task.effect;
+  if (e.kind === 'vzdump') return finishBackupJob(state, task);
+  if (task.failWith) return { exitstatus: task.failWith, log: [`TASK ERROR: ${task.failWith}`] };
   const g = 'vmid' in e ? state.guests[e.vmid] : undefined;
   switch (e.kind) {
     case 'clone': {
@@ -143,23 +144,34 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
       }
       return { exitstatus: 'OK', log: [`purging CT ${e.vmid} from related configurations..`, 'TASK OK'] };
     }
-    case 'vzdump': {
-      const log: string[] = [];
-      for (const vmid of e.vmids) {
-        const guest = state.guests[vmid];
-        if (!guest) continue;
-        delete guest.lock;
-        const vol = backupVolume(task, guest, e.files[vmid], archiveSize(guest));
-        // A storage that lost the archive (or never listed it): the fault an unverifiable backup stands for.
-        if (!state.unlistedBackupVmids?.includes(vmid)) (state.backups[e.storage] ??= []).push(vol);
-        log.push(`INFO: Finished Backup of VM ${vmid} (00:00:0${Math.min(9, Math.ceil(task.durationMs / 1000))})`);
-      }
-      log.push('INFO: Backup job finished successfully', 'TASK OK');
-      return { exitstatus: 'OK', log };
-    }
     default:
       return { exitstatus: 'OK', log: ['TASK OK'] };
   }
+}
+
+/**
+ * A backup job's end: every guest it backed up is unlocked and its archive listed — also when another guest of the job
+ * failed (`job errors`), as on a node.
+ */
+function finishBackupJob(state: SimState, task: SimTask): { exitstatus: string; log: string[] } {
+  const e = task.effect as Extract<TaskEffect, { kind: 'vzdump' }>;
+  const log: string[] = [];
+  for (const vmid of e.vmids) {
+    const guest = state.guests[vmid];
+    if (!guest) continue;
+    delete guest.lock;
+    const vol = backupVolume(task, guest, e.files[vmid], archiveSize(guest));
+    // A storage that lost the archive (or never listed it): the fault an unverifiable backup stands for.
+    if (!state.unlistedBackupVmids?.includes(vmid)) (state.backups[e.storage] ??= []).push(vol);
+    log.push(`INFO: Finished Backup of VM ${vmid} (00:00:0${Math.min(9, Math.ceil(task.durationMs / 1000))})`);
+  }
+  if (task.failWith)
+    return {
+      exitstatus: task.failWith,
+      log: [...log, 'INFO: Backup job finished with errors', `TASK ERROR: ${task.failWith}`],
+    };
+  log.push('INFO: Backup job finished successfully', 'TASK OK');
+  return { exitstatus: 'OK', log };
 }
 
 /**

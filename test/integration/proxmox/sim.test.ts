@@ -243,3 +243,33 @@ it("runs a node's vzdump jobs one at a time, like PVE's global backup lock; a wo
   );
   expect(sim.guest(952)!.lock).toBeUndefined();
 });
+
+it('a backup job with a locked guest backs up the others and unlocks them, then ends with job errors', async () => {
+  const sim = await startProxmoxSim({
+    worlds: [
+      seedFromPhoenixWorld({
+        legacy: [
+          { ctid: 951, name: 'lxc-vllm-chat', ip: '10.0.0.151' },
+          { ctid: 952, name: 'qdrant-lxc', ip: '10.0.0.152' },
+        ],
+      }),
+    ],
+    authDelayMs: 50,
+    defaultTaskMs: 20,
+    taskDurations: { vzdump: 100 },
+  });
+  sims.push(sim);
+  sim.guest(952)!.lock = 'snapshot';
+  const form = 'application/x-www-form-urlencoded';
+  const upid = JSON.parse((await raw(sim, 'POST', '/nodes/pve/vzdump', 'vmid=951,952&storage=local', form)).body)
+    .data as string;
+  await new Promise((r) => setTimeout(r, 200));
+  const status = JSON.parse((await raw(sim, 'GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/status`)).body).data;
+  expect(status.exitstatus).toBe('job errors');
+  const log = sim.state.tasks.find((t) => t.upid === upid)!.log;
+  expect(log).toContain('ERROR: Backup of VM 952 failed - CT is locked (snapshot)');
+  expect(log.slice(-2)).toEqual(['INFO: Backup job finished with errors', 'TASK ERROR: job errors']);
+  expect(sim.guest(951)!.lock).toBeUndefined();
+  expect(sim.state.backups.local.map((b) => b.vmid)).toEqual([951]);
+  expect(sim.guest(952)!.lock).toBe('snapshot');
+});
