@@ -50,6 +50,19 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
   let interrupted = false;
   void opts.interrupted?.then(() => (interrupted = true));
   let status: MigrationStatus | undefined;
+  const sayEndedSteps = (now: Pick<MigrationStatus, 'steps'>) => {
+    for (const s of now.steps) {
+      const key = `${s.name}:${s.status}:${s.endedAt ?? ''}`;
+      if ((s.status === 'done' || s.status === 'failed') && !seenSteps.has(key)) {
+        seenSteps.add(key);
+        opts.say(
+          `  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`,
+        );
+        if (s.name === 'verification through the gateway' && s.status === 'done')
+          world.events.write({ kind: 'verification-passed' });
+      }
+    }
+  };
 
   for (;;) {
     if (interrupted) return { state: 'RUNNING', status, interrupted: true };
@@ -63,28 +76,23 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
       continue;
     }
     if (desc.status.name !== 'RUNNING') {
+      // The steps that ended since the last look (often the last CTs' decommission) are in the report: the person
+      // sees every step before the result.
       try {
-        return { state: desc.status.name, report: (await handle.result()) as MigrationReport, status };
+        const report = (await handle.result()) as MigrationReport;
+        sayEndedSteps(report);
+        return { state: desc.status.name, report, status };
       } catch (err) {
         let cause: unknown = err;
         while (cause && typeof cause === 'object' && (cause as { cause?: unknown }).cause)
           cause = (cause as { cause?: unknown }).cause;
         const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as MigrationReport | undefined;
+        if (details?.steps) sayEndedSteps(details);
         return { state: desc.status.name, failure: (cause as Error)?.message ?? String(err), report: details, status };
       }
     }
     if (status) {
-      for (const s of status.steps) {
-        const key = `${s.name}:${s.status}:${s.endedAt ?? ''}`;
-        if ((s.status === 'done' || s.status === 'failed') && !seenSteps.has(key)) {
-          seenSteps.add(key);
-          opts.say(
-            `  ${s.status === 'done' ? '✓' : '✗'} ${s.name}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`,
-          );
-          if (s.name === 'verification through the gateway' && s.status === 'done')
-            world.events.write({ kind: 'verification-passed' });
-        }
-      }
+      sayEndedSteps(status);
       if (status.phase !== lastPhase) {
         lastPhase = status.phase;
         opts.say(`▶ ${status.phase}`);
