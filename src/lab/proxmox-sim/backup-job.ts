@@ -7,8 +7,6 @@
  */
 import type { BackupVolume, SimGuest, SimState, SimTask } from './types';
 
-export const BACKUP_LOCK_FILE = '/var/run/vzdump.lock';
-
 type VzdumpEffect = Extract<SimTask['effect'], { kind: 'vzdump' }>;
 
 function pad(n: number) {
@@ -40,13 +38,13 @@ export function backupLockScope(node: string, guest: SimGuest | undefined): stri
   return guest?.backupLockDomain ? `${node}/${guest.backupLockDomain}` : node;
 }
 
-function isBackupJob(t: SimTask): t is SimTask & { effect: VzdumpEffect } {
+function isRunningBackupJob(t: SimTask): t is SimTask & { effect: VzdumpEffect } {
   return t.effect.kind === 'vzdump' && t.status === 'running';
 }
 
 /** Whether a job of this scope runs or waits now: a new one must then wait for the lock. */
 export function backupLockTaken(state: SimState, scope: string): boolean {
-  return state.tasks.some((t) => isBackupJob(t) && t.effect.lockScope === scope);
+  return state.tasks.some((t) => isRunningBackupJob(t) && t.effect.lockScope === scope);
 }
 
 /**
@@ -99,7 +97,7 @@ export function beginBackupJob(state: SimState, task: SimTask, at: Date): void {
  */
 export function passBackupLock(state: SimState, scope: string, freedAtMs: number): boolean {
   const next = state.tasks
-    .filter((t) => isBackupJob(t) && t.effect.lockScope === scope && t.effect.waitsForLock)
+    .filter((t) => isRunningBackupJob(t) && t.effect.lockScope === scope && t.effect.waitsForLock)
     .sort((a, b) => a.startedAtMs - b.startedAtMs)[0];
   if (!next) return false;
   const e = next.effect as VzdumpEffect;

@@ -25,8 +25,8 @@ export interface FaultSettings {
   /** Delay before every request is handled. */
   latencyMs?: number;
   /**
-   * The node's scheduled backup job: it starts just before the first vzdump a client asks for (backing up every other
-   * guest on the node, locking each) and runs this long, so that vzdump waits for the node's backup lock. Once.
+   * The node's scheduled backup job: it starts just before the first vzdump a client asks for (backing up every guest
+   * on the node but templates, locking each) and runs this long, so that vzdump waits for the node's backup lock. Once.
    */
   scheduledBackupJobMs?: number;
   /** Rates apply to mutating calls only unless this is set. */
