@@ -178,15 +178,19 @@ it('keeps a mount-point change of a running CT pending, like Proxmox: vzdump and
   );
 });
 
+/** A Phoenix world whose legacy CTs are 951 and 952 (a fresh seed each call). */
+const legacy951and952 = () =>
+  seedFromPhoenixWorld({
+    legacy: [
+      { ctid: 951, name: 'lxc-vllm-chat', ip: '10.0.0.151' },
+      { ctid: 952, name: 'qdrant-lxc', ip: '10.0.0.152' },
+    ],
+  });
+
 it("runs a node's vzdump jobs one at a time, like PVE's global backup lock; a world with its own lock domain does not wait", async () => {
   const sim = await startProxmoxSim({
     worlds: [
-      seedFromPhoenixWorld({
-        legacy: [
-          { ctid: 951, name: 'lxc-vllm-chat', ip: '10.0.0.151' },
-          { ctid: 952, name: 'qdrant-lxc', ip: '10.0.0.152' },
-        ],
-      }),
+      legacy951and952(),
       {
         ...seedFromPhoenixWorld({ templateVmid: 9100, gatewayCtid: 1101, legacy: [{ ctid: 1952, name: 'other' }] }),
         backupLockDomain: 'tenant-1',
@@ -246,14 +250,7 @@ it("runs a node's vzdump jobs one at a time, like PVE's global backup lock; a wo
 
 it('a backup job with a locked guest backs up the others and unlocks them, then ends with job errors', async () => {
   const sim = await startProxmoxSim({
-    worlds: [
-      seedFromPhoenixWorld({
-        legacy: [
-          { ctid: 951, name: 'lxc-vllm-chat', ip: '10.0.0.151' },
-          { ctid: 952, name: 'qdrant-lxc', ip: '10.0.0.152' },
-        ],
-      }),
-    ],
+    worlds: [legacy951and952()],
     authDelayMs: 50,
     defaultTaskMs: 20,
     taskDurations: { vzdump: 100 },
