@@ -150,8 +150,9 @@ export function criticalPath(
   const later: [string, number][] = laterGuestCommandMs > 0 ? [['later guest commands', laterGuestCommandMs]] : [];
   const jobs = plan.backups.enabled ? cts.backupJobs : 0;
   const backups: [string, number][] =
-    jobs > 1 ? [[`vzdump ×${jobs} one after another (the node's backup lock)`, jobs * d('vzdump')]] : [];
-  if (jobs === 1) backups.push(['vzdump', d('vzdump')]);
+    jobs === 0
+      ? []
+      : [[jobs === 1 ? 'vzdump' : `vzdump ×${jobs} one after another (the node's backup lock)`, jobs * d('vzdump')]];
   const ctChain: [string, number][] =
     cts.deleted > 0 ? [...backups, ['vzshutdown', d('vzshutdown')], ['vzdestroy', d('vzdestroy')]] : [];
   const total = (c: [string, number][]) => c.reduce((n, [, ms]) => n + ms, 0);

@@ -34,7 +34,7 @@ export function archiveName(guest: SimGuest, compress: string, at: Date): string
  * Whose lock a job takes: its node's. A world seeded with a `backupLockDomain` (the bench's fleet: each tenant stands
  * for a homelab of its own, all simulated on one node) has its own.
  */
-export function backupLockScope(node: string, guest: SimGuest | undefined): string {
+function backupLockScope(node: string, guest: SimGuest | undefined): string {
   return guest?.backupLockDomain ? `${node}/${guest.backupLockDomain}` : node;
 }
 
@@ -42,9 +42,16 @@ function isRunningBackupJob(t: SimTask): t is SimTask & { effect: VzdumpEffect }
   return t.effect.kind === 'vzdump' && t.status === 'running';
 }
 
-/** Whether a job of this scope runs or waits now: a new one must then wait for the lock. */
-export function backupLockTaken(state: SimState, scope: string): boolean {
-  return state.tasks.some((t) => isRunningBackupJob(t) && t.effect.lockScope === scope);
+/**
+ * A job just created (its effect naming the guests `requested`): it takes the node's backup lock if no other job of the
+ * scope runs or waits — and begins at once — or logs that it waits for it.
+ */
+export function openBackupJob(state: SimState, task: SimTask): void {
+  const e = task.effect as VzdumpEffect;
+  e.lockScope = backupLockScope(task.node, state.guests[(e.requested ?? e.vmids)[0]]);
+  e.waitsForLock = state.tasks.some((t) => t !== task && isRunningBackupJob(t) && t.effect.lockScope === e.lockScope);
+  if (e.waitsForLock) task.log.push('INFO: trying to get global lock - waiting...');
+  else beginBackupJob(state, task, new Date(task.startedAtMs));
 }
 
 /**

@@ -2,7 +2,7 @@ import { requireNode, startTask } from './common';
 import { fail500, paramError, SimHttpError } from './http-error';
 import { asBool, type Schema } from './params';
 import { Envelope, route, type Route } from './router';
-import { backupLockScope, backupLockTaken, beginBackupJob } from './backup-job';
+import { openBackupJob } from './backup-job';
 import { archived } from './tasks';
 import type { SimTask } from './types';
 
@@ -128,8 +128,6 @@ export function clusterRoutes(): Route[] {
         const mode = String(ctx.params.mode ?? 'snapshot');
         const notesTemplate =
           ctx.params['notes-template'] !== undefined ? String(ctx.params['notes-template']) : undefined;
-        const lockScope = backupLockScope(nodeName, here[0]);
-        const waitsForLock = backupLockTaken(ctx.state, lockScope);
         const task = startTask(ctx, {
           node: nodeName,
           type: 'vzdump',
@@ -137,14 +135,11 @@ export function clusterRoutes(): Route[] {
           log: [
             `INFO: starting new backup job: vzdump ${vmids.join(' ')} --storage ${storage} --mode ${mode} --compress ${compress}` +
               `${notesTemplate ? ` --notes-template '${notesTemplate}'` : ''}${asBool(ctx.params.protected) ? ' --protected 1' : ''} --node ${nodeName}`,
-            ...(waitsForLock ? ['INFO: trying to get global lock - waiting...'] : []),
           ],
           effect: {
             kind: 'vzdump',
             vmids: [],
             requested: here.map((g) => g.vmid),
-            lockScope,
-            waitsForLock,
             storage,
             compress,
             mode,
@@ -153,7 +148,7 @@ export function clusterRoutes(): Route[] {
             files: {},
           },
         });
-        if (!waitsForLock) beginBackupJob(ctx.state, task, new Date(task.startedAtMs));
+        openBackupJob(ctx.state, task);
         return task.upid;
       },
     ),

@@ -3,7 +3,7 @@
  * starts it: just before a client's first vzdump, so that vzdump waits for the node's backup lock the way it does
  * when a migration meets the homelab's nightly backup.
  */
-import { backupLockScope, backupLockTaken, beginBackupJob } from './backup-job';
+import { openBackupJob } from './backup-job';
 import { createTask } from './tasks';
 import type { SimState, SimTask } from './types';
 
@@ -19,8 +19,6 @@ export function startScheduledBackupJob(
   const guests = Object.values(state.guests).filter(
     (g) => g.node === node && !g.config.template && g.backupLockDomain === domain,
   );
-  const lockScope = backupLockScope(node, state.guests[forVmid]);
-  const waitsForLock = backupLockTaken(state, lockScope);
   const task = createTask(state, {
     node,
     type: 'vzdump',
@@ -29,14 +27,11 @@ export function startScheduledBackupJob(
     durationMs,
     log: [
       `INFO: starting new backup job: vzdump --all 1 --storage ${storage} --mode snapshot --compress zstd --node ${node}`,
-      ...(waitsForLock ? ['INFO: trying to get global lock - waiting...'] : []),
     ],
     effect: {
       kind: 'vzdump',
       vmids: [],
       requested: guests.map((g) => g.vmid).sort((a, b) => a - b),
-      lockScope,
-      waitsForLock,
       storage,
       compress: 'zstd',
       mode: 'snapshot',
@@ -44,6 +39,6 @@ export function startScheduledBackupJob(
       files: {},
     },
   });
-  if (!waitsForLock) beginBackupJob(state, task, new Date(task.startedAtMs));
+  openBackupJob(state, task);
   return task;
 }
