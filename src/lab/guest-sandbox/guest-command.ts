@@ -10,12 +10,16 @@ import { buildGuestRoot, type GuestImage } from './images';
 
 const STANDINS = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'guest-sandbox', 'bin');
 
-/** Inside the new mount namespace: the read-only /usr, device nodes, the export, recorded mounts; then chroot. */
+/**
+ * Inside the new mount and pid namespaces: the read-only /usr, device nodes, its own /proc, the export, recorded
+ * mounts; then chroot.
+ */
 const RUNNER = `set -euo pipefail
 root="$1"; nfs_root="$2"; shift 2
 mount --bind /usr "$root/usr"
 mount -o remount,bind,ro "$root/usr"
 for d in null zero urandom random; do mount --bind "/dev/$d" "$root/dev/$d"; done
+mount -t proc proc "$root/proc"
 mount --bind "${'$'}{PHOENIX_SIM_STANDINS:?}" "$root/phoenix-sim/bin"
 mount -o remount,bind,ro "$root/phoenix-sim/bin"
 mkdir -p "$root/phoenix-sim/nfs$nfs_root"
@@ -44,8 +48,8 @@ function runsAsRoot(): boolean {
 
 function unshareArgs(): string[] {
   return runsAsRoot()
-    ? ['--mount', '--propagation', 'private']
-    : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
+    ? ['--mount', '--propagation', 'private', '--pid', '--fork']
+    : ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--pid', '--fork'];
 }
 
 /**
@@ -53,8 +57,9 @@ function unshareArgs(): string[] {
  * RUNNER's, in its order) and the new root itself, where the RUNNER spends ~15 processes (unshare, bash, a mount per
  * bind, chroot) per command — measured 20 ms of CPU per exec against ~5 ms, which in the bench's fleet (≈2,800 guest
  * commands on the same two cores as the engine) is CPU the real guests would spend on their own machines. What the
- * command sees is the same: the guest's root read-write, /usr and the stand-ins read-only, the four device nodes, the
- * export, the recorded mounts, and `env -i` with the same variables (so a missing command still exits 127).
+ * command sees is the same: the guest's root read-write, /usr and the stand-ins read-only, the four device nodes, its
+ * own /proc (a pid namespace), the export, the recorded mounts, and `env -i` with the same variables (so a missing
+ * command still exits 127).
  */
 let bwrapUsable: boolean | undefined;
 
@@ -77,6 +82,9 @@ function bwrapArgs(root: string, nfsRoot: string, env: Record<string, string>): 
     '/usr',
     '/usr',
     ...['null', 'zero', 'urandom', 'random'].flatMap((d) => ['--dev-bind', `/dev/${d}`, `/dev/${d}`]),
+    '--unshare-pid',
+    '--proc',
+    '/proc',
     '--ro-bind',
     STANDINS,
     '/phoenix-sim/bin',

@@ -52,6 +52,7 @@ export function buildGuestRoot(root: string, image: GuestImage): void {
   for (const d of [
     'usr',
     'dev',
+    'proc',
     'tmp',
     'run',
     'root',
@@ -69,6 +70,14 @@ export function buildGuestRoot(root: string, image: GuestImage): void {
     fs.mkdirSync(p(d), { recursive: true });
   fs.chmodSync(p('tmp'), 0o1777);
   for (const d of ['null', 'zero', 'urandom', 'random']) fs.writeFileSync(p('dev', d), '');
+  // As on any Linux: a script's `< <(…)` and `/dev/stdin` go through /proc/self/fd (the guest gets its own /proc).
+  for (const [link, target] of [
+    ['fd', '/proc/self/fd'],
+    ['stdin', '/proc/self/fd/0'],
+    ['stdout', '/proc/self/fd/1'],
+    ['stderr', '/proc/self/fd/2'],
+  ])
+    fs.symlinkSync(target, p('dev', link));
   for (const [link, target] of [
     ['bin', 'usr/bin'],
     ['sbin', 'usr/sbin'],

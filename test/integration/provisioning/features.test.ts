@@ -113,6 +113,17 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     expect(r.exitcode).toBe(127);
   });
 
+  it("a script's `< <(…)` works as in a real VM, and the guest sees its own processes, not the host's", async () => {
+    // base_setup.sh's apply reads the missing packages with `mapfile < <(missing)`: a guest without /dev/fd failed it.
+    const script = 'mapfile -t got < <(printf "a\\nb\\n"); echo "${#got[@]}"; ls /proc | grep -c "^[0-9]"';
+    const r = sandbox.exec(1043, BARE, ['bash', '-c', script]);
+    expect(await r.done).toBe(0);
+    const [count, pids] = Buffer.concat(r.stdout).toString().trim().split('\n');
+    expect(count).toBe('2');
+    // The sandbox's init, bash, ls and grep: the guest's own pid namespace (the host runs hundreds).
+    expect(Number(pids)).toBeLessThanOrEqual(6);
+  });
+
   it('guest-apt-fail: the docker step fails naming the script, its exit code and output; after the fault clears a re-run completes without re-applying what finished', async () => {
     const [mount, base, docker, agent] = steps();
     expect([mount, base, docker, agent].map((s) => s.name)).toEqual([
