@@ -87,11 +87,27 @@ export class MigrationRun implements OperatorContext {
   }
 
   /** Runs a phase of the runbook, unless an earlier run of this migration finished it. */
-  async phase(name: PhaseName, body: () => Promise<void>): Promise<void> {
+  async phase(name: PhaseName, body: () => Promise<void>, { beside = false } = {}): Promise<void> {
     if (this.done.has(name)) return;
-    this.board.startPhase(name);
+    this.board.startPhase(name, { beside });
     await body();
     this.done.add(name);
+  }
+
+  /**
+   * Runs two phases that need nothing of each other side by side: the second starts as the first does and becomes
+   * the current phase; the first ends when its body does. Both settle before either's failure is raised, so nothing
+   * is left running behind a failed phase.
+   */
+  async phasesBeside(first: [PhaseName, () => Promise<void>], second: [PhaseName, () => Promise<void>]): Promise<void> {
+    const [firstName, firstBody] = first;
+    const ran = this.phase(firstName, firstBody).then(() => this.board.endPhase(firstName));
+    const [a, b] = await Promise.allSettled([
+      ran,
+      this.phase(second[0], second[1], { beside: !this.done.has(firstName) }),
+    ]);
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
   }
 
   /** Runs a step that must happen once per migration, also across continue-as-new (e.g. a wait that was passed). */

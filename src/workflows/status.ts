@@ -110,10 +110,11 @@ export class StatusBoard {
     return entry;
   }
 
-  startPhase(name: PhaseName): void {
+  /** Starts a phase and ends the one running, unless the new one runs `beside` it (then each ends by `endPhase`). */
+  startPhase(name: PhaseName, { beside = false } = {}): void {
     const moved = this.status.phase !== name;
     for (const p of this.status.phases) {
-      if (p.status === 'running' && p.name !== name) {
+      if (!beside && p.status === 'running' && p.name !== name) {
         p.status = 'done';
         p.endedAt = this.stamp();
       }
@@ -125,6 +126,15 @@ export class StatusBoard {
     }
     this.status.phase = name;
     this.changed(this.status, moved);
+  }
+
+  /** Ends a phase that ran beside another; the other stays the current phase. */
+  endPhase(name: PhaseName): void {
+    const entry = this.phaseEntry(name);
+    if (entry.status !== 'running' || this.status.phase === name) return;
+    entry.status = 'done';
+    entry.endedAt = this.stamp();
+    this.changed(this.status, false);
   }
 
   finishPhases(outcome: Outcome, endReason?: string): void {

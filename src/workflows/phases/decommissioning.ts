@@ -29,12 +29,12 @@ export const LIVE_DECOMMISSION_GATES = 'live-decommission-gates';
 export async function decommissionLegacy(run: MigrationRun): Promise<void> {
   if (!patched(LIVE_DECOMMISSION_GATES)) return decommissionLegacyV1(run);
   if (run.plan.qdrant.data.mode === 'reindex' && !run.dryRun) await run.once('reindex', () => waitForReindex(run));
-  const scan = await scanLive(run, 'dependency scan', run.legacyGuests);
+  const [scan, collections] = await scanWithDataGate(run, 'dependency scan', run.legacyGuests);
   for (const guest of scan.absent) recordAbsent(run, guest);
   const refused = [...scan.refused];
   const deletable: LegacyGuest[] = [];
   for (const guest of scan.deletable) {
-    const data = await dataGate(run, guest, scan);
+    const data = await dataGate(run, guest, scan, collections);
     if (data) refused.push(data);
     else deletable.push(guest);
   }
@@ -97,10 +97,50 @@ async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]):
 }
 
 /**
+ * Marks runs that compare the Qdrant collections (the data gate's reads) while the scan reads the live facts, when the
+ * plan puts the legacy Qdrant on a scanned CT: one workflow task less between the scan and the approval, and between
+ * each rescan and its deletion. The scan still decides whether the gate applies; older runs compared after it.
+ */
+export const DATA_GATE_BESIDE_SCAN = 'data-gate-beside-scan';
+
+type Collections = ReturnType<typeof compareCollections>;
+
+/** The scan, and the data gate's comparison read at the same time when the plan says a scanned CT hosts Qdrant. */
+async function scanWithDataGate(
+  run: MigrationRun,
+  name: string,
+  guests: LegacyGuest[],
+): Promise<[LegacyScan, Collections | undefined]> {
+  const qdrantHost = hostOfUrl(run.plan.qdrant.legacyUrl);
+  const early =
+    !run.dryRun && guests.some((g) => g.ip === qdrantHost) && patched(DATA_GATE_BESIDE_SCAN)
+      ? compareCollections(run)
+      : undefined;
+  // Both settle before either's failure is raised, as when they ran one after the other.
+  const [scan, compared] = await Promise.allSettled([scanLive(run, name, guests), early]);
+  if (scan.status === 'rejected') throw scan.reason;
+  if (compared.status === 'rejected') throw compared.reason;
+  return [scan.value, early];
+}
+
+function compareCollections(run: MigrationRun) {
+  const { qdrant } = run.plan;
+  return quick.compareQdrantCollections.executeWithOptions(
+    { summary: `data gate: collections of ${qdrant.legacyUrl} vs ${qdrant.newUrl}` },
+    [{ legacyUrl: qdrant.legacyUrl, newUrl: qdrant.newUrl, apiKey: qdrant.apiKey }],
+  );
+}
+
+/**
  * The data gate, always on: the CT whose address is the legacy Qdrant's is deleted only when every legacy collection
  * is on the new instance with at least as many points. A dry run (nothing copied yet) only says it will check.
  */
-async function dataGate(run: MigrationRun, guest: LegacyGuest, scan: LegacyScan): Promise<Refusal | undefined> {
+async function dataGate(
+  run: MigrationRun,
+  guest: LegacyGuest,
+  scan: LegacyScan,
+  comparedBeside?: Collections,
+): Promise<Refusal | undefined> {
   const { plan, report } = run;
   const qdrantHost = hostOfUrl(plan.qdrant.legacyUrl);
   if (!qdrantHost || !(scan.evidence[guest.ctid] ?? []).includes(qdrantHost)) return undefined;
@@ -110,10 +150,7 @@ async function dataGate(run: MigrationRun, guest: LegacyGuest, scan: LegacyScan)
     );
     return undefined;
   }
-  const collections = await quick.compareQdrantCollections.executeWithOptions(
-    { summary: `data gate: collections of ${plan.qdrant.legacyUrl} vs ${plan.qdrant.newUrl}` },
-    [{ legacyUrl: plan.qdrant.legacyUrl, newUrl: plan.qdrant.newUrl, apiKey: plan.qdrant.apiKey }],
-  );
+  const collections = await (comparedBeside ?? compareCollections(run));
   report.data = { mode: plan.qdrant.data.mode, collections };
   const why = dataGateRefusal(plan.qdrant.data.mode, collections);
   return why
@@ -175,9 +212,9 @@ function recordAbsent(run: MigrationRun, guest: LegacyGuest): void {
 async function deleteGuest(run: MigrationRun, guest: LegacyGuest): Promise<void> {
   const { report } = run;
   // Again, right before this deletion: the approval may have waited for days, and the world may have changed.
-  const again = await scanLive(run, `scan again before deleting CT ${guest.ctid}`, [guest]);
+  const [again, collections] = await scanWithDataGate(run, `scan again before deleting CT ${guest.ctid}`, [guest]);
   if (again.absent.length) return recordAbsent(run, guest);
-  const refusal = again.refused[0] ?? (await dataGate(run, guest, again));
+  const refusal = again.refused[0] ?? (await dataGate(run, guest, again, collections));
   if (refusal) {
     report.decommission.refused.push(refusal);
     report.changes.push(`CT ${guest.ctid}: NOT deleted — ${refusal.reason}`);
