@@ -13,6 +13,8 @@ export interface NotifyEvent {
   workflowId: string;
   planName: string;
   phase: string;
+  /** On `waiting` and `reminder`: what the run waits for, by the names of its memo's `waitingFor`. */
+  waitingFor?: string;
 }
 
 export function createNotifyActivities(deps: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {

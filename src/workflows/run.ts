@@ -36,7 +36,15 @@ import { newReport, type MigrationReport, type OperatorRecord, type RunReport } 
 import type { RunState } from './run-state';
 import { MigrationPhaseKey, PlanNameKey } from './search-attributes';
 import { stepRunner, type StepRunner } from './steps';
-import { newStatus, StatusBoard, type MigrationStatus, type Outcome, type PhaseName, PHASES } from './status';
+import {
+  newStatus,
+  StatusBoard,
+  type MigrationStatus,
+  type Outcome,
+  type PhaseName,
+  PHASES,
+  type WaitingFor,
+} from './status';
 import { messageOf } from './text';
 
 export class MigrationRun implements OperatorContext {
@@ -146,14 +154,23 @@ export class MigrationRun implements OperatorContext {
     this.pinnedLegacy = guests;
   }
 
-  notify(event: string, message: string): void {
+  /** A webhook POST (plan `notify`); a notice that asks a person something names the wait, as the memo does. */
+  notify(event: string, message: string, waitingFor?: WaitingFor): void {
     if (!this.plan.notify || this.dryRun) return;
     const { webhookUrlEnv } = this.plan.notify;
     const { workflowId } = workflowInfo();
     const phase = this.board.status.phase;
+    const notice = {
+      event,
+      message,
+      workflowId,
+      planName: this.plan.name,
+      phase,
+      ...(waitingFor ? { waitingFor } : {}),
+    };
     this.pendingNotifications.push(
       notifying
-        .notify({ webhookUrlEnv, event: { event, message, workflowId, planName: this.plan.name, phase } })
+        .notify({ webhookUrlEnv, event: notice })
         .catch((err) => log.warn('notification not delivered', { event, error: String(err) })),
     );
   }

@@ -20,6 +20,7 @@ interface Delivered {
   workflowId: string;
   planName: string;
   phase: string;
+  waitingFor?: string;
   at: string;
 }
 
@@ -85,11 +86,12 @@ describeIf('notifications: webhook', () => {
     expect(((await handle.result()) as MigrationReport).outcome).toBe('completed');
     await eventually('no "completed" notification', () => received.length >= 4);
 
-    expect(received.map((r) => [r.event, r.phase])).toEqual([
-      ['waiting', 'Application Deployment and Cutover'],
-      ['rejected', 'Application Deployment and Cutover'],
-      ['waiting', 'Verification and Decommissioning'],
-      ['completed', 'Finished'],
+    // A notice that asks a person names the wait, as the run's memo does: tooling can route it without a query.
+    expect(received.map((r) => [r.event, r.phase, r.waitingFor])).toEqual([
+      ['waiting', 'Application Deployment and Cutover', 'portainer-deploy'],
+      ['rejected', 'Application Deployment and Cutover', undefined],
+      ['waiting', 'Verification and Decommissioning', 'decommission-approval'],
+      ['completed', 'Finished', undefined],
     ]);
     const [deploy, rejected, approval, completed] = received;
     expect(deploy.message).toMatch(/In Portainer .*Add stack "qdrant"/);

@@ -61,7 +61,7 @@ async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refus
     ...report.legacyTraffic.map((t) => `⚠ ${t}`),
   ];
   board.setStepWaiting(name, 'waiting for approval');
-  run.notify('waiting', `Approve deleting ${ctids}`);
+  run.notify('waiting', `Approve deleting ${ctids}`, 'decommission-approval');
   await person.waitForApproval(() =>
     board.wait('decommission-approval', 'Approve deleting these legacy containers.', items),
   );

@@ -181,7 +181,7 @@ async function approveDeletion(run: MigrationRun, toDelete: LegacyGuest[], refus
     ...report.legacyTraffic.map((t) => `⚠ ${t}`),
   ];
   board.setStepWaiting(name, 'waiting for approval');
-  run.notify('waiting', `Approve deleting ${ctids}`);
+  run.notify('waiting', `Approve deleting ${ctids}`, 'decommission-approval');
   person.state.approvalCandidates = toDelete.map((g) => g.ctid);
   await person.waitForApproval(() =>
     board.wait(
@@ -249,7 +249,11 @@ export async function waitForReindex(run: MigrationRun): Promise<void> {
   const name = 'wait for re-indexing';
   board.setStepWaiting(name, 'waiting for the producers to re-index');
   if (!person.state.expectReindex)
-    run.notify('waiting', 'Re-index Qdrant data into the new instance, then run `phoenix-migrate reindex-done`.');
+    run.notify(
+      'waiting',
+      'Re-index Qdrant data into the new instance, then run `phoenix-migrate reindex-done`.',
+      'reindex',
+    );
   person.state.expectReindex = true;
   const expected = qdrant.expectedCollections.map((c) => `${c.name}${c.minCount ? ` ≥ ${c.minCount} points` : ''}`);
   await person.waitForReindex(() =>

@@ -18,7 +18,7 @@ export async function waitForManualDeploy(run: MigrationRun): Promise<void> {
   const message = deployInstructions(plan);
   const deadline = run.deadline('portainer-deploy', deployTimeoutMs);
   const waitStarted = deadline - deployTimeoutMs;
-  if (!state.expectDeploy) run.notify('waiting', message);
+  if (!state.expectDeploy) run.notify('waiting', message, 'portainer-deploy');
   state.expectDeploy = true;
   board.setStepWaiting(STEP, 'waiting for the manual deploy');
   board.wait('portainer-deploy', message);
@@ -45,7 +45,11 @@ export async function waitForManualDeploy(run: MigrationRun): Promise<void> {
 function remind(run: MigrationRun, message: string, deadline: number): void {
   const n = run.board.remind();
   log.info('still waiting for the Portainer deploy', { waitingSince: run.board.status.waitingFor?.since, reminder: n });
-  run.notify('reminder', `Still waiting (reminder ${n}, ${formatRemaining(deadline - Date.now())} left): ${message}`);
+  run.notify(
+    'reminder',
+    `Still waiting (reminder ${n}, ${formatRemaining(deadline - Date.now())} left): ${message}`,
+    'portainer-deploy',
+  );
 }
 
 /** What the person does in Portainer, in Portainer's own words. */
