@@ -105,7 +105,8 @@ export class MigrationRun implements OperatorContext {
   /**
    * Runs two phases that need nothing of each other side by side: the second starts as the first does and becomes
    * the current phase; the first ends when its body does. Both settle before either's failure is raised, so nothing
-   * is left running behind a failed phase.
+   * is left running behind a failed phase. A step is labelled with the phase current when it starts: the first phase
+   * must start its steps before its first await (Phase 2 has one step), or they show under the second.
    */
   async phasesBeside(first: [PhaseName, () => Promise<void>], second: [PhaseName, () => Promise<void>]): Promise<void> {
     const [firstName, firstBody] = first;

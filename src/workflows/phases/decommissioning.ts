@@ -103,14 +103,14 @@ async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]):
  */
 export const DATA_GATE_BESIDE_SCAN = 'data-gate-beside-scan';
 
-type Collections = ReturnType<typeof compareCollections>;
+type ComparedCollections = ReturnType<typeof compareCollections>;
 
 /** The scan, and the data gate's comparison read at the same time when the plan says a scanned CT hosts Qdrant. */
 async function scanWithDataGate(
   run: MigrationRun,
   name: string,
   guests: LegacyGuest[],
-): Promise<[LegacyScan, Collections | undefined]> {
+): Promise<[LegacyScan, ComparedCollections | undefined]> {
   const qdrantHost = hostOfUrl(run.plan.qdrant.legacyUrl);
   const early =
     !run.dryRun && guests.some((g) => g.ip === qdrantHost) && patched(DATA_GATE_BESIDE_SCAN)
@@ -139,7 +139,7 @@ async function dataGate(
   run: MigrationRun,
   guest: LegacyGuest,
   scan: LegacyScan,
-  comparedBeside?: Collections,
+  comparedBeside?: ComparedCollections,
 ): Promise<Refusal | undefined> {
   const { plan, report } = run;
   const qdrantHost = hostOfUrl(plan.qdrant.legacyUrl);
