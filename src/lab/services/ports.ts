@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 
 /**
@@ -18,10 +19,46 @@ function osFreePort(host: string): Promise<number> {
   });
 }
 
-/** A port the OS says is free on `host` right now, and not handed out before by this process. */
+/** The kernel's range for the local ports of outgoing connections (and of `listen(0)`). */
+export function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: the IANA range most systems use
+  }
+  return [49152, 65535];
+}
+
+const STABLE_FROM = 20_000;
+
+/**
+ * A free port below the ephemeral range, or undefined when that range leaves too little room. A port from the
+ * ephemeral range (what `listen(0)` gives) can become the local port of any outgoing connection while its service is
+ * down: chaos restarts the Temporal dev server on its port, and once the restart failed with "address already in
+ * use" (chaos series 18, run 11) — the lab's processes open connections all the time.
+ */
+async function stableFreePort(host: string): Promise<number | undefined> {
+  const top = ephemeralPorts()[0] - 1;
+  if (top - STABLE_FROM < 1000) return undefined;
+  for (let tries = 0; tries < 50; tries++) {
+    const port = STABLE_FROM + Math.floor(Math.random() * (top - STABLE_FROM + 1));
+    if (!handedOut.has(`${host}:${port}`) && (await portIsFree(host, port))) return port;
+  }
+  return undefined;
+}
+
+/**
+ * A port free on `host` right now, not handed out before by this process, and below the ephemeral range when there is
+ * room (so a service restarted on it finds it free).
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (;;) {
-    const port = await osFreePort(host);
+    const port = (await stableFreePort(host)) ?? (await osFreePort(host));
     if (!handedOut.has(`${host}:${port}`)) return handOut(host, port);
   }
 }

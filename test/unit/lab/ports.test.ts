@@ -3,13 +3,18 @@
  * one free port twice; the gateway's HTTP and HTTPS servers once got the same one and nginx refused to start.
  */
 import net from 'node:net';
-import { freePort, handOut, preferredPort } from '../../../src/lab/services/ports';
+import { ephemeralPorts, freePort, handOut, preferredPort } from '../../../src/lab/services/ports';
 
 describe('lab ports', () => {
   it('never hands out one port twice on a host, although the OS would offer it again', async () => {
     const ports: number[] = [];
     for (let i = 0; i < 1000; i++) ports.push(await freePort('127.0.0.1'));
     expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it("hands out ports below the kernel's ephemeral range, which outgoing connections take while a service is down", async () => {
+    const [low] = ephemeralPorts();
+    for (let i = 0; i < 20; i++) expect(await freePort('127.0.0.1')).toBeLessThan(low);
   });
 
   it('gives a preferred port only once, then any other free one', async () => {
