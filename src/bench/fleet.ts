@@ -17,7 +17,8 @@ import { startQdrantSim, type QdrantSim } from '../lab/qdrant-sim';
 import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../workflows/messages';
+import { approveDecommissionUpdate, confirmPortainerDeployUpdate } from '../workflows/messages';
+import { queryStatus } from '../temporal/status-query';
 import { endsByItself, type WaitingFor } from '../workflows/status';
 import { sleep, type PersonAnswer } from './harness';
 import { startMigration } from '../temporal/start';
@@ -459,7 +460,7 @@ export async function runFleet(
         // No list, or a wait the bench does not answer: the run's status says what it is.
         if (Date.now() - lastQuery < (what === undefined ? idlePollMs : pollMs)) continue;
         lastQuery = Date.now();
-        const w = await handle.query(statusQuery).then(
+        const w = await queryStatus(handle).then(
           (s) => s.waitingFor,
           () => undefined,
         );

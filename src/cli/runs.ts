@@ -17,18 +17,18 @@ import type { MigrationInput } from '../config/resolved-plan';
 import { loadTemporalTarget, webUiUrl, type TemporalTarget } from '../temporal/connection';
 import { fetchRunChain, historyExportJSON } from '../temporal/history';
 import { startMigration, workflowIdFor } from '../temporal/start';
+import { memoWaitingFor, queryStatus, STATUS_QUERY_TIMEOUT_MS } from '../temporal/status-query';
 import {
   abortUpdate,
   approveDecommissionUpdate,
   confirmPortainerDeployUpdate,
   reindexDoneUpdate,
   retryVerificationUpdate,
-  statusQuery,
   type OperatorAction,
 } from '../workflows/messages';
 import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
-import { endsByItself, type MigrationStatus } from '../workflows/status';
+import { endsByItself, type MigrationStatus, type WaitingFor } from '../workflows/status';
 import { deliverAnswer, DEFAULT_ANSWER_WAIT_SECONDS } from './answer';
 import { CliError, ExitCode, type CliIo } from './io';
 import { printProblems, rankedLines } from './problems';
@@ -181,11 +181,14 @@ export async function snapshot(handle: WorkflowHandle, workflowId: string): Prom
   const state = desc.status.name;
   const snap: RunSnapshot = { workflowId, state };
   try {
-    snap.status = await handle.query(statusQuery);
+    snap.status = await queryStatus(handle);
     const w = snap.status.waitingFor;
     if (w) snap.continueWith = continueCommandFor(w.what, workflowId);
   } catch {
-    // A closed run whose worker is gone cannot answer queries; its result still tells the story.
+    // A closed run whose worker is gone cannot answer queries; its result still tells the story. A running one whose
+    // worker is restarting still says in its memo what it waits for.
+    const what = state === 'RUNNING' ? memoWaitingFor(desc.memo) : undefined;
+    if (what) snap.continueWith = continueCommandFor(what as WaitingFor, workflowId);
   }
   if (state === 'COMPLETED') snap.report = (await handle.result()) as MigrationReport;
   if (state === 'FAILED') {
@@ -210,7 +213,8 @@ export async function runStatus(ref: RunRef & { json?: boolean }, io: CliIo): Pr
 export function exitCodeOf(snap: RunSnapshot): number {
   if (snap.state === 'COMPLETED')
     return snap.report?.outcome === 'completed' || snap.report?.outcome === 'dry-run' ? ExitCode.ok : ExitCode.failed;
-  if (snap.state === 'RUNNING') return snap.status?.waitingFor ? ExitCode.waitingForPerson : ExitCode.ok;
+  if (snap.state === 'RUNNING')
+    return snap.status?.waitingFor || snap.continueWith ? ExitCode.waitingForPerson : ExitCode.ok;
   return ExitCode.failed;
 }
 
@@ -227,7 +231,14 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: Connecti
     lines.push(
       `then run: ${runnableCommand(snap.continueWith ?? continueCommandFor(w.what, snap.workflowId), snap.workflowId, flags)}`,
     );
-  }
+  } else if (snap.state === 'RUNNING' && !snap.status)
+    lines.push(
+      '',
+      `no worker answered the status query within ${STATUS_QUERY_TIMEOUT_MS / 1000} s (restarting? see its log); the run's memo says:`,
+      snap.continueWith
+        ? `it waits for you; then run: ${runnableCommand(snap.continueWith, snap.workflowId, flags)}`
+        : 'it waits for nobody',
+    );
   if (snap.report)
     lines.push(
       '',

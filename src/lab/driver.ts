@@ -9,8 +9,8 @@ import {
   confirmPortainerDeployUpdate,
   reindexDoneUpdate,
   abortUpdate,
-  statusQuery,
 } from '../workflows/messages';
+import { memoWaitingFor, queryStatus } from '../temporal/status-query';
 import { continueCommandFor } from '../workflows/continue-commands';
 import type { MigrationReport } from '../workflows/report';
 import { endsByItself, type MigrationStatus } from '../workflows/status';
@@ -69,11 +69,21 @@ export async function driveRun(opts: DriveOptions): Promise<DriveResult> {
     let desc;
     try {
       desc = await handle.describe();
-      if (desc.status.name === 'RUNNING') status = await handle.query(statusQuery);
     } catch {
-      // The server or the worker is restarting (chaos runs do that on purpose): look again shortly.
+      // The server is restarting (chaos runs do that on purpose): look again shortly.
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 300));
       continue;
+    }
+    if (desc.status.name === 'RUNNING') {
+      try {
+        status = await queryStatus(handle);
+      } catch {
+        // The worker is restarting (chaos kills it on purpose): the run's memo still says what it waits for.
+        const what = memoWaitingFor(desc.memo);
+        if (what && opts.autoConfirm) await actFor(what, handle, world, opts.say, firstTry);
+        await new Promise((r) => setTimeout(r, opts.pollMs ?? 300));
+        continue;
+      }
     }
     if (desc.status.name !== 'RUNNING') {
       // The steps that ended since the last look (often the last CTs' decommission) are in the report: the person

@@ -131,6 +131,25 @@ describe('answers when no worker can take them', () => {
     await handle.terminate('test done');
   });
 
+  it("status of a run whose worker crashed: the memo's wait within the query's deadline, not Temporal's 30 s", async () => {
+    const taskQueue = `crashed-worker-${Date.now()}`;
+    await pollOnceAndLeave(taskQueue);
+    const handle = await client.workflow.start('migration', {
+      taskQueue,
+      workflowId: `${taskQueue}-run`,
+      args: [{}],
+      memo: { waitingFor: 'portainer-deploy' },
+    });
+    const startedAt = Date.now();
+    const r = await cli('status', '--id', handle.workflowId, '--address', address());
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    expect(r.code).toBe(ExitCode.waitingForPerson);
+    expect(r.out).toContain('no worker answered the status query within 5 s');
+    expect(r.out).toMatch(/it waits for you; then run: .*confirm-portainer --id crashed-worker-\d+-run/);
+    expect(r.all).not.toMatch(STACK_TRACE);
+    await handle.terminate('test done');
+  });
+
   it('--wait takes whole seconds from 1 to 3600', async () => {
     const r = await cli('confirm-portainer', '--id', 'x', '--wait', '0', '--address', address());
     expect(r.code).toBe(ExitCode.badInput);
