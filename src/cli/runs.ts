@@ -237,7 +237,7 @@ export function renderSnapshot(snap: RunSnapshot, uiUrl: string, flags: Connecti
       `no worker answered the status query within ${STATUS_QUERY_TIMEOUT_MS / 1000} s (restarting? see its log); the run's memo says:`,
       snap.continueWith
         ? `it waits for you; then run: ${runnableCommand(snap.continueWith, snap.workflowId, flags)}`
-        : 'it waits for nobody',
+        : 'it names no wait for a person (runs started before 2026-12-07 name none in any case)',
     );
   if (snap.report)
     lines.push(
