@@ -18,7 +18,7 @@ import type { World } from '../lab/world';
 import { HOMELAB_CONTAINERS, HOMELAB_STORAGE } from '../lab/homelab';
 import type { SimGuestSeed } from '../lab/proxmox-sim';
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate } from '../workflows/messages';
-import { queryStatus } from '../temporal/status-query';
+import { memoWaitingFor, queryStatus } from '../temporal/status-query';
 import { endsByItself, type WaitingFor } from '../workflows/status';
 import { sleep, type PersonAnswer } from './harness';
 import { startMigration } from '../temporal/start';
@@ -374,8 +374,7 @@ function watchWaits(client: Client, workflowIds: Set<string>, everyMs: number) {
       try {
         const seen = new Map<string, string | null>();
         for await (const w of client.workflow.list({ query: `ExecutionStatus = 'Running'` }))
-          if (workflowIds.has(w.workflowId))
-            seen.set(w.workflowId, typeof w.memo?.waitingFor === 'string' ? w.memo.waitingFor : null);
+          if (workflowIds.has(w.workflowId)) seen.set(w.workflowId, memoWaitingFor(w.memo) ?? null);
         waits = seen;
       } catch {
         // Visibility answered nothing this time: the person asks each run itself until the next list.
