@@ -10,6 +10,9 @@ import type { ActivityInterceptors } from '@temporalio/worker';
 /** The details each running activity last reported: a heartbeat without details repeats them, never erases them. */
 const lastDetails = new WeakMap<Context, unknown>();
 
+/** What every heartbeat of an activity carries besides its step's details (its progress, for a retry to resume from). */
+const carried = new WeakMap<Context, Record<string, unknown>>();
+
 function currentContext(): Context | undefined {
   try {
     return Context.current();
@@ -26,6 +29,8 @@ function currentContext(): Context | undefined {
 export function heartbeat(details?: unknown): void {
   const ctx = currentContext();
   if (!ctx) return;
+  const progress = carried.get(ctx);
+  if (progress && details !== undefined && typeof details === 'object') details = { ...details, ...progress };
   const changed = details !== undefined && !sameDetails(lastDetails.get(ctx), details);
   if (details !== undefined) lastDetails.set(ctx, details);
   // A local activity (the confirmation's checks) has no heartbeat: its workflow task stands for it. Unchanged details
@@ -33,6 +38,18 @@ export function heartbeat(details?: unknown): void {
   // encoding and a call into the SDK's core, on every poll of every running activity (10 s of a fleet's 88 s).
   if (!ctx.info.isLocal && (changed || !sentRecently(ctx))) send(ctx);
   if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('activity cancelled');
+}
+
+/**
+ * From now on every heartbeat of this activity carries `progress` (with whatever its current step reports), and this
+ * one goes out now: a retry reads it back with `heartbeatDetails()`. A no-op outside an activity.
+ */
+export function carryInHeartbeats(progress: Record<string, unknown>): void {
+  const ctx = currentContext();
+  if (!ctx) return;
+  carried.set(ctx, progress);
+  const last = lastDetails.get(ctx);
+  heartbeat(last !== null && typeof last === 'object' ? last : {});
 }
 
 /** When each running activity last handed its details to the SDK (which sends at most one per throttle interval). */

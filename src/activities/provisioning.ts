@@ -29,8 +29,8 @@ import {
 } from '../proxmox';
 import { hostTarget, withSsh, type WorkerEnv } from '../remote';
 import { resolveSecret } from '../secrets';
-import { withFailureTranslation } from './failures';
-import { heartbeat } from './heartbeat';
+import { toActivityFailure, withFailureTranslation } from './failures';
+import { carryInHeartbeats, heartbeat, heartbeatDetails } from './heartbeat';
 
 export interface ProvisioningDeps {
   env: WorkerEnv;
@@ -55,6 +55,24 @@ export interface ProvisionFeatureInput {
   probe?: { tcp?: string; https?: { url: string; tls: PortainerSettings['tls'] } };
   /** portainer_server: create the admin from this secret right after a fresh start. */
   portainerAdmin?: ProvisioningSettings['portainerAdmin'] & { url: string; tls: PortainerSettings['tls'] };
+}
+
+export interface ProvisionFeaturesInput extends Pick<
+  ProvisionFeatureInput,
+  'proxmox' | 'vm' | 'verifyOnly' | 'dryRun'
+> {
+  /** In the order they run (Phoenix's: `featuresFor`), each with its worker-side probe and admin, as for one. */
+  features: Pick<ProvisionFeatureInput, 'step' | 'probe' | 'portainerAdmin'>[];
+}
+
+export interface ProvisionedFeature extends ProvisionFeatureResult {
+  startedAt: string;
+  endedAt: string;
+}
+
+export interface ProvisionFeaturesResult {
+  vmid: number;
+  features: ProvisionedFeature[];
 }
 
 export interface ProvisionFeatureResult {
@@ -130,9 +148,57 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
       });
   }
 
-  async function provisionFeature(input: ProvisionFeatureInput): Promise<ProvisionFeatureResult> {
-    const { vm, step } = input;
+  /** One feature (its own activity in runs recorded before `provisionFeatures`). */
+  function provisionFeature(input: ProvisionFeatureInput): Promise<ProvisionFeatureResult> {
+    return convergeFeature(deps.proxmoxFor(input.proxmox), input, { cloudInitWaited: false });
+  }
+
+  /**
+   * A VM's features in order, in one activity: each check → apply → verify as before, but without a workflow task
+   * between two features (a fleet of 100 runs ran a fifth fewer: BENCHMARKS.md), and cloud-init is waited for once —
+   * it does not run again until the VM reboots, which nothing here does. A retry resumes after
+   * the features its earlier attempt reported done in its heartbeats (their outcome, e.g. `applied`, stays theirs);
+   * a feature it had not reported done is checked again, which converges. A feature that fails names the ones done
+   * before it in its failure's details (`featuresDone`), for the run's report.
+   */
+  async function provisionFeatures(input: ProvisionFeaturesInput): Promise<ProvisionFeaturesResult> {
     const api = deps.proxmoxFor(input.proxmox);
+    const earlier = heartbeatDetails<{ featuresDone?: ProvisionedFeature[] }>()?.featuresDone ?? [];
+    const done: ProvisionedFeature[] = [];
+    for (const f of earlier) if (input.features[done.length]?.step.name === f.name) done.push(f);
+    const shared = { cloudInitWaited: false };
+    carryInHeartbeats({ featuresDone: [...done] });
+    for (const f of input.features.slice(done.length)) {
+      const startedAt = new Date().toISOString();
+      try {
+        const result = await convergeFeature(
+          api,
+          { proxmox: input.proxmox, vm: input.vm, verifyOnly: input.verifyOnly, dryRun: input.dryRun, ...f },
+          shared,
+        );
+        done.push({ ...result, startedAt, endedAt: new Date().toISOString() });
+        carryInHeartbeats({ featuresDone: [...done] });
+      } catch (err) {
+        const failure = toActivityFailure(err);
+        if (!(failure instanceof ApplicationFailure)) throw failure;
+        throw ApplicationFailure.create({
+          type: failure.type ?? undefined,
+          nonRetryable: failure.nonRetryable ?? undefined,
+          message: failure.message,
+          cause: failure.cause,
+          details: [{ ...(failure.details?.[0] as object | undefined), featuresDone: done }],
+        });
+      }
+    }
+    return { vmid: input.vm.vmid, features: done };
+  }
+
+  async function convergeFeature(
+    api: ProxmoxApi,
+    input: ProvisionFeatureInput,
+    shared: { cloudInitWaited: boolean },
+  ): Promise<ProvisionFeatureResult> {
+    const { vm, step } = input;
     const sha256 = scriptSha256(step.script);
     const logFile = guestLogFile(step);
     const run = (mode: 'check' | 'apply' | 'verify', timeoutMs: number) =>
@@ -148,9 +214,11 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         details: [{ vmid: vm.vmid, feature: step.name, exitcode: res.exitcode, sha256 }],
       });
 
-    const cloudInitDone = () => {
+    const cloudInitDone = async () => {
+      if (shared.cloudInitWaited) return;
       heartbeat({ what: step.name, vmid: vm.vmid, step: 'cloud-init' });
-      return guarded(() => waitForCloudInit(api, vm));
+      await guarded(() => waitForCloudInit(api, vm));
+      shared.cloudInitWaited = true;
     };
 
     if (input.verifyOnly) {
@@ -351,7 +419,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     });
   }
 
-  return withFailureTranslation({ provisionFeature, prepareVolumeDirectory, runPhoenixCreate });
+  return withFailureTranslation({ provisionFeature, provisionFeatures, prepareVolumeDirectory, runPhoenixCreate });
 }
 
 function lastLine(text: string): string {

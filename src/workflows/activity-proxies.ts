@@ -25,6 +25,17 @@ export const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout:
 /** Work that waits on Proxmox tasks, copies or a verification budget. */
 export const long = proxyActivities<MigrationActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry });
 
+/**
+ * A VM's features in one activity: each guest command in it has its own deadline (cloud-init 15 min, an apply 20 min,
+ * a check or verify 2 min), so this bounds their sum for the most features a VM gets — a hung but live worker, as a
+ * dead one is noticed by its heartbeats.
+ */
+export const featureRuns = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout,
+  retry,
+});
+
 /** Notifications must never block or fail the run. */
 export const notifying = proxyActivities<MigrationActivities>({
   scheduleToCloseTimeout: '5m',

@@ -5,10 +5,11 @@
  * With `provisioner: "phoenix-cli"` the operator's own `phoenix create` does the work and the same verify proves it;
  * with `"none"` nothing is installed (Phase 4's readiness says what is missing).
  */
-import { patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
+import type { ProvisionFeatureResult, ProvisionFeaturesInput } from '../../activities/provisioning';
 import type { VmSpec } from '../../config/resolved-plan';
 import { featuresFor, type FeatureStep } from '../../provisioning/plan';
-import { long } from '../activity-proxies';
+import { featureRuns, long } from '../activity-proxies';
 import type { ProvisionedVm } from '../report';
 import type { MigrationRun } from '../run';
 import { allOrFirstFailure } from '../text';
@@ -58,9 +59,17 @@ async function provisionVm(run: MigrationRun, vm: VmSpec, asked?: ReturnType<typ
   }
   if (provisioner === 'phoenix-cli') await phoenixCreate(run, vm);
   else if (!early) await volumeDirectory(run, vm);
-  for (const step of featuresFor(vm, run.plan.provisioning))
-    made.entry.features.push(await feature(run, vm, step, provisioner === 'phoenix-cli'));
+  const steps = featuresFor(vm, run.plan.provisioning);
+  const verifyOnly = provisioner === 'phoenix-cli';
+  if (steps.length > 0 && patched(FEATURES_IN_ONE_ACTIVITY)) await features(run, vm, steps, verifyOnly, made.entry);
+  else for (const step of steps) made.entry.features.push(await feature(run, vm, step, verifyOnly));
 }
+
+/**
+ * Marks runs that provision a VM's features in one activity (`provisionFeatures`) instead of one activity each: no
+ * workflow turn between two features. Runs recorded before it replay one activity per feature.
+ */
+export const FEATURES_IN_ONE_ACTIVITY = 'features-of-a-vm-in-one-activity';
 
 async function ensureVm(run: MigrationRun, vm: VmSpec): Promise<{ entry: ProvisionedVm; exists: boolean }> {
   const { plan, dryRun, report } = run;
@@ -135,14 +144,7 @@ async function feature(
   step: FeatureStep,
   verifyOnly: boolean,
 ): Promise<ProvisionedVm['features'][number]> {
-  const { plan, dryRun, report } = run;
-  const probe =
-    step.feature === 'portainer_agent'
-      ? { tcp: plan.portainer.agentUrl }
-      : step.feature === 'portainer_server'
-        ? { https: { url: plan.portainer.url, tls: plan.portainer.tls } }
-        : undefined;
-  const admin = plan.provisioning.portainerAdmin;
+  const { plan, dryRun } = run;
   const r = await run.step(
     `VM ${vm.vmid} ${step.name}`,
     () =>
@@ -150,23 +152,87 @@ async function feature(
         {
           proxmox: plan.proxmox,
           vm: { vmid: vm.vmid, name: vm.name, node: vm.node },
-          step,
           verifyOnly,
           dryRun,
-          ...(probe ? { probe } : {}),
-          ...(admin && step.feature === 'portainer_server'
-            ? { portainerAdmin: { ...admin, url: plan.portainer.url, tls: plan.portainer.tls } }
-            : {}),
+          ...featureInput(run, step),
         },
       ]),
     (res) => `${res.outcome}${res.detail ? ` — ${res.detail}` : ''}${res.notice ? ` — ⚠ ${res.notice}` : ''}`,
   );
+  return recordFeature(run, vm, r);
+}
+
+/** All of a VM's features in one activity; each one done is recorded, also when a later one fails. */
+async function features(
+  run: MigrationRun,
+  vm: VmSpec,
+  steps: FeatureStep[],
+  verifyOnly: boolean,
+  entry: ProvisionedVm,
+): Promise<void> {
+  const { plan, dryRun } = run;
+  const verb = verifyOnly ? 'verify ' : '';
+  try {
+    const r = await run.step(
+      `VM ${vm.vmid} ${steps.map((s) => s.name).join(', ')}`,
+      () =>
+        featureRuns.provisionFeatures.executeWithOptions(
+          { summary: `${verb}${steps.map((s) => s.summary.replace(/ in VM \d+$/, '')).join('; ')} in VM ${vm.vmid}` },
+          [
+            {
+              proxmox: plan.proxmox,
+              vm: { vmid: vm.vmid, name: vm.name, node: vm.node },
+              verifyOnly,
+              dryRun,
+              features: steps.map((step) => featureInput(run, step)),
+            },
+          ],
+        ),
+      (res) => res.features.map((f) => `${f.name} ${f.outcome}${f.notice ? ` — ⚠ ${f.notice}` : ''}`).join('; '),
+    );
+    for (const f of r.features) entry.features.push(recordFeature(run, vm, f));
+  } catch (err) {
+    for (const f of featuresDoneBefore(err)) entry.features.push(recordFeature(run, vm, f));
+    throw err;
+  }
+}
+
+/** What a failed `provisionFeatures` finished before the feature that failed (its failure's details say). */
+function featuresDoneBefore(err: unknown): ProvisionFeatureResult[] {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  const details = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+  const done = (details as { featuresDone?: ProvisionFeatureResult[] } | undefined)?.featuresDone;
+  return Array.isArray(done) ? done : [];
+}
+
+/** One feature's part of the activity input: the step, and what proves it from the worker. */
+function featureInput(run: MigrationRun, step: FeatureStep): ProvisionFeaturesInput['features'][number] {
+  const { plan } = run;
+  const probe =
+    step.feature === 'portainer_agent'
+      ? { tcp: plan.portainer.agentUrl }
+      : step.feature === 'portainer_server'
+        ? { https: { url: plan.portainer.url, tls: plan.portainer.tls } }
+        : undefined;
+  const admin = plan.provisioning.portainerAdmin;
+  return {
+    step,
+    ...(probe ? { probe } : {}),
+    ...(admin && step.feature === 'portainer_server'
+      ? { portainerAdmin: { ...admin, url: plan.portainer.url, tls: plan.portainer.tls } }
+      : {}),
+  };
+}
+
+/** The report's record of one feature: its change, and what a person must do now. */
+function recordFeature(run: MigrationRun, vm: VmSpec, r: ProvisionFeatureResult): ProvisionedVm['features'][number] {
+  const { report } = run;
   if (r.outcome === 'applied' || r.outcome === 'would-apply')
-    report.changes.push(`VM ${vm.vmid}: ${step.name} ${r.outcome === 'applied' ? 'applied' : 'would be applied'}`);
+    report.changes.push(`VM ${vm.vmid}: ${r.name} ${r.outcome === 'applied' ? 'applied' : 'would be applied'}`);
   if (r.notice) {
     report.changes.push(`VM ${vm.vmid}: ⚠ ${r.notice}`);
     report.needsPerson.push(r.notice);
     run.notify('waiting', r.notice);
   }
-  return { name: step.name, outcome: r.outcome };
+  return { name: r.name, outcome: r.outcome };
 }

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createProvisioningActivities } from '../../../src/activities/provisioning';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createProvisioningActivities, type ProvisionFeaturesResult } from '../../../src/activities/provisioning';
 import { defaultProxmoxFor } from '../../../src/activities/vms';
 import type { ProvisioningSettings } from '../../../src/config/resolved-plan';
 import { GuestSandbox, sandboxUnavailableReason } from '../../../src/lab/guest-sandbox/sandbox';
@@ -37,7 +38,7 @@ let sim: ProxmoxSim;
 let sandbox: GuestSandbox;
 const events: Record<string, unknown>[] = [];
 const hostBefore = new Map<string, string>();
-const { provisionFeature } = createProvisioningActivities({
+const { provisionFeature, provisionFeatures } = createProvisioningActivities({
   env: process.env,
   proxmoxFor: defaultProxmoxFor({ warn: () => undefined }),
   sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
@@ -61,6 +62,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
           vms: [
             { vmid: 1042, type: 'qemu', name: 'Dr-Phoenix', status: 'running', ip: '10.0.0.102', image: BARE },
             { vmid: 1043, type: 'qemu', name: 'scratch', status: 'running', ip: '10.0.0.103', image: BARE },
+            { vmid: 1045, type: 'qemu', name: 'fresh', status: 'running', ip: '10.0.0.105', image: BARE },
           ],
         }),
       ],
@@ -220,6 +222,82 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     expect(await apply(text, 1044)).toBe(0);
     expect(await apply(text, 1044)).toBe(0);
     expect(lines(1044)).toBe(1);
+  });
+
+  const fresh = vmSpec(1045, 'fresh', {
+    features: ['base_setup', 'docker'],
+    portainerRole: 'agent',
+    ciuser: 'phoenix_user',
+  });
+  const input = () => ({
+    proxmox: settingsFor(sim, 'PMX_PROV'),
+    vm: { vmid: 1045, name: 'fresh', node: 'pve' },
+    features: featuresFor(fresh, PROVISIONING).map((step) => ({ step })),
+  });
+  const commands = (from: number) =>
+    sim
+      .audit()
+      .slice(from)
+      .filter((a) => a.method === 'POST' && a.path.endsWith('/qemu/1045/agent/exec'))
+      .map((a) => {
+        const argv = (a.params as { command: string[] }).command;
+        return argv[0] === 'bash' ? `${argv[3]} ${argv[4]}` : argv.join(' ');
+      });
+
+  it("one activity for a VM's features: a failing one names the ones done before it; the next run applies the rest, waiting for cloud-init once", async () => {
+    sandbox.setFaults({ aptFailRate: 1 });
+    const err = await provisionFeatures(input()).then(
+      () => undefined,
+      (e: Error & { type?: string; nonRetryable?: boolean; details?: unknown[] }) => e,
+    );
+    sandbox.setFaults({ aptFailRate: 0 });
+    expect(err).toMatchObject({ type: 'FeatureScriptFailed', nonRetryable: true });
+    expect(err!.message).toContain('docker.sh apply failed in VM 1045');
+    expect(err!.details?.[0]).toMatchObject({
+      feature: 'docker',
+      featuresDone: [{ name: 'base_setup', outcome: 'already' }],
+    });
+
+    const from = sim.audit().length;
+    const r = await provisionFeatures(input());
+    expect(r.features.map((f) => `${f.name}:${f.outcome}`)).toEqual([
+      'base_setup:already',
+      'docker:applied',
+      'portainer_agent:applied',
+    ]);
+    for (const f of r.features) expect(Date.parse(f.endedAt)).toBeGreaterThanOrEqual(Date.parse(f.startedAt));
+    // One activity, one cloud-init wait: it does not run again before the VM reboots.
+    expect(commands(from)).toEqual([
+      'base_setup.sh check',
+      'docker.sh check',
+      'cloud-init status --wait',
+      'docker.sh apply',
+      'docker.sh verify',
+      'portainer_agent.sh check',
+      'portainer_agent.sh apply',
+      'portainer_agent.sh verify',
+    ]);
+  });
+
+  it("one activity for a VM's features: a retry resumes after the features its earlier attempt's heartbeats reported done, keeping their outcome", async () => {
+    const earlier = (await provisionFeatures(input())).features.slice(0, 2).map((f, i) => ({
+      ...f,
+      outcome: i === 1 ? ('applied' as const) : f.outcome, // what the first attempt did, before its answer was lost
+    }));
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { featuresDone: earlier } });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const from = sim.audit().length;
+    const r = (await env.run(provisionFeatures, input())) as ProvisionFeaturesResult;
+    expect(r.features.map((f) => `${f.name}:${f.outcome}`)).toEqual([
+      'base_setup:already',
+      'docker:applied',
+      'portainer_agent:already',
+    ]);
+    expect(commands(from)).toEqual(['portainer_agent.sh check']);
+    // Each heartbeat carries what is done, for the next retry: the earlier attempt's, then this one's too.
+    expect(beats[0]).toMatchObject({ featuresDone: earlier });
+    expect(beats[beats.length - 1]).toMatchObject({ featuresDone: r.features });
   });
 
   it("nothing outside the lab changed: the host's /etc/fstab and apt sources are byte for byte the same", () => {

@@ -212,6 +212,18 @@ function defaultAnswers(): Answers {
       sha256: '0'.repeat(64),
       detail: 'done',
     }),
+    provisionFeatures: (i) => ({
+      vmid: i.vm.vmid,
+      features: i.features.map((f) => ({
+        vmid: i.vm.vmid,
+        name: f.step.name,
+        outcome: i.verifyOnly ? 'verified' : i.dryRun ? 'would-apply' : 'applied',
+        sha256: '0'.repeat(64),
+        detail: 'done',
+        startedAt: '2026-12-07T00:00:00.000Z',
+        endedAt: '2026-12-07T00:00:01.000Z',
+      })),
+    }),
     runPhoenixCreate: (i) => ({ vmid: i.vmid, exitcode: 0, tail: 'done' }),
     updatePhoenixSources: () => ({ updated: [], current: [], notWritten: [] }),
   } satisfies Answers;
