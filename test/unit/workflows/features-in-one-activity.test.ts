@@ -6,9 +6,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { featuresFor } from '../../../src/provisioning/plan';
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../../../src/workflows/messages';
-import type { MigrationReport } from '../../../src/workflows/report';
-import { failureOf, planInput, startTimeSkippingServer, StubActivities, waitForStatus, withWorker } from './support';
+import { statusQuery } from '../../../src/workflows/messages';
+import {
+  failureOf,
+  planInput,
+  runConfirmedAndApproved,
+  startTimeSkippingServer,
+  StubActivities,
+  withWorker,
+} from './support';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -18,7 +24,6 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const alice = { by: 'alice' };
 const plan = planInput().plan;
 const featureNames = (vmid: number) => {
   const vm = plan.vms.find((v) => v.vmid === vmid);
@@ -28,14 +33,7 @@ const featureNames = (vmid: number) => {
 
 it('each VM gets one provisionFeatures with its features in order; the report keeps each feature and its outcome', async () => {
   const stubs = new StubActivities();
-  const report = await withWorker(env, stubs, async (start) => {
-    const handle = await start(planInput());
-    await waitForStatus(handle, (s) => s.waitingFor?.what === 'portainer-deploy', 'the deploy wait');
-    await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [alice] });
-    await waitForStatus(handle, (s) => s.waitingFor?.what === 'decommission-approval', 'the approval');
-    await handle.executeUpdate(approveDecommissionUpdate, { args: [alice] });
-    return (await handle.result()) as MigrationReport;
-  });
+  const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
   expect(stubs.callsOf('provisionFeature')).toEqual([]);
   const calls = stubs.callsOf('provisionFeatures');

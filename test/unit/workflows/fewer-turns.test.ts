@@ -5,16 +5,7 @@
  * (test/replay).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { approveDecommissionUpdate, confirmPortainerDeployUpdate } from '../../../src/workflows/messages';
-import type { MigrationReport } from '../../../src/workflows/report';
-import {
-  planInput,
-  startTimeSkippingServer,
-  StubActivities,
-  waitForStatus,
-  withWorker,
-  type ResultOf,
-} from './support';
+import { runConfirmedAndApproved, startTimeSkippingServer, StubActivities, type ResultOf } from './support';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -23,20 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-const alice = { by: 'alice' };
-
-/** A run of the shipped plan on these stubs, the deploy confirmed and the deletion approved as soon as asked. */
-function runConfirmedAndApproved(stubs: StubActivities): Promise<MigrationReport> {
-  return withWorker(env, stubs, async (start) => {
-    const handle = await start(planInput());
-    await waitForStatus(handle, (s) => s.waitingFor?.what === 'portainer-deploy', 'the deploy wait');
-    await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [alice] });
-    await waitForStatus(handle, (s) => s.waitingFor?.what === 'decommission-approval', 'the approval');
-    await handle.executeUpdate(approveDecommissionUpdate, { args: [alice] });
-    return (await handle.result()) as MigrationReport;
-  });
-}
 
 it('the VMs are asked for while the compose files are pushed; each phase keeps its own steps and ends when they do', async () => {
   const stubs = new StubActivities();
@@ -56,7 +33,7 @@ it('the VMs are asked for while the compose files are pushed; each phase keeps i
     if (!inTime) throw new Error('the push came before any VM was asked for');
     return (await defaults.provisionComposeFiles(i)) as ResultOf<'provisionComposeFiles'>;
   });
-  const report = await runConfirmedAndApproved(stubs);
+  const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
   const phaseOf = (step: string) => report.steps.find((s) => s.name === step)?.phase;
   expect(phaseOf('compose files onto the NFS export')).toBe('Orchestrator and File Preparation');
@@ -72,7 +49,7 @@ it('the VMs are asked for while the compose files are pushed; each phase keeps i
 
 it('the data gate compares the collections while each scan reads the live facts, and only for the CT hosting Qdrant', async () => {
   const stubs = new StubActivities();
-  const report = await runConfirmedAndApproved(stubs);
+  const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
   const names = stubs.names();
   // The dependency scan: the comparison is asked for before the routes, which wait for the CTs' live addresses.

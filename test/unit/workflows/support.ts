@@ -19,7 +19,8 @@ import type { MigrationActivities } from '../../../src/activities';
 import { workflowBundleInputs } from '../../../src/build/workflow-bundle-inputs';
 import { loadAndResolvePlan } from '../../../src/config';
 import type { MigrationInput, ResolvedPlan } from '../../../src/config/resolved-plan';
-import { statusQuery } from '../../../src/workflows/messages';
+import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../../../src/workflows/messages';
+import type { MigrationReport } from '../../../src/workflows/report';
 import type { migration } from '../../../src/workflows/migration';
 import { requiredSearchAttributes } from '../../../src/workflows/search-attributes';
 import type { MigrationStatus } from '../../../src/workflows/status';
@@ -316,6 +317,23 @@ export async function waitForStatus(
       throw new Error(`the run never got to: ${what}; last status: ${JSON.stringify(last, null, 1)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A run of `input` (the shipped plan) on these stubs, the deploy confirmed and the deletion approved as soon as asked. */
+export function runConfirmedAndApproved(
+  env: TestWorkflowEnvironment,
+  stubs: StubActivities,
+  input: MigrationInput = planInput(),
+): Promise<MigrationReport> {
+  const alice = { by: 'alice' };
+  return withWorker(env, stubs, async (start) => {
+    const handle = await start(input);
+    await waitForStatus(handle, (s) => s.waitingFor?.what === 'portainer-deploy', 'the deploy wait');
+    await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [alice] });
+    await waitForStatus(handle, (s) => s.waitingFor?.what === 'decommission-approval', 'the approval');
+    await handle.executeUpdate(approveDecommissionUpdate, { args: [alice] });
+    return (await handle.result()) as MigrationReport;
+  });
 }
 
 /** Polls (real time) until `ok()` holds; the bound only turns a hang into a readable failure. */
