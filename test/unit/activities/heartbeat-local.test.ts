@@ -7,7 +7,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { heartbeat, KEEP_ALIVE_EVERY_MS, keepAliveInterceptor } from '../../../src/activities/heartbeat';
 import { Context } from '@temporalio/activity';
 
+// Where the keep-alive's period must pass, it passes on jest's fake clock (Date.now included): on a busy machine a real
+// one fired late and missed the test's window.
+afterEach(() => jest.useRealTimers());
+
 async function heartbeatsSent(isLocal: boolean): Promise<unknown[]> {
+  jest.useFakeTimers();
   const env = new MockActivityEnvironment({ isLocal });
   const sent: unknown[] = [];
   env.on('heartbeat', (d: unknown) => sent.push(d));
@@ -15,7 +20,7 @@ async function heartbeatsSent(isLocal: boolean): Promise<unknown[]> {
     const interceptors = keepAliveInterceptor(Context.current());
     await interceptors.inbound?.execute?.({ args: [], headers: {} }, async () => {
       heartbeat({ step: 'probe' });
-      await new Promise((r) => setTimeout(r, 1_200));
+      await jest.advanceTimersByTimeAsync(KEEP_ALIVE_EVERY_MS + 200);
       return undefined;
     });
   });
@@ -36,6 +41,7 @@ describe('heartbeats of local activities', () => {
 
 describe('heartbeats handed to the SDK', () => {
   it('hands on new details at once, and unchanged ones only when the last is a keep-alive period old', async () => {
+    jest.useFakeTimers();
     const env = new MockActivityEnvironment();
     const sent: unknown[] = [];
     env.on('heartbeat', (d: unknown) => sent.push(d));
@@ -49,7 +55,7 @@ describe('heartbeats handed to the SDK', () => {
           { step: 'poll', upid: 'UPID:a' },
           { step: 'poll', upid: 'UPID:b' },
         ]);
-        await new Promise((r) => setTimeout(r, KEEP_ALIVE_EVERY_MS + 200));
+        await jest.advanceTimersByTimeAsync(KEEP_ALIVE_EVERY_MS + 200);
         // The keep-alive repeats the last details; a poll right after it adds nothing.
         heartbeat({ step: 'poll', upid: 'UPID:b' });
         return undefined;
