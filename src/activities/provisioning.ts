@@ -71,7 +71,6 @@ export interface ProvisionedFeature extends ProvisionFeatureResult {
 }
 
 export interface ProvisionFeaturesResult {
-  vmid: number;
   features: ProvisionedFeature[];
 }
 
@@ -190,7 +189,7 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
         });
       }
     }
-    return { vmid: input.vm.vmid, features: done };
+    return { features: done };
   }
 
   async function convergeFeature(

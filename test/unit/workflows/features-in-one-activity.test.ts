@@ -14,6 +14,7 @@ import {
   startTimeSkippingServer,
   StubActivities,
   withWorker,
+  type ResultOf,
 } from './support';
 
 let env: TestWorkflowEnvironment;
@@ -61,20 +62,9 @@ it('a feature that fails: the features done before it are recorded, the step nam
   const failing = names.indexOf('docker');
   expect(failing).toBeGreaterThan(0);
   const stubs = new StubActivities();
-  stubs.answer('provisionFeatures', (i) => {
-    if (i.vm.vmid !== 1002)
-      return {
-        vmid: i.vm.vmid,
-        features: i.features.map((f) => ({
-          vmid: i.vm.vmid,
-          name: f.step.name,
-          outcome: 'already' as const,
-          sha256: '0'.repeat(64),
-          detail: 'already in place',
-          startedAt: '2026-12-07T00:00:00.000Z',
-          endedAt: '2026-12-07T00:00:00.100Z',
-        })),
-      };
+  const defaults = new StubActivities().activities();
+  stubs.answer('provisionFeatures', async (i) => {
+    if (i.vm.vmid !== 1002) return (await defaults.provisionFeatures(i)) as ResultOf<'provisionFeatures'>;
     throw ApplicationFailure.create({
       type: 'FeatureScriptFailed',
       nonRetryable: true,

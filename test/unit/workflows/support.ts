@@ -206,21 +206,10 @@ function defaultAnswers(): Answers {
       vmid: i.vm.vmid,
       directories: i.vm.volumes.map((v) => ({ path: v.path, outcome: i.dryRun ? 'would-apply' : 'applied' })),
     }),
-    provisionFeature: (i) => ({
-      vmid: i.vm.vmid,
-      name: i.step.name,
-      outcome: i.verifyOnly ? 'verified' : i.dryRun ? 'would-apply' : 'applied',
-      sha256: '0'.repeat(64),
-      detail: 'done',
-    }),
+    provisionFeature: (i) => featureAnswer(i),
     provisionFeatures: (i) => ({
-      vmid: i.vm.vmid,
       features: i.features.map((f) => ({
-        vmid: i.vm.vmid,
-        name: f.step.name,
-        outcome: i.verifyOnly ? 'verified' : i.dryRun ? 'would-apply' : 'applied',
-        sha256: '0'.repeat(64),
-        detail: 'done',
+        ...featureAnswer({ ...i, ...f }),
         startedAt: '2026-12-07T00:00:00.000Z',
         endedAt: '2026-12-07T00:00:01.000Z',
       })),
@@ -228,6 +217,17 @@ function defaultAnswers(): Answers {
     runPhoenixCreate: (i) => ({ vmid: i.vmid, exitcode: 0, tail: 'done' }),
     updatePhoenixSources: () => ({ updated: [], current: [], notWritten: [] }),
   } satisfies Answers;
+}
+
+/** What one feature's check → apply → verify answers by default: applied (verified, would-apply as asked). */
+function featureAnswer(i: ArgOf<'provisionFeature'>): ResultOf<'provisionFeature'> {
+  return {
+    vmid: i.vm.vmid,
+    name: i.step.name,
+    outcome: i.verifyOnly ? 'verified' : i.dryRun ? 'would-apply' : 'applied',
+    sha256: '0'.repeat(64),
+    detail: 'done',
+  };
 }
 
 export interface Call {
