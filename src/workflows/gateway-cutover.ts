@@ -28,6 +28,8 @@ export interface GatewayState {
   /** The upstream block byte for byte before the cutover and as the cutover wrote it: what the rollback swaps back. */
   upstreamBefore?: string;
   upstreamAfter?: string;
+  /** The upstream was read ahead of this cutover (beside the snapshot copy): the cutover sends its change at once. */
+  previousRead?: boolean;
   /** Whether nginx took the cutover's reload (its master replaced the workers), as the cutover saw it. */
   reload?: ReloadCheck;
   /** Who answered through the gateway in the last verification, by Qdrant's per-process telemetry id. */
@@ -289,7 +291,22 @@ export class GatewayCutover {
     return `gateway on ${s.currentServers.join(', ')}${this.verified ? ' (verified)' : ''}`;
   }
 
+  /**
+   * Reads the upstream the cutover will replace (what a rollback restores) while the run does something else for a
+   * while — the snapshot copy — so the cutover goes out as soon as the copy is done. Read once, for the next attempt.
+   */
+  async readAhead(): Promise<void> {
+    await this.readPreviousServers();
+    this.state.previousRead = true;
+  }
+
   private async rememberPreviousServers(): Promise<void> {
+    if (this.state.previousRead) delete this.state.previousRead;
+    else await this.readPreviousServers();
+    this.state.changed = true;
+  }
+
+  private async readPreviousServers(): Promise<void> {
     const { gateway, proxmoxHost } = this.plan;
     const before = await quick.readGateway.executeWithOptions(
       { summary: `read upstream ${gateway.upstream} before the cutover`, startToCloseTimeout: this.gatewayTimeout },
@@ -297,7 +314,6 @@ export class GatewayCutover {
     );
     const servers = before.upstreams.find((u) => u.name === gateway.upstream)?.servers.map((s) => s.address) ?? [];
     if (servers.length && !sameServers(servers, gateway.newServers)) this.state.previousServers = servers;
-    this.state.changed = true;
   }
 
   private moved(backupPath: string | undefined): void {

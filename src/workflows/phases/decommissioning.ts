@@ -29,7 +29,7 @@ export const LIVE_DECOMMISSION_GATES = 'live-decommission-gates';
 export async function decommissionLegacy(run: MigrationRun): Promise<void> {
   if (!patched(LIVE_DECOMMISSION_GATES)) return decommissionLegacyV1(run);
   if (run.plan.qdrant.data.mode === 'reindex' && !run.dryRun) await run.once('reindex', () => waitForReindex(run));
-  const [scan, collections] = await scanWithDataGate(run, 'dependency scan', run.legacyGuests);
+  const [scan, collections] = await scanWithDataGate(run, 'dependency scan', run.legacyGuests, { routesBeside: true });
   for (const guest of scan.absent) recordAbsent(run, guest);
   const refused = [...scan.refused];
   const deletable: LegacyGuest[] = [];
@@ -53,7 +53,11 @@ export async function decommissionLegacy(run: MigrationRun): Promise<void> {
 export const SCAN_ROUTES_OF_LEGACY_ADDRESSES = 'scan-routes-of-legacy-addresses';
 
 /** The live facts: the legacy CTs as the node has them, and the routes nginx has loaded that could reach them. */
-async function readLiveFacts(run: MigrationRun, guests: LegacyGuest[]): Promise<[LegacyGuestFacts[], LoadedRoutes]> {
+async function readLiveFacts(
+  run: MigrationRun,
+  guests: LegacyGuest[],
+  routesBeside: boolean,
+): Promise<[LegacyGuestFacts[], LoadedRoutes]> {
   const { plan } = run;
   const inspect = () =>
     quick.inspectLegacyGuests.executeWithOptions(
@@ -65,17 +69,41 @@ async function readLiveFacts(run: MigrationRun, guests: LegacyGuest[]): Promise<
       { proxmoxHost: plan.proxmoxHost, gateway: plan.gateway, ...(only ? { only } : {}) },
     ]);
   if (!patched(SCAN_ROUTES_OF_LEGACY_ADDRESSES)) return Promise.all([inspect(), routes()]);
-  const live = await inspect();
+  const keepUpstream = plan.gateway.upstream;
+  const planned = [...new Set(guests.flatMap((g) => (g.ip ? [g.ip] : [])))];
   // Every address the scan can take as evidence: what the node shows for each CT, and the plan's.
-  const addresses = [...new Set([...live.flatMap((l) => l.addresses), ...guests.flatMap((g) => (g.ip ? [g.ip] : []))])];
-  return [live, await routes({ addresses, keepUpstream: plan.gateway.upstream })];
+  const evidence = (live: LegacyGuestFacts[]) => [...new Set([...live.flatMap((l) => l.addresses), ...planned])];
+  if (!routesBeside || !patched(DEPENDENCY_SCAN_ROUTES_BESIDE_GUESTS)) {
+    const live = await inspect();
+    return [live, await routes({ addresses: evidence(live), keepUpstream })];
+  }
+  // The routes of the plan's addresses, read while the node shows the CTs; read again only when a CT has an address
+  // the plan does not name (the first read was then filtered too narrowly to rule its routes out).
+  const [live, ofPlanned] = await Promise.all([inspect(), routes({ addresses: planned, keepUpstream })]);
+  const addresses = evidence(live);
+  if (addresses.every((a) => planned.includes(a))) return [live, ofPlanned];
+  return [live, await routes({ addresses, keepUpstream })];
 }
 
+/**
+ * Marks runs whose dependency scan reads the gateway's routes (of the plan's addresses) while it reads the CTs' live
+ * config: one workflow task less before the approval, when the node shows no address the plan does not name. Older
+ * runs read the routes after the CTs, and replay so. The scans before the deletions keep that order: they run side by
+ * side, one per CT, and a workflow task hands at most three of the activities it schedules straight to this worker
+ * (the SDK's eager dispatch) — the fourth and fifth waited for the task queue, 2 s at the fleet's median.
+ */
+export const DEPENDENCY_SCAN_ROUTES_BESIDE_GUESTS = 'dependency-scan-routes-beside-the-guests';
+
 /** The live facts, then the pure scan. */
-async function scanLive(run: MigrationRun, name: string, guests: LegacyGuest[]): Promise<LegacyScan> {
+async function scanLive(
+  run: MigrationRun,
+  name: string,
+  guests: LegacyGuest[],
+  routesBeside: boolean,
+): Promise<LegacyScan> {
   const { plan, board } = run;
   const scan = await run.step(name, async () => {
-    const [live, routes] = await readLiveFacts(run, guests);
+    const [live, routes] = await readLiveFacts(run, guests, routesBeside);
     return scanLegacyGuests({
       legacy: guests,
       live,
@@ -110,6 +138,7 @@ async function scanWithDataGate(
   run: MigrationRun,
   name: string,
   guests: LegacyGuest[],
+  opts: { routesBeside: boolean } = { routesBeside: false },
 ): Promise<[LegacyScan, ComparedCollections | undefined]> {
   const qdrantHost = hostOfUrl(run.plan.qdrant.legacyUrl);
   const early =
@@ -117,7 +146,7 @@ async function scanWithDataGate(
       ? compareCollections(run)
       : undefined;
   // Both settle before either's failure is raised, as when they ran one after the other.
-  const [scan, compared] = await Promise.allSettled([scanLive(run, name, guests), early]);
+  const [scan, compared] = await Promise.allSettled([scanLive(run, name, guests, opts.routesBeside), early]);
   if (scan.status === 'rejected') throw scan.reason;
   if (compared.status === 'rejected') throw compared.reason;
   return [scan.value, early];

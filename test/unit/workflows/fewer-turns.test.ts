@@ -1,11 +1,19 @@
 /**
  * Reads and changes that need nothing of each other go out together (stubbed activities, time-skipping server): the
- * VMs are asked for while Phase 2 pushes the compose files (FILES_BESIDE_VMS), and the data gate compares the Qdrant
- * collections while the scan reads the live facts (DATA_GATE_BESIDE_SCAN). Histories from before replay the old order
- * (test/replay).
+ * VMs are asked for while Phase 2 pushes the compose files (FILES_BESIDE_VMS), the data gate compares the Qdrant
+ * collections while the scan reads the live facts (DATA_GATE_BESIDE_SCAN), the dependency scan reads the gateway's
+ * routes while it reads the CTs (DEPENDENCY_SCAN_ROUTES_BESIDE_GUESTS), and the gateway's upstream is read while the
+ * collections are copied (GATEWAY_READ_BESIDE_COPY). Histories from before replay the old order (test/replay).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runConfirmedAndApproved, startTimeSkippingServer, StubActivities, type ResultOf } from './support';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  LEGACY_QDRANT,
+  runConfirmedAndApproved,
+  startTimeSkippingServer,
+  StubActivities,
+  type ResultOf,
+} from './support';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -49,14 +57,94 @@ it('the VMs are asked for while the compose files are pushed; each phase keeps i
 
 it('the data gate compares the collections while each scan reads the live facts, and only for the CT hosting Qdrant', async () => {
   const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  // The dependency scan's CT read (the second) answers only once the comparison was asked for: a run that compared
+  // after the scan would wait here until it gave up.
+  stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
+    if (callsBefore === 1)
+      await until(() => stubs.callsOf('compareQdrantCollections').length > 0, 'the comparison asked beside the scan');
+    return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
+  });
   const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
-  const names = stubs.names();
-  // The dependency scan: the comparison is asked for before the routes, which wait for the CTs' live addresses.
-  const firstCompare = names.indexOf('compareQdrantCollections');
-  expect(firstCompare).toBeGreaterThan(-1);
-  expect(firstCompare).toBeLessThan(names.indexOf('readGatewayRoutes'));
   // Once in the dependency scan, once in CT 952's scan before its deletion: no other CT's scan compares.
   expect(stubs.callsOf('compareQdrantCollections')).toHaveLength(2);
   expect(report.data?.mode).toBe('snapshot');
 });
+
+it("the dependency scan reads the routes of the plan's addresses while the node shows the CTs, once when it shows no other", async () => {
+  const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  // The dependency scan's CT read (Phase 1's is call 0) answers only once the routes were asked for: a scan that read
+  // the routes after the CTs would wait here until it gave up.
+  stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
+    if (callsBefore === 1)
+      await until(() => stubs.callsOf('readGatewayRoutes').length > 0, 'the routes asked beside the CTs');
+    return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
+  });
+  const report = await runConfirmedAndApproved(env, stubs);
+  expect(report.outcome).toBe('completed');
+  // The dependency scan, then one scan before each deletion: one routes read each; the first of the plan's addresses.
+  const scans = stubs.callsOf('inspectLegacyGuests').slice(1);
+  const reads = stubs.callsOf('readGatewayRoutes');
+  expect(reads).toHaveLength(scans.length);
+  expect(reads[0].only?.addresses).toEqual(['10.0.0.150', '10.0.0.151', '10.0.0.152']);
+});
+
+it('a CT the node shows with an address the plan does not name gets its routes read with that address too', async () => {
+  const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  stubs.answer('inspectLegacyGuests', async (i) =>
+    ((await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>).map((g) =>
+      g.ctid === 951 ? { ...g, addresses: [...g.addresses, '10.0.0.199'] } : g,
+    ),
+  );
+  const report = await runConfirmedAndApproved(env, stubs);
+  expect(report.outcome).toBe('completed');
+  const reads = stubs.callsOf('readGatewayRoutes').map((r) => r.only?.addresses ?? []);
+  // The dependency scan reads again, with .199 (its first read had the plan's addresses only); the scan before CT
+  // 951's deletion reads once, after the CT, with .199.
+  expect(reads[0]).not.toContain('10.0.0.199');
+  expect(reads[1]).toEqual(expect.arrayContaining(['10.0.0.151', '10.0.0.199']));
+  expect(reads.filter((a) => a.includes('10.0.0.199'))).toHaveLength(2);
+  expect(reads).toHaveLength(stubs.callsOf('inspectLegacyGuests').length - 1 + 1);
+});
+
+it('the gateway is read while the collections are copied, and the cutover goes out without a read of its own', async () => {
+  const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  // The copy answers only once the gateway was read: a run that read it at the cutover would wait here and give up.
+  stubs.answer('copyQdrantCollections', async (i) => {
+    await until(() => stubs.callsOf('readGateway').length > 0, 'the gateway read beside the copy');
+    return (await defaults.copyQdrantCollections(i)) as ResultOf<'copyQdrantCollections'>;
+  });
+  const report = await runConfirmedAndApproved(env, stubs);
+  expect(report.outcome).toBe('completed');
+  const names = stubs.names();
+  expect(stubs.callsOf('readGateway')).toHaveLength(1);
+  expect(names.indexOf('readGateway')).toBeLessThan(names.indexOf('cutoverGateway'));
+  expect(report.gateway?.previousServers).toEqual([LEGACY_QDRANT]);
+  expect(report.steps.find((s) => s.name === 'gateway cutover')?.status).toBe('done');
+});
+
+it('a gateway read that failed beside the copy is made again by the cutover, in its own step', async () => {
+  const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  stubs.answer('readGateway', async (i, callsBefore) => {
+    if (callsBefore === 0) throw ApplicationFailure.nonRetryable('ssh: connection reset');
+    return (await defaults.readGateway(i)) as ResultOf<'readGateway'>;
+  });
+  const report = await runConfirmedAndApproved(env, stubs);
+  expect(report.outcome).toBe('completed');
+  expect(stubs.callsOf('readGateway')).toHaveLength(2);
+  expect(report.gateway?.previousServers).toEqual([LEGACY_QDRANT]);
+});
+
+/** Waits (real time: activities run in it) until `done`, or fails naming `what` after 5 s. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`never came: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
