@@ -79,7 +79,11 @@ async function readLiveFacts(
   }
   // The routes of the plan's addresses, read while the node shows the CTs; read again only when a CT has an address
   // the plan does not name (the first read was then filtered too narrowly to rule its routes out).
-  const [live, ofPlanned] = await Promise.all([inspect(), routes({ addresses: planned, keepUpstream })]);
+  // Both settle before either's failure is raised.
+  const [read, routed] = await Promise.allSettled([inspect(), routes({ addresses: planned, keepUpstream })]);
+  if (read.status === 'rejected') throw read.reason;
+  if (routed.status === 'rejected') throw routed.reason;
+  const [live, ofPlanned] = [read.value, routed.value];
   const addresses = evidence(live);
   if (addresses.every((a) => planned.includes(a))) return [live, ofPlanned];
   return [live, await routes({ addresses, keepUpstream })];

@@ -56,15 +56,7 @@ it('the VMs are asked for while the compose files are pushed; each phase keeps i
 });
 
 it('the data gate compares the collections while each scan reads the live facts, and only for the CT hosting Qdrant', async () => {
-  const stubs = new StubActivities();
-  const defaults = new StubActivities().activities();
-  // The dependency scan's CT read (the second) answers only once the comparison was asked for: a run that compared
-  // after the scan would wait here until it gave up.
-  stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
-    if (callsBefore === 1)
-      await until(() => stubs.callsOf('compareQdrantCollections').length > 0, 'the comparison asked beside the scan');
-    return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
-  });
+  const stubs = dependencyScanWaitsFor('compareQdrantCollections');
   const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
   // Once in the dependency scan, once in CT 952's scan before its deletion: no other CT's scan compares.
@@ -73,15 +65,7 @@ it('the data gate compares the collections while each scan reads the live facts,
 });
 
 it("the dependency scan reads the routes of the plan's addresses while the node shows the CTs, once when it shows no other", async () => {
-  const stubs = new StubActivities();
-  const defaults = new StubActivities().activities();
-  // The dependency scan's CT read (Phase 1's is call 0) answers only once the routes were asked for: a scan that read
-  // the routes after the CTs would wait here until it gave up.
-  stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
-    if (callsBefore === 1)
-      await until(() => stubs.callsOf('readGatewayRoutes').length > 0, 'the routes asked beside the CTs');
-    return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
-  });
+  const stubs = dependencyScanWaitsFor('readGatewayRoutes');
   const report = await runConfirmedAndApproved(env, stubs);
   expect(report.outcome).toBe('completed');
   // The dependency scan, then one scan before each deletion: one routes read each; the first of the plan's addresses.
@@ -139,6 +123,20 @@ it('a gateway read that failed beside the copy is made again by the cutover, in 
   expect(stubs.callsOf('readGateway')).toHaveLength(2);
   expect(report.gateway?.previousServers).toEqual([LEGACY_QDRANT]);
 });
+
+/**
+ * Stubs whose dependency scan's CT read (the second; Phase 1's is the first) answers only once `beside` was asked for:
+ * a run that asked for it after the CTs' read would wait there until the read gave up.
+ */
+function dependencyScanWaitsFor(beside: 'compareQdrantCollections' | 'readGatewayRoutes'): StubActivities {
+  const stubs = new StubActivities();
+  const defaults = new StubActivities().activities();
+  stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
+    if (callsBefore === 1) await until(() => stubs.callsOf(beside).length > 0, `${beside} asked beside the CTs' read`);
+    return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
+  });
+  return stubs;
+}
 
 /** Waits (real time: activities run in it) until `done`, or fails naming `what` after 5 s. */
 async function until(done: () => boolean, what: string): Promise<void> {
