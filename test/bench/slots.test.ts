@@ -35,13 +35,18 @@ describe('worker slots from its metrics', () => {
 
   it('watchSlots keeps the fewest free slots seen and counts the samples without one', async () => {
     let activityFree = 5;
+    let served = 0;
     const server = http.createServer((_req, res) => {
       res.end(SERVED.replace('worker_type="ActivityWorker"} 1000', `worker_type="ActivityWorker"} ${activityFree}`));
       activityFree = activityFree === 5 ? 0 : 5;
+      served++;
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const watch = watchSlots((server.address() as AddressInfo).port, 20);
-    await new Promise((r) => setTimeout(r, 300));
+    // Until the watch has had two answers (one with free activity slots, one without), not a fixed time: on a busy
+    // machine (CI) 300 ms held only one scrape.
+    const giveUp = Date.now() + 10_000;
+    while (served < 2 && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 20));
     const seen = await watch.stop();
     server.close();
     expect(seen.samples).toBeGreaterThanOrEqual(2);
