@@ -36,9 +36,12 @@ export function failureTypeOf(err: unknown): string | undefined {
   return typeof type === 'string' ? type : undefined;
 }
 
-/** Waits for every branch (so each records its result), then fails with the first failure, if any. */
-export async function allOrFirstFailure(branches: Promise<unknown>[]): Promise<void> {
+/** Waits for every branch (so each records its result), then fails with the first failure, if any; else their values. */
+export async function allOrFirstFailure<T extends readonly unknown[]>(
+  branches: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
   const settled = await Promise.allSettled(branches);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

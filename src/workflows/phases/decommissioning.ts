@@ -79,11 +79,7 @@ async function readLiveFacts(
   }
   // The routes of the plan's addresses, read while the node shows the CTs; read again only when a CT has an address
   // the plan does not name (the first read was then filtered too narrowly to rule its routes out).
-  // Both settle before either's failure is raised.
-  const [read, routed] = await Promise.allSettled([inspect(), routes({ addresses: planned, keepUpstream })]);
-  if (read.status === 'rejected') throw read.reason;
-  if (routed.status === 'rejected') throw routed.reason;
-  const [live, ofPlanned] = [read.value, routed.value];
+  const [live, ofPlanned] = await allOrFirstFailure([inspect(), routes({ addresses: planned, keepUpstream })]);
   const addresses = evidence(live);
   if (addresses.every((a) => planned.includes(a))) return [live, ofPlanned];
   return [live, await routes({ addresses, keepUpstream })];
