@@ -345,6 +345,20 @@ export async function waitUntil(ok: () => Promise<boolean>, what = 'the conditio
   }
 }
 
+/**
+ * Cancels the run once none of its activities is scheduled or running. The time-skipping server refuses the workflow
+ * task that cancels an activity whose completion it is taking in at that same instant ("ACTIVITY_UNKNOWN for
+ * scheduledEventId=…"), and the run then hangs with that task started for good; the Temporal server does not. A test
+ * that cancels at a wait whose notice (a `notify` activity) may still be on its way needs this.
+ */
+export async function cancelWhenNoActivityPending(handle: MigrationHandle): Promise<void> {
+  await waitUntil(
+    async () => ((await handle.describe()).raw.pendingActivities ?? []).length === 0,
+    `${handle.workflowId} with no activity pending`,
+  );
+  await handle.cancel();
+}
+
 /** The failure a run ended with (its result must reject). */
 export async function failureOf(
   handle: MigrationHandle,

@@ -6,6 +6,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MigrationReport } from '../../../src/workflows/report';
 import {
+  cancelWhenNoActivityPending,
   failureOf,
   HOUR,
   planInput,
@@ -110,7 +111,7 @@ describe('waiting for the manual Portainer deploy', () => {
       const { confirmPortainerDeployUpdate } = await import('../../../src/workflows/messages');
       expect(await handle.executeUpdate(confirmPortainerDeployUpdate, { args: [{ by: 'alice' }] })).toBe('accepted');
       await waitForStatus(handle, (s) => s.waitingFor?.what === 'decommission-approval', 'the approval wait');
-      await handle.cancel();
+      await cancelWhenNoActivityPending(handle); // the approval's notice may be on its way
       await failureOf(handle);
     });
     expect(stubs.callsOf('notify').filter((n) => n.event.event === 'reminder')).toHaveLength(2);
