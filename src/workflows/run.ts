@@ -45,7 +45,7 @@ import {
   PHASES,
   type WaitingFor,
 } from './status';
-import { messageOf } from './text';
+import { allOrFirstFailure, messageOf } from './text';
 
 export class MigrationRun implements OperatorContext {
   readonly plan: ResolvedPlan;
@@ -111,12 +111,7 @@ export class MigrationRun implements OperatorContext {
   async phasesBeside(first: [PhaseName, () => Promise<void>], second: [PhaseName, () => Promise<void>]): Promise<void> {
     const [firstName, firstBody] = first;
     const ran = this.phase(firstName, firstBody).then(() => this.board.endPhase(firstName));
-    const [a, b] = await Promise.allSettled([
-      ran,
-      this.phase(second[0], second[1], { beside: !this.done.has(firstName) }),
-    ]);
-    if (a.status === 'rejected') throw a.reason;
-    if (b.status === 'rejected') throw b.reason;
+    await allOrFirstFailure([ran, this.phase(second[0], second[1], { beside: !this.done.has(firstName) })]);
   }
 
   /** Runs a step that must happen once per migration, also across continue-as-new (e.g. a wait that was passed). */

@@ -36,12 +36,15 @@ export function failureTypeOf(err: unknown): string | undefined {
   return typeof type === 'string' ? type : undefined;
 }
 
-/** Waits for every branch (so each records its result), then fails with the first failure, if any; else their values. */
-export async function allOrFirstFailure<T extends readonly unknown[]>(
-  branches: readonly [...{ [K in keyof T]: Promise<T[K]> }],
-): Promise<T> {
+/**
+ * Waits for every branch (so each records its result, and nothing is left running behind a failure), then fails with
+ * the first failure in the branches' order, if any; else their values. A branch may be a plain value (a step not asked).
+ */
+export async function allOrFirstFailure<B extends readonly unknown[]>(branches: readonly [...B]): Promise<ValuesOf<B>> {
   const settled = await Promise.allSettled(branches);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as ValuesOf<B>;
 }
+
+type ValuesOf<B extends readonly unknown[]> = { -readonly [K in keyof B]: Awaited<B[K]> };

@@ -5,6 +5,7 @@ import { FailureType } from '../../failure-types';
 import { quick } from '../activity-proxies';
 import { pinLegacyGuests, volumeProblems, type LegacyGuestFacts } from '../gates';
 import type { MigrationRun } from '../run';
+import { allOrFirstFailure } from '../text';
 import { LIVE_DECOMMISSION_GATES } from './decommissioning';
 
 export async function declareConfiguration(run: MigrationRun): Promise<void> {
@@ -36,10 +37,7 @@ export async function declareConfiguration(run: MigrationRun): Promise<void> {
   if (legacy.length && patched(PREFLIGHT_WITH_LEGACY_INSPECTION) && patched(LIVE_DECOMMISSION_GATES)) {
     // Two reads that need nothing of each other, asked in one workflow task: both before the clone, which waits.
     // Both settle before either's failure is raised, as when they ran one after the other.
-    const [p, l] = await Promise.allSettled([runPreflight(), inspectLegacy()]);
-    if (p.status === 'rejected') throw p.reason;
-    if (l.status === 'rejected') throw l.reason;
-    [preflight, live] = [p.value, l.value];
+    [preflight, live] = await allOrFirstFailure([runPreflight(), inspectLegacy()]);
   } else {
     preflight = await runPreflight();
     live = legacy.length && patched(LIVE_DECOMMISSION_GATES) ? await inspectLegacy() : [];

@@ -146,10 +146,8 @@ async function scanWithDataGate(
       ? compareCollections(run)
       : undefined;
   // Both settle before either's failure is raised, as when they ran one after the other.
-  const [scan, compared] = await Promise.allSettled([scanLive(run, name, guests, opts.routesBeside), early]);
-  if (scan.status === 'rejected') throw scan.reason;
-  if (compared.status === 'rejected') throw compared.reason;
-  return [scan.value, early];
+  const [scan] = await allOrFirstFailure([scanLive(run, name, guests, opts.routesBeside), early]);
+  return [scan, early];
 }
 
 function compareCollections(run: MigrationRun) {

@@ -43,10 +43,7 @@ async function provisionVm(run: MigrationRun, vm: VmSpec, asked?: ReturnType<typ
       ? volumeDirectory(run, vm)
       : undefined;
   // Both settle before either's failure is raised: nothing of this VM is left running behind a failed phase.
-  const [vmResult, directory] = await Promise.allSettled([asked ?? ensureVm(run, vm), early]);
-  if (vmResult.status === 'rejected') throw vmResult.reason;
-  if (directory.status === 'rejected') throw directory.reason;
-  const made = vmResult.value;
+  const [made] = await allOrFirstFailure([asked ?? ensureVm(run, vm), early]);
   if (provisioner === 'none' || !patched(PROVISIONING_PATCH)) return;
   if (run.dryRun) {
     // A dry run sends no command into a VM (a guest-agent exec is a POST): each feature is checked in the real run.
