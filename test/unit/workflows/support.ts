@@ -346,10 +346,10 @@ export async function waitUntil(ok: () => Promise<boolean>, what = 'the conditio
 }
 
 /**
- * Cancels the run once none of its activities is scheduled or running. The time-skipping server refuses the workflow
- * task that cancels an activity whose completion it is taking in at that same instant ("ACTIVITY_UNKNOWN for
- * scheduledEventId=…"), and the run then hangs with that task started for good; the Temporal server does not. A test
- * that cancels at a wait whose notice (a `notify` activity) may still be on its way needs this.
+ * Cancels the run once none of its activities is scheduled or running. The time-skipping test server refuses the
+ * workflow task that cancels an activity whose completion it is taking in at that same instant (the SDK's core logs
+ * "ACTIVITY_UNKNOWN for scheduledEventId=…" and evicts the run), and the run then hangs with that task started for
+ * good. A test that cancels at a wait whose notice (a `notify` activity) may still be on its way needs this.
  */
 export async function cancelWhenNoActivityPending(handle: MigrationHandle): Promise<void> {
   await waitUntil(
