@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitUntil } from '../harness/wait';
 import { neverOutOfSlots, parseFreeSlots, watchSlots, type SlotWatch } from '../../src/bench/slots';
 
 const SERVED = `# HELP temporal_worker_task_slots_available Current number of available slots per task type
@@ -45,8 +46,7 @@ describe('worker slots from its metrics', () => {
     const watch = watchSlots((server.address() as AddressInfo).port, 20);
     // Until the watch has had two answers (one with free activity slots, one without), not a fixed time: on a busy
     // machine (CI) 300 ms held only one scrape.
-    const giveUp = Date.now() + 10_000;
-    while (served < 2 && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => served >= 2, 'two scrapes of the metrics', { timeoutMs: 10_000, everyMs: 20 });
     const seen = await watch.stop();
     server.close();
     expect(seen.samples).toBeGreaterThanOrEqual(2);

@@ -13,7 +13,11 @@ import {
   startTimeSkippingServer,
   StubActivities,
   type ResultOf,
+  waitUntil,
 } from './support';
+
+/** A stub that waits inside its activity gives up after 5 s, well before the activity's own timeouts would. */
+const FAST = { timeoutMs: 5_000, everyMs: 10 };
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -99,7 +103,7 @@ it('the gateway is read while the collections are copied, and the cutover goes o
   const defaults = new StubActivities().activities();
   // The copy answers only once the gateway was read: a run that read it at the cutover would wait here and give up.
   stubs.answer('copyQdrantCollections', async (i) => {
-    await until(() => stubs.callsOf('readGateway').length > 0, 'the gateway read beside the copy');
+    await waitUntil(() => stubs.callsOf('readGateway').length > 0, 'the gateway read beside the copy', FAST);
     return (await defaults.copyQdrantCollections(i)) as ResultOf<'copyQdrantCollections'>;
   });
   const report = await runConfirmedAndApproved(env, stubs);
@@ -132,17 +136,9 @@ function dependencyScanWaitsFor(beside: 'compareQdrantCollections' | 'readGatewa
   const stubs = new StubActivities();
   const defaults = new StubActivities().activities();
   stubs.answer('inspectLegacyGuests', async (i, callsBefore) => {
-    if (callsBefore === 1) await until(() => stubs.callsOf(beside).length > 0, `${beside} asked beside the CTs' read`);
+    if (callsBefore === 1)
+      await waitUntil(() => stubs.callsOf(beside).length > 0, `${beside} asked beside the CTs' read`, FAST);
     return (await defaults.inspectLegacyGuests(i)) as ResultOf<'inspectLegacyGuests'>;
   });
   return stubs;
-}
-
-/** Waits (real time: activities run in it) until `done`, or fails naming `what` after 5 s. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`never came: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

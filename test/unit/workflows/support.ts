@@ -22,6 +22,7 @@ import type { MigrationInput, ResolvedPlan } from '../../../src/config/resolved-
 import { approveDecommissionUpdate, confirmPortainerDeployUpdate, statusQuery } from '../../../src/workflows/messages';
 import type { MigrationReport } from '../../../src/workflows/report';
 import type { migration } from '../../../src/workflows/migration';
+import { waitUntil } from '../../harness/wait';
 import { requiredSearchAttributes } from '../../../src/workflows/search-attributes';
 import type { MigrationStatus } from '../../../src/workflows/status';
 
@@ -336,14 +337,7 @@ export function runConfirmedAndApproved(
   });
 }
 
-/** Polls (real time) until `ok()` holds; the bound only turns a hang into a readable failure. */
-export async function waitUntil(ok: () => Promise<boolean>, what = 'the condition'): Promise<void> {
-  const giveUp = Date.now() + 30_000;
-  while (!(await ok())) {
-    if (Date.now() > giveUp) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitUntil } from '../../harness/wait';
 
 /**
  * Cancels the run once none of its activities is scheduled or running. The time-skipping test server refuses the
