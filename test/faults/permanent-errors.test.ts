@@ -55,18 +55,25 @@ describeIf('fault matrix: permanent errors surface at once', () => {
     return { result, outcomes, failure: result.failure ?? '' };
   }
 
+  /**
+   * The activities that failed, all of them Phase 1's reads: the preflight and the legacy CTs' live config are read side
+   * by side and both meet the same refusal, in either order in the history (the run reports the preflight's).
+   */
+  function failedAtOnceInPhase1(outcomes: Awaited<ReturnType<typeof activityOutcomes>>) {
+    const failed = outcomes.filter((o) => o.failed);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect(['preflight', 'inspectLegacyGuests']).toContain(f.activity);
+    return failed;
+  }
+
   it('a wrong API token secret (401): ProxmoxAuth, not retried, names the token and the secret', async () => {
     const variant = planVariant(mw.world, (raw) => {
       raw.proxmox.tokenSecret = { env: WRONG_SECRET_ENV };
     });
     const { outcomes, failure } = await runToFailure(variant);
-    const failed = outcomes.find((o) => o.failed);
-    expect(failed).toMatchObject({
-      activity: 'preflight',
-      attempt: 1,
-      failureType: FailureType.ProxmoxAuth,
-      nonRetryable: true,
-    });
+    expect(outcomes.find((o) => o.activity === 'preflight')).toMatchObject({ failed: true });
+    for (const failed of failedAtOnceInPhase1(outcomes))
+      expect(failed).toMatchObject({ attempt: 1, failureType: FailureType.ProxmoxAuth, nonRetryable: true });
     expect(failure).toMatch(/401/);
     expect(failure).toMatch(
       new RegExp(`token ${mw.world.plan.proxmox.tokenId.replace(/[!@]/g, '.')}.*${WRONG_SECRET_ENV}.*was not accepted`),
@@ -83,9 +90,11 @@ describeIf('fault matrix: permanent errors surface at once', () => {
       raw.proxmox.tls = { fingerprint: wrong };
     });
     const { outcomes, failure } = await runToFailure(variant);
-    const failed = outcomes.find((o) => o.failed);
-    expect(failed).toMatchObject({ activity: 'preflight', attempt: 1, nonRetryable: true });
-    expect(failed?.failureType).toMatch(/^(ProxmoxTls|TlsPinMismatch)$/);
+    expect(outcomes.find((o) => o.activity === 'preflight')).toMatchObject({ failed: true });
+    for (const failed of failedAtOnceInPhase1(outcomes)) {
+      expect(failed).toMatchObject({ attempt: 1, nonRetryable: true });
+      expect(failed.failureType).toMatch(/^(ProxmoxTls|TlsPinMismatch)$/);
+    }
     expect(failure).toMatch(/fingerprint/i);
     expect(failure).toContain('proxmox.tls.fingerprint');
     expect(failure).toContain(mw.world.proxmox.fingerprint);
