@@ -1,6 +1,7 @@
 /**
  * Phase 3 after the clone: make each VM what `phoenix create` makes of it. Host side, the VM's volume directory on
- * the NFS export; guest side, through the guest agent, each feature's shipped script as check → apply → verify.
+ * the NFS export; guest side, through the guest agent, each feature's shipped script as check → apply → verify, in
+ * one guest command per feature (converge.sh).
  * Or, with the phoenix-cli provisioner, the operator's own `phoenix create <vmid>` on the host, then the same verify.
  *
  * Every step converges from live state: a retry (or a second run) finds finished features `already` done.
@@ -16,8 +17,17 @@ import type {
   VmSpec,
 } from '../config/resolved-plan';
 import { dispatcherFor } from '../http/tls';
-import { FailureType } from '../failure-types';
-import { featureArgv, guestLogFile, scriptSha256, type FeatureStep } from '../provisioning/features';
+import { FailureType, type FailureTypeName } from '../failure-types';
+import {
+  CONVERGE_SCRIPT,
+  cloudInitWaited,
+  convergeArgv,
+  convergeVerdict,
+  parseConvergeReport,
+  type ConvergePlan,
+  type StepSeconds,
+} from '../provisioning/converge';
+import { guestLogFile, scriptSha256, type FeatureStep } from '../provisioning/features';
 import {
   guestExecStart,
   guestExecPolls,
@@ -132,21 +142,6 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     throw new Error('unreachable: guestExecPolls() does not end');
   }
 
-  /** cloud-init must have finished before apt runs (it holds the apt lock and writes the user's groups). */
-  async function waitForCloudInit(api: ProxmoxApi, vm: ProvisionFeatureInput['vm']): Promise<void> {
-    const res = await runInGuest(api, vm, ['cloud-init', 'status', '--wait'], {
-      what: 'cloud-init status --wait',
-      timeoutMs: deps.cloudInitTimeoutMs ?? 900_000,
-    });
-    // 0: done; 2: done with recoverable errors (cloud-init ≥ 23.4).
-    if (res.exitcode !== 0 && res.exitcode !== 2)
-      throw ApplicationFailure.create({
-        type: FailureType.FeatureScriptFailed,
-        nonRetryable: true,
-        message: `cloud-init in VM ${vm.vmid} (${vm.name}) ended with exit code ${res.exitcode}: ${(res.stdout + res.stderr).trim()} — see /var/log/cloud-init-output.log in the VM`,
-      });
-  }
-
   /** One feature (its own activity in runs recorded before `provisionFeatures`). */
   function provisionFeature(input: ProvisionFeatureInput): Promise<ProvisionFeatureResult> {
     return convergeFeature(deps.proxmoxFor(input.proxmox), input, { cloudInitWaited: false });
@@ -192,6 +187,13 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     return { features: done };
   }
 
+  /**
+   * One feature, one guest command (converge.sh): check; when it fails, cloud-init's wait (once per activity), apply,
+   * verify — what ran comes back in the command's output, with the feature log's tail. One round trip into the guest
+   * instead of four: in a fleet, most of a feature's time was the hand-overs between its commands (BENCHMARKS.md).
+   * A transient failure starts the command again; converge.sh lets one run of a feature at a time, so a second start
+   * waits for the first and finds its work done.
+   */
   async function convergeFeature(
     api: ProxmoxApi,
     input: ProvisionFeatureInput,
@@ -200,58 +202,76 @@ export function createProvisioningActivities(deps: ProvisioningDeps) {
     const { vm, step } = input;
     const sha256 = scriptSha256(step.script);
     const logFile = guestLogFile(step);
-    const run = (mode: 'check' | 'apply' | 'verify', timeoutMs: number) =>
-      runInGuest(api, vm, featureArgv(step, mode), { what: `${step.script} ${mode}`, timeoutMs, logFile });
-    const failed = async (mode: string, res: GuestExecResult & { readTail(): Promise<string> }) =>
+    const plan: ConvergePlan = input.verifyOnly ? 'verify' : input.dryRun ? 'check' : 'converge';
+    // The check only reads, so it does not wait for cloud-init: what it finds in place stays in place (cloud-init
+    // adds users and packages, it takes none away). Only a change (or Phoenix's result, verified) waits.
+    const seconds: StepSeconds = {
+      check: 120,
+      cloudInit: shared.cloudInitWaited ? 0 : (deps.cloudInitTimeoutMs ?? 900_000) / 1000,
+      apply: (deps.applyTimeoutMs ?? 1_200_000) / 1000,
+      verify: 120,
+    };
+    const budgetMs = (seconds.check + seconds.cloudInit + seconds.apply + seconds.verify) * 1000;
+    heartbeat({ what: step.name, vmid: vm.vmid, plan });
+    const res = await guarded(() =>
+      runInGuest(api, vm, convergeArgv(step, plan, seconds), {
+        what: `${step.script} (${plan})`,
+        // Its own steps, after waiting out an earlier run of the same feature (bounded by as much), and a margin.
+        timeoutMs: 2 * budgetMs + 60_000,
+        logFile,
+      }),
+    );
+    const report = parseConvergeReport(res.stdout);
+    if (cloudInitWaited(report)) shared.cloudInitWaited = true;
+    const verdict = convergeVerdict(plan, report);
+    const output = report.tail || res.stderr.trim() || '(no output)';
+    const failure = (message: string, exitcode: number, type: FailureTypeName = FailureType.FeatureScriptFailed) =>
       ApplicationFailure.create({
-        type: mode === 'verify' ? FailureType.FeatureVerifyFailed : FailureType.FeatureScriptFailed,
+        type,
         nonRetryable: true,
-        message:
-          `${step.script} ${mode} failed in VM ${vm.vmid} (${vm.name}) with exit code ${res.exitcode}; ` +
-          `last lines of ${logFile}:\n${(await res.readTail()) || (res.stdout + res.stderr).trim() || '(no output)'}\n` +
-          `Fix the cause in the VM, then run the migration again: finished features are not re-applied.`,
-        details: [{ vmid: vm.vmid, feature: step.name, exitcode: res.exitcode, sha256 }],
+        message,
+        details: [{ vmid: vm.vmid, feature: step.name, exitcode, sha256 }],
       });
-
-    const cloudInitDone = async () => {
-      if (shared.cloudInitWaited) return;
-      heartbeat({ what: step.name, vmid: vm.vmid, step: 'cloud-init' });
-      await guarded(() => waitForCloudInit(api, vm));
-      shared.cloudInitWaited = true;
-    };
-
-    if (input.verifyOnly) {
-      await cloudInitDone();
-      const v = await guarded(() => run('verify', 120_000));
-      if (v.exitcode !== 0) throw await failed('verify', v);
-      await probe(input);
-      return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail: lastLine(await v.readTail()) };
+    const where = `in VM ${vm.vmid} (${vm.name})`;
+    switch (verdict.kind) {
+      case 'already':
+        // Nothing runs here; whether the service answers is Phase 4's readiness question.
+        return { vmid: vm.vmid, name: step.name, outcome: 'already', sha256, detail: 'already in place' };
+      case 'would-apply':
+        return { vmid: vm.vmid, name: step.name, outcome: 'would-apply', sha256, detail: `would apply ${step.script}` };
+      case 'unfinished':
+        throw failure(
+          verdict.before === 'lock'
+            ? `an earlier run of ${step.script} ${where} had still not ended after ${budgetMs / 1000} s; last lines of ${logFile}:\n${output}`
+            : `${CONVERGE_SCRIPT} for ${step.script} ${where} ended with exit code ${res.exitcode} before its ${verdict.before} (output: ${(res.stdout + res.stderr).trim() || 'none'})`,
+          res.exitcode,
+        );
+      case 'failed': {
+        const { step: failed, exitcode } = verdict;
+        if (failed === 'cloud-init')
+          throw failure(
+            exitcode === 124
+              ? `cloud-init ${where} had not finished after ${seconds.cloudInit} s — see /var/log/cloud-init-output.log in the VM`
+              : `cloud-init ${where} ended with exit code ${exitcode}: ${res.stderr.trim()} — see /var/log/cloud-init-output.log in the VM`,
+            exitcode,
+          );
+        const bound = failed === 'check' || failed === 'verify' ? seconds[failed] : undefined;
+        throw failure(
+          `${step.script} ${failed} ${exitcode === 124 && bound !== undefined ? `did not finish within ${bound} s ${where}` : `failed ${where} with exit code ${exitcode}`}; ` +
+            `last lines of ${logFile}:\n${output}\n` +
+            `Fix the cause in the VM, then run the migration again: finished features are not re-applied.`,
+          exitcode,
+          failed === 'verify' ? FailureType.FeatureVerifyFailed : FailureType.FeatureScriptFailed,
+        );
+      }
+      case 'changed':
+        break;
     }
-    // The check only reads, so it need not wait for cloud-init: what it finds in place stays in place (cloud-init
-    // adds users and packages, it takes none away). Only a change waits — one guest command less for every feature
-    // already there, e.g. each of an adopted VM's (BENCHMARKS.md, "Results of 2026-12-02, afternoon").
-    const check = await guarded(() => run('check', 120_000));
-    if (check.exitcode === 0) {
-      // A passing check means nothing runs here; whether the service answers is Phase 4's readiness question.
-      return { vmid: vm.vmid, name: step.name, outcome: 'already', sha256, detail: 'already in place' };
-    }
-    if (input.dryRun)
-      return { vmid: vm.vmid, name: step.name, outcome: 'would-apply', sha256, detail: `would apply ${step.script}` };
-    await cloudInitDone();
-    const apply = await guarded(() => run('apply', deps.applyTimeoutMs ?? 1_200_000));
-    if (apply.exitcode !== 0) throw await failed('apply', apply);
-    const verify = await guarded(() => run('verify', 120_000));
-    if (verify.exitcode !== 0) throw await failed('verify', verify);
     await probe(input);
+    const detail = lastLine(report.tail ?? '');
+    if (plan === 'verify') return { vmid: vm.vmid, name: step.name, outcome: 'verified', sha256, detail };
     const notice = step.feature === 'portainer_server' ? await initPortainerAdmin(input) : undefined;
-    return {
-      vmid: vm.vmid,
-      name: step.name,
-      outcome: 'applied',
-      sha256,
-      detail: lastLine(await verify.readTail()),
-      ...(notice ? { notice } : {}),
-    };
+    return { vmid: vm.vmid, name: step.name, outcome: 'applied', sha256, detail, ...(notice ? { notice } : {}) };
   }
 
   /** Transient Proxmox failures (agent restarting, lock) are retried here a few times before Temporal retries. */

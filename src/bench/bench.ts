@@ -96,7 +96,7 @@ export interface VmWork {
   cloned: boolean;
   resized: boolean;
   started: boolean;
-  /** Its Phase 3 guest-agent commands (cloud-init wait, check, apply, verify per feature): count and summed run time. */
+  /** Its Phase 3 guest-agent commands (one per feature: converge.sh's check, cloud-init wait, apply, verify): count and summed run time. */
   guestCommands: number;
   guestCommandMs: number;
 }
@@ -110,8 +110,8 @@ export interface VmWork {
  *     at 13.5 G; the plan says 32 G). Proxmox grows a running VM's disk, so 1001 needs no start for it.
  *   · `qmstart` and then the guest agent's delay — only for a VM that was stopped (a fresh clone); an adopted VM
  *     runs and its agent answers at once.
- *   · the provisioning features (mount, base_setup, docker, the Portainer server/agent: cloud-init wait → check →
- *     apply → verify, one guest command after another). The lab runs each command for real in the VM's sandbox
+ *   · the provisioning features (mount, base_setup, docker, the Portainer server/agent: each one guest command,
+ *     check → cloud-init wait → apply → verify, one after another). The lab runs each command for real in the VM's sandbox
  *     (src/lab/guest-sandbox: bash + the recording stand-ins; no configured sleep), so their cost is measured: the
  *     sum of the commands' own run times from the event log. Not counted: noticing that a command ended
  *     (exec-status polling), the SSH volume directory, the Portainer probes — engine overhead, like everywhere else.

@@ -1,8 +1,9 @@
 /**
  * What `phoenix create <vmid>` does inside a VM, as data: the features a VM gets, in order, each one shipped shell
- * script run as `bash -c <script> <name> check|apply|verify <args…>` through the guest agent. `check` exiting 0 means
- * nothing runs; `apply` is idempotent; `verify` proves the result. The lab executes these very bytes in a sandboxed
- * guest root, so what the lab proves is what a real VM gets.
+ * script with the modes check, apply and verify (`bash -c <script> <name> <mode> <args…>`). `check` exiting 0 means
+ * nothing runs; `apply` is idempotent; `verify` proves the result. One guest-agent command per feature runs them:
+ * converge.sh, given the feature's script as text. The lab executes these very bytes in a sandboxed guest root, so
+ * what the lab proves is what a real VM gets.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -33,11 +34,6 @@ export function scriptSha256(script: string): string {
 /** Where each script logs inside the guest (the activity reads its tail while it runs and when it fails). */
 export function guestLogFile(step: Pick<FeatureStep, 'feature'>): string {
   return `/var/log/phoenix-migrate/${step.feature}.log`;
-}
-
-/** The argv the guest agent runs for one mode of one step. */
-export function featureArgv(step: FeatureStep, mode: 'check' | 'apply' | 'verify'): string[] {
-  return ['bash', '-c', scriptText(step.script), step.script, mode, ...step.args];
 }
 
 /** Every script we ship (for lint, the gate's pin list and the lab's event log). */

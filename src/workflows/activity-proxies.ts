@@ -26,9 +26,9 @@ export const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout:
 export const long = proxyActivities<MigrationActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry });
 
 /**
- * A VM's features in one activity: each guest command in it has its own deadline (cloud-init 15 min, an apply 20 min,
- * a check or verify 2 min), so this bounds their sum for the most features a VM gets — a hung but live worker, as a
- * dead one is noticed by its heartbeats.
+ * A VM's features in one activity: each step in it has its own deadline (cloud-init 15 min, an apply 20 min, a check
+ * or verify 2 min), so this bounds their sum for the most features a VM gets — a hung but live worker, as a dead one
+ * is noticed by its heartbeats.
  */
 export const featureRuns = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '2h',

@@ -27,7 +27,10 @@ export interface GuestSandboxOptions {
   /** The NFS server address guests may mount from (the Proxmox host's, mapped), and the host directory it exports. */
   nfsServer: string;
   nfsRoot: string;
-  /** Every exec, with the sha256 of the script it ran (argv `bash -c SCRIPT …`). */
+  /**
+   * Every exec, with the sha256 of the script it ran (argv `bash -c SCRIPT …`) and of the scripts among its
+   * arguments (`scriptArgsSha256`: the feature script converge.sh runs); scripts show as `<script>` in `command`.
+   */
   record?: (event: Record<string, unknown>) => void;
   /** Called after a command in a guest ended (the lab reconciles listeners of containers that publish ports). */
   onChange?: (vmid: number) => void;
@@ -50,6 +53,7 @@ export interface GuestContainer {
 }
 
 const MAX_OUTPUT = 1024 * 1024;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export class GuestSandbox {
   private readonly spawner = new GuestSpawner();
@@ -86,6 +90,8 @@ export class GuestSandbox {
     const run: SandboxRun = { stdout: [], stderr: [], done: new Promise((resolve) => (ended = resolve)) };
     let size = 0;
     const script = argv[0] === 'bash' && argv[1] === '-c' ? argv[2] : undefined;
+    // A script handed to the script as an argument (converge.sh runs a feature's script given as text).
+    const scriptArgs = argv.slice(3).filter((a) => a.includes('\n'));
     const request = {
       root: this.rootOf(vmid),
       image,
@@ -104,8 +110,11 @@ export class GuestSandbox {
       this.opts.record?.({
         kind: 'guest-exec',
         vmid,
-        command: script !== undefined ? ['bash', '-c', '<script>', ...argv.slice(3)].join(' ') : argv.join(' '),
-        ...(script !== undefined ? { sha256: createHash('sha256').update(script).digest('hex') } : {}),
+        command: argv
+          .map((a, i) => ((i === 2 && script !== undefined) || (i > 2 && a.includes('\n')) ? '<script>' : a))
+          .join(' '),
+        ...(script !== undefined ? { sha256: sha256(script) } : {}),
+        ...(scriptArgs.length > 0 ? { scriptArgsSha256: scriptArgs.map(sha256) } : {}),
         exitcode: run.exitcode,
         // How long the command itself ran (spawn to exit): the bench counts it as the guest's own work.
         ms: m.ms,

@@ -13,7 +13,9 @@ import { defaultProxmoxFor } from '../../../src/activities/vms';
 import type { ProvisioningSettings } from '../../../src/config/resolved-plan';
 import { GuestSandbox, sandboxUnavailableReason } from '../../../src/lab/guest-sandbox/sandbox';
 import { seedFromPhoenixWorld, startProxmoxSim, type ProxmoxSim } from '../../../src/lab/proxmox-sim';
+import { parseConvergeReport } from '../../../src/provisioning/converge';
 import { featuresFor, scriptSha256, scriptText, type FeatureStep } from '../../../src/provisioning/features';
+import { waitUntil } from '../../harness/wait';
 import { settingsFor, vmSpec } from '../proxmox/helpers';
 
 const unavailable = sandboxUnavailableReason();
@@ -192,8 +194,15 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     expect((await asked(['mountpoint', '-q', '/persistent'])).exitcode).toBe(32);
     expect((await asked(['dpkg', '-s', 'docker-ce', 'nfs-common'])).exitcode).toBe(0);
     expect((await asked(['dpkg', '-s', 'docker'])).exitcode).toBe(1);
-    // The lab's event log names the bytes that ran.
-    expect(events.some((e) => e.sha256 === scriptSha256('docker.sh') && e.exitcode === 0)).toBe(true);
+    // The lab's event log names the bytes that ran: converge.sh, and the feature's script it was given.
+    expect(
+      events.some(
+        (e) =>
+          e.sha256 === scriptSha256('converge.sh') &&
+          (e.scriptArgsSha256 as string[] | undefined)?.includes(scriptSha256('docker.sh')) &&
+          e.exitcode === 0,
+      ),
+    ).toBe(true);
   });
 
   it('a deliberately non-idempotent copy of a script shows the duplication', async () => {
@@ -241,8 +250,38 @@ maybe('provisioning scripts in a sandboxed guest', () => {
       .filter((a) => a.method === 'POST' && a.path.endsWith('/qemu/1045/agent/exec'))
       .map((a) => {
         const argv = (a.params as { command: string[] }).command;
-        return argv[0] === 'bash' ? `${argv[3]} ${argv[4]}` : argv.join(' ');
+        // converge.sh PLAN LOG CHECK_S CLOUD_INIT_S APPLY_S VERIFY_S NAME SCRIPT ARGS…
+        return argv[3] === 'converge.sh' ? `${argv[10]} ${argv[4]}, cloud-init ${argv[7]} s` : argv.join(' ');
       });
+  /** What ran in the guest since `from` (lengths of the files, from `logged()`): the feature scripts' modes, in the
+   * order each feature's log has them, and the calls of cloud-init's stand-in. */
+  const guestFile = (file: string) => {
+    const f = path.join(sandbox.rootOf(1045), file);
+    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
+  };
+  const logged = () =>
+    Object.fromEntries(
+      ['base_setup', 'docker', 'portainer_agent', 'calls'].map((k) => [
+        k,
+        guestFile(k === 'calls' ? 'var/lib/phoenix-sim/calls.log' : `var/log/phoenix-migrate/${k}.log`).length,
+      ]),
+    );
+  const ranSince = (from: Record<string, number>) => ({
+    modes: Object.fromEntries(
+      ['base_setup', 'docker', 'portainer_agent'].map((k) => [
+        k,
+        [
+          ...guestFile(`var/log/phoenix-migrate/${k}.log`)
+            .slice(from[k])
+            .matchAll(new RegExp(`^phoenix-migrate ${k}: (check|apply|verify) `, 'gm')),
+        ].map((m) => m[1]),
+      ]),
+    ),
+    cloudInit: guestFile('var/lib/phoenix-sim/calls.log')
+      .slice(from.calls)
+      .split('\n')
+      .filter((l) => l.startsWith('cloud-init ')),
+  });
 
   it("one activity for a VM's features: a failing one names the ones done before it; the next run applies the rest, waiting for cloud-init once", async () => {
     sandbox.setFaults({ aptFailRate: 1 });
@@ -259,6 +298,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     });
 
     const from = sim.audit().length;
+    const before = logged();
     const r = await provisionFeatures(input());
     expect(r.features.map((f) => `${f.name}:${f.outcome}`)).toEqual([
       'base_setup:already',
@@ -266,17 +306,22 @@ maybe('provisioning scripts in a sandboxed guest', () => {
       'portainer_agent:applied',
     ]);
     for (const f of r.features) expect(Date.parse(f.endedAt)).toBeGreaterThanOrEqual(Date.parse(f.startedAt));
-    // One activity, one cloud-init wait: it does not run again before the VM reboots.
+    expect(r.features[1].detail).toMatch(/^phoenix-migrate docker: /);
+    // One guest command per feature; one cloud-init wait in the activity: it does not run again before the VM
+    // reboots, so the feature after the first that changed something does not ask for it.
     expect(commands(from)).toEqual([
-      'base_setup.sh check',
-      'docker.sh check',
-      'cloud-init status --wait',
-      'docker.sh apply',
-      'docker.sh verify',
-      'portainer_agent.sh check',
-      'portainer_agent.sh apply',
-      'portainer_agent.sh verify',
+      'base_setup.sh converge, cloud-init 900 s',
+      'docker.sh converge, cloud-init 900 s',
+      'portainer_agent.sh converge, cloud-init 0 s',
     ]);
+    expect(ranSince(before)).toEqual({
+      modes: {
+        base_setup: ['check'],
+        docker: ['check', 'apply', 'verify'],
+        portainer_agent: ['check', 'apply', 'verify'],
+      },
+      cloudInit: ['cloud-init status --wait'],
+    });
   });
 
   it("one activity for a VM's features: a retry resumes after the features its earlier attempt's heartbeats reported done, keeping their outcome", async () => {
@@ -294,10 +339,91 @@ maybe('provisioning scripts in a sandboxed guest', () => {
       'docker:applied',
       'portainer_agent:already',
     ]);
-    expect(commands(from)).toEqual(['portainer_agent.sh check']);
+    expect(commands(from)).toEqual(['portainer_agent.sh converge, cloud-init 900 s']);
     // Each heartbeat carries what is done, for the next retry: the earlier attempt's, then this one's too.
     expect(beats[0]).toMatchObject({ featuresDone: earlier });
     expect(beats[beats.length - 1]).toMatchObject({ featuresDone: r.features });
+  });
+
+  it('a dry run only checks: a missing feature is `would-apply`, and the guest is left as it was', async () => {
+    const docker = featuresFor(vmSpec(1043, 'scratch', { features: ['docker'] }), PROVISIONING)[0];
+    expect(docker.name).toBe('docker');
+    const r = await provisionFeature({
+      proxmox: settingsFor(sim, 'PMX_PROV'),
+      vm: { vmid: 1043, name: 'scratch', node: 'pve' },
+      step: docker,
+      dryRun: true,
+    });
+    expect(r).toMatchObject({ outcome: 'would-apply', sha256: scriptSha256('docker.sh') });
+    const log = fs.readFileSync(path.join(sandbox.rootOf(1043), 'var/log/phoenix-migrate/docker.log'), 'utf8');
+    expect([...log.matchAll(/^phoenix-migrate docker: (\w+) /gm)].map((m) => m[1])).toEqual(['check']);
+    expect(await sandbox.exec(1043, BARE, ['dpkg', '-s', 'docker-ce']).done).toBe(1);
+  });
+
+  describe('converge.sh, with a feature script of the test', () => {
+    // Its apply holds on until the test lets it go, so a second start surely meets it running.
+    const slow = [
+      'set -euo pipefail',
+      'mkdir -p /var/log/phoenix-migrate',
+      'exec >>/var/log/phoenix-migrate/slow.log 2>&1',
+      'case "$1" in',
+      '  check) [ -f /root/slow.done ] ;;',
+      '  apply) echo "slow: applying"; while [ ! -f /root/slow.release ]; do sleep 0.05; done',
+      '    echo once >>/root/slow.applied; touch /root/slow.done ;;',
+      '  verify) [ -f /root/slow.done ] && echo "slow: in place" ;;',
+      'esac',
+    ].join('\n');
+    // converge.sh PLAN LOG CHECK_S CLOUD_INIT_S APPLY_S VERIFY_S NAME SCRIPT [ARGS…]
+    const start = (plan: string, checkSeconds = 120, script = slow) =>
+      sandbox.exec(1043, BARE, [
+        'bash',
+        '-c',
+        scriptText('converge.sh'),
+        'converge.sh',
+        plan,
+        '/var/log/phoenix-migrate/slow.log',
+        String(checkSeconds),
+        '0',
+        '60',
+        '120',
+        'slow.sh',
+        script,
+      ]);
+    const out = (r: { stdout: Buffer[] }) => Buffer.concat(r.stdout).toString();
+    const guest = (file: string) => path.join(sandbox.rootOf(1043), file);
+    const log = () => fs.readFileSync(guest('var/log/phoenix-migrate/slow.log'), 'utf8');
+
+    it('a second start while the first still applies waits for it, then finds the feature in place: applied once', async () => {
+      const first = start('converge');
+      await waitUntil(
+        () => fs.existsSync(guest('var/log/phoenix-migrate/slow.log')) && log().includes('slow: applying'),
+        'the first apply',
+      );
+      const second = start('converge');
+      await waitUntil(() => log().includes('waiting for an earlier run of slow.sh'), 'the second start to wait');
+      fs.writeFileSync(guest('root/slow.release'), '');
+      expect([await first.done, await second.done]).toEqual([0, 0]);
+      expect(parseConvergeReport(out(first))).toEqual({
+        steps: [
+          { step: 'check', exitcode: 1 },
+          { step: 'apply', exitcode: 0 },
+          { step: 'verify', exitcode: 0 },
+        ],
+        tail: expect.stringMatching(/slow: in place$/),
+      });
+      expect(parseConvergeReport(out(second))).toEqual({ steps: [{ step: 'check', exitcode: 0 }] });
+      expect(fs.readFileSync(guest('root/slow.applied'), 'utf8')).toBe('once\n');
+    });
+
+    it('a check that hangs is stopped at its bound (124) and ends the run there; a dry run only checks', async () => {
+      const hang = slow.replace('check) [ -f /root/slow.done ] ;;', 'check) sleep 30 ;;');
+      const r = start('converge', 1, hang);
+      expect(await r.done).toBe(124);
+      expect(parseConvergeReport(out(r)).steps).toEqual([{ step: 'check', exitcode: 124 }]);
+      const dry = start('check', 120, slow.replace('[ -f /root/slow.done ]', 'false'));
+      expect(await dry.done).toBe(1);
+      expect(parseConvergeReport(out(dry))).toEqual({ steps: [{ step: 'check', exitcode: 1 }] });
+    });
   });
 
   it("nothing outside the lab changed: the host's /etc/fstab and apt sources are byte for byte the same", () => {
