@@ -33,13 +33,14 @@ show_tail() {
   tail -n 20 -- "$log" 2>/dev/null || true
 }
 
-# The feature's own output goes to its log; what it says before it opens the log (a usage error) goes to stderr.
+# The feature's own output goes to its log; what it says before it opens the log (a usage error) goes to stderr. It
+# does not get the lock's descriptor (9): a process it leaves running would hold the lock for good.
 feature() {
   local mode="$1" seconds="$2" rc=0
   if [ "$seconds" -gt 0 ]; then
-    timeout --kill-after=5 "$seconds" bash -c "$script" "$name" "$mode" "${args[@]}" >&2 || rc=$?
+    timeout --kill-after=5 "$seconds" bash -c "$script" "$name" "$mode" "${args[@]}" >&2 9>&- || rc=$?
   else
-    bash -c "$script" "$name" "$mode" "${args[@]}" >&2 || rc=$?
+    bash -c "$script" "$name" "$mode" "${args[@]}" >&2 9>&- || rc=$?
   fi
   ran "$mode" "$rc"
   return "$rc"
@@ -49,7 +50,7 @@ feature() {
 cloud_init() {
   local rc=0
   [ "$cloud_init_s" -gt 0 ] || return 0
-  timeout --kill-after=5 "$cloud_init_s" cloud-init status --wait >&2 || rc=$?
+  timeout --kill-after=5 "$cloud_init_s" cloud-init status --wait >&2 9>&- || rc=$?
   ran cloud-init "$rc"
   [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
 }
