@@ -41,6 +41,7 @@ export const BENCH_TASK_MS = {
   vzshutdown: 10_000,
   vzdestroy: 8_000,
 };
+/** Until a started VM's guest agent answers; cloud-init's boot run ends with it here (the lab's world gives it its own time). */
 export const BENCH_AGENT_DELAY_MS = 12_000;
 /** Everything else (none on the critical path: config changes are synchronous in PVE and in the simulator). */
 const DEFAULT_TASK_MS = 1_000;
@@ -241,7 +242,13 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const metricsPorts = [await freePort(), await freePort()];
   const lab = await startLabRun({
     dir: args.dir,
-    world: { taskDurations: taskMs, defaultTaskMs: Math.round(DEFAULT_TASK_MS * args.scale), agentDelayMs },
+    world: {
+      taskDurations: taskMs,
+      defaultTaskMs: Math.round(DEFAULT_TASK_MS * args.scale),
+      agentDelayMs,
+      // Folded into the agent's 12 s: the bound and the figures stay comparable with earlier benches.
+      cloudInitMs: 0,
+    },
     workerEnv: { PHOENIX_METRICS_PORT: String(metricsPorts[0]) },
   });
   try {

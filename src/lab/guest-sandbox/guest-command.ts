@@ -31,7 +31,8 @@ if [ -f "$root/var/lib/phoenix-sim/mounts" ]; then
   done < "$root/var/lib/phoenix-sim/mounts"
 fi
 exec chroot "$root" /usr/bin/env -i PATH=/phoenix-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin \\
-  HOME=/root LANG=C.UTF-8 PHOENIX_SIM_NFS_SERVER="$PHOENIX_SIM_NFS_SERVER" PHOENIX_SIM_APT_FAIL="$PHOENIX_SIM_APT_FAIL" "$@"
+  HOME=/root LANG=C.UTF-8 PHOENIX_SIM_NFS_SERVER="$PHOENIX_SIM_NFS_SERVER" PHOENIX_SIM_APT_FAIL="$PHOENIX_SIM_APT_FAIL" \\
+  PHOENIX_SIM_CLOUD_INIT_DONE_AT="$PHOENIX_SIM_CLOUD_INIT_DONE_AT" "$@"
 `;
 
 /** Can this machine make mount namespaces and chroot (root, or an unprivileged user namespace)? */
@@ -113,6 +114,7 @@ function bwrapArgs(root: string, nfsRoot: string, env: Record<string, string>): 
     'LANG=C.UTF-8',
     `PHOENIX_SIM_NFS_SERVER=${env.PHOENIX_SIM_NFS_SERVER}`,
     `PHOENIX_SIM_APT_FAIL=${env.PHOENIX_SIM_APT_FAIL}`,
+    `PHOENIX_SIM_CLOUD_INIT_DONE_AT=${env.PHOENIX_SIM_CLOUD_INIT_DONE_AT}`,
   ];
   return [...args, '--', '/usr/bin/env', '-i', ...guestEnv];
 }
@@ -129,6 +131,8 @@ function isDir(p: string): boolean {
 export interface GuestCommandEnv {
   PHOENIX_SIM_NFS_SERVER: string;
   PHOENIX_SIM_APT_FAIL: '0' | '1';
+  /** Epoch ms when the guest's cloud-init ends (0: it has). */
+  PHOENIX_SIM_CLOUD_INIT_DONE_AT: string;
 }
 
 /** A guest's root exists once its image's marker does (buildGuestRoot writes it last). */

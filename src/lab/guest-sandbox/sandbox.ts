@@ -84,7 +84,14 @@ export class GuestSandbox {
     return root;
   }
 
-  exec(vmid: number, image: GuestImage, argv: string[], inputData?: string): SandboxRun {
+  /** `boot.cloudInitDoneAt`: until then the guest's cloud-init still runs (its stand-in and apt-get's know it). */
+  exec(
+    vmid: number,
+    image: GuestImage,
+    argv: string[],
+    inputData?: string,
+    boot: { cloudInitDoneAt?: number } = {},
+  ): SandboxRun {
     const aptFail = this.aptFailRate > 0 && this.draw() < this.aptFailRate;
     let ended: (code: number) => void = () => undefined;
     const run: SandboxRun = { stdout: [], stderr: [], done: new Promise((resolve) => (ended = resolve)) };
@@ -96,7 +103,11 @@ export class GuestSandbox {
       root: this.rootOf(vmid),
       image,
       nfsRoot: this.opts.nfsRoot,
-      env: { PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer, PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0' } as const,
+      env: {
+        PHOENIX_SIM_NFS_SERVER: this.opts.nfsServer,
+        PHOENIX_SIM_APT_FAIL: aptFail ? '1' : '0',
+        PHOENIX_SIM_CLOUD_INIT_DONE_AT: String(boot.cloudInitDoneAt ?? 0),
+      } as const,
       argv,
       input: inputData ?? '',
     };

@@ -6,6 +6,8 @@ export interface SimOptions {
   taskDurations: Record<string, number>;
   defaultTaskMs: number;
   agentDelayMs: number;
+  /** How long cloud-init runs after the guest agent answers, at each start. */
+  cloudInitMs: number;
   /** Runs guest-agent commands of VMs with an image for real (see src/lab/guest-sandbox). */
   sandbox?: GuestSandbox;
   /** Sandboxed commands in flight or ended, by `vmid:pid` (processes are not state: a restarted sim forgets them). */

@@ -376,7 +376,9 @@ export function qemuRoutes(): Route[] {
           const input = ctx.params['input-data'];
           ctx.options.sandboxRuns.set(
             `${g.vmid}:${pid}`,
-            sandbox.exec(g.vmid, g.image, argv, input === undefined ? undefined : String(input)),
+            sandbox.exec(g.vmid, g.image, argv, input === undefined ? undefined : String(input), {
+              cloudInitDoneAt: g.cloudInitDoneAt,
+            }),
           );
           return { pid };
         }

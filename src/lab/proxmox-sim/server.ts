@@ -40,6 +40,8 @@ export interface ProxmoxSimOptions {
   defaultTaskMs?: number;
   /** How long after a VM starts its guest agent answers. */
   agentDelayMs?: number;
+  /** How long cloud-init runs after the guest agent answers, at each start (default 1 s; it holds apt's lock). */
+  cloudInitMs?: number;
   /** World-wide guest-agent exec answers. */
   exec?: ExecRule[];
   faults?: FaultSettings;
@@ -80,7 +82,9 @@ export interface ProxmoxSim {
   state: SimState;
   setFaults(faults: FaultSettings): void;
   setOptions(
-    opts: Partial<Pick<ProxmoxSimOptions, 'authDelayMs' | 'agentDelayMs' | 'taskDurations' | 'defaultTaskMs'>>,
+    opts: Partial<
+      Pick<ProxmoxSimOptions, 'authDelayMs' | 'agentDelayMs' | 'cloudInitMs' | 'taskDurations' | 'defaultTaskMs'>
+    >,
   ): void;
   addWorld(world: WorldSeed): void;
   addGuest(seed: SimGuestSeed & { node: string }, storage?: string): void;
@@ -122,6 +126,7 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
     taskDurations: { ...(opts.taskDurations ?? {}) },
     defaultTaskMs: opts.defaultTaskMs ?? 100,
     agentDelayMs: opts.agentDelayMs ?? 300,
+    cloudInitMs: opts.cloudInitMs ?? 1_000,
     sandbox: opts.guestSandbox,
     sandboxRuns: new Map(),
   };
@@ -169,7 +174,7 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
     const finish = (status: number, extra: Partial<AuditEntry> = {}) => audit({ ...entry, ...extra, status });
     try {
       if (faults.latencyMs() > 0) await sleep(faults.latencyMs());
-      tick(state, simOptions.agentDelayMs);
+      tick(state, simOptions);
       // Authentication first, like pve-proxy: bad or missing credentials are answered slowly.
       const auth = String(req.headers.authorization ?? '');
       const m = /^PVEAPIToken=([^=\s]+)=(\S+)$/.exec(auth);
@@ -268,13 +273,14 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
     setOptions(o) {
       if (o.authDelayMs !== undefined) authDelayMs = o.authDelayMs;
       if (o.agentDelayMs !== undefined) simOptions.agentDelayMs = o.agentDelayMs;
+      if (o.cloudInitMs !== undefined) simOptions.cloudInitMs = o.cloudInitMs;
       if (o.defaultTaskMs !== undefined) simOptions.defaultTaskMs = o.defaultTaskMs;
       if (o.taskDurations) Object.assign(simOptions.taskDurations, o.taskDurations);
     },
     addWorld: (w) => addWorld(state, w),
     addGuest: (seed, storage = 'local-lvm') => addWorld(state, { node: seed.node, storage, guests: [seed] }),
     guest: (vmid) => {
-      tick(state, simOptions.agentDelayMs);
+      tick(state, simOptions);
       return state.guests[vmid];
     },
     audit: () =>
@@ -283,7 +289,7 @@ export async function startProxmoxSim(opts: ProxmoxSimOptions = {}): Promise<Pro
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l) as AuditEntry),
     saveState(file) {
-      tick(state, simOptions.agentDelayMs);
+      tick(state, simOptions);
       writeFileSync(file, JSON.stringify(state, null, 2));
     },
     stop: () =>

@@ -80,7 +80,13 @@ function applyPending(guest: SimGuest) {
 }
 
 /** What the task's end does to the world; returns the exit status and extra log lines. */
-function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitstatus: string; log: string[] } {
+/** How a started VM comes up: its guest agent answers after `agentDelayMs`, cloud-init ends `cloudInitMs` later. */
+export interface BootTimes {
+  agentDelayMs: number;
+  cloudInitMs: number;
+}
+
+function finish(state: SimState, task: SimTask, boot: BootTimes): { exitstatus: string; log: string[] } {
   const e = task.effect;
   if (e.kind === 'vzdump') return finishBackupJob(state, task);
   if (task.failWith) return { exitstatus: task.failWith, log: [`TASK ERROR: ${task.failWith}`] };
@@ -96,7 +102,8 @@ function finish(state: SimState, task: SimTask, agentDelayMs: number): { exitsta
         applyPending(g);
         g.status = 'running';
         g.startedAt = Date.now();
-        g.agentReadyAt = Date.now() + agentDelayMs;
+        g.agentReadyAt = Date.now() + boot.agentDelayMs;
+        g.cloudInitDoneAt = g.agentReadyAt + boot.cloudInitMs;
       }
       return { exitstatus: 'OK', log: ['TASK OK'] };
     case 'stop':
@@ -191,14 +198,14 @@ export function archived(task: SimTask, now = Date.now()): boolean {
  * End every task whose time has come (called before each request, so state is consistent for what it reads). A vzdump
  * job that ends hands the node's backup lock to the next one waiting, which may be due itself: so again until none is.
  */
-export function tick(state: SimState, agentDelayMs: number, now = Date.now()): void {
+export function tick(state: SimState, boot: BootTimes, now = Date.now()): void {
   for (let handedOn = true; handedOn;) {
     handedOn = false;
     for (const task of state.tasks) {
       if (task.status !== 'running' || (task.effect.kind === 'vzdump' && task.effect.waitsForLock)) continue;
       const dueAtMs = (task.runsFromMs ?? task.startedAtMs) + task.durationMs;
       if (now < dueAtMs) continue;
-      const { exitstatus, log } = finish(state, task, agentDelayMs);
+      const { exitstatus, log } = finish(state, task, boot);
       task.status = 'stopped';
       task.exitstatus = exitstatus;
       task.endtime = Math.floor(now / 1000);

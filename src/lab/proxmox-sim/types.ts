@@ -65,6 +65,11 @@ export interface SimGuest {
   startedAt?: number;
   /** When the guest agent starts answering (epoch ms) once running. */
   agentReadyAt?: number;
+  /**
+   * When cloud-init's boot run ends (epoch ms); until then it holds apt's lock (Proxmox's user-data upgrades the
+   * packages: `ciupgrade`, on by default) and `cloud-init status` says running. Unset: it ended long ago.
+   */
+  cloudInitDoneAt?: number;
   exec: ExecRule[];
   execRuns: Record<string, { argv: string[]; startedAt: number; rule: ExecRule }>;
   nextExecPid: number;

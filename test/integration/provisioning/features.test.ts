@@ -65,6 +65,7 @@ maybe('provisioning scripts in a sandboxed guest', () => {
             { vmid: 1042, type: 'qemu', name: 'Dr-Phoenix', status: 'running', ip: '10.0.0.102', image: BARE },
             { vmid: 1043, type: 'qemu', name: 'scratch', status: 'running', ip: '10.0.0.103', image: BARE },
             { vmid: 1045, type: 'qemu', name: 'fresh', status: 'running', ip: '10.0.0.105', image: BARE },
+            { vmid: 1046, type: 'qemu', name: 'booting', status: 'running', ip: '10.0.0.106', image: BARE },
           ],
         }),
       ],
@@ -358,6 +359,36 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     const log = fs.readFileSync(path.join(sandbox.rootOf(1043), 'var/log/phoenix-migrate/docker.log'), 'utf8');
     expect([...log.matchAll(/^phoenix-migrate docker: (\w+) /gm)].map((m) => m[1])).toEqual(['check']);
     expect(await sandbox.exec(1043, BARE, ['dpkg', '-s', 'docker-ce']).done).toBe(1);
+  });
+
+  it('a guest whose cloud-init still runs: apt-get fails on its lock, `status` says running, `status --wait` returns once it ended; the features wait for it', async () => {
+    const doneAt = Date.now() + 1_500;
+    const asked = async (argv: string[]) => {
+      const r = sandbox.exec(1046, BARE, argv, undefined, { cloudInitDoneAt: doneAt });
+      const exitcode = await r.done;
+      return { exitcode, stdout: Buffer.concat(r.stdout).toString(), stderr: Buffer.concat(r.stderr).toString() };
+    };
+    const apt = await asked(['apt-get', 'update']);
+    expect(apt.exitcode).toBe(100);
+    expect(apt.stderr).toContain('Could not get lock /var/lib/apt/lists/lock');
+    expect(await asked(['cloud-init', 'status'])).toMatchObject({ exitcode: 0, stdout: 'status: running\n' });
+    // The docker feature's apply, run without the wait, meets the lock.
+    const apply = await asked(['bash', '-c', scriptText('docker.sh'), 'docker.sh', 'apply', 'phoenix_user']);
+    expect(apply.exitcode).toBe(100);
+
+    // Through the activity: the simulator's VM boots again, its cloud-init ends 1.5 s after now.
+    sim.state.guests[1046].cloudInitDoneAt = Date.now() + 1_500;
+    const fresh = vmSpec(1046, 'booting', { features: ['docker'], portainerRole: 'agent', ciuser: 'phoenix_user' });
+    const r = await provisionFeatures({
+      proxmox: settingsFor(sim, 'PMX_PROV'),
+      vm: { vmid: 1046, name: 'booting', node: 'pve' },
+      features: featuresFor(fresh, PROVISIONING).map((step) => ({ step })),
+    });
+    expect(r.features.map((f) => `${f.name}:${f.outcome}`)).toEqual(['docker:applied', 'portainer_agent:applied']);
+    const calls = fs.readFileSync(path.join(sandbox.rootOf(1046), 'var/lib/phoenix-sim/calls.log'), 'utf8').split('\n');
+    const waited = calls.lastIndexOf('cloud-init status --wait');
+    expect(waited).toBeGreaterThan(calls.indexOf('cloud-init status'));
+    expect(calls.slice(waited).filter((c) => c.startsWith('apt-get ')).length).toBeGreaterThan(0);
   });
 
   describe('converge.sh, with a feature script of the test', () => {
