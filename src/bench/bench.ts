@@ -41,7 +41,7 @@ export const BENCH_TASK_MS = {
   vzshutdown: 10_000,
   vzdestroy: 8_000,
 };
-/** Until a started VM's guest agent answers; cloud-init's boot run ends with it here (the lab's world gives it its own time). */
+/** Until a started VM's guest agent answers; cloud-init's boot run ends with it here (the lab's world: 1.5 s more). */
 export const BENCH_AGENT_DELAY_MS = 12_000;
 /** Everything else (none on the critical path: config changes are synchronous in PVE and in the simulator). */
 const DEFAULT_TASK_MS = 1_000;
@@ -97,7 +97,10 @@ export interface VmWork {
   cloned: boolean;
   resized: boolean;
   started: boolean;
-  /** Its Phase 3 guest-agent commands (one per feature: converge.sh's check, cloud-init wait, apply, verify): count and summed run time. */
+  /**
+   * Its Phase 3 guest-agent commands (one per feature: converge.sh's check, cloud-init wait, apply, verify): count and
+   * summed run time.
+   */
   guestCommands: number;
   guestCommandMs: number;
 }
@@ -112,9 +115,9 @@ export interface VmWork {
  *   · `qmstart` and then the guest agent's delay — only for a VM that was stopped (a fresh clone); an adopted VM
  *     runs and its agent answers at once.
  *   · the provisioning features (mount, base_setup, docker, the Portainer server/agent: each one guest command,
- *     check → cloud-init wait → apply → verify, one after another). The lab runs each command for real in the VM's sandbox
- *     (src/lab/guest-sandbox: bash + the recording stand-ins; no configured sleep), so their cost is measured: the
- *     sum of the commands' own run times from the event log. Not counted: noticing that a command ended
+ *     check → cloud-init wait → apply → verify, one after another). The lab runs each command for real in the VM's
+ *     sandbox (src/lab/guest-sandbox: bash + the recording stand-ins; no configured sleep), so their cost is
+ *     measured: the sum of the commands' own run times from the event log. Not counted: noticing that a command ended
  *     (exec-status polling), the SSH volume directory, the Portainer probes — engine overhead, like everywhere else.
  * - After Phase 3: guest commands of later phases (readiness asks VM 1001/1002 for docker and the compose file), as
  *   the measured union of their intervals (they may overlap). The rest up to the approval (file push, readiness over

@@ -71,7 +71,7 @@ export interface WorldOptions {
   taskDurations?: Record<string, number>;
   defaultTaskMs?: number;
   agentDelayMs?: number;
-  /** How long cloud-init runs after the guest agent answers (default 1.5 s); 0 in the bench, folded into the agent's. */
+  /** How long cloud-init runs after the guest agent answers (default 1.5 s); the bench folds it into the agent's (0). */
   cloudInitMs?: number;
   /** Collections on the legacy Qdrant. */
   legacyCollections?: SimCollectionSeed[];

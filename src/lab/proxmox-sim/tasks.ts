@@ -79,13 +79,13 @@ function applyPending(guest: SimGuest) {
   guest.pendingDelete = [];
 }
 
-/** What the task's end does to the world; returns the exit status and extra log lines. */
 /** How a started VM comes up: its guest agent answers after `agentDelayMs`, cloud-init ends `cloudInitMs` later. */
 export interface BootTimes {
   agentDelayMs: number;
   cloudInitMs: number;
 }
 
+/** What the task's end does to the world; returns the exit status and extra log lines. */
 function finish(state: SimState, task: SimTask, boot: BootTimes): { exitstatus: string; log: string[] } {
   const e = task.effect;
   if (e.kind === 'vzdump') return finishBackupJob(state, task);
