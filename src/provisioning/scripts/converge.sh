@@ -55,7 +55,7 @@ cloud_init() {
   [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]
 }
 
-mkdir -p "${log%/*}" /run/lock
+if [ ! -d "${log%/*}" ] || [ ! -d /run/lock ]; then mkdir -p "${log%/*}" /run/lock; fi
 exec 9>"/run/lock/phoenix-migrate-${name%.sh}.lock"
 if ! flock -n 9; then
   printf 'phoenix-migrate: waiting for an earlier run of %s in this VM to end\n' "$name" >>"$log"

@@ -7,10 +7,12 @@ set -euo pipefail
 mode="${1:?usage: docker.sh check|apply|verify [USER]}"
 user="${2:-}"
 log=/var/log/phoenix-migrate/docker.log
-mkdir -p "${log%/*}"
+# Builtins where one does: each process a check starts is CPU of the guest's own (docs/provisioning.md).
+[ -d "${log%/*}" ] || mkdir -p "${log%/*}"
 exec >>"$log" 2>&1
 say() { printf 'phoenix-migrate docker: %s\n' "$*"; }
-say "$mode ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+say "$mode ($now)"
 packages=(docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin)
 keyring=/etc/apt/keyrings/docker.asc
 list=/etc/apt/sources.list.d/docker.list
@@ -18,7 +20,12 @@ list=/etc/apt/sources.list.d/docker.list
 installed() { dpkg -s "${packages[@]}" >/dev/null 2>&1; }
 running() { systemctl is-active --quiet docker && docker info >/dev/null 2>&1; }
 compose() { docker compose version >/dev/null 2>&1; }
-in_group() { [ -z "$user" ] || id -nG "$user" 2>/dev/null | tr ' ' '\n' | grep -qx docker; }
+in_group() {
+  local groups
+  [ -n "$user" ] || return 0
+  groups=" $(id -nG "$user" 2>/dev/null) " || return 1
+  [[ $groups == *" docker "* ]]
+}
 
 case "$mode" in
   check)

@@ -9,13 +9,20 @@ server="${2:?mount.sh: missing SERVER}"
 export_path="${3:?mount.sh: missing EXPORT_PATH}"
 mount_point="${4:?mount.sh: missing MOUNT_POINT}"
 log=/var/log/phoenix-migrate/mount.log
-mkdir -p "${log%/*}"
+# Builtins where one does: each process a check starts is CPU of the guest's own (docs/provisioning.md).
+[ -d "${log%/*}" ] || mkdir -p "${log%/*}"
 exec >>"$log" 2>&1
 say() { printf 'phoenix-migrate mount: %s\n' "$*"; }
-say "$mode $server:$export_path at $mount_point ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+say "$mode $server:$export_path at $mount_point ($now)"
 line="$server:$export_path $mount_point nfs defaults,auto,nofail 0 0"
 
-in_fstab() { grep -qxF -- "$line" /etc/fstab; }
+in_fstab() {
+  local l
+  [ -f /etc/fstab ] || return 1
+  while IFS= read -r l || [ -n "$l" ]; do [ "$l" = "$line" ] && return 0; done </etc/fstab
+  return 1
+}
 mounted() { mountpoint -q -- "$mount_point"; }
 
 case "$mode" in

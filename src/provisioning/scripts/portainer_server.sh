@@ -9,10 +9,12 @@ image="${2:?portainer_server.sh: missing IMAGE}"
 data_dir="${3:?portainer_server.sh: missing DATA_DIR}"
 name=portainer
 log=/var/log/phoenix-migrate/portainer_server.log
-mkdir -p "${log%/*}"
+# Builtins where one does: each process a check starts is CPU of the guest's own (docs/provisioning.md).
+[ -d "${log%/*}" ] || mkdir -p "${log%/*}"
 exec >>"$log" 2>&1
 say() { printf 'phoenix-migrate portainer_server: %s\n' "$*"; }
-say "$mode $image ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+say "$mode $image ($now)"
 
 exists() { docker inspect "$name" >/dev/null 2>&1; }
 running() { [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" = true ]; }
