@@ -135,9 +135,28 @@ export interface GuestCommandEnv {
   PHOENIX_SIM_CLOUD_INIT_DONE_AT: string;
 }
 
-/** A guest's root exists once its image's marker does (buildGuestRoot writes it last). */
+/**
+ * A guest's root exists once its image's marker does (buildGuestRoot writes it last). It is built beside and renamed
+ * into place: a spawner (the guest's first command) and the lab's own process (a file read while that command waits
+ * in a busy spawner's queue) can come to a new guest at once, and a build in place began by removing the root — the
+ * other's command lost its /bin, /etc/fstab and /dev/null under it (a fleet with 28 such commands failing at 127).
+ */
 export function ensureGuestRoot(root: string, image: GuestImage): void {
-  if (!fs.existsSync(path.join(root, '.phoenix-sim-image'))) buildGuestRoot(root, image);
+  const marker = path.join(root, '.phoenix-sim-image');
+  if (fs.existsSync(marker)) return;
+  const aside = `${root}.building-${process.pid}-${Date.now()}`;
+  buildGuestRoot(aside, image);
+  try {
+    fs.renameSync(aside, root);
+  } catch (err) {
+    fs.rmSync(aside, { recursive: true, force: true });
+    if (fs.existsSync(marker)) return; // the other builder's root is in place
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    // A root without its marker: what a lab killed in the middle of an in-place build (before this) left. Built anew.
+    fs.rmSync(root, { recursive: true, force: true });
+    ensureGuestRoot(root, image);
+  }
 }
 
 /** The argv (command first) and environment that run `argv` inside the guest rooted at `root`. */
