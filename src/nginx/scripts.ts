@@ -44,8 +44,10 @@ cat -- "$real"
  *   refused with exit 80.
  * - `reload_checked`: `-s reload`, then watch the master (from the pid file) replace its worker processes (looked at
  *   every 10 ms for the first 0.1 s — it takes milliseconds, and a shared gateway's changes queue behind each other —
- *   then every 0.1 s, ≈ 5 s in all) and collect `[emerg]`/`[alert]` lines written to the error log since. nginx's
- *   master applies a config after the command returned 0 — and keeps the old one (and its workers) when it cannot.
+ *   then every 0.1 s, ≈ 5 s in all; the master's children from /proc with bash's own `read`, pgrep where the kernel
+ *   has no such file: a look costs no process) and collect `[emerg]`/`[alert]` lines written to the error log since.
+ *   nginx's master applies a config after the command returned 0 — and keeps the old one (and its workers) when it
+ *   cannot.
  *   Prints `reload: taken|not-taken|unknown …` and `log: …` lines; returns 1 only when the reload command itself
  *   failed.
  */
@@ -59,20 +61,28 @@ fenced() {
     fi
   fi
 }
-children() { pgrep -P "$master" 2>/dev/null | sort || true; }
+children() {
+  kids=""
+  if [ -r "/proc/$master/task/$master/children" ]; then
+    read -r kids <"/proc/$master/task/$master/children" || true
+  else
+    read -r kids < <(pgrep -P "$master" 2>/dev/null | tr '\n' ' ') || true
+  fi
+}
 reload_checked() {
   master=$(head -c 32 -- "$pidfile" 2>/dev/null | tr -dc 0-9)
-  before=""; [ -n "$master" ] && before=$(children)
+  before=""; if [ -n "$master" ]; then children; before=$kids; fi
   logsize=$(stat -c %s -- "$errlog" 2>/dev/null || echo 0)
   if ! out=$("$@" -s reload 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
   if [ -z "$master" ] || [ ! -d "/proc/$master" ]; then
     echo "reload: unknown (no running master in $pidfile)"
   else
-    verdict="not-taken (the master $master kept its workers $(echo $before))"
+    verdict="not-taken (the master $master kept its workers $before)"
     for i in $(seq 1 60); do
-      after=$(children)
-      fresh=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -v '^$' || true)
-      if [ -n "$fresh" ]; then verdict="taken (master $master started workers $(echo $fresh))"; break; fi
+      children
+      fresh=""
+      for k in $kids; do case " $before " in *" $k "*) ;; *) fresh="$fresh $k" ;; esac; done
+      if [ -n "$fresh" ]; then verdict="taken (master $master started workers$fresh)"; break; fi
       if [ "$i" -le 10 ]; then sleep 0.01; else sleep 0.1; fi
     done
     echo "reload: $verdict"
