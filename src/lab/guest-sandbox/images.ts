@@ -85,14 +85,7 @@ export function buildGuestRoot(root: string, image: GuestImage): void {
     ['lib64', 'usr/lib64'],
   ])
     fs.symlinkSync(target, p(link));
-  // Debian's alternatives (awk, …) are symlinks through /etc: the guest gets the same ones.
-  for (const name of fs.existsSync('/etc/alternatives') ? fs.readdirSync('/etc/alternatives') : []) {
-    try {
-      fs.symlinkSync(fs.readlinkSync(path.join('/etc/alternatives', name)), p('etc/alternatives', name));
-    } catch {
-      // not a symlink: skip
-    }
-  }
+  // etc/alternatives stays empty: each command gets the host's bound over it (guest-command.ts), as it gets /usr.
   if (fs.existsSync('/etc/ld.so.cache')) fs.copyFileSync('/etc/ld.so.cache', p('etc/ld.so.cache'));
   fs.writeFileSync(p('etc/os-release'), OS_RELEASE);
   fs.writeFileSync(p('etc/hostname'), 'ubuntu\n');

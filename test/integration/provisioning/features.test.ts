@@ -118,6 +118,14 @@ maybe('provisioning scripts in a sandboxed guest', () => {
     expect(r.exitcode).toBe(127);
   });
 
+  it("Debian's alternatives resolve in the guest, read-only as its /usr", async () => {
+    // /usr/bin/awk → /etc/alternatives/awk → mawk: the host's alternatives are bound into each command.
+    const r = sandbox.exec(1043, BARE, ['bash', '-c', 'awk "BEGIN { print 6 * 7 }"; : > /etc/alternatives/x']);
+    expect(await r.done).not.toBe(0);
+    expect(Buffer.concat(r.stdout).toString()).toBe('42\n');
+    expect(Buffer.concat(r.stderr).toString()).toMatch(/Read-only file system/);
+  });
+
   it("a script's `< <(…)` works as in a real VM, and the guest sees its own processes, not the host's", async () => {
     // base_setup.sh's apply reads the missing packages with `mapfile < <(missing)`: a guest without /dev/fd failed it.
     const script = 'mapfile -t got < <(printf "a\\nb\\n"); echo "${#got[@]}"; ls /proc | grep -c "^[0-9]"';
