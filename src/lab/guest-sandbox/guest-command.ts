@@ -12,7 +12,7 @@ const STANDINS = path.join(__dirname, '..', '..', '..', 'src', 'lab', 'guest-san
 /**
  * Debian's alternatives (awk, …: /usr/bin/awk → /etc/alternatives/awk → mawk), the host's, read-only as its /usr: the
  * guest's /usr/bin links through them. Bound into each command rather than copied into each root: copying ≈ 400
- * symlinks was ≈ 100–250 ms of CPU per new guest on this machine's disk, 200 of them in a fleet (BENCHMARKS.md, "a
+ * symlinks was ≈ 80–250 ms of CPU per new guest on this machine's disk, 200 of them in a fleet (BENCHMARKS.md, "a
  * ninth look").
  */
 const HOST_ALTERNATIVES = fs.existsSync('/etc/alternatives') ? '/etc/alternatives' : undefined;
